@@ -1,0 +1,25 @@
+//! TaskifAI's engine: turns raw sell-out cells into canonical Arrow batches.
+//!
+//! The path of a file: a reader (in `taskifai-connectors`) yields raw text cells as Arrow
+//! batches ([`raw`]); a vendor spec ([`spec`]) picks the sheet and header ([`layout`]), reshapes
+//! rows, reads the period ([`period`]) and parses values ([`values`]) into the canonical tables
+//! ([`schema`]) in [`normalize`]; [`pipeline`] drives it and reports [`issues`].
+
+pub mod detect;
+pub mod error;
+pub mod examples;
+pub mod exprs;
+pub mod hooks;
+pub mod issues;
+pub mod labels;
+pub mod layout;
+pub mod normalize;
+pub mod period;
+pub mod pipeline;
+pub mod raw;
+pub mod reference;
+pub mod schema;
+pub mod spec;
+pub mod values;
+
+pub use error::{Error, Result};

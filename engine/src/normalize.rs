@@ -1,0 +1,474 @@
+//! Source rows to canonical rows: field rules, hooks, value parsing, product lookup, money and
+//! periods, then the spec's SQL `derive` and `validate` over the whole Arrow batch.
+//!
+//! Work is column by column over a batch; only Rhai hooks see one row at a time.
+
+use crate::error::{Error, Result};
+use crate::exprs;
+use crate::hooks::{hook_engine, HookOutcome};
+use crate::issues::{Issue, Location, Severity};
+use crate::period::{month_from_name, Period};
+use crate::raw::ROW;
+use crate::reference::Reference;
+use crate::schema::{self, Kind, EUR_SCALE, LOCAL_SCALE, RATE_SCALE};
+use crate::spec::{CompiledField, CompiledSpec, Field, Target};
+use crate::values::{clean_text, parse_date, parse_decimal, parse_ean, parse_integer};
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, UInt32Array};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What is fixed for a whole file.
+#[derive(Debug, Clone)]
+pub struct FileContext {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub batch_id: String,
+    pub period: Period,
+}
+
+/// One normalized source batch.
+#[derive(Debug)]
+pub struct Normalized {
+    pub accepted: RecordBatch,
+    pub issues: Vec<Issue>,
+    pub rejected: usize,
+    /// Rows outside the file's period (living documents).
+    pub other_period: usize,
+}
+
+/// A typed column under construction.
+#[derive(Debug, Clone)]
+enum Values {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Dec(Vec<Option<i128>>),
+    Date(Vec<Option<NaiveDate>>),
+}
+
+/// Normalizes the source batches of one file.
+pub struct Normalizer<'a> {
+    spec: &'a CompiledSpec,
+    reference: &'a Reference,
+    ctx: &'a FileContext,
+    hooks: Option<rhai::Engine>,
+}
+
+struct Rows {
+    n: usize,
+    source_rows: Vec<u32>,
+    rejected: Vec<bool>,
+    issues: Vec<Issue>,
+}
+
+impl Rows {
+    fn flag(&mut self, at: Location, i: usize, value: Option<&str>, rule: &str, severity: Severity, message: String) {
+        if severity == Severity::Error {
+            if self.rejected[i] {
+                return; // one reason per row: the first failing check
+            }
+            self.rejected[i] = true;
+        }
+        let at = at.with_row(self.source_rows[i]);
+        self.issues.push(Issue { at, value: value.map(str::to_owned), rule: rule.to_owned(), severity, message });
+    }
+}
+
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
+}
+
+impl<'a> Normalizer<'a> {
+    pub fn new(spec: &'a CompiledSpec, reference: &'a Reference, ctx: &'a FileContext) -> Self {
+        Self { spec, reference, ctx, hooks: spec.row_hook.as_ref().map(|_| hook_engine()) }
+    }
+
+    fn at(&self, column: Option<&str>) -> Location {
+        let l = Location::file(&self.ctx.file).with_sheet(self.ctx.sheet.as_deref());
+        match column {
+            Some(c) => l.with_column(c),
+            None => l,
+        }
+    }
+
+    /// Normalizes one source batch (columns named by header label, plus [`ROW`]).
+    pub fn process(&mut self, source: &RecordBatch, header: &crate::layout::Header) -> Result<Normalized> {
+        let n = source.num_rows();
+        let source_rows: Vec<u32> = source.column_by_name(ROW).expect("source batches carry row numbers").as_primitive::<datafusion::arrow::datatypes::UInt32Type>().values().to_vec();
+        let mut rows = Rows { n, source_rows, rejected: vec![false; n], issues: Vec::new() };
+        let labels: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let mut texts: HashMap<Field, (Vec<Option<String>>, Option<String>)> = HashMap::new();
+        for f in &self.spec.fields {
+            let (values, label) = self.field_texts(f, source, &labels, header)?;
+            texts.insert(f.field, (values, label));
+        }
+        if let Some(hook) = &self.spec.row_hook {
+            self.run_hook(hook, &mut texts, &mut rows)?;
+        }
+        let mut cols = self.parse_fields(&texts, &mut rows);
+        let other_period = self.fill_engine_columns(&mut cols, &mut rows);
+        self.lookup_products(&mut cols, &texts, &mut rows);
+        self.money(&mut cols, &mut rows);
+        let batch = self.to_batch(cols, &rows)?;
+        let batch = exprs::apply_derive(&self.spec.exprs, batch)?;
+        for (i, name) in required_missing(self.spec.spec.target, &batch) {
+            rows.flag(self.at(Some(name)), i, None, &format!("missing_{name}"), Severity::Error, format!("expected a value for {name}"));
+        }
+        for check in &self.spec.exprs.checks {
+            let v = &self.spec.spec.validate[check.index];
+            for i in exprs::failing_rows(check, &batch)? {
+                rows.flag(self.at(None), i, None, &v.rule, v.severity, v.message.clone());
+            }
+        }
+        let keep: Vec<bool> = (0..n).map(|i| !rows.rejected[i] && !other_period[i]).collect();
+        let rejected = (0..n).filter(|&i| rows.rejected[i] && !other_period[i]).count();
+        let issues = rows.issues.into_iter().filter(|is| !other_period.iter().zip(&rows.source_rows).any(|(o, r)| *o && Some(*r) == is.at.row)).collect();
+        let accepted = filter_record_batch(&batch, &BooleanArray::from(keep))?;
+        let accepted = RecordBatch::try_new(schema::schema(self.spec.spec.target), accepted.columns().to_vec())?;
+        Ok(Normalized { accepted, issues, rejected, other_period: other_period.iter().filter(|o| **o).count() })
+    }
+
+    /// Raw text of a field per row: constant or column, then `extract`, `map` and `default`.
+    fn field_texts(&self, f: &CompiledField, source: &RecordBatch, labels: &[String], header: &crate::layout::Header) -> Result<(Vec<Option<String>>, Option<String>)> {
+        let n = source.num_rows();
+        let (raw, label): (Vec<Option<String>>, Option<String>) = match &f.value {
+            Some(v) => (vec![Some(v.clone()); n], None),
+            None => {
+                let data_labels = &labels[1..];
+                let i = crate::layout::find_column(data_labels, &f.sources, &f.source_text, header, self.at(None))?;
+                let arr: &StringArray = source.column(i + 1).as_string();
+                (arr.iter().map(|v| v.map(str::to_owned)).collect(), Some(data_labels[i].clone()))
+            }
+        };
+        let values = raw
+            .into_iter()
+            .map(|v| {
+                let mut v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+                if let (Some(re), Some(s)) = (&f.extract, &v) {
+                    v = re.captures(s).and_then(|c| c.get(1).or_else(|| c.get(0))).map(|m| m.as_str().trim().to_owned()).filter(|s| !s.is_empty());
+                }
+                if let Some(s) = &v {
+                    let key = crate::labels::norm_label(s);
+                    if let Some((_, to)) = f.map.iter().find(|(k, _)| *k == key) {
+                        v = Some(to.clone());
+                    } else if let Some(fb) = &f.fallback {
+                        v = Some(fb.clone());
+                    }
+                }
+                v.or_else(|| f.default.clone())
+            })
+            .collect();
+        Ok((values, label))
+    }
+
+    fn run_hook(&self, hook: &crate::hooks::RowHook, texts: &mut HashMap<Field, (Vec<Option<String>>, Option<String>)>, rows: &mut Rows) -> Result<()> {
+        let engine = self.hooks.as_ref().expect("hook engine built with the hook");
+        let names: Vec<(Field, String)> = crate::spec::all_fields().into_iter().map(|f| (f, crate::spec::field_name(f))).collect();
+        for i in 0..rows.n {
+            let mut map = rhai::Map::new();
+            for (f, name) in &names {
+                let v = texts.get(f).and_then(|(v, _)| v[i].as_deref());
+                map.insert(name.as_str().into(), crate::hooks::text(v));
+            }
+            map.insert("source_row".into(), (rows.source_rows[i] as i64).into());
+            match hook.run(engine, map).map_err(|message| Error::Hook { at: self.at(None).with_row(rows.source_rows[i]), message })? {
+                HookOutcome::Reject(why) => rows.flag(self.at(None), i, None, "hook", Severity::Error, why),
+                HookOutcome::Keep(map) => {
+                    for (f, name) in &names {
+                        let Some(v) = map.get(name.as_str()) else { continue };
+                        let v = if v.is_unit() { None } else { Some(v.to_string()) };
+                        let entry = texts.entry(*f).or_insert_with(|| (vec![None; rows.n], None));
+                        entry.0[i] = v;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_fields(&self, texts: &HashMap<Field, (Vec<Option<String>>, Option<String>)>, rows: &mut Rows) -> HashMap<&'static str, Values> {
+        let sep = self.spec.spec.read.decimal;
+        let mut cols = HashMap::new();
+        for c in schema::columns(self.spec.spec.target) {
+            let Some(field) = c.field else { continue };
+            let Some((values, label)) = texts.get(&field) else { continue };
+            let formats = self.spec.field(field).map(|f| f.formats.as_slice()).unwrap_or_default();
+            let at = self.at(label.as_deref().or(Some(c.name)));
+            let rule = format!("bad_{}", c.name);
+            let fail = |rows: &mut Rows, i: usize, v: &str, expected: &str| {
+                rows.flag(at.clone(), i, Some(v), &rule, Severity::Error, format!("expected {expected}"));
+            };
+            let out = match c.kind {
+                Kind::Text | Kind::Channel => Values::Text(values.iter().map(|v| v.as_deref().map(clean_text)).collect()),
+                Kind::Ean => Values::Text(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_ean(v).map_err(|e| fail(rows, i, v, e)).ok())).collect()),
+                Kind::Integer => Values::Int(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_integer(v, sep).map_err(|e| fail(rows, i, v, e)).ok())).collect()),
+                Kind::Month => Values::Int(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_month(v).ok_or_else(|| fail(rows, i, v, "a month: 1-12 or a month name")).ok())).collect()),
+                Kind::Money => {
+                    let scale = if c.data_type == DataType::Decimal128(18, EUR_SCALE) { EUR_SCALE } else { LOCAL_SCALE };
+                    Values::Dec(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_decimal(v, scale as u32, sep).map_err(|e| fail(rows, i, v, e)).ok())).collect())
+                }
+                Kind::Date => Values::Date(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_date(v, formats).map_err(|e| fail(rows, i, v, e)).ok())).collect()),
+            };
+            cols.insert(c.name, out);
+        }
+        cols
+    }
+
+    /// Reseller, country, currency, channel, periods and year/month; returns which rows fall
+    /// outside the file's period when the spec keeps only it.
+    fn fill_engine_columns(&self, cols: &mut HashMap<&'static str, Values>, rows: &mut Rows) -> Vec<bool> {
+        let spec = &self.spec.spec;
+        let n = rows.n;
+        let constant = |cols: &mut HashMap<&'static str, Values>, name: &'static str, v: Option<String>| {
+            let e = cols.entry(name).or_insert_with(|| Values::Text(vec![None; n]));
+            if let Values::Text(t) = e {
+                t.iter_mut().filter(|x| x.is_none()).for_each(|x| *x = v.clone());
+            }
+        };
+        constant(cols, "reseller", Some(spec.reseller.clone()));
+        constant(cols, "country", spec.country.clone());
+        if spec.target == Target::Sellout {
+            constant(cols, "currency", Some(spec.currency.clone()));
+            constant(cols, "channel", Some("retail".into()));
+            if let Some(Values::Text(t)) = cols.get("currency") {
+                let up: Vec<Option<String>> = t.iter().map(|v| v.as_ref().map(|s| s.to_uppercase())).collect();
+                cols.insert("currency", Values::Text(up));
+            }
+            if let Some(Values::Text(ch)) = cols.get("channel") {
+                for (i, v) in ch.clone().iter().enumerate() {
+                    if let Some(v) = v.as_deref().filter(|v| *v != "retail" && *v != "online") {
+                        rows.flag(self.at(Some("channel")), i, Some(v), "bad_channel", Severity::Error, "expected channel retail or online (map the file's values with `map`)".into());
+                    }
+                }
+            }
+        }
+        let p = self.ctx.period;
+        let date_col = if spec.target == Target::Orders { "order_date" } else { "sale_date" };
+        let dates = match cols.get(date_col) {
+            Some(Values::Date(d)) => d.clone(),
+            _ => vec![None; n],
+        };
+        let ints = |cols: &HashMap<&'static str, Values>, name| match cols.get(name) {
+            Some(Values::Int(v)) => Some(v.clone()),
+            _ => None,
+        };
+        let (years, months) = (ints(cols, "year"), ints(cols, "month"));
+        let mut out_y = Vec::with_capacity(n);
+        let mut out_m = Vec::with_capacity(n);
+        let mut other = vec![false; n];
+        for i in 0..n {
+            let row_y = years.as_ref().and_then(|v| v[i]).map(|v| v as i32);
+            let row_m = months.as_ref().and_then(|v| v[i]).map(|v| v as u32);
+            let (y, m) = match (dates[i], row_y, row_m) {
+                (Some(d), _, _) => (d.year(), d.month()),
+                (None, Some(y), Some(m)) => (y, m),
+                (None, None, Some(m)) => (p.end.year(), m),
+                _ => (p.end.year(), p.end.month()),
+            };
+            if spec.period.keep_only_period {
+                other[i] = match dates[i] {
+                    Some(d) => !p.contains(d),
+                    None => (y, m) != (p.end.year(), p.end.month()) && (y, m) != (p.start.year(), p.start.month()),
+                };
+            }
+            out_y.push(Some(y as i64));
+            out_m.push(Some(m as i64));
+        }
+        cols.insert("year", Values::Int(out_y));
+        cols.insert("month", Values::Int(out_m));
+        if spec.target == Target::Sellout {
+            let days = |d: NaiveDate| Some(d);
+            cols.insert("period_start", Values::Date(vec![days(p.start); n]));
+            cols.insert("period_end", Values::Date(vec![days(p.end); n]));
+            cols.insert("period_grain", Values::Text(vec![Some(p.grain.as_str().to_owned()); n]));
+        }
+        other
+    }
+
+    /// Fills EAN and functional name from the mapping tables; unmatched products are reported.
+    fn lookup_products(&self, cols: &mut HashMap<&'static str, Values>, texts: &HashMap<Field, (Vec<Option<String>>, Option<String>)>, rows: &mut Rows) {
+        let n = rows.n;
+        let take_text = |cols: &mut HashMap<&'static str, Values>, name| match cols.remove(name) {
+            Some(Values::Text(v)) => v,
+            _ => vec![None; n],
+        };
+        let mut eans = take_text(cols, "product_ean");
+        let mut names = take_text(cols, "functional_name");
+        if let Some(lookup) = &self.spec.spec.lookup {
+            let keys = texts.get(&lookup.by).map(|(v, _)| v.clone()).unwrap_or_else(|| vec![None; n]);
+            let label = texts.get(&lookup.by).and_then(|(_, l)| l.clone());
+            for i in 0..n {
+                if eans[i].is_some() {
+                    continue;
+                }
+                match keys[i].as_deref().map(|k| (k, self.reference.vendor_product(&self.spec.spec.vendor, k))) {
+                    Some((_, Some(ean))) => eans[i] = Some(ean.to_owned()),
+                    Some((k, None)) => rows.flag(self.at(label.as_deref()), i, Some(k), "unknown_product", lookup.unmatched, format!("expected a product listed for vendor {:?} in the vendor_products table", self.spec.spec.vendor)),
+                    None => {}
+                }
+            }
+        }
+        for i in 0..n {
+            match (&eans[i], &names[i]) {
+                (Some(e), None) => names[i] = self.reference.product_by_ean(e).map(|p| p.functional_name.clone()),
+                (None, Some(f)) => match self.reference.product_by_functional(f) {
+                    Some(p) => {
+                        eans[i] = Some(p.ean.clone());
+                        names[i] = Some(p.functional_name.clone());
+                    }
+                    None => rows.flag(self.at(Some("functional_name")), i, Some(f), "unknown_product", Severity::Error, "expected a functional name listed in the products table".into()),
+                },
+                (None, None) if self.spec.spec.target == Target::Sellout && !rows.rejected[i] => {
+                    rows.flag(self.at(None), i, None, "missing_product", Severity::Error, "expected an EAN or a functional name to identify the product".into())
+                }
+                _ => {}
+            }
+        }
+        cols.insert("product_ean", Values::Text(eans));
+        cols.insert("functional_name", Values::Text(names));
+    }
+
+    /// Price-list sales, VAT removal and conversion to EUR with the month's rate.
+    fn money(&self, cols: &mut HashMap<&'static str, Values>, rows: &mut Rows) {
+        let spec = &self.spec.spec;
+        if spec.target != Target::Sellout {
+            return;
+        }
+        let n = rows.n;
+        let qty = match cols.get("quantity") {
+            Some(Values::Int(q)) => q.clone(),
+            _ => vec![None; n],
+        };
+        let mut local = match cols.remove("sales_local") {
+            Some(Values::Dec(v)) => v,
+            _ => vec![None; n],
+        };
+        let text = |name| match cols.get(name) {
+            Some(Values::Text(v)) => v.clone(),
+            _ => vec![None; n],
+        };
+        let (eans, currencies) = (text("product_ean"), text("currency"));
+        let ints = |name| match cols.get(name) {
+            Some(Values::Int(v)) => v.clone(),
+            _ => vec![None; n],
+        };
+        let (years, months) = (ints("year"), ints("month"));
+        if let Some(list) = &spec.price_list {
+            for i in 0..n {
+                let (Some(e), Some(q)) = (&eans[i], qty[i]) else { continue };
+                match self.reference.price(list, e) {
+                    Some((price, cur)) if Some(cur) == currencies[i].as_ref() => local[i] = Some(price * q as i128),
+                    Some((_, cur)) => rows.flag(self.at(None), i, Some(e), "price_currency", Severity::Error, format!("expected a {} price in list {list:?}, found {cur}", spec.currency)),
+                    None => rows.flag(self.at(None), i, Some(e), "missing_price", Severity::Error, format!("expected a price for this EAN in price list {list:?}")),
+                }
+            }
+        }
+        if let Some(vat) = spec.vat_included {
+            let factor = ((1.0 + vat) * 1_000_000.0).round() as i128;
+            local.iter_mut().flatten().for_each(|v| *v = div_round(*v * 1_000_000, factor));
+        }
+        let mut rates = vec![None; n];
+        let mut eur = vec![None; n];
+        for i in 0..n {
+            let (Some(cur), Some(y), Some(m)) = (&currencies[i], years[i], months[i]) else { continue };
+            match self.reference.fx_rate(cur, y as i32, m as u32) {
+                Some(r) => {
+                    rates[i] = Some(r);
+                    // local (scale 4) x rate (scale 6) = scale 10; EUR keeps 6.
+                    eur[i] = local[i].map(|l| div_round(l * r, 10i128.pow((LOCAL_SCALE + RATE_SCALE - EUR_SCALE) as u32)));
+                }
+                None if local[i].is_some() => rows.flag(self.at(Some("currency")), i, Some(cur), "missing_fx_rate", Severity::Error, format!("expected an fx_rates row for {cur} in {y}-{m:02}")),
+                None => {}
+            }
+        }
+        cols.insert("sales_local", Values::Dec(local));
+        cols.insert("fx_rate", Values::Dec(rates));
+        cols.insert("sales_eur", Values::Dec(eur));
+    }
+
+    fn to_batch(&self, mut cols: HashMap<&'static str, Values>, rows: &Rows) -> Result<RecordBatch> {
+        let n = rows.n;
+        let ctx = self.ctx;
+        let spec = &self.spec.spec;
+        cols.insert("batch_id", Values::Text(vec![Some(ctx.batch_id.clone()); n]));
+        cols.insert("source_file", Values::Text(vec![Some(ctx.file.clone()); n]));
+        cols.insert("source_sheet", Values::Text(vec![ctx.sheet.clone(); n]));
+        cols.insert("spec_name", Values::Text(vec![Some(spec.vendor.clone()); n]));
+        let schema = schema::schema(spec.target);
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (c, f) in schema::columns(spec.target).iter().zip(schema.fields()) {
+            let v = cols.remove(c.name);
+            let array: ArrayRef = match (c.name, f.data_type()) {
+                ("source_row", _) => Arc::new(UInt32Array::from(rows.source_rows.clone())),
+                ("spec_version", _) => Arc::new(UInt32Array::from(vec![spec.version; n])),
+                (_, DataType::Utf8) => Arc::new(StringArray::from(text_or_null(v, n))),
+                (_, DataType::Int64) => Arc::new(Int64Array::from(int_or_null(v, n))),
+                (_, DataType::Int32) => Arc::new(Int32Array::from(int_or_null(v, n).into_iter().map(|x| x.map(|x| x as i32)).collect::<Vec<_>>())),
+                (_, DataType::Date32) => {
+                    let d = match v { Some(Values::Date(d)) => d, _ => vec![None; n] };
+                    Arc::new(Date32Array::from(d.into_iter().map(|d| d.map(|d| (d - epoch()).num_days() as i32)).collect::<Vec<_>>()))
+                }
+                (_, DataType::Decimal128(p, s)) => {
+                    let d = match v { Some(Values::Dec(d)) => d, _ => vec![None; n] };
+                    Arc::new(Decimal128Array::from(d).with_precision_and_scale(*p, *s)?)
+                }
+                (_, other) => return Err(Error::Internal(format!("no builder for {other}"))),
+            };
+            arrays.push(array);
+        }
+        // Rows already rejected may hold nulls in required columns; keep the batch valid by
+        // relaxing nullability here and enforcing it on accepted rows below.
+        let relaxed = Arc::new(datafusion::arrow::datatypes::Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>()));
+        let batch = RecordBatch::try_new(relaxed, arrays)?;
+        Ok(batch)
+    }
+}
+
+fn text_or_null(v: Option<Values>, n: usize) -> Vec<Option<String>> {
+    match v {
+        Some(Values::Text(t)) => t,
+        _ => vec![None; n],
+    }
+}
+
+fn int_or_null(v: Option<Values>, n: usize) -> Vec<Option<i64>> {
+    match v {
+        Some(Values::Int(t)) => t,
+        _ => vec![None; n],
+    }
+}
+
+/// A month number from `4`, `Apr`, `kwietnia`, `березня-25` or a date.
+fn parse_month(v: &str) -> Option<i64> {
+    use crate::period::{find_token, Token};
+    match v.trim().parse::<f64>() {
+        Ok(m) if m.fract() == 0.0 && (1.0..=12.0).contains(&m) => Some(m as i64),
+        Ok(_) => None,
+        Err(_) => match find_token(v) {
+            Some(Token::Month(m) | Token::YearMonth(_, m)) => Some(m as i64),
+            Some(Token::Date(d)) => Some(d.month() as i64),
+            _ => month_from_name(v).map(i64::from),
+        },
+    }
+}
+
+/// Integer division rounding half away from zero.
+pub fn div_round(a: i128, b: i128) -> i128 {
+    let q = a / b;
+    let r = a % b;
+    if 2 * r.abs() >= b.abs() { q + a.signum() * b.signum() } else { q }
+}
+
+/// Rows that are null in a non-nullable canonical column are rejected with `missing_<column>`.
+pub fn required_missing(target: Target, batch: &RecordBatch) -> Vec<(usize, &'static str)> {
+    let mut out = Vec::new();
+    for (c, col) in schema::columns(target).iter().zip(batch.columns()) {
+        if !c.nullable && col.null_count() > 0 {
+            out.extend((0..col.len()).filter(|&i| col.is_null(i)).map(|i| (i, c.name)));
+        }
+    }
+    out
+}

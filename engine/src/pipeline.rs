@@ -1,0 +1,188 @@
+//! Runs one file through one spec: sheet, header, period, then every raw batch through the
+//! reshaper and normalizer into a sink. The caller's sink stages the output; the file is accepted
+//! or refused as a unit when the whole stream has been seen.
+
+use crate::error::{Error, Result};
+use crate::issues::{Issue, Location, Severity};
+use crate::layout::{choose_sheet, locate_header, read_head, Header, Reshaper};
+use crate::normalize::{FileContext, Normalizer};
+use crate::period::{find_token, Grain, Period, Token};
+use crate::raw::Workbook;
+use crate::reference::Reference;
+use crate::spec::{CompiledSpec, PeriodSource};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
+use datafusion::arrow::record_batch::RecordBatch;
+use serde::Serialize;
+use std::time::Instant;
+
+/// What happened to a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub file: String,
+    pub vendor: String,
+    pub spec_version: u32,
+    pub sheet: Option<String>,
+    pub table: &'static str,
+    pub period: Period,
+    pub currency: String,
+    pub rows_read: usize,
+    pub rows_skipped: usize,
+    pub rows_other_period: usize,
+    pub rows_accepted: usize,
+    pub rows_rejected: usize,
+    pub warnings: usize,
+    pub quantity: i64,
+    /// Scaled by 10^LOCAL_SCALE.
+    pub sales_local: i128,
+    /// Scaled by 10^EUR_SCALE.
+    pub sales_eur: i128,
+    pub seconds: f64,
+}
+
+/// A processed file: its summary and every issue found.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub issues: Vec<Issue>,
+}
+
+impl Outcome {
+    /// Row issues that rejected rows.
+    pub fn rejects(&self) -> impl Iterator<Item = &Issue> {
+        self.issues.iter().filter(|i| i.severity == Severity::Error)
+    }
+}
+
+/// Runs `wb` through `spec`, handing accepted canonical batches to `sink` as they are made.
+/// Returns an error (and the caller must discard what the sink got) when the file as a whole
+/// is refused.
+pub fn run(
+    wb: &mut dyn Workbook,
+    spec: &CompiledSpec,
+    reference: &Reference,
+    batch_id: &str,
+    sink: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let file = wb.file_name().to_owned();
+    let sheets = wb.sheet_names();
+    let sheet = choose_sheet(spec, &file, &sheets)?;
+    let sheet_name = (sheets.len() > 1 || !sheets[sheet].is_empty()).then(|| sheets[sheet].clone());
+    let at = Location::file(&file).with_sheet(sheet_name.as_deref());
+    let head = read_head(wb, sheet, spec)?;
+    let header = locate_header(spec, &head, &at)?;
+    let period = resolve_period(spec, &file, &sheets[sheet], &head, &header)?;
+    let ctx = FileContext { file: file.clone(), sheet: sheet_name.clone(), batch_id: batch_id.to_owned(), period };
+    let mut reshaper = Reshaper::new(spec, &header)?;
+    let mut normalizer = Normalizer::new(spec, reference, &ctx);
+    let mut issues = Vec::new();
+    let (mut accepted, mut rejected, mut other_period) = (0, 0, 0);
+    let (mut quantity, mut local, mut eur) = (0i64, 0i128, 0i128);
+    for raw in wb.stream(sheet)? {
+        let raw = raw?;
+        let source = reshaper.apply(&raw)?;
+        progress(raw.num_rows());
+        if source.num_rows() == 0 {
+            continue;
+        }
+        let out = normalizer.process(&source, &header)?;
+        totals(&out.accepted, &mut quantity, &mut local, &mut eur);
+        accepted += out.accepted.num_rows();
+        rejected += out.rejected;
+        other_period += out.other_period;
+        issues.extend(out.issues);
+        if out.accepted.num_rows() > 0 {
+            sink(&out.accepted)?;
+        }
+    }
+    let max = spec.spec.max_reject_ratio.unwrap_or(0.5);
+    let total = accepted + rejected;
+    if total > 0 && rejected as f64 / total as f64 > max {
+        return Err(Error::TooManyRejects { file, rejected, total, max: max * 100.0 });
+    }
+    let warnings = issues.iter().filter(|i| i.severity == Severity::Warn).count();
+    let summary = Summary {
+        file,
+        vendor: spec.spec.vendor.clone(),
+        spec_version: spec.spec.version,
+        sheet: sheet_name,
+        table: crate::schema::table_name(spec.spec.target),
+        period,
+        currency: spec.spec.currency.clone(),
+        rows_read: reshaper.read,
+        rows_skipped: reshaper.skipped,
+        rows_other_period: other_period,
+        rows_accepted: accepted,
+        rows_rejected: rejected,
+        warnings,
+        quantity,
+        sales_local: local,
+        sales_eur: eur,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Outcome { summary, issues })
+}
+
+fn totals(batch: &RecordBatch, quantity: &mut i64, local: &mut i128, eur: &mut i128) {
+    if let Some(q) = batch.column_by_name("quantity") {
+        *quantity += q.as_primitive::<Int64Type>().iter().flatten().sum::<i64>();
+    }
+    let sum = |name: &str| batch.column_by_name(name).map_or(0, |c| c.as_primitive::<Decimal128Type>().iter().flatten().sum::<i128>());
+    *local += sum("sales_local");
+    *eur += sum("sales_eur");
+}
+
+/// Reads the period from the spec's sources in order; later sources complete earlier partial
+/// tokens (a month from a header and a year from a cell).
+pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<Option<String>>], header: &Header) -> Result<Period> {
+    let rule = &spec.spec.period;
+    let mut year = None;
+    let mut month = None;
+    let mut tried = Vec::new();
+    for source in &rule.from {
+        let (what, text) = match source {
+            PeriodSource::Filename => ("the file name".to_owned(), Some(file.rsplit(['/', '\\']).next().unwrap_or(file).to_owned())),
+            PeriodSource::SheetName => ("the sheet name".to_owned(), Some(sheet.to_owned())),
+            PeriodSource::Cell(c) => (format!("cell {c}"), crate::layout::cell(head, c)),
+            PeriodSource::HeaderLeftOf(l) => {
+                let m = crate::labels::norm_label(l);
+                let i = header.normalized.iter().position(|h| *h == m);
+                (format!("the header left of {l:?}"), i.filter(|i| *i > 0).map(|i| header.labels[i - 1].clone()))
+            }
+        };
+        let token = text.as_deref().and_then(find_token);
+        tried.push(format!("{what} ({})", text.as_deref().map_or("not found".to_owned(), |t| format!("{t:?}"))));
+        match token {
+            Some(Token::Date(d)) => {
+                let p = match rule.grain {
+                    Grain::Day => Period::day(d),
+                    Grain::Week => Period::week_ending(d),
+                    Grain::Month => Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d)).expect("valid month"),
+                };
+                return Ok(p.shift(rule.offset));
+            }
+            Some(Token::YearMonth(y, m)) => {
+                year = year.or(Some(y));
+                month = month.or(Some(m));
+            }
+            Some(Token::Year(y)) => year = year.or(Some(y)),
+            Some(Token::Month(m)) => month = month.or(Some(m)),
+            None => {}
+        }
+        if let (Some(y), Some(m), Grain::Month) = (year, month, rule.grain) {
+            return Ok(Period::month(y, m).expect("valid month").shift(rule.offset));
+        }
+    }
+    let need = match rule.grain {
+        Grain::Month => "a month and year",
+        _ => "a full date",
+    };
+    Err(Error::NoPeriod { file: file.to_owned(), tried: format!("{}; expected {need}", tried.join(", ")) })
+}
+
+/// Whether a batch holds no rows of interest (used by callers to skip empty writes).
+pub fn is_empty(batch: &RecordBatch) -> bool {
+    batch.num_rows() == 0 || batch.columns().iter().all(|c| c.null_count() == c.len())
+}

@@ -1,0 +1,163 @@
+//! Raw cells as read from a file, before any spec touches them, and the contract readers fulfil.
+//!
+//! A sheet is a stream of Arrow [`RecordBatch`]es: column [`ROW`] holds the 1-based source row
+//! number, then one nullable UTF-8 column per sheet column (`c1`, `c2`, ...). Typing is the
+//! spec's job, so readers render every cell as text: numbers in their shortest exact form
+//! (`7350154320008`, `12.5`), dates and times as ISO 8601. Empty cells are null.
+
+use datafusion::arrow::array::{ArrayRef, StringBuilder, UInt32Builder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+/// Column holding the 1-based source row number.
+pub const ROW: &str = "__row";
+
+/// Rows per raw batch; spreadsheets and CSV alike.
+pub const BATCH_ROWS: usize = 8192;
+
+/// A reader failure: the file could not be read as the format it claims to be.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ReadError {
+    pub file: String,
+    pub message: String,
+}
+
+impl ReadError {
+    pub fn new(file: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { file: file.into(), message: message.into() }
+    }
+}
+
+/// Raw batches of one sheet, in row order.
+pub type RawStream = Box<dyn Iterator<Item = Result<RecordBatch, ReadError>> + Send>;
+
+/// An opened file: its sheets, their first rows, and a stream over each.
+pub trait Workbook: Send {
+    /// The file's name as given by the user, used in every message.
+    fn file_name(&self) -> &str;
+    /// Sheet names in file order; a CSV has one sheet named after its format.
+    fn sheet_names(&self) -> Vec<String>;
+    /// Up to `n` first rows of a sheet as text cells, for detection, headers and periods.
+    fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError>;
+    /// All rows of a sheet, from row 1.
+    fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError>;
+    /// Total rows if known without reading (for progress bars).
+    fn row_count_hint(&self, _sheet: usize) -> Option<usize> {
+        None
+    }
+}
+
+/// The schema of a raw batch with `width` cell columns.
+pub fn raw_schema(width: usize) -> SchemaRef {
+    let mut fields = vec![Field::new(ROW, DataType::UInt32, false)];
+    fields.extend((1..=width).map(|i| Field::new(format!("c{i}"), DataType::Utf8, true)));
+    Arc::new(Schema::new(fields))
+}
+
+/// Builds raw batches from rows of cells; rows shorter than `width` are padded with nulls and
+/// cells beyond `width` are dropped (callers choose `width` as the widest row they know).
+pub struct RawBatchBuilder {
+    width: usize,
+    rows: UInt32Builder,
+    cols: Vec<StringBuilder>,
+    len: usize,
+}
+
+impl RawBatchBuilder {
+    pub fn new(width: usize) -> Self {
+        Self { width, rows: UInt32Builder::new(), cols: (0..width).map(|_| StringBuilder::new()).collect(), len: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one row; `cells` yields the row's cells left to right.
+    pub fn push<'a>(&mut self, row: u32, cells: impl IntoIterator<Item = Option<&'a str>>) {
+        self.rows.append_value(row);
+        let mut n = 0;
+        for (col, cell) in self.cols.iter_mut().zip(cells) {
+            match cell.map(str::trim).filter(|c| !c.is_empty()) {
+                Some(_) => col.append_option(cell),
+                None => col.append_null(),
+            }
+            n += 1;
+        }
+        for col in &mut self.cols[n..] {
+            col.append_null();
+        }
+        self.len += 1;
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.rows.finish())];
+        arrays.extend(self.cols.iter_mut().map(|c| Arc::new(c.finish()) as ArrayRef));
+        self.len = 0;
+        RecordBatch::try_new(raw_schema(self.width), arrays).expect("raw batch matches its schema")
+    }
+}
+
+/// A sheet held in memory: spec examples, tests and spreadsheet readers use it.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySheet {
+    pub name: String,
+    pub rows: Arc<Vec<Vec<Option<String>>>>,
+}
+
+impl MemorySheet {
+    pub fn new(name: impl Into<String>, rows: Vec<Vec<Option<String>>>) -> Self {
+        Self { name: name.into(), rows: Arc::new(rows) }
+    }
+}
+
+/// A workbook held in memory.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryWorkbook {
+    pub file_name: String,
+    pub sheets: Vec<MemorySheet>,
+}
+
+impl Workbook for MemoryWorkbook {
+    fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    fn sheet_names(&self) -> Vec<String> {
+        self.sheets.iter().map(|s| s.name.clone()).collect()
+    }
+
+    fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
+        Ok(self.sheets[sheet].rows.iter().take(n).cloned().collect())
+    }
+
+    fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError> {
+        Ok(Box::new(memory_batches(self.sheets[sheet].rows.clone())))
+    }
+
+    fn row_count_hint(&self, sheet: usize) -> Option<usize> {
+        Some(self.sheets[sheet].rows.len())
+    }
+}
+
+/// Splits in-memory rows into raw batches of [`BATCH_ROWS`].
+pub fn memory_batches(rows: Arc<Vec<Vec<Option<String>>>>) -> impl Iterator<Item = Result<RecordBatch, ReadError>> + Send {
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut next = 0;
+    std::iter::from_fn(move || {
+        if next >= rows.len() {
+            return None;
+        }
+        let mut b = RawBatchBuilder::new(width);
+        for (i, row) in rows.iter().enumerate().skip(next).take(BATCH_ROWS) {
+            b.push(i as u32 + 1, row.iter().map(Option::as_deref));
+        }
+        next += BATCH_ROWS;
+        Some(Ok(b.finish()))
+    })
+}

@@ -1,0 +1,148 @@
+//! A tenant's reference data: products (EAN, functional name), vendor product mappings, price
+//! lists and FX rates. Readers load the tables; this module indexes them and answers lookups.
+//!
+//! Tables and their columns (header labels, any order):
+//! - `products`: `ean, functional_name, name`
+//! - `vendor_products`: `vendor, match, key, ean` where `match` is `exact`, `normalized` or `pattern`
+//! - `prices`: `price_list, ean, price, currency`
+//! - `fx_rates`: `currency, year, month, rate` (EUR per unit of currency)
+
+use crate::labels::norm_label;
+use crate::schema::{LOCAL_SCALE, RATE_SCALE};
+use crate::values::{parse_decimal, parse_ean, DecimalSep};
+use regex::Regex;
+use std::collections::HashMap;
+
+/// The names of the reference tables, in load order.
+pub const TABLES: [&str; 4] = ["products", "vendor_products", "prices", "fx_rates"];
+
+/// One product of the brand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Product {
+    pub ean: String,
+    pub functional_name: String,
+    pub name: Option<String>,
+}
+
+/// Indexed reference data.
+#[derive(Debug, Default, Clone)]
+pub struct Reference {
+    products: Vec<Product>,
+    by_ean: HashMap<String, usize>,
+    by_functional: HashMap<String, usize>,
+    exact: HashMap<(String, String), String>,
+    normalized: HashMap<(String, String), String>,
+    patterns: Vec<(String, Regex, String)>,
+    prices: HashMap<(String, String), (i128, String)>,
+    fx: HashMap<(String, i32, u32), i128>,
+}
+
+/// Lower-cases, drops punctuation and collapses spaces: `BIBBI. Swimming  Pool` -> `bibbi swimming pool`.
+pub fn loose_key(s: &str) -> String {
+    let t: String = s.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    norm_label(&t)
+}
+
+impl Reference {
+    /// Adds rows of one table; `header` names the columns. Errors name the row (1-based, after
+    /// the header) and what was wrong.
+    pub fn add_table(&mut self, table: &str, header: &[String], rows: &[Vec<Option<String>>]) -> Result<(), String> {
+        let idx = |name: &str| header.iter().position(|h| norm_label(h) == name).ok_or(format!("table {table} has no column {name:?}"));
+        let get = |row: &Vec<Option<String>>, i: usize| row.get(i).cloned().flatten().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        for (n, row) in rows.iter().enumerate() {
+            let at = |m: String| format!("{table} row {}: {m}", n + 2);
+            let req = |name: &str| -> Result<String, String> { get(row, idx(name)?).ok_or_else(|| at(format!("{name} is empty"))) };
+            let ean = |s: String| parse_ean(&s).map_err(|e| at(format!("ean {s:?}: expected {e}")));
+            match table {
+                "products" => {
+                    let p = Product { ean: ean(req("ean")?)?, functional_name: req("functional_name")?, name: idx("name").ok().and_then(|i| get(row, i)) };
+                    self.by_ean.insert(p.ean.clone(), self.products.len());
+                    self.by_functional.insert(p.functional_name.to_uppercase(), self.products.len());
+                    self.products.push(p);
+                }
+                "vendor_products" => {
+                    let (vendor, key, target) = (req("vendor")?, req("key")?, ean(req("ean")?)?);
+                    match req("match")?.as_str() {
+                        "exact" => self.exact.insert((vendor, key), target).map(|_| ()).unwrap_or(()),
+                        "normalized" => self.normalized.insert((vendor, loose_key(&key)), target).map(|_| ()).unwrap_or(()),
+                        "pattern" => self.patterns.push((vendor, Regex::new(&format!("(?i){key}")).map_err(|e| at(e.to_string()))?, target)),
+                        other => return Err(at(format!("match {other:?}: expected exact, normalized or pattern"))),
+                    }
+                }
+                "prices" => {
+                    let price = parse_decimal(&req("price")?, LOCAL_SCALE as u32, DecimalSep::Auto).map_err(|e| at(format!("price: expected {e}")))?;
+                    self.prices.insert((req("price_list")?, ean(req("ean")?)?), (price, req("currency")?.to_uppercase()));
+                }
+                "fx_rates" => {
+                    let year: i32 = req("year")?.parse().map_err(|_| at("year: expected a year".into()))?;
+                    let month: u32 = req("month")?.parse().ok().filter(|m| (1..=12).contains(m)).ok_or_else(|| at("month: expected 1-12".into()))?;
+                    let rate = parse_decimal(&req("rate")?, RATE_SCALE as u32, DecimalSep::Point).map_err(|e| at(format!("rate: expected {e}")))?;
+                    self.fx.insert((req("currency")?.to_uppercase(), year, month), rate);
+                }
+                other => return Err(format!("unknown reference table {other:?}; expected one of {TABLES:?}")),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn product_by_ean(&self, ean: &str) -> Option<&Product> {
+        self.by_ean.get(ean).map(|&i| &self.products[i])
+    }
+
+    pub fn product_by_functional(&self, name: &str) -> Option<&Product> {
+        self.by_functional.get(&name.trim().to_uppercase()).map(|&i| &self.products[i])
+    }
+
+    /// A vendor's product name or code to an EAN: exact, then normalized, then patterns.
+    pub fn vendor_product(&self, vendor: &str, key: &str) -> Option<&str> {
+        let k = key.trim();
+        self.exact
+            .get(&(vendor.to_owned(), k.to_owned()))
+            .or_else(|| self.normalized.get(&(vendor.to_owned(), loose_key(k))))
+            .or_else(|| self.patterns.iter().find(|(v, re, _)| v == vendor && re.is_match(k)).map(|(_, _, e)| e))
+            .map(String::as_str)
+    }
+
+    /// Price (scaled by 10^LOCAL_SCALE) and currency of a product in a price list.
+    pub fn price(&self, list: &str, ean: &str) -> Option<&(i128, String)> {
+        self.prices.get(&(list.to_owned(), ean.to_owned()))
+    }
+
+    /// EUR per unit of `currency` in a month (scaled by 10^RATE_SCALE); EUR is always 1.
+    pub fn fx_rate(&self, currency: &str, year: i32, month: u32) -> Option<i128> {
+        if currency == "EUR" {
+            return Some(10i128.pow(RATE_SCALE as u32));
+        }
+        self.fx.get(&(currency.to_owned(), year, month)).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<Option<String>> {
+        v.iter().map(|x| Some(x.to_string())).collect()
+    }
+
+    #[test]
+    fn lookups_try_exact_then_normalized_then_pattern() {
+        let mut r = Reference::default();
+        let h: Vec<String> = ["vendor", "match", "key", "ean"].map(String::from).to_vec();
+        r.add_table("vendor_products", &h, &[
+            s(&["galilu", "normalized", "BIBBI świeca zapachowa  Wild Moss", "7350154320008"]),
+            s(&["selfridges", "pattern", r"^86033481\b", "7350154320008"]),
+        ]).unwrap();
+        assert_eq!(r.vendor_product("galilu", "  bibbi ŚWIECA zapachowa wild moss "), Some("7350154320008"));
+        assert_eq!(r.vendor_product("selfridges", "86033481 - rainbow rose edp"), Some("7350154320008"));
+        assert_eq!(r.vendor_product("galilu", "something else"), None);
+    }
+
+    #[test]
+    fn bad_reference_rows_are_named() {
+        let mut r = Reference::default();
+        let h: Vec<String> = ["currency", "year", "month", "rate"].map(String::from).to_vec();
+        let err = r.add_table("fx_rates", &h, &[s(&["GBP", "2025", "13", "1.17"])]).unwrap_err();
+        assert_eq!(err, "fx_rates row 2: month: expected 1-12");
+    }
+}

@@ -1,0 +1,319 @@
+//! Parsing of the values resellers actually send: numbers with decimal commas, thousands
+//! separators, currency symbols and accounting negatives; dates in many formats and as Excel
+//! serials; EANs damaged by Excel.
+//!
+//! Every parser takes trimmed cell text and returns the value or a short phrase saying what was
+//! expected, which the caller turns into an [`crate::issues::Issue`] with the cell's location.
+
+use chrono::{Duration, NaiveDate};
+
+/// Which character separates the decimals when a number has only one separator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecimalSep {
+    /// `1,5` and `1.5` are both one and a half; `1.234,5` and `1,234.5` are resolved by the last
+    /// separator; a repeated separator is a thousands separator.
+    #[default]
+    Auto,
+    /// `1,234` is one thousand two hundred thirty-four.
+    Point,
+    /// `1.234` is one thousand two hundred thirty-four.
+    Comma,
+}
+
+const NUMBER: &str = "a number such as 1234.56, 1 234,56 or (12.50)";
+
+/// Parses a decimal number into an integer scaled by `10^scale`, rounding half away from zero.
+pub fn parse_decimal(text: &str, scale: u32, sep: DecimalSep) -> Result<i128, &'static str> {
+    let (negative, body) = strip_sign(text).ok_or(NUMBER)?;
+    let (int_part, frac_part) = split_number(&body, sep).ok_or(NUMBER)?;
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(NUMBER);
+    }
+    let mut value: i128 = 0;
+    for d in int_part.bytes() {
+        value = value.checked_mul(10).and_then(|v| v.checked_add((d - b'0') as i128)).ok_or("a number small enough to store")?;
+    }
+    let mut frac = frac_part.bytes();
+    for _ in 0..scale {
+        let d = frac.next().map_or(0, |d| (d - b'0') as i128);
+        value = value.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or("a number small enough to store")?;
+    }
+    if frac.next().is_some_and(|d| d >= b'5') {
+        value += 1;
+    }
+    Ok(if negative { -value } else { value })
+}
+
+/// Parses a whole number; `3.0` and `3,00` count as 3, `3.5` does not.
+pub fn parse_integer(text: &str, sep: DecimalSep) -> Result<i64, &'static str> {
+    const WHOLE: &str = "a whole number";
+    let (negative, body) = strip_sign(text).ok_or(WHOLE)?;
+    let (int_part, frac_part) = split_number(&body, sep).ok_or(WHOLE)?;
+    if int_part.is_empty() || frac_part.bytes().any(|b| b != b'0') {
+        return Err(WHOLE);
+    }
+    let v: i64 = int_part.parse().map_err(|_| "a whole number small enough to store")?;
+    Ok(if negative { -v } else { v })
+}
+
+/// Removes currency symbols, codes and spaces and reads the sign: a leading or trailing `-`,
+/// Unicode minus, or accounting parentheses. Returns the remaining digits and separators.
+fn strip_sign(text: &str) -> Option<(bool, String)> {
+    let mut t = text.trim();
+    let mut negative = false;
+    if t.starts_with('(') && t.ends_with(')') && t.len() >= 2 {
+        negative = true;
+        t = &t[1..t.len() - 1];
+    }
+    let mut body = String::with_capacity(t.len());
+    let mut seen_digit = false;
+    let mut sign_seen = false;
+    for c in t.chars() {
+        match c {
+            '0'..='9' => {
+                seen_digit = true;
+                body.push(c)
+            }
+            '.' | ',' | '\'' | '’' => body.push(c),
+            '-' | '\u{2212}' | '\u{2013}' if !sign_seen => {
+                // A sign may lead or trail (`12-` from some ERPs), never sit between digits.
+                if seen_digit && !body.is_empty() {
+                    sign_seen = true;
+                    negative = !negative;
+                    continue;
+                }
+                sign_seen = true;
+                negative = !negative;
+            }
+            '+' if !seen_digit && !sign_seen => sign_seen = true,
+            c if c.is_whitespace() || c == '\u{a0}' || c == '\u{202f}' => {}
+            c if is_currency(c) => {}
+            c if c.is_ascii_alphabetic() && !seen_digit => {} // currency codes before: EUR 12
+            c if c.is_ascii_alphabetic() => body.push('x'),   // letters after digits: not a number
+            _ => return None,
+        }
+    }
+    if !seen_digit || body.contains('x') {
+        return None;
+    }
+    // A trailing sign after digits must be the very last character.
+    if sign_seen && seen_digit {
+        let trimmed = t.trim_end_matches(|c: char| c.is_whitespace() || is_currency(c) || c.is_ascii_alphabetic());
+        let ends_with_sign = trimmed.ends_with(['-', '\u{2212}', '\u{2013}']);
+        let starts_with_sign = t.trim_start_matches(|c: char| c.is_whitespace() || is_currency(c) || c.is_ascii_alphabetic()).starts_with(['-', '\u{2212}', '\u{2013}']);
+        if !ends_with_sign && !starts_with_sign {
+            return None;
+        }
+    }
+    Some((negative, body))
+}
+
+fn is_currency(c: char) -> bool {
+    matches!(c, '€' | '£' | '$' | '¥' | '₴' | '₽' | '₣' | 'ł' | 'č' | 'ž' | '₹' | '¤')
+}
+
+/// Splits `1.234,56` into (`1234`, `56`) following the separator rules of [`DecimalSep`].
+fn split_number(body: &str, sep: DecimalSep) -> Option<(String, String)> {
+    let body: String = body.chars().map(|c| if c == '’' { '\'' } else { c }).collect();
+    let body = body.replace('\'', "");
+    let commas = body.matches(',').count();
+    let points = body.matches('.').count();
+    let decimal = match (commas, points) {
+        (0, 0) => None,
+        (_, 0) if commas > 1 => None,
+        (0, _) if points > 1 => None,
+        (1, 0) => if sep == DecimalSep::Point { None } else { Some(',') },
+        (0, 1) => if sep == DecimalSep::Comma { None } else { Some('.') },
+        _ => {
+            let last = body.rfind([',', '.'])?;
+            let d = body[last..].chars().next()?;
+            if body.matches(d).count() > 1 {
+                return None;
+            }
+            Some(d)
+        }
+    };
+    let (int_raw, frac) = match decimal {
+        Some(d) => {
+            let at = body.rfind(d)?;
+            (&body[..at], &body[at + 1..])
+        }
+        None => (body.as_str(), ""),
+    };
+    let int_part: String = int_raw.chars().filter(|c| c.is_ascii_digit()).collect();
+    if frac.contains([',', '.']) || !thousands_groups_ok(int_raw) {
+        return None;
+    }
+    Some((int_part, frac.to_owned()))
+}
+
+/// `1.234.567` is fine; `1.23.4` is not a number.
+fn thousands_groups_ok(int_raw: &str) -> bool {
+    let groups: Vec<&str> = int_raw.split([',', '.']).collect();
+    groups.len() == 1 || groups[1..].iter().all(|g| g.len() == 3) && !groups[0].is_empty()
+}
+
+/// Why an EAN was refused.
+pub const EAN: &str = "an EAN/GTIN of 8, 12, 13 or 14 digits with a valid check digit";
+
+/// Cleans an EAN/GTIN: strips `.0` left by Excel, restores leading zeros lost when the code was
+/// stored as a number, checks the check digit, and refuses scientific notation (`7.35015E+12`),
+/// whose lost digits cannot be recovered.
+pub fn parse_ean(text: &str) -> Result<String, &'static str> {
+    let t = text.trim().trim_start_matches('\'');
+    if t.contains(['E', 'e']) && t.chars().any(|c| c.is_ascii_digit()) {
+        return Err("an EAN written out in full; Excel turned this one into scientific notation and its last digits are lost");
+    }
+    let t = t.strip_suffix(".0").or_else(|| t.strip_suffix(".00")).unwrap_or(t);
+    let digits: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(EAN);
+    }
+    let code = match digits.len() {
+        8 | 13 | 14 => digits,
+        9..=12 => format!("{digits:0>13}"),
+        _ => return Err(EAN),
+    };
+    if !check_digit_ok(&code) {
+        return Err("an EAN/GTIN whose last digit is its check digit; this one does not add up");
+    }
+    Ok(code)
+}
+
+fn check_digit_ok(code: &str) -> bool {
+    let digits: Vec<u32> = code.bytes().map(|b| (b - b'0') as u32).collect();
+    let (body, check) = digits.split_at(digits.len() - 1);
+    let sum: u32 = body.iter().rev().enumerate().map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d }).sum();
+    (10 - sum % 10) % 10 == check[0]
+}
+
+/// The first day of the 1900 date system, as Excel counts it (with its 1900 leap-year bug).
+fn excel_epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid date")
+}
+
+/// Parses a date with the spec's formats (chrono syntax), ISO dates, and Excel serial numbers.
+pub fn parse_date(text: &str, formats: &[String]) -> Result<NaiveDate, &'static str> {
+    let t = text.trim();
+    let t = t.split_once(['T', ' ']).filter(|(d, _)| d.len() >= 8).map_or(t, |(d, _)| d);
+    for f in formats {
+        if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+            return Ok(d);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d);
+    }
+    if let Ok(serial) = t.parse::<f64>() {
+        if (1.0..2_958_466.0).contains(&serial) {
+            return Ok(excel_epoch() + Duration::days(serial.trunc() as i64));
+        }
+    }
+    Err("a date in one of the spec's formats, an ISO date (2025-04-30) or an Excel date serial")
+}
+
+/// Trims and collapses inner whitespace runs (including non-breaking spaces) to one space.
+pub fn clean_text(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Renders a scaled integer as a decimal string, e.g. `(12345, 2)` as `123.45`.
+pub fn format_scaled(v: i128, scale: u32) -> String {
+    if scale == 0 {
+        return v.to_string();
+    }
+    let p = 10i128.pow(scale);
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    format!("{sign}{}.{:0width$}", a / p as u128, a % p as u128, width = scale as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Result<i128, &'static str> {
+        parse_decimal(s, 2, DecimalSep::Auto)
+    }
+
+    #[test]
+    fn decimals_in_the_shapes_resellers_send() {
+        assert_eq!(dec("1234.56"), Ok(123456));
+        assert_eq!(dec("1234,56"), Ok(123456));
+        assert_eq!(dec("5 147,83"), Ok(514783));
+        assert_eq!(dec("5\u{a0}147,83"), Ok(514783));
+        assert_eq!(dec("1.234.567,8"), Ok(123456780));
+        assert_eq!(dec("1,234,567.8"), Ok(123456780));
+        assert_eq!(dec("1'234.50"), Ok(123450));
+        assert_eq!(dec("€ 116"), Ok(11600));
+        assert_eq!(dec("£12.5"), Ok(1250));
+        assert_eq!(dec("(12.50)"), Ok(-1250));
+        assert_eq!(dec("\u{2212}3,5"), Ok(-350));
+        assert_eq!(dec("-3"), Ok(-300));
+        assert_eq!(dec("3-"), Ok(-300));
+        assert_eq!(dec("EUR 7"), Ok(700));
+        assert_eq!(dec("0.005"), Ok(1));
+        assert_eq!(dec("-0.005"), Ok(-1));
+    }
+
+    #[test]
+    fn things_that_are_not_numbers_are_refused() {
+        for bad in ["", "abc", "12abc", "1.2.3", "1,2,3.4,5", "--", "1-2", "1.23.4"] {
+            assert!(dec(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn explicit_separators_resolve_the_ambiguous_case() {
+        assert_eq!(parse_decimal("1.234", 0, DecimalSep::Comma), Ok(1234));
+        assert_eq!(parse_decimal("1,234", 0, DecimalSep::Point), Ok(1234));
+        assert_eq!(parse_decimal("1,234", 3, DecimalSep::Auto), Ok(1234));
+    }
+
+    #[test]
+    fn integers_accept_whole_decimals_only() {
+        assert_eq!(parse_integer("3", DecimalSep::Auto), Ok(3));
+        assert_eq!(parse_integer("3.0", DecimalSep::Auto), Ok(3));
+        assert_eq!(parse_integer("-2", DecimalSep::Auto), Ok(-2));
+        assert_eq!(parse_integer("1 200", DecimalSep::Auto), Ok(1200));
+        assert!(parse_integer("3.5", DecimalSep::Auto).is_err());
+        assert!(parse_integer("x", DecimalSep::Auto).is_err());
+    }
+
+    #[test]
+    fn eans_are_cleaned_and_checked() {
+        assert_eq!(parse_ean("7350154320008").as_deref(), Ok("7350154320008"));
+        assert_eq!(parse_ean("7350154320008.0").as_deref(), Ok("7350154320008"));
+        assert_eq!(parse_ean(" 7350154320008 ").as_deref(), Ok("7350154320008"));
+        // A GTIN-13 starting with 0 that was stored as a number.
+        assert_eq!(parse_ean("12345678905").as_deref(), Ok("0012345678905"));
+        assert!(parse_ean("7.35015E+12").unwrap_err().contains("scientific"));
+        assert!(parse_ean("7350154320009").unwrap_err().contains("check digit"));
+        assert!(parse_ean("abc").is_err());
+        assert!(parse_ean("123").is_err());
+    }
+
+    #[test]
+    fn dates_from_formats_iso_and_excel_serials() {
+        let f = vec!["%m/%d/%Y".to_owned(), "%d.%m.%Y".to_owned()];
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(parse_date("2/28/2025", &f), Ok(d(2025, 2, 28)));
+        assert_eq!(parse_date("01.03.2025", &f), Ok(d(2025, 3, 1)));
+        assert_eq!(parse_date("2025-04-30", &f), Ok(d(2025, 4, 30)));
+        assert_eq!(parse_date("2025-04-30T00:00:00", &f), Ok(d(2025, 4, 30)));
+        assert_eq!(parse_date("45658", &f), Ok(d(2025, 1, 1)));
+        assert!(parse_date("31/02/2025", &["%d/%m/%Y".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_collapsed() {
+        assert_eq!(clean_text("  świeca   zapachowa\u{a0} BIBBI "), "świeca zapachowa BIBBI");
+    }
+
+    #[test]
+    fn scaled_values_render() {
+        assert_eq!(format_scaled(123456, 2), "1234.56");
+        assert_eq!(format_scaled(-5, 2), "-0.05");
+    }
+}
