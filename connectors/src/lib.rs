@@ -1,1 +1,7 @@
-//! Connectors.
+//! TaskifAI's connectors: the file readers ([`readers`]), the tenant's reference tables
+//! ([`reference`]) and the Parquet lake on object storage ([`lake`]).
+
+pub mod ingest;
+pub mod lake;
+pub mod readers;
+pub mod reference;

@@ -1,0 +1,209 @@
+//! One file into one tenant's lake, all or nothing: detect the vendor, run the pipeline on a
+//! blocking thread, stream accepted batches through a bounded channel into a staged lake load,
+//! write the error report, then commit, or abort and leave no trace.
+
+use crate::lake::{BatchMeta, Commit, Lake, LakeError};
+use datafusion::arrow::array::{ArrayRef, StringArray, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use taskifai_engine::detect::{detect, Candidate};
+use taskifai_engine::issues::Issue;
+use taskifai_engine::pipeline::{self, Outcome};
+use taskifai_engine::reference::Reference;
+use taskifai_engine::spec::{CompiledSpec, SpecRegistry};
+use taskifai_engine::{schema, Error};
+
+/// Why a file was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Engine(#[from] Error),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("{file}: unknown vendor {vendor:?}; known: {known}")]
+    UnknownVendor { file: String, vendor: String, known: String },
+    #[error("{0}: cannot read: {1}")]
+    Io(String, #[source] std::io::Error),
+}
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct IngestRequest {
+    pub path: PathBuf,
+    /// The file's name as the user knows it (uploads land under temporary paths).
+    pub name: String,
+    pub tenant: String,
+    pub vendor: Option<String>,
+    pub dry_run: bool,
+}
+
+/// What happened to the batch.
+#[derive(Debug, Clone)]
+pub enum Status {
+    /// Committed; `replaced` are the earlier batches of the same vendor and period.
+    Loaded { commit: Box<Commit>, replaced: Vec<String> },
+    /// The same bytes are already loaded as this batch; nothing was done.
+    Duplicate { batch_id: String },
+    /// Processed and discarded, as asked.
+    DryRun,
+}
+
+/// A processed file.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub batch_id: String,
+    pub sha256: String,
+    pub status: Status,
+    pub candidates: Vec<Candidate>,
+    /// Absent for duplicates, which are not processed again.
+    pub outcome: Option<Outcome>,
+    /// Lake paths of the error report (CSV, Parquet) when rows were rejected or warned.
+    pub error_report: Option<(String, String)>,
+}
+
+/// The SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Loads a file into a tenant's lake.
+pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>, req: IngestRequest, progress: Arc<dyn Fn(usize) + Send + Sync>) -> Result<Report, IngestError> {
+    let sha256 = sha256_file(&req.path).map_err(|e| IngestError::Io(req.name.clone(), e))?;
+    if !req.dry_run {
+        if let Some(existing) = lake.snapshot(&req.tenant).await?.by_sha(&sha256) {
+            return Ok(Report { batch_id: existing.batch_id.clone(), sha256, status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None });
+        }
+    }
+    let batch_id = uuid::Uuid::new_v4().simple().to_string();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let (spec_tx, spec_rx) = tokio::sync::oneshot::channel::<(Arc<CompiledSpec>, Vec<Candidate>)>();
+    let specs = specs.clone();
+    let id = batch_id.clone();
+    let r = req.clone();
+    let worker = tokio::task::spawn_blocking(move || -> Result<Outcome, IngestError> {
+        let mut wb = crate::readers::open(&r.path, &r.name).map_err(Error::from)?;
+        let (spec, candidates) = match &r.vendor {
+            Some(v) => (specs.get(v).cloned().ok_or_else(|| IngestError::UnknownVendor { file: r.name.clone(), vendor: v.clone(), known: specs.vendors().join(", ") })?, vec![]),
+            None => detect(&specs, wb.as_mut())?,
+        };
+        let _ = spec_tx.send((spec.clone(), candidates));
+        let mut sink = |b: &RecordBatch| tx.blocking_send(b.clone()).map_err(|_| Error::Internal("the lake writer stopped".into()));
+        let mut tick = |n: usize| progress(n);
+        Ok(pipeline::run(wb.as_mut(), &spec, &reference, &id, &mut sink, &mut tick)?)
+    });
+    let Ok((spec, candidates)) = spec_rx.await else {
+        return Err(worker.await.map_err(|e| Error::Internal(e.to_string()))?.err().unwrap_or(Error::Internal("pipeline ended early".into()).into()));
+    };
+    let target = spec.spec.target;
+    let meta = BatchMeta {
+        batch_id: batch_id.clone(),
+        table: schema::table_name(target).to_owned(),
+        vendor: spec.spec.vendor.clone(),
+        spec_version: spec.spec.version,
+        file_name: req.name.clone(),
+        sha256: sha256.clone(),
+        period_start: String::new(),
+        period_end: String::new(),
+        rows: 0,
+    };
+    let mut staged = lake.begin(&req.tenant, meta, schema::schema(target));
+    let mut write_error = None;
+    while let Some(batch) = rx.recv().await {
+        if let Err(e) = staged.write(&batch).await {
+            write_error = Some(e);
+            break;
+        }
+    }
+    drop(rx);
+    let result = worker.await.map_err(|e| Error::Internal(e.to_string()))?;
+    let outcome = match (result, write_error) {
+        (Ok(o), None) => o,
+        (Err(e), _) => {
+            staged.abort().await;
+            return Err(e);
+        }
+        (Ok(_), Some(e)) => {
+            staged.abort().await;
+            return Err(e.into());
+        }
+    };
+    if req.dry_run {
+        staged.abort().await;
+        return Ok(Report { batch_id, sha256, status: Status::DryRun, candidates, outcome: Some(outcome), error_report: None });
+    }
+    staged.set_period(&outcome.summary.period.start.to_string(), &outcome.summary.period.end.to_string());
+    let error_report = match write_error_report(lake, &req.tenant, &batch_id, &outcome.issues).await {
+        Ok(r) => r,
+        Err(e) => {
+            staged.abort().await;
+            return Err(e);
+        }
+    };
+    let commit = staged.commit().await?;
+    let replaced = commit.remove.clone();
+    Ok(Report { batch_id, sha256, status: Status::Loaded { commit: Box::new(commit), replaced }, candidates, outcome: Some(outcome), error_report })
+}
+
+/// Columns of the error report.
+pub fn error_report_schema() -> Arc<Schema> {
+    let t = |n: &str, null| Field::new(n, DataType::Utf8, null);
+    Arc::new(Schema::new(vec![
+        t("file", false), t("sheet", true), Field::new("source_row", DataType::UInt32, true), t("column", true),
+        t("value", true), t("rule", false), t("severity", false), t("message", false),
+    ]))
+}
+
+/// The issues as an Arrow batch in error-report form.
+pub fn error_report_batch(issues: &[Issue]) -> RecordBatch {
+    let s = |f: &dyn Fn(&Issue) -> Option<String>| Arc::new(issues.iter().map(f).collect::<StringArray>()) as ArrayRef;
+    let cols = vec![
+        s(&|i| Some(i.at.file.clone())),
+        s(&|i| i.at.sheet.clone()),
+        Arc::new(issues.iter().map(|i| i.at.row).collect::<UInt32Array>()) as ArrayRef,
+        s(&|i| i.at.column.clone()),
+        s(&|i| i.value.clone()),
+        s(&|i| Some(i.rule.clone())),
+        s(&|i| Some(format!("{:?}", i.severity).to_lowercase())),
+        s(&|i| Some(i.message.clone())),
+    ];
+    RecordBatch::try_new(error_report_schema(), cols).expect("report matches its schema")
+}
+
+async fn write_error_report(lake: &Lake, tenant: &str, batch_id: &str, issues: &[Issue]) -> Result<Option<(String, String)>, IngestError> {
+    if issues.is_empty() {
+        return Ok(None);
+    }
+    let batch = error_report_batch(issues);
+    let mut csv = Vec::new();
+    {
+        let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
+        w.write(&batch).map_err(LakeError::from)?;
+    }
+    let mut pq = Vec::new();
+    {
+        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut pq, batch.schema(), None).map_err(LakeError::from)?;
+        w.write(&batch).map_err(LakeError::from)?;
+        w.close().map_err(LakeError::from)?;
+    }
+    let base = format!("tenant={tenant}/_errors/{batch_id}");
+    let (csv_path, pq_path) = (format!("{base}.csv"), format!("{base}.errors.parquet"));
+    lake.store().put(&StorePath::from(csv_path.as_str()), PutPayload::from(csv)).await.map_err(LakeError::from)?;
+    lake.store().put(&StorePath::from(pq_path.as_str()), PutPayload::from(pq)).await.map_err(LakeError::from)?;
+    Ok(Some((csv_path, pq_path)))
+}

@@ -1,0 +1,328 @@
+//! The Parquet lake: one folder (or bucket prefix) per tenant, Hive-partitioned by table, year
+//! and month, with a commit log that makes each load visible all at once.
+//!
+//! Layout: `tenant=<t>/table=<table>/year=<y>/month=<m>/part-<batch>-<n>.parquet` for data and
+//! `tenant=<t>/_log/<version>.json` for commits. A load writes its data files first (under names
+//! no one reads yet), then creates the next log entry with a put-if-absent, which is atomic on
+//! every object store. Readers (DataFusion here) list files from the log, never from folders, so
+//! a crash before the commit leaves only unreferenced files, which [`Lake::vacuum`] removes, and
+//! a crash after it leaves a complete batch. Replacing a vendor's period is one commit that adds
+//! the new batch and removes the old, so the rows are never doubled nor missing. The log is the
+//! same idea as Delta Lake's, kept to what TaskifAI needs.
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::async_writer::AsyncArrowWriter;
+use object_store::buffered::BufWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Rows per Parquet row group: bounds the writer's memory per open partition.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// What went wrong with the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("lake location {location:?}: {message}")]
+    Location { location: String, message: String },
+    #[error("lake storage")]
+    Store(#[from] object_store::Error),
+    #[error("writing Parquet")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("preparing rows for the lake")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("commit log entry {path} is unreadable: {message}")]
+    Log { path: String, message: String },
+    #[error("gave up committing after {0} concurrent commits")]
+    Contention(usize),
+}
+
+type Result<T, E = LakeError> = std::result::Result<T, E>;
+
+/// What a batch is, recorded in the commit log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BatchMeta {
+    pub batch_id: String,
+    pub table: String,
+    pub vendor: String,
+    pub spec_version: u32,
+    pub file_name: String,
+    pub sha256: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub rows: u64,
+}
+
+/// One Parquet file of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataFile {
+    pub path: String,
+    pub rows: u64,
+}
+
+/// One entry of the commit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Commit {
+    pub version: u64,
+    pub committed_at: String,
+    /// The batch added, with its files (absent for a delete).
+    pub add: Option<(BatchMeta, Vec<DataFile>)>,
+    /// Batch ids no longer visible.
+    pub remove: Vec<String>,
+}
+
+/// The visible state of a tenant's lake: live batches and their files.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub version: u64,
+    pub batches: BTreeMap<String, (BatchMeta, Vec<DataFile>)>,
+}
+
+impl Snapshot {
+    /// Files of live batches of a table.
+    pub fn files(&self, table: &str) -> Vec<&DataFile> {
+        self.batches.values().filter(|(m, _)| m.table == table).flat_map(|(_, f)| f).collect()
+    }
+
+    /// A live batch loaded from byte-identical content.
+    pub fn by_sha(&self, sha256: &str) -> Option<&BatchMeta> {
+        self.batches.values().map(|(m, _)| m).find(|m| m.sha256 == sha256)
+    }
+
+    /// Live batches of the same vendor, table and period, which a new load replaces.
+    pub fn same_period(&self, meta: &BatchMeta) -> Vec<String> {
+        self.batches
+            .values()
+            .map(|(m, _)| m)
+            .filter(|m| m.vendor == meta.vendor && m.table == meta.table && m.period_start == meta.period_start && m.period_end == meta.period_end)
+            .map(|m| m.batch_id.clone())
+            .collect()
+    }
+}
+
+/// A lake root on an object store.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    store: Arc<dyn ObjectStore>,
+    location: String,
+    url: url::Url,
+}
+
+impl Lake {
+    /// Opens a lake at a local folder (created if needed) or `file://` URL. Cloud URLs
+    /// (`s3://`, `gs://`, `az://`) are refused with the build feature they need.
+    pub fn open(location: &str) -> Result<Self> {
+        let err = |m: String| LakeError::Location { location: location.to_owned(), message: m };
+        if let Some((scheme, _)) = location.split_once("://").filter(|(s, _)| *s != "file") {
+            return Err(err(format!("{scheme}:// lakes need a build with object_store's cloud features; this build reads local folders")));
+        }
+        let path = std::path::PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+        std::fs::create_dir_all(&path).map_err(|e| err(format!("cannot create: {e}")))?;
+        let path = path.canonicalize().map_err(|e| err(e.to_string()))?;
+        let store = LocalFileSystem::new_with_prefix(&path).map_err(|e| err(e.to_string()))?;
+        let url = url::Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?;
+        Ok(Self { store: Arc::new(store), location: location.to_owned(), url })
+    }
+
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// URL of the lake root, for registering the store with DataFusion.
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn log_prefix(tenant: &str) -> StorePath {
+        StorePath::from(format!("tenant={tenant}/_log"))
+    }
+
+    /// Replays the tenant's commit log.
+    pub async fn snapshot(&self, tenant: &str) -> Result<Snapshot> {
+        let mut entries: Vec<StorePath> = self.store.list(Some(&Self::log_prefix(tenant))).map_ok(|m| m.location).try_collect().await?;
+        entries.sort();
+        let mut snap = Snapshot::default();
+        for path in entries {
+            let bytes = self.store.get(&path).await?.bytes().await?;
+            let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| LakeError::Log { path: path.to_string(), message: e.to_string() })?;
+            for id in &commit.remove {
+                snap.batches.remove(id);
+            }
+            if let Some((meta, files)) = commit.add {
+                snap.batches.insert(meta.batch_id.clone(), (meta, files));
+            }
+            snap.version = commit.version;
+        }
+        Ok(snap)
+    }
+
+    /// Starts a load; nothing is visible until [`Staged::commit`].
+    pub fn begin(&self, tenant: &str, meta: BatchMeta, schema: SchemaRef) -> Staged {
+        Staged { lake: self.clone(), tenant: tenant.to_owned(), meta, schema, writers: HashMap::new(), files: Vec::new() }
+    }
+
+    /// Appends a commit, retrying on a concurrent writer's commit. `plan` sees the latest
+    /// snapshot and returns what to add and remove.
+    async fn commit_with(&self, tenant: &str, mut plan: impl FnMut(&Snapshot) -> (Option<(BatchMeta, Vec<DataFile>)>, Vec<String>)) -> Result<Commit> {
+        for _ in 0..64 {
+            let snap = self.snapshot(tenant).await?;
+            let (add, remove) = plan(&snap);
+            let commit = Commit { version: snap.version + 1, committed_at: chrono::Utc::now().to_rfc3339(), add, remove };
+            let path = StorePath::from(format!("tenant={tenant}/_log/{:020}.json", commit.version));
+            let body = serde_json::to_vec_pretty(&commit).expect("commits serialize");
+            let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+            match self.store.put_opts(&path, PutPayload::from(body), opts).await {
+                Ok(_) => {
+                    self.remove_files(&snap, &commit.remove).await;
+                    return Ok(commit);
+                }
+                Err(object_store::Error::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LakeError::Contention(64))
+    }
+
+    /// Deletes the files of removed batches. Best effort: they are already invisible, and
+    /// [`Lake::vacuum`] catches what a crash leaves.
+    async fn remove_files(&self, before: &Snapshot, removed: &[String]) {
+        for id in removed {
+            for f in before.batches.get(id).map(|(_, f)| f.as_slice()).unwrap_or_default() {
+                let _ = self.store.delete(&StorePath::from(f.path.as_str())).await;
+            }
+        }
+    }
+
+    /// Removes a batch; returns whether it was live.
+    pub async fn delete_batch(&self, tenant: &str, batch_id: &str) -> Result<bool> {
+        let mut found = false;
+        self.commit_with(tenant, |s| {
+            found = s.batches.contains_key(batch_id);
+            (None, if found { vec![batch_id.to_owned()] } else { vec![] })
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// Deletes data files no commit references (left by loads that crashed or failed).
+    /// Returns how many were removed.
+    pub async fn vacuum(&self, tenant: &str) -> Result<usize> {
+        let snap = self.snapshot(tenant).await?;
+        let live: std::collections::HashSet<&str> = snap.batches.values().flat_map(|(_, f)| f.iter().map(|f| f.path.as_str())).collect();
+        let all: Vec<StorePath> = self.store.list(Some(&StorePath::from(format!("tenant={tenant}")))).map_ok(|m| m.location).try_collect().await?;
+        let mut n = 0;
+        for p in all {
+            let s = p.to_string();
+            if s.ends_with(".parquet") && !live.contains(s.as_str()) {
+                self.store.delete(&p).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A load in progress: Parquet files written, not yet committed.
+pub struct Staged {
+    lake: Lake,
+    tenant: String,
+    meta: BatchMeta,
+    schema: SchemaRef,
+    writers: HashMap<(i32, i32), (String, AsyncArrowWriter<BufWriter>, u64)>,
+    files: Vec<DataFile>,
+}
+
+fn writer_props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
+}
+
+impl Staged {
+    /// Writes canonical rows, split into year/month partitions.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let years = batch.column_by_name("year").expect("canonical rows have year").as_primitive::<Int32Type>().clone();
+        let months = batch.column_by_name("month").expect("canonical rows have month").as_primitive::<Int32Type>().clone();
+        let mut keys: Vec<(i32, i32)> = years.values().iter().zip(months.values().iter()).map(|(y, m)| (*y, *m)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let part = if keys_len_one(&years, &months, key) {
+                batch.clone()
+            } else {
+                let mask: BooleanArray = (0..batch.num_rows()).map(|i| Some((years.value(i), months.value(i)) == key)).collect();
+                filter_record_batch(batch, &mask)?
+            };
+            self.writer(key)?.1.write(&part).await?;
+            self.writers.get_mut(&key).expect("just opened").2 += part.num_rows() as u64;
+        }
+        Ok(())
+    }
+
+    /// Records the batch's period once the file has been read.
+    pub fn set_period(&mut self, start: &str, end: &str) {
+        self.meta.period_start = start.to_owned();
+        self.meta.period_end = end.to_owned();
+    }
+
+    fn writer(&mut self, (y, m): (i32, i32)) -> Result<&mut (String, AsyncArrowWriter<BufWriter>, u64)> {
+        if !self.writers.contains_key(&(y, m)) {
+            let path = format!("tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet", self.tenant, self.meta.table, self.meta.batch_id, self.writers.len());
+            let sink = BufWriter::new(self.lake.store.clone(), StorePath::from(path.as_str()));
+            let w = AsyncArrowWriter::try_new(sink, self.schema.clone(), Some(writer_props()))?;
+            self.writers.insert((y, m), (path, w, 0));
+        }
+        Ok(self.writers.get_mut(&(y, m)).expect("inserted"))
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        for (_, (path, w, rows)) in self.writers.drain() {
+            w.close().await?;
+            self.files.push(DataFile { path, rows });
+        }
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(())
+    }
+
+    /// Makes the batch visible, replacing live batches of the same vendor, table and period.
+    /// Returns the commit and the ids it replaced.
+    pub async fn commit(mut self) -> Result<Commit> {
+        self.close().await?;
+        self.meta.rows = self.files.iter().map(|f| f.rows).sum();
+        let (meta, files) = (self.meta.clone(), self.files.clone());
+        let result = self.lake.commit_with(&self.tenant, |snap| (Some((meta.clone(), files.clone())), snap.same_period(&meta))).await;
+        if result.is_err() {
+            self.abort().await;
+        }
+        result
+    }
+
+    /// Leaves no trace: deletes every file written.
+    pub async fn abort(mut self) {
+        let written: Vec<String> = self.writers.drain().map(|(_, (p, w, _))| {
+            drop(w);
+            p
+        }).collect();
+        for p in written.into_iter().chain(self.files.drain(..).map(|f| f.path)) {
+            let _ = self.lake.store.delete(&StorePath::from(p.as_str())).await;
+        }
+    }
+}
+
+fn keys_len_one(years: &datafusion::arrow::array::Int32Array, months: &datafusion::arrow::array::Int32Array, key: (i32, i32)) -> bool {
+    years.null_count() == 0 && years.values().iter().zip(months.values().iter()).all(|(y, m)| (*y, *m) == key)
+}

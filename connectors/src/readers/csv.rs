@@ -1,0 +1,183 @@
+//! Delimited text: encoding (BOM, UTF-16 by its zero bytes, Windows-1252 when not UTF-8) and
+//! delimiter (`,` `;` tab `|`) are sniffed from the first bytes, then the file streams in
+//! bounded memory as raw batches.
+
+use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
+use encoding_rs_io::DecodeReaderBytesBuilder;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use taskifai_engine::raw::{RawBatchBuilder, RawStream, ReadError, Workbook, BATCH_ROWS};
+
+/// Bytes read to sniff the encoding and delimiter.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// A CSV (or TSV, or `;`/`|`-separated) file.
+pub struct CsvWorkbook {
+    path: PathBuf,
+    name: String,
+    encoding: &'static Encoding,
+    delimiter: u8,
+}
+
+/// Guesses the text encoding from a BOM, zero bytes (UTF-16 without BOM), or UTF-8 validity.
+pub fn sniff_encoding(head: &[u8]) -> &'static Encoding {
+    if let Some((enc, _)) = Encoding::for_bom(head) {
+        return enc;
+    }
+    let sample = &head[..head.len().min(4096)];
+    let zeros_even = sample.iter().step_by(2).filter(|b| **b == 0).count();
+    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    if sample.len() >= 4 && zeros_odd > sample.len() / 4 {
+        return UTF_16LE;
+    }
+    if sample.len() >= 4 && zeros_even > sample.len() / 4 {
+        return UTF_16BE;
+    }
+    // A cut in the middle of a multi-byte character at the end of the sample is still UTF-8.
+    match std::str::from_utf8(head) {
+        Ok(_) => UTF_8,
+        Err(e) if e.error_len().is_none() => UTF_8,
+        Err(_) => WINDOWS_1252,
+    }
+}
+
+/// Picks the delimiter that splits the first lines into the most consistent number of fields.
+pub fn sniff_delimiter(text: &str) -> u8 {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(30).collect();
+    let mut best = (b',', 0usize, 0usize);
+    for d in [b',', b';', b'\t', b'|'] {
+        let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, d as char)).collect();
+        let Some(&first) = counts.first() else { continue };
+        let consistent = counts.iter().filter(|c| **c == first && **c > 0).count();
+        if (consistent, first) > (best.1, best.2) {
+            best = (d, consistent, first);
+        }
+    }
+    best.0
+}
+
+fn count_outside_quotes(line: &str, d: char) -> usize {
+    let mut quoted = false;
+    line.chars().filter(|c| {
+        if *c == '"' {
+            quoted = !quoted;
+        }
+        !quoted && *c == d
+    }).count()
+}
+
+impl CsvWorkbook {
+    pub fn open(path: &Path, name: &str) -> Result<Self, ReadError> {
+        let err = |m: String| ReadError::new(name, m);
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        File::open(path).and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head)).map_err(|e| err(format!("cannot read: {e}")))?;
+        if head.is_empty() {
+            return Err(err("the file is empty".into()));
+        }
+        let encoding = sniff_encoding(&head);
+        let (text, _, _) = encoding.decode(&head);
+        let delimiter = sniff_delimiter(&text);
+        Ok(Self { path: path.to_owned(), name: name.to_owned(), encoding, delimiter })
+    }
+
+    /// The sniffed encoding and delimiter, for messages and tests.
+    pub fn dialect(&self) -> (&'static str, char) {
+        (self.encoding.name(), self.delimiter as char)
+    }
+
+    fn reader(&self) -> Result<csv::Reader<Box<dyn Read + Send>>, ReadError> {
+        let file = File::open(&self.path).map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?;
+        let decoded = DecodeReaderBytesBuilder::new().encoding(Some(self.encoding)).bom_sniffing(true).strip_bom(true).build(BufReader::with_capacity(1 << 16, file));
+        let boxed: Box<dyn Read + Send> = Box::new(decoded);
+        Ok(csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(self.delimiter).buffer_capacity(1 << 16).from_reader(boxed))
+    }
+}
+
+impl Workbook for CsvWorkbook {
+    fn file_name(&self) -> &str {
+        &self.name
+    }
+
+    fn sheet_names(&self) -> Vec<String> {
+        vec![String::new()]
+    }
+
+    fn head(&mut self, _sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
+        let mut out = Vec::new();
+        let mut rec = csv::StringRecord::new();
+        let mut r = self.reader()?;
+        while out.len() < n {
+            match r.read_record(&mut rec) {
+                Ok(true) => out.push(rec.iter().map(|c| Some(c.to_owned()).filter(|c| !c.trim().is_empty())).collect()),
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(&self.name, out.len() + 1, e)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn stream(&mut self, _sheet: usize) -> Result<RawStream, ReadError> {
+        let mut r = self.reader()?;
+        let name = self.name.clone();
+        let mut row = 0u32;
+        let mut done = false;
+        let mut records: Vec<csv::StringRecord> = Vec::with_capacity(BATCH_ROWS);
+        Ok(Box::new(std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            records.clear();
+            let mut rec = csv::StringRecord::new();
+            while records.len() < BATCH_ROWS {
+                match r.read_record(&mut rec) {
+                    Ok(true) => records.push(rec.clone()),
+                    Ok(false) => {
+                        done = true;
+                        break;
+                    }
+                    Err(e) => {
+                        done = true;
+                        return Some(Err(csv_error(&name, row as usize + records.len() + 1, e)));
+                    }
+                }
+            }
+            if records.is_empty() {
+                return None;
+            }
+            let width = records.iter().map(csv::StringRecord::len).max().unwrap_or(0);
+            let mut b = RawBatchBuilder::new(width);
+            for rec in &records {
+                row += 1;
+                b.push(row, rec.iter().map(Some));
+            }
+            Some(Ok(b.finish()))
+        })))
+    }
+}
+
+fn csv_error(name: &str, row: usize, e: csv::Error) -> ReadError {
+    ReadError::new(name, format!("row {row}: not readable as delimited text: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_are_sniffed() {
+        assert_eq!(sniff_encoding(b"\xEF\xBB\xBFa,b"), UTF_8);
+        assert_eq!(sniff_encoding(b"\xFF\xFEa\0,\0b\0"), UTF_16LE);
+        assert_eq!(sniff_encoding(b"a\0,\0b\0c\0"), UTF_16LE);
+        assert_eq!(sniff_encoding("Prix,Café".as_bytes()), UTF_8);
+        assert_eq!(sniff_encoding(b"Prix,Caf\xE9"), WINDOWS_1252);
+    }
+
+    #[test]
+    fn delimiters_are_sniffed() {
+        assert_eq!(sniff_delimiter("a;b;c\n1;2,5;3\n"), b';');
+        assert_eq!(sniff_delimiter("a,b,c\n\"x;y\",2,3\n"), b',');
+        assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+        assert_eq!(sniff_delimiter("a|b\n1|2\n"), b'|');
+    }
+}

@@ -1,0 +1,145 @@
+//! Spreadsheets (XLSX, XLSM, XLS, XLSB, ODS) through calamine. The format is chosen by the file's
+//! first bytes, not its extension, so a PDF renamed `.xlsx` gets a sentence that says so. Cells
+//! become text: cached formula values, numbers in shortest exact form, dates as ISO 8601 in
+//! either the 1900 or 1904 date system.
+
+use calamine::{Data, Range, Reader, Sheets};
+use std::io::Cursor;
+use std::sync::Arc;
+use taskifai_engine::raw::{memory_batches, RawStream, ReadError, Workbook};
+
+type Rows = Arc<Vec<Vec<Option<String>>>>;
+
+/// An opened spreadsheet; sheets are read on first use and kept.
+pub struct SpreadsheetWorkbook {
+    name: String,
+    book: Sheets<Cursor<Vec<u8>>>,
+    names: Vec<String>,
+    loaded: Vec<Option<Rows>>,
+}
+
+/// What the first bytes say a file is.
+pub fn describe_magic(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [b'P', b'K', 3, 4, ..] => "a ZIP archive",
+        [0xD0, 0xCF, 0x11, 0xE0, ..] => "an OLE2 (legacy Excel) file",
+        [b'%', b'P', b'D', b'F', ..] => "a PDF document",
+        [] => "an empty file",
+        b if b.starts_with(b"<") || b.starts_with(b"\xEF\xBB\xBF<") => "an HTML or XML document",
+        b if std::str::from_utf8(&b[..b.len().min(512)]).is_ok() => "a text file",
+        _ => "an unknown binary file",
+    }
+}
+
+impl SpreadsheetWorkbook {
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self, ReadError> {
+        let kind = describe_magic(&bytes);
+        let err = |detail: String| ReadError::new(name, format!("not a readable spreadsheet: the file is {kind}{detail}"));
+        let book = match kind {
+            "a ZIP archive" | "an OLE2 (legacy Excel) file" => calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| err(format!(" ({e})")))?,
+            _ => return Err(err(String::new())),
+        };
+        let names = book.sheet_names();
+        let loaded = vec![None; names.len()];
+        Ok(Self { name: name.to_owned(), book, names, loaded })
+    }
+
+    fn sheet(&mut self, i: usize) -> Result<Rows, ReadError> {
+        if let Some(rows) = &self.loaded[i] {
+            return Ok(rows.clone());
+        }
+        let sheet = &self.names[i];
+        let range = self.book.worksheet_range(sheet).map_err(|e| ReadError::new(&self.name, format!("sheet {sheet:?} cannot be read: {e}")))?;
+        let rows = Arc::new(to_rows(&range));
+        self.loaded[i] = Some(rows.clone());
+        Ok(rows)
+    }
+}
+
+/// Cells as text, placed at their true row and column (a range may not start at A1).
+fn to_rows(range: &Range<Data>) -> Vec<Vec<Option<String>>> {
+    let Some((top, left)) = range.start() else { return Vec::new() };
+    let mut rows: Vec<Vec<Option<String>>> = vec![Vec::new(); top as usize];
+    for r in range.rows() {
+        let mut row: Vec<Option<String>> = vec![None; left as usize];
+        row.extend(r.iter().map(render));
+        while row.last().is_some_and(Option::is_none) {
+            row.pop();
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// One cell as text.
+pub fn render(cell: &Data) -> Option<String> {
+    match cell {
+        Data::Empty => None,
+        Data::String(s) => Some(s.clone()).filter(|s| !s.trim().is_empty()),
+        Data::Int(i) => Some(i.to_string()),
+        Data::Float(f) => Some(render_float(*f)),
+        Data::Bool(b) => Some(b.to_string()),
+        Data::DateTime(d) => match d.as_datetime() {
+            Some(dt) if dt.time() == chrono::NaiveTime::MIN => Some(dt.date().to_string()),
+            Some(dt) => Some(dt.format("%Y-%m-%dT%H:%M:%S").to_string()),
+            None => Some(render_float(d.as_f64())),
+        },
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
+        Data::Error(e) => Some(format!("#{e:?}")),
+    }
+}
+
+/// Whole floats without `.0` (EANs stored as numbers), others in shortest round-trip form.
+pub fn render_float(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e17 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+impl Workbook for SpreadsheetWorkbook {
+    fn file_name(&self) -> &str {
+        &self.name
+    }
+
+    fn sheet_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
+        Ok(self.sheet(sheet)?.iter().take(n).cloned().collect())
+    }
+
+    fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError> {
+        Ok(Box::new(memory_batches(self.sheet(sheet)?)))
+    }
+
+    fn row_count_hint(&self, sheet: usize) -> Option<usize> {
+        self.loaded.get(sheet)?.as_ref().map(|r| r.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_render_like_people_typed_them() {
+        assert_eq!(render_float(7350154320008.0), "7350154320008");
+        assert_eq!(render_float(12.5), "12.5");
+        assert_eq!(render_float(-3.0), "-3");
+    }
+
+    #[test]
+    fn a_pdf_renamed_xlsx_is_named_for_what_it_is() {
+        let err = SpreadsheetWorkbook::from_bytes("report.xlsx", b"%PDF-1.7 ...".to_vec()).err().unwrap();
+        assert_eq!(err.to_string(), "report.xlsx: not a readable spreadsheet: the file is a PDF document");
+    }
+
+    #[test]
+    fn a_truncated_zip_is_refused() {
+        let err = SpreadsheetWorkbook::from_bytes("r.xlsx", b"PK\x03\x04\x14\x00garbage".to_vec()).err().unwrap();
+        assert!(err.to_string().contains("the file is a ZIP archive"), "{err}");
+    }
+}
