@@ -1,1 +1,20 @@
-fn main() {}
+//! The `taskifai` binary. Today: the data engineer's CLI over the engine and the lake.
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage error, 3 success with rejected rows.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
+    match runtime.block_on(cli::run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -5,3 +5,4 @@ pub mod ingest;
 pub mod lake;
 pub mod readers;
 pub mod reference;
+pub mod session;

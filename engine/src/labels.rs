@@ -8,32 +8,42 @@ pub fn norm_label(s: &str) -> String {
     crate::values::clean_text(s).to_lowercase()
 }
 
-/// A label, matched on its normalized form, or a regex over the normalized form.
+/// A label, matched on its normalized form, a regex over the normalized form, or a column
+/// position by its spreadsheet letter.
 #[derive(Debug, Clone)]
 pub enum LabelMatcher {
     Exact(String),
     Pattern(Regex),
+    /// `col:B`: the second column, whatever its header says (0-based here).
+    Position(usize),
 }
 
 impl LabelMatcher {
-    /// `re:^sales qty` is a regex (case-insensitive); anything else an exact label.
+    /// `re:^sales qty` is a regex (case-insensitive), `col:C` a column letter; anything else an
+    /// exact label.
     pub fn parse(spec: &str) -> Result<Self, regex::Error> {
+        if let Some(letters) = spec.strip_prefix("col:").filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_alphabetic())) {
+            let n = letters.to_ascii_uppercase().bytes().fold(0usize, |acc, b| acc * 26 + (b - b'A' + 1) as usize);
+            return Ok(Self::Position(n - 1));
+        }
         match spec.strip_prefix("re:") {
             Some(p) => Ok(Self::Pattern(Regex::new(&format!("(?i){p}"))?)),
             None => Ok(Self::Exact(norm_label(spec))),
         }
     }
 
-    pub fn matches(&self, normalized: &str) -> bool {
+    /// Whether the label at position `index` (normalized) matches.
+    pub fn matches_at(&self, index: usize, normalized: &str) -> bool {
         match self {
             Self::Exact(s) => s == normalized,
             Self::Pattern(r) => r.is_match(normalized),
+            Self::Position(i) => *i == index,
         }
     }
 
     /// First index in `labels` (already normalized) that matches.
     pub fn find(&self, labels: &[String]) -> Option<usize> {
-        labels.iter().position(|l| self.matches(l))
+        labels.iter().enumerate().position(|(i, l)| self.matches_at(i, l))
     }
 }
 
@@ -138,8 +148,9 @@ mod tests {
     #[test]
     fn labels_match_loosely_and_suggest_the_nearest() {
         let m = LabelMatcher::parse("Sales Inc VAT £").unwrap();
-        assert!(m.matches(&norm_label("  SALES inc  VAT £ ")));
-        assert!(LabelMatcher::parse("re:^qty").unwrap().matches("qty sold"));
+        assert!(m.matches_at(0, &norm_label("  SALES inc  VAT £ ")));
+        assert!(LabelMatcher::parse("re:^qty").unwrap().matches_at(0, "qty sold"));
+        assert_eq!(LabelMatcher::parse("col:C").unwrap().find(&["a".into(), "b".into(), "c".into()]), Some(2));
         assert_eq!(nearest("EAN Code", ["EANCode", "Brand"]), Some("EANCode"));
         assert_eq!(nearest("Quantity", ["Brand", "Store"]), None);
         assert_eq!(dedupe(vec!["Qty".into(), "qty".into(), "".into()]), ["Qty", "qty #2", "column 3"]);

@@ -191,7 +191,7 @@ fn rule_hits(rule: &CompiledRowRule, batch: &RecordBatch, labels: &[String]) -> 
         hits.iter_mut().zip(arr.iter()).for_each(|(h, v)| *h &= v.is_some_and(|v| re.is_match(v.trim())));
     }
     for m in &rule.blank {
-        let cols: Vec<usize> = labels.iter().enumerate().filter(|(_, l)| m.matches(l)).map(|(i, _)| i + 1).collect();
+        let cols: Vec<usize> = labels.iter().enumerate().filter(|(i, l)| m.matches_at(*i, l)).map(|(i, _)| i + 1).collect();
         for c in cols {
             let arr = batch.column(c);
             hits.iter_mut().enumerate().for_each(|(r, h)| *h &= arr.is_null(r));
@@ -304,7 +304,12 @@ fn original_slice(original: &str, normalized: &str, part: &str) -> String {
 /// Index of the source column a field reads, or the missing-column error.
 pub fn find_column(batch_labels: &[String], matchers: &[crate::labels::LabelMatcher], wanted: &[String], header: &Header, at: Location) -> Result<usize> {
     let normalized: Vec<String> = batch_labels.iter().map(|l| norm_label(l)).collect();
-    matchers.iter().find_map(|m| m.find(&normalized)).ok_or_else(|| {
+    let found = matchers.iter().find_map(|m| match m {
+        // Positions name raw columns; unpivot may have moved them, so go through the header label.
+        crate::labels::LabelMatcher::Position(i) => header.labels.get(*i).and_then(|l| batch_labels.iter().position(|b| b == l)),
+        m => m.find(&normalized),
+    });
+    found.ok_or_else(|| {
         let mut h = header.clone();
         h.labels = batch_labels.to_vec();
         missing(&h, &wanted.join(" | "), at)

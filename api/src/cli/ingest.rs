@@ -1,0 +1,160 @@
+//! `taskifai detect`, `taskifai ingest` and `taskifai demo`.
+
+use super::{Cli, EXIT_WITH_REJECTS};
+use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use taskifai_connectors::ingest::{ingest as load, IngestRequest, Report, Status};
+use taskifai_connectors::lake::Lake;
+use taskifai_engine::detect::rank;
+use taskifai_engine::schema::{EUR_SCALE, LOCAL_SCALE};
+use taskifai_engine::spec::SpecRegistry;
+use taskifai_engine::values::format_scaled;
+
+fn specs(cli: &Cli) -> anyhow::Result<SpecRegistry> {
+    SpecRegistry::load_dir(&cli.specs).map_err(|errors| anyhow!("vendor specs do not load:\n{}", errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")))
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+pub fn detect(cli: &Cli, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let registry = specs(cli)?;
+    let mut failed = false;
+    for f in files {
+        let mut wb = match taskifai_connectors::readers::open(f, &display_name(f)) {
+            Ok(wb) => wb,
+            Err(e) => {
+                println!("{}: {e}", f.display());
+                failed = true;
+                continue;
+            }
+        };
+        let verdict = taskifai_engine::detect::detect(&registry, wb.as_mut());
+        match &verdict {
+            Ok((spec, _)) => println!("{}: {}", f.display(), spec.spec.vendor),
+            Err(e) => {
+                failed = true;
+                println!("{}: no match: {e}", f.display());
+            }
+        }
+        for c in rank(&registry, wb.as_mut()).iter().take(3) {
+            println!("  {:<12} {:.2} (needs {:.2}): {}", c.vendor, c.score, c.threshold, c.reasons.join("; "));
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})").expect("valid template"));
+    bar
+}
+
+pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let registry = specs(cli)?;
+    let reference = Arc::new(taskifai_connectors::reference::load_dir(&cli.reference).context("loading reference data")?);
+    let lake = Lake::open(&cli.lake)?;
+    let mut code = ExitCode::SUCCESS;
+    for f in files {
+        let bar = progress_bar();
+        bar.set_message(display_name(f));
+        let b = bar.clone();
+        let req = IngestRequest { path: f.clone(), name: display_name(f), tenant: tenant.to_owned(), vendor: vendor.map(str::to_owned), dry_run };
+        let result = load(&lake, &registry, reference.clone(), req, Arc::new(move |n| b.inc(n as u64))).await;
+        bar.finish_and_clear();
+        match result {
+            Ok(report) => {
+                if json { print_json(&report) } else { print_report(&report, &lake) }
+                let rejected = report.outcome.as_ref().is_some_and(|o| o.summary.rows_rejected > 0);
+                if rejected && code == ExitCode::SUCCESS {
+                    code = ExitCode::from(EXIT_WITH_REJECTS);
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn print_json(r: &Report) {
+    let status = match &r.status {
+        Status::Loaded { replaced, .. } => serde_json::json!({"status": "loaded", "replaced": replaced}),
+        Status::Duplicate { batch_id } => serde_json::json!({"status": "duplicate", "batch_id": batch_id}),
+        Status::DryRun => serde_json::json!({"status": "dry_run"}),
+    };
+    let v = serde_json::json!({
+        "batch_id": r.batch_id, "sha256": r.sha256, "result": status,
+        "summary": r.outcome.as_ref().map(|o| &o.summary),
+        "issues": r.outcome.as_ref().map(|o| &o.issues),
+        "error_report": r.error_report,
+    });
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+fn print_report(r: &Report, lake: &Lake) {
+    let Some(o) = &r.outcome else {
+        if let Status::Duplicate { batch_id } = &r.status {
+            println!("duplicate: identical content is already loaded as batch {batch_id}; nothing to do");
+        }
+        return;
+    };
+    let s = &o.summary;
+    println!("{}  (spec {} v{}{})", s.file, s.vendor, s.spec_version, s.sheet.as_ref().map(|n| format!(", sheet {n:?}")).unwrap_or_default());
+    println!("  period    {} ({})", s.period.label(), s.period.grain.as_str());
+    println!(
+        "  rows      read {}, accepted {}, rejected {}, skipped {}, other periods {}, warnings {}",
+        s.rows_read, s.rows_accepted, s.rows_rejected, s.rows_skipped, s.rows_other_period, s.warnings
+    );
+    println!("  totals    quantity {}, sales {} {} = {} EUR", s.quantity, format_scaled(s.sales_local, LOCAL_SCALE as u32), s.currency, format_scaled(s.sales_eur, EUR_SCALE as u32));
+    for issue in o.issues.iter().take(10) {
+        println!("  {:<9} {issue}", format!("{:?}", issue.severity).to_lowercase());
+    }
+    if o.issues.len() > 10 {
+        println!("  ...       {} more in the error report", o.issues.len() - 10);
+    }
+    match &r.status {
+        Status::Loaded { replaced, .. } if replaced.is_empty() => println!("  loaded    batch {} into {}", r.batch_id, s.table),
+        Status::Loaded { replaced, .. } => println!("  loaded    batch {} into {}, replacing {}", r.batch_id, s.table, replaced.join(", ")),
+        Status::DryRun => println!("  dry run   nothing loaded"),
+        Status::Duplicate { .. } => {}
+    }
+    if let Some((csv, _)) = &r.error_report {
+        println!("  errors    {}/{csv}", lake.location().trim_end_matches('/'));
+    }
+    println!("  time      {:.2} s", s.seconds);
+}
+
+/// Loads every sample under `samples` (one folder per vendor) into the demo tenant.
+pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
+    let mut files: Vec<PathBuf> = walk(samples)?;
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!("no sample files under {}; rebuild them with `python3 sample-data/generate.py`", samples.display());
+    }
+    let code = ingest(cli, &files, "demo", None, false, false).await?;
+    println!();
+    let sql = "SELECT reseller, count(*) AS rows, sum(quantity) AS units, round(sum(sales_eur), 2) AS sales_eur FROM sellout_entries GROUP BY reseller ORDER BY reseller";
+    println!("{sql}");
+    super::query::run(cli, "demo", super::Format::Table, 1000, sql).await?;
+    Ok(if code == ExitCode::from(1) { code } else { ExitCode::SUCCESS })
+}
+
+fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            out.extend(walk(&p)?);
+        } else if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,136 @@
+//! Command-line interface: argument types and dispatch.
+
+mod ingest;
+mod query;
+mod samples;
+mod spec;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code of a run that loaded data but rejected some rows.
+pub const EXIT_WITH_REJECTS: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "taskifai", version, about = "Sell-out files to one clean dataset: detect, ingest, test specs, query.")]
+pub struct Cli {
+    /// Lake location: a folder or file:// URL.
+    #[arg(long, global = true, env = "TASKIFAI_LAKE", default_value = "./data/lake")]
+    pub lake: String,
+    /// Folder of vendor specs.
+    #[arg(long, global = true, env = "TASKIFAI_SPECS", default_value = "vendor-specs")]
+    pub specs: PathBuf,
+    /// Folder of the tenant's reference tables (products, vendor_products, prices, fx_rates).
+    #[arg(long, global = true, env = "TASKIFAI_REFERENCE", default_value = "sample-data/reference")]
+    pub reference: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Which vendor spec matches a file, with scores and reasons.
+    Detect { files: Vec<PathBuf> },
+    /// Normalize files and load them into a tenant's lake.
+    Ingest {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        /// Use this vendor's spec instead of detecting it.
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Process and report, but load nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load every sample file into the demo tenant and show what is there.
+    Demo {
+        #[arg(long, default_value = "sample-data/vendors")]
+        samples: PathBuf,
+    },
+    /// Check and test vendor specs.
+    Spec {
+        #[command(subcommand)]
+        command: SpecCommand,
+    },
+    /// Run a read-only SQL query over a tenant's lake.
+    Query {
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Most rows returned.
+        #[arg(long, default_value_t = 10_000)]
+        max_rows: usize,
+        sql: String,
+    },
+    /// Rebuild the sample files of every reseller format.
+    GenSamples {
+        #[arg(long, default_value = "sample-data/vendors")]
+        out: PathBuf,
+    },
+    /// Lake maintenance.
+    Lake {
+        #[command(subcommand)]
+        command: LakeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Schema and semantic checks; errors carry file:line:column.
+    Validate { specs: Vec<PathBuf> },
+    /// Run the examples embedded in each spec.
+    Test { specs: Vec<PathBuf> },
+    /// Print the JSON Schema of the spec format.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// List the live batches of a tenant.
+    Batches {
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+    },
+    /// Remove a batch.
+    Delete {
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        batch: String,
+    },
+    /// Delete data files that no commit references (left by crashed loads).
+    Vacuum {
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Detect { files } => ingest::detect(&cli, files),
+        Command::Ingest { files, tenant, vendor, dry_run, json } => ingest::ingest(&cli, files, tenant, vendor.as_deref(), *dry_run, *json).await,
+        Command::Demo { samples } => ingest::demo(&cli, samples).await,
+        Command::Spec { command } => spec::run(&cli, command),
+        Command::Query { tenant, format, max_rows, sql } => query::run(&cli, tenant, *format, *max_rows, sql).await,
+        Command::Lake { command } => query::lake(&cli, command).await,
+        Command::GenSamples { out } => {
+            for p in samples::generate(out)? {
+                println!("wrote {}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

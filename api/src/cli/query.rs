@@ -1,0 +1,52 @@
+//! `taskifai query` and `taskifai lake ...`.
+
+use super::{Cli, Format, LakeCommand};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use std::process::ExitCode;
+use taskifai_connectors::lake::Lake;
+use taskifai_connectors::session::tenant_session;
+use taskifai_engine::sql::plan_read_only;
+
+pub async fn run(cli: &Cli, tenant: &str, format: Format, max_rows: usize, sql: &str) -> anyhow::Result<ExitCode> {
+    let lake = Lake::open(&cli.lake)?;
+    let ctx = tenant_session(&lake, tenant).await?;
+    let plan = plan_read_only(&ctx, sql, max_rows).await?;
+    let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
+    match format {
+        Format::Table => println!("{}", pretty_format_batches(&batches)?),
+        Format::Csv => {
+            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(std::io::stdout());
+            for b in &batches {
+                w.write(b)?;
+            }
+        }
+        Format::Json => {
+            let mut w = datafusion::arrow::json::ArrayWriter::new(std::io::stdout());
+            w.write_batches(&batches.iter().collect::<Vec<_>>())?;
+            w.finish()?;
+            println!();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn lake(cli: &Cli, command: &LakeCommand) -> anyhow::Result<ExitCode> {
+    let lake = Lake::open(&cli.lake)?;
+    match command {
+        LakeCommand::Batches { tenant } => {
+            let snap = lake.snapshot(tenant).await?;
+            println!("{:<34} {:<16} {:<12} {:<23} {:>8}  file", "batch", "table", "vendor", "period", "rows");
+            for (m, _) in snap.batches.values() {
+                println!("{:<34} {:<16} {:<12} {:<23} {:>8}  {}", m.batch_id, m.table, m.vendor, format!("{}..{}", m.period_start, m.period_end), m.rows, m.file_name);
+            }
+        }
+        LakeCommand::Delete { tenant, batch } => {
+            if !lake.delete_batch(tenant, batch).await? {
+                anyhow::bail!("tenant {tenant} has no live batch {batch}");
+            }
+            println!("deleted batch {batch}");
+        }
+        LakeCommand::Vacuum { tenant } => println!("removed {} unreferenced files", lake.vacuum(tenant).await?),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,83 @@
+//! The SQL guard: one statement, a read-only query, planned against a session that holds only
+//! one tenant's tables, with a row cap pushed into the plan. Power users and the AI chat go
+//! through here; nothing else runs user SQL.
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::execution::context::SQLOptions;
+
+/// Why a query was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SqlRejected {
+    #[error("the SQL does not parse: {0}")]
+    Syntax(String),
+    #[error("send exactly one statement; this text has {0}")]
+    StatementCount(usize),
+    #[error("only SELECT queries may run here; {0} statements are refused")]
+    NotAQuery(String),
+    #[error("{0}")]
+    Plan(String),
+}
+
+/// Plans `sql` as a read-only query capped at `max_rows` rows.
+pub async fn plan_read_only(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<LogicalPlan, SqlRejected> {
+    let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(|e| SqlRejected::Syntax(e.to_string()))?;
+    if statements.len() != 1 {
+        return Err(SqlRejected::StatementCount(statements.len()));
+    }
+    let statement = statements.pop_front().expect("one statement");
+    match &statement {
+        Statement::Statement(s) if matches!(s.as_ref(), SqlStatement::Query(_)) => {}
+        Statement::Statement(s) => return Err(SqlRejected::NotAQuery(kind(&s.to_string()))),
+        Statement::CreateExternalTable(_) => return Err(SqlRejected::NotAQuery("CREATE EXTERNAL TABLE".into())),
+        Statement::CopyTo(_) => return Err(SqlRejected::NotAQuery("COPY".into())),
+        Statement::Explain(_) => return Err(SqlRejected::NotAQuery("EXPLAIN".into())),
+        _ => return Err(SqlRejected::NotAQuery("this kind of".into())),
+    }
+    let state = ctx.state();
+    let plan = state.statement_to_plan(statement).await.map_err(|e| SqlRejected::Plan(explain_plan_error(ctx, &e.to_string())))?;
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(&plan)
+        .map_err(|e| SqlRejected::NotAQuery(e.to_string()))?;
+    check_no_side_effects(&plan)?;
+    LogicalPlanBuilder::from(plan).limit(0, Some(max_rows)).and_then(|b| b.build()).map_err(|e| SqlRejected::Plan(e.to_string()))
+}
+
+/// Refuses plans that read or write outside the registered tables, even if nested.
+fn check_no_side_effects(plan: &LogicalPlan) -> Result<(), SqlRejected> {
+    let mut bad = None;
+    let _ = plan.apply(|node| {
+        if matches!(node, LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Copy(_) | LogicalPlan::Statement(_)) {
+            bad = Some(node.display().to_string());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    bad.map_or(Ok(()), |b| Err(SqlRejected::NotAQuery(b)))
+}
+
+fn kind(sql: &str) -> String {
+    sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ").to_uppercase()
+}
+
+/// Adds "did you mean" for unknown tables, from the tables this session has.
+fn explain_plan_error(ctx: &SessionContext, message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message).to_owned();
+    let lower = first.to_lowercase();
+    if !(lower.contains("table") && lower.contains("not found")) {
+        return first;
+    }
+    let tables: Vec<String> = ctx.catalog("datafusion").and_then(|c| c.schema("public")).map(|s| s.table_names()).unwrap_or_default();
+    let wanted = first.split(['\'', '"', '`']).nth(1).unwrap_or_default().rsplit('.').next().unwrap_or_default().to_owned();
+    match crate::labels::nearest(&wanted, tables.iter().map(String::as_str)) {
+        Some(t) => format!("{first}; did you mean {t:?}? Tables: {}", tables.join(", ")),
+        None => format!("{first}; tables: {}", tables.join(", ")),
+    }
+}
