@@ -15,7 +15,11 @@ use taskifai_engine::spec::Target;
 pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
     let config = SessionConfig::new().with_information_schema(false).with_default_catalog_and_schema("datafusion", "public");
     let ctx = SessionContext::new_with_config(config);
-    ctx.register_object_store(lake.url(), lake.store());
+    // Local lakes use DataFusion's own file store (absolute paths); a prefixed store registered
+    // for `file://` would prefix the lake root twice.
+    if lake.url().scheme() != "file" {
+        ctx.register_object_store(lake.url(), lake.store());
+    }
     let snap = lake.snapshot(tenant).await?;
     for target in [Target::Sellout, Target::Orders] {
         let name = schema::table_name(target);

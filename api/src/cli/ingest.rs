@@ -112,7 +112,12 @@ fn print_report(r: &Report, lake: &Lake) {
         "  rows      read {}, accepted {}, rejected {}, skipped {}, other periods {}, warnings {}",
         s.rows_read, s.rows_accepted, s.rows_rejected, s.rows_skipped, s.rows_other_period, s.warnings
     );
-    println!("  totals    quantity {}, sales {} {} = {} EUR", s.quantity, format_scaled(s.sales_local, LOCAL_SCALE as u32), s.currency, format_scaled(s.sales_eur, EUR_SCALE as u32));
+    let eur = format_scaled(s.sales_eur, EUR_SCALE as u32);
+    if s.table == taskifai_engine::schema::SELLOUT {
+        println!("  totals    quantity {}, sales {} {} = {eur} EUR", s.quantity, format_scaled(s.sales_local, LOCAL_SCALE as u32), s.currency);
+    } else {
+        println!("  totals    quantity {}, sales {eur} EUR", s.quantity);
+    }
     for issue in o.issues.iter().take(10) {
         println!("  {:<9} {issue}", format!("{:?}", issue.severity).to_lowercase());
     }

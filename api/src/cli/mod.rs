@@ -84,9 +84,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SpecCommand {
     /// Schema and semantic checks; errors carry file:line:column.
-    Validate { specs: Vec<PathBuf> },
+    Validate { files: Vec<PathBuf> },
     /// Run the examples embedded in each spec.
-    Test { specs: Vec<PathBuf> },
+    Test { files: Vec<PathBuf> },
     /// Print the JSON Schema of the spec format.
     Schema,
 }

@@ -17,7 +17,7 @@ pub fn run(cli: &Cli, command: &SpecCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&json_schema())?);
             Ok(ExitCode::SUCCESS)
         }
-        SpecCommand::Validate { specs } => {
+        SpecCommand::Validate { files: specs } => {
             let (ok, errors) = load_all(&files(cli, specs));
             for s in &ok {
                 println!("ok     {} v{}", s.spec.vendor, s.spec.version);
@@ -27,7 +27,7 @@ pub fn run(cli: &Cli, command: &SpecCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        SpecCommand::Test { specs } => {
+        SpecCommand::Test { files: specs } => {
             let reference = taskifai_connectors::reference::load_dir(&cli.reference).context("loading reference data")?;
             let (ok, errors) = load_all(&files(cli, specs));
             let mut failed = errors.len();

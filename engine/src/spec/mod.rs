@@ -33,7 +33,8 @@ pub fn parse(file: &str, text: &str) -> Result<CompiledSpec, SpecError> {
     if text.len() > MAX_SPEC_BYTES {
         return Err(at(1, 1, format!("spec is {} bytes; the limit is {MAX_SPEC_BYTES}", text.len())));
     }
-    let spec: VendorSpec = serde_yaml::from_str(text).map_err(|e| {
+    // Enums are written as `{name: value}` maps in specs, not YAML tags.
+    let spec: VendorSpec = serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e: serde_yaml::Error| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         at(line, column, e.to_string().split(" at line ").next().unwrap_or_default().to_owned())
     })?;
