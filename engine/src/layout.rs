@@ -20,7 +20,8 @@ pub fn choose_sheet(spec: &CompiledSpec, file: &str, sheets: &[String]) -> Resul
     if sheets.is_empty() {
         return Err(Error::NoSheet { file: file.into(), wanted: "any sheet".into(), sheets: vec![] });
     }
-    if spec.sheets.is_empty() {
+    // Delimited text, Parquet and JSON lines have one unnamed sheet: there is nothing to choose.
+    if spec.sheets.is_empty() || (sheets.len() == 1 && sheets[0].is_empty()) {
         return Ok(0);
     }
     for m in &spec.sheets {

@@ -1,1 +1,7 @@
+//! End-to-end tests over the real sample files, readers, specs, pipeline and lake.
 
+mod bad_input;
+mod detection;
+mod golden;
+mod lake;
+mod sql_guard;
