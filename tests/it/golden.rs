@@ -84,3 +84,9 @@ fn every_spec_example_passes() {
         assert!(failures.is_empty(), "{}: {failures:?}", spec.spec.vendor);
     }
 }
+
+#[test]
+fn the_committed_json_schema_matches_the_spec_types() {
+    let committed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo_path("vendor-specs/spec.schema.json")).unwrap()).unwrap();
+    assert_eq!(committed, taskifai_engine::spec::json_schema(), "regenerate with `taskifai spec schema > vendor-specs/spec.schema.json`");
+}

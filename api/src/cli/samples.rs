@@ -2,7 +2,7 @@
 //! format, each reproducing the quirks of the real files (merged multi-row headers, totals rows,
 //! decimal commas, damaged EANs, living documents, localized month headers).
 
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, XlsxError};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
 use std::path::Path;
 
 /// A cell of a sample sheet.
@@ -27,6 +27,8 @@ struct Sheet {
 
 fn write(path: &Path, sheets: &[Sheet]) -> Result<(), XlsxError> {
     let mut wb = Workbook::new();
+    // A fixed creation time keeps rebuilt samples byte-identical, so their hashes stay stable.
+    wb.set_properties(&DocProperties::new().set_creation_datetime(&ExcelDateTime::from_ymd(2025, 1, 1)?));
     let date = Format::new().set_num_format("dd.mm.yyyy");
     for s in sheets {
         let ws = wb.add_worksheet();
