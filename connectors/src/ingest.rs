@@ -41,6 +41,34 @@ pub struct IngestRequest {
     pub tenant: String,
     pub vendor: Option<String>,
     pub dry_run: bool,
+    /// Test hook: stop forever at this point so a test can kill the process there.
+    pub pause_at: Option<Crashpoint>,
+}
+
+/// Points in a load where a crash test can freeze the process before killing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crashpoint {
+    /// After the first accepted batch was handed to the lake writer.
+    AfterFirstWrite,
+    /// After all data files and the error report are written, before the commit.
+    BeforeCommit,
+}
+
+impl Crashpoint {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "after_first_write" => Some(Self::AfterFirstWrite),
+            "before_commit" => Some(Self::BeforeCommit),
+            _ => None,
+        }
+    }
+
+    async fn reached(point: Option<Self>, here: Self) {
+        if point == Some(here) {
+            eprintln!("crashpoint {here:?} reached");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// What happened to the batch.
@@ -124,10 +152,14 @@ pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>
     };
     let mut staged = lake.begin(&req.tenant, meta, schema::schema(target));
     let mut write_error = None;
+    let mut first = true;
     while let Some(batch) = rx.recv().await {
         if let Err(e) = staged.write(&batch).await {
             write_error = Some(e);
             break;
+        }
+        if std::mem::take(&mut first) {
+            Crashpoint::reached(req.pause_at, Crashpoint::AfterFirstWrite).await;
         }
     }
     drop(rx);
@@ -155,6 +187,7 @@ pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>
             return Err(e);
         }
     };
+    Crashpoint::reached(req.pause_at, Crashpoint::BeforeCommit).await;
     let commit = staged.commit().await?;
     let replaced = commit.remove.clone();
     Ok(Report { batch_id, sha256, status: Status::Loaded { commit: Box::new(commit), replaced }, candidates, outcome: Some(outcome), error_report })

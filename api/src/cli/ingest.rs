@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use taskifai_connectors::ingest::{ingest as load, IngestRequest, Report, Status};
+use taskifai_connectors::ingest::{ingest as load, Crashpoint, IngestRequest, Report, Status};
 use taskifai_connectors::lake::Lake;
 use taskifai_engine::detect::rank;
 use taskifai_engine::schema::{EUR_SCALE, LOCAL_SCALE};
@@ -63,7 +63,9 @@ pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&
         let bar = progress_bar();
         bar.set_message(display_name(f));
         let b = bar.clone();
-        let req = IngestRequest { path: f.clone(), name: display_name(f), tenant: tenant.to_owned(), vendor: vendor.map(str::to_owned), dry_run };
+        // Crash tests freeze the process at a named point, then kill it.
+        let pause_at = std::env::var("TASKIFAI_CRASHPOINT").ok().and_then(|p| Crashpoint::parse(&p));
+        let req = IngestRequest { path: f.clone(), name: display_name(f), tenant: tenant.to_owned(), vendor: vendor.map(str::to_owned), dry_run, pause_at };
         let result = load(&lake, &registry, reference.clone(), req, Arc::new(move |n| b.inc(n as u64))).await;
         bar.finish_and_clear();
         match result {

@@ -1,0 +1,97 @@
+//! The `taskifai` binary as a user runs it: exit codes, output, and a load killed mid-way.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn taskifai(lake: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
+    c.current_dir(repo("")).env("TASKIFAI_LAKE", lake).env_remove("TASKIFAI_SPECS").env_remove("TASKIFAI_REFERENCE");
+    c
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().expect("taskifai runs");
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+}
+
+#[test]
+fn ingest_exit_codes_tell_success_rejects_and_failure_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let ok = repo("sample-data/vendors/cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx");
+    let (code, out, _) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&ok));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rows      read 4, accepted 6, rejected 0"), "{out}");
+    let rejects = repo("sample-data/vendors/boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
+    let (code, out, _) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&rejects));
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("[bad_product_ean]"), "{out}");
+    let bad = dir.path().join("BOXNOX - BIBBI Monthly Sales Report.csv");
+    std::fs::write(&bad, "YEAR;MONTH;CHANNEL;POS;EAN;QTY;AMOUNT;DESCRIPTION;SKU\n2025;4;Retail;Paris;7350154320008;1;195;Ghost;BBGOT100\n").unwrap();
+    let (code, _, err) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&bad));
+    assert_eq!(code, 1);
+    assert!(err.contains("no reporting period found"), "{err}");
+    let (code, out, _) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    assert_eq!((code, out.as_str()), (0, "n\n10\n"));
+}
+
+/// A large living-document CSV in the BOXNOX layout: every row is in the file's month.
+fn big_boxnox_csv(path: &Path, rows: usize) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "YEAR;MONTH;CHANNEL;POS;EAN;QTY;AMOUNT;DESCRIPTION;SKU").unwrap();
+    for i in 0..rows {
+        writeln!(w, "2025;4;Retail;Store {};7350154320008;{};{},00;Ghost of Tom;BBGOT100", i % 97, 1 + i % 3, 195 * (1 + i % 3)).unwrap();
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+/// Runs an ingest frozen at `point`, kills it there, and checks nothing became visible and that
+/// vacuum clears what it wrote.
+fn kill_at(point: &str) {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let file = dir.path().join("BOXNOX - BIBBI Monthly Sales Report APR2025.csv");
+    big_boxnox_csv(&file, 50_000);
+    let mut child = taskifai(&lake).env("TASKIFAI_CRASHPOINT", point).args(["ingest", "--tenant", "demo"]).arg(&file).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let reached = stderr.lines().map_while(Result::ok).any(|l| l.starts_with("crashpoint"));
+    assert!(reached, "the load ended without reaching {point}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (code, out, err) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    assert_eq!((code, out.as_str()), (0, "n\n0\n"), "{err}");
+    let (code, _, _) = run(taskifai(&lake).args(["lake", "vacuum", "--tenant", "demo"]));
+    assert_eq!(code, 0);
+    let table = lake.join("tenant=demo").join("table=sellout_entries");
+    assert!(files_under(&table).iter().all(|p| !p.to_string_lossy().ends_with(".parquet")), "vacuum left data files");
+    // The same file loads completely afterwards.
+    let (code, out, err) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&file));
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    assert_eq!(out, "n\n50000\n");
+}
+
+#[test]
+fn a_load_killed_while_writing_leaves_nothing_visible() {
+    kill_at("after_first_write");
+}
+
+#[test]
+fn a_load_killed_just_before_its_commit_leaves_nothing_visible() {
+    kill_at("before_commit");
+}
