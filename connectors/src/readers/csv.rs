@@ -21,7 +21,8 @@ pub struct CsvWorkbook {
 }
 
 /// Guesses the text encoding from a BOM, zero bytes (UTF-16 without BOM), or UTF-8 validity.
-pub fn sniff_encoding(head: &[u8]) -> &'static Encoding {
+/// `truncated` says whether `head` is only the start of the file.
+pub fn sniff_encoding(head: &[u8], truncated: bool) -> &'static Encoding {
     if let Some((enc, _)) = Encoding::for_bom(head) {
         return enc;
     }
@@ -37,7 +38,7 @@ pub fn sniff_encoding(head: &[u8]) -> &'static Encoding {
     // A cut in the middle of a multi-byte character at the end of the sample is still UTF-8.
     match std::str::from_utf8(head) {
         Ok(_) => UTF_8,
-        Err(e) if e.error_len().is_none() => UTF_8,
+        Err(e) if e.error_len().is_none() && truncated => UTF_8,
         Err(_) => WINDOWS_1252,
     }
 }
@@ -75,7 +76,7 @@ impl CsvWorkbook {
         if head.is_empty() {
             return Err(err("the file is empty".into()));
         }
-        let encoding = sniff_encoding(&head);
+        let encoding = sniff_encoding(&head, head.len() == SNIFF_BYTES);
         let (text, _, _) = encoding.decode(&head);
         let delimiter = sniff_delimiter(&text);
         Ok(Self { path: path.to_owned(), name: name.to_owned(), encoding, delimiter })
@@ -166,11 +167,13 @@ mod tests {
 
     #[test]
     fn encodings_are_sniffed() {
-        assert_eq!(sniff_encoding(b"\xEF\xBB\xBFa,b"), UTF_8);
-        assert_eq!(sniff_encoding(b"\xFF\xFEa\0,\0b\0"), UTF_16LE);
-        assert_eq!(sniff_encoding(b"a\0,\0b\0c\0"), UTF_16LE);
-        assert_eq!(sniff_encoding("Prix,Café".as_bytes()), UTF_8);
-        assert_eq!(sniff_encoding(b"Prix,Caf\xE9"), WINDOWS_1252);
+        assert_eq!(sniff_encoding(b"\xEF\xBB\xBFa,b", false), UTF_8);
+        assert_eq!(sniff_encoding(b"\xFF\xFEa\0,\0b\0", false), UTF_16LE);
+        assert_eq!(sniff_encoding(b"a\0,\0b\0c\0", false), UTF_16LE);
+        assert_eq!(sniff_encoding("Prix,Café".as_bytes(), false), UTF_8);
+        assert_eq!(sniff_encoding(b"Prix,Caf\xE9", false), WINDOWS_1252);
+        // A sample cut inside a UTF-8 character is still UTF-8.
+        assert_eq!(sniff_encoding(&"Prix,Café".as_bytes()[..9], true), UTF_8);
     }
 
     #[test]
