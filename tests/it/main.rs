@@ -4,4 +4,5 @@ mod bad_input;
 mod detection;
 mod golden;
 mod lake;
+mod robustness;
 mod sql_guard;

@@ -36,7 +36,7 @@ impl SpreadsheetWorkbook {
         let kind = describe_magic(&bytes);
         let err = |detail: String| ReadError::new(name, format!("not a readable spreadsheet: the file is {kind}{detail}"));
         let book = match kind {
-            "a ZIP archive" | "an OLE2 (legacy Excel) file" => calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| err(format!(" ({e})")))?,
+            "a ZIP archive" | "an OLE2 (legacy Excel) file" => guard(name, || calamine::open_workbook_auto_from_rs(Cursor::new(bytes)))?.map_err(|e| err(format!(" ({e})")))?,
             _ => return Err(err(String::new())),
         };
         let names = book.sheet_names();
@@ -48,12 +48,19 @@ impl SpreadsheetWorkbook {
         if let Some(rows) = &self.loaded[i] {
             return Ok(rows.clone());
         }
-        let sheet = &self.names[i];
-        let range = self.book.worksheet_range(sheet).map_err(|e| ReadError::new(&self.name, format!("sheet {sheet:?} cannot be read: {e}")))?;
+        let sheet = self.names[i].clone();
+        let book = &mut self.book;
+        let range = guard(&self.name, || book.worksheet_range(&sheet))?.map_err(|e| ReadError::new(&self.name, format!("sheet {sheet:?} cannot be read: {e}")))?;
         let rows = Arc::new(to_rows(&range));
         self.loaded[i] = Some(rows.clone());
         Ok(rows)
     }
+}
+
+/// Runs a calamine call, turning a panic on a malformed file into a read error: a bad upload
+/// must fail its job, never the worker.
+fn guard<T>(name: &str, f: impl FnOnce() -> T) -> Result<T, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ReadError::new(name, "not a readable spreadsheet: the file is damaged"))
 }
 
 /// Cells as text, placed at their true row and column (a range may not start at A1).
