@@ -74,6 +74,15 @@ fn run_one(spec: &CompiledSpec, reference: &Reference, e: &Example) -> Vec<Failu
         let details: Vec<String> = outcome.rejects().map(ToString::to_string).collect();
         failures.push(fail(format!("expected rejects {want:?}, got {got:?} ({})", details.join("; "))));
     }
+    if let Some(expected) = &e.expect.warnings {
+        let mut got: Vec<(u32, String)> = outcome.issues.iter().filter(|i| i.severity == crate::issues::Severity::Warn).map(|i| (i.at.row.unwrap_or(0), i.rule.clone())).collect();
+        got.sort();
+        let mut want: Vec<(u32, String)> = expected.iter().map(|r| (r.row, r.rule.clone())).collect();
+        want.sort();
+        if got != want {
+            failures.push(fail(format!("expected warnings {want:?}, got {got:?}")));
+        }
+    }
     failures
 }
 

@@ -106,16 +106,19 @@ pub struct Reshaper<'a> {
     pub skipped: usize,
     /// Data rows seen (after the header).
     pub read: usize,
+    /// Warnings found while reshaping (reconciliation mismatches).
+    pub issues: Vec<crate::issues::Issue>,
+    at: Location,
 }
 
 impl<'a> Reshaper<'a> {
-    pub fn new(spec: &'a CompiledSpec, header: &'a Header) -> Result<Self> {
+    pub fn new(spec: &'a CompiledSpec, header: &'a Header, at: Location) -> Result<Self> {
         let fill = spec.fill_down.iter().zip(&spec.spec.reshape.fill_down).map(|(m, text)| {
             m.find(&header.normalized).map(|i| (i, None)).ok_or_else(|| text.clone())
         });
         let fill = fill.collect::<std::result::Result<Vec<_>, _>>().map_err(|w| missing(header, &w, Location::default()))?;
         let data_from = header.row + spec.spec.read.skip_after_header + 1;
-        Ok(Self { spec, header, data_from, stopped: false, fill, skipped: 0, read: 0 })
+        Ok(Self { spec, header, data_from, stopped: false, fill, skipped: 0, read: 0, issues: Vec::new(), at })
     }
 
     /// Turns one raw batch into a source batch (possibly empty).
@@ -142,6 +145,7 @@ impl<'a> Reshaper<'a> {
         let kept = keep.iter().filter(|k| **k).count();
         self.skipped += batch.num_rows() - kept;
         let batch = filter_record_batch(&batch, &BooleanArray::from(keep))?;
+        self.reconcile(&batch);
         let named = rename(&batch, &self.header.labels)?;
         match &self.spec.unpivot {
             Some(u) => {
@@ -150,6 +154,32 @@ impl<'a> Reshaper<'a> {
                 Ok(out)
             }
             None => Ok(named),
+        }
+    }
+
+    /// Warns where a total column differs from the sum of its parts.
+    fn reconcile(&mut self, batch: &RecordBatch) {
+        let rows: &UInt32Array = batch.column(0).as_primitive();
+        let num = |c: usize, r: usize| -> Option<i128> {
+            let a: &StringArray = batch.column(c + 1).as_string();
+            if a.is_null(r) { Some(0) } else { crate::values::parse_decimal(a.value(r), 4, self.spec.spec.read.decimal).ok() }
+        };
+        for (total, parts, tolerance) in &self.spec.reconcile {
+            let Some(t) = total.find(&self.header.normalized) else { continue };
+            let p: Vec<usize> = self.header.normalized.iter().enumerate().filter(|(i, l)| parts.iter().any(|m| m.matches_at(*i, l))).map(|(i, _)| i).collect();
+            for r in 0..batch.num_rows() {
+                let (Some(want), Some(got)) = (num(t, r), p.iter().map(|c| num(*c, r)).sum::<Option<i128>>()) else { continue };
+                if ((want - got).abs() as f64) / 10_000.0 > *tolerance {
+                    let label = &self.header.labels[t];
+                    self.issues.push(crate::issues::Issue {
+                        at: self.at.clone().with_row(rows.value(r)).with_column(label.clone()),
+                        value: Some(crate::values::format_scaled(want, 4)),
+                        rule: "reconcile".into(),
+                        severity: crate::issues::Severity::Warn,
+                        message: format!("expected the sum of its parts, {}", crate::values::format_scaled(got, 4)),
+                    });
+                }
+            }
         }
     }
 

@@ -75,7 +75,7 @@ pub fn run(
     let header = locate_header(spec, &head, &at)?;
     let period = resolve_period(spec, &file, &sheets[sheet], &head, &header)?;
     let ctx = FileContext { file: file.clone(), sheet: sheet_name.clone(), batch_id: batch_id.to_owned(), period };
-    let mut reshaper = Reshaper::new(spec, &header)?;
+    let mut reshaper = Reshaper::new(spec, &header, at.clone())?;
     let mut normalizer = Normalizer::new(spec, reference, &ctx);
     let mut issues = Vec::new();
     let (mut accepted, mut rejected, mut other_period) = (0, 0, 0);
@@ -102,6 +102,7 @@ pub fn run(
     if total > 0 && rejected as f64 / total as f64 > max {
         return Err(Error::TooManyRejects { file, rejected, total, max: max * 100.0 });
     }
+    issues.append(&mut reshaper.issues);
     let warnings = issues.iter().filter(|i| i.severity == Severity::Warn).count();
     let summary = Summary {
         file,

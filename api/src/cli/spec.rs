@@ -7,8 +7,12 @@ use std::process::ExitCode;
 use taskifai_engine::examples::run_examples;
 use taskifai_engine::spec::{json_schema, load_all, spec_files};
 
+/// Spec files from arguments: paths, or vendor ids looked up in the specs folder.
 fn files(cli: &Cli, given: &[PathBuf]) -> Vec<PathBuf> {
-    if given.is_empty() { spec_files(&cli.specs) } else { given.to_vec() }
+    if given.is_empty() {
+        return spec_files(&cli.specs);
+    }
+    given.iter().map(|g| if g.exists() || g.extension().is_some() { g.clone() } else { cli.specs.join(g).with_extension("yaml") }).collect()
 }
 
 pub fn run(cli: &Cli, command: &SpecCommand) -> anyhow::Result<ExitCode> {

@@ -62,6 +62,7 @@ pub struct CompiledSpec {
     pub drop: Vec<CompiledRowRule>,
     pub stop: Option<CompiledRowRule>,
     pub unpivot: Option<CompiledUnpivot>,
+    pub reconcile: Vec<(LabelMatcher, Vec<LabelMatcher>, f64)>,
     pub fields: Vec<CompiledField>,
     pub row_hook: Option<RowHook>,
     pub exprs: crate::exprs::SpecExprs,
@@ -135,6 +136,12 @@ impl CompiledSpec {
             drop,
             stop: r.stop.as_ref().map(|s| row_rule("reshape.stop", s)).transpose()?,
             unpivot,
+            reconcile: r
+                .reconcile
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Ok((label(&format!("reshape.reconcile[{i}].total"), &c.total)?, labels(&format!("reshape.reconcile[{i}].parts"), &c.parts)?, c.tolerance.unwrap_or(0.01))))
+                .collect::<CompileResult<_>>()?,
             fields,
             row_hook,
             exprs,

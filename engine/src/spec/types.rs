@@ -199,6 +199,23 @@ pub struct Reshape {
     /// Wide to long: column groups become rows.
     #[serde(default)]
     pub unpivot: Option<Unpivot>,
+    /// Checks that a total column equals the sum of its parts on every data row, before
+    /// unpivot (e.g. `All Sales Channels` = Flagship + Internet). Mismatches are warnings.
+    #[serde(default)]
+    pub reconcile: Vec<Reconcile>,
+}
+
+/// A row-level sum check between source columns.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reconcile {
+    /// The column holding the total (label or `re:` pattern; the first match).
+    pub total: String,
+    /// The columns that must add up to it (labels or `re:` patterns; every match counts).
+    pub parts: Vec<String>,
+    /// Largest difference tolerated (rounding in the reseller's export). Default 0.01.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
 }
 
 /// Matches rows: a regex over one column's text, or all of some columns blank. When both are
@@ -412,6 +429,9 @@ pub struct Expect {
     pub rows: Vec<BTreeMap<String, serde_json::Value>>,
     #[serde(default)]
     pub rejects: Vec<ExpectedReject>,
+    /// Warnings (rows kept) as row and rule; compared only when given.
+    #[serde(default)]
+    pub warnings: Option<Vec<ExpectedReject>>,
     /// A file-level error whose message contains this text.
     #[serde(default)]
     pub error: Option<String>,
