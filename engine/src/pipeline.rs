@@ -152,6 +152,12 @@ pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<
                 let i = header.normalized.iter().position(|h| *h == m);
                 (format!("the header left of {l:?}"), i.filter(|i| *i > 0).map(|i| header.labels[i - 1].clone()))
             }
+            PeriodSource::Column(l) => {
+                let m = crate::labels::LabelMatcher::parse(l).ok();
+                let i = m.and_then(|m| m.find(&header.normalized));
+                let first = i.and_then(|i| head.iter().skip(header.row as usize).find_map(|r| r.get(i).cloned().flatten()));
+                (format!("column {l:?}"), first)
+            }
         };
         let token = text.as_deref().and_then(find_token);
         tried.push(format!("{what} ({})", text.as_deref().map_or("not found".to_owned(), |t| format!("{t:?}"))));

@@ -284,6 +284,9 @@ pub enum PeriodSource {
     Cell(String),
     /// The header label just left of the column with this label (e.g. `Total`).
     HeaderLeftOf(String),
+    /// The first value of a data column, for files that repeat their period on every row
+    /// (`Week Ending`).
+    Column(String),
 }
 
 /// The canonical fields a spec can fill. Lineage, money conversion and periods are added by the
