@@ -193,3 +193,41 @@ pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<
 pub fn is_empty(batch: &RecordBatch) -> bool {
     batch.num_rows() == 0 || batch.columns().iter().all(|c| c.null_count() == c.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::raw::{MemorySheet, MemoryWorkbook};
+    use crate::reference::Reference;
+
+    const SPEC: &str = "
+vendor: weekly
+version: 1
+reseller: Weekly
+currency: EUR
+detect: { filename: { pattern: 'weekly', weight: 1.0 } }
+read: { header: { row: 1 } }
+period: { grain: week, from: [{ column: Week Ending }, filename] }
+fields:
+  product_ean: { column: EAN }
+  quantity: { column: Qty }
+";
+
+    fn run(rows: Vec<Vec<&str>>) -> crate::Result<super::Outcome> {
+        let spec = crate::spec::parse("inline", SPEC).expect("spec compiles");
+        let rows = rows.into_iter().map(|r| r.into_iter().map(|c| (!c.is_empty()).then(|| c.to_owned())).collect()).collect();
+        let mut wb = MemoryWorkbook { file_name: "weekly.csv".into(), sheets: vec![MemorySheet::new("", rows)] };
+        super::run(&mut wb, &spec, &Reference::default(), "t", &mut |_| Ok(()), &mut |_| {})
+    }
+
+    #[test]
+    fn the_period_can_come_from_a_data_column() {
+        let o = run(vec![vec!["Week Ending", "EAN", "Qty"], vec!["2025-05-04", "7350154320008", "2"]]).unwrap();
+        assert_eq!(o.summary.period.label(), "2025-04-28..2025-05-04");
+    }
+
+    #[test]
+    fn no_period_anywhere_names_every_source_tried() {
+        let err = run(vec![vec!["Week Ending", "EAN", "Qty"], vec!["", "7350154320008", "2"]]).unwrap_err().to_string();
+        assert_eq!(err, "weekly.csv: no reporting period found; tried column \"Week Ending\" (not found), the file name (\"weekly.csv\"); expected a full date");
+    }
+}
