@@ -30,6 +30,8 @@ pub enum IngestError {
     UnknownVendor { file: String, vendor: String, known: String },
     #[error("{0}: cannot read: {1}")]
     Io(String, #[source] std::io::Error),
+    #[error("tenant database: {0}")]
+    Db(#[from] crate::postgres::PgError),
 }
 
 /// What to load.
@@ -52,6 +54,8 @@ pub enum Crashpoint {
     AfterFirstWrite,
     /// After all data files and the error report are written, before the commit.
     BeforeCommit,
+    /// After the lake commit, before the database commit.
+    BetweenCommits,
 }
 
 impl Crashpoint {
@@ -59,6 +63,7 @@ impl Crashpoint {
         match s {
             "after_first_write" => Some(Self::AfterFirstWrite),
             "before_commit" => Some(Self::BeforeCommit),
+            "between_commits" => Some(Self::BetweenCommits),
             _ => None,
         }
     }
@@ -110,9 +115,22 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Loads a file into a tenant's lake.
+/// Loads a file into a tenant's lake and, when `db` is given, its database, both or neither.
+///
+/// The database transaction stays open while the lake commits; the lake commit is the decision.
+/// A crash after it and before the database commit is repaired by
+/// [`crate::postgres::load::sync_from_lake`], which runs before every load.
 pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>, req: IngestRequest, progress: Arc<dyn Fn(usize) + Send + Sync>) -> Result<Report, IngestError> {
+    ingest_with_db(lake, None, specs, reference, req, progress).await
+}
+
+/// [`ingest`] with the tenant's database.
+pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &SpecRegistry, reference: Arc<Reference>, req: IngestRequest, progress: Arc<dyn Fn(usize) + Send + Sync>) -> Result<Report, IngestError> {
     let sha256 = sha256_file(&req.path).map_err(|e| IngestError::Io(req.name.clone(), e))?;
+    let file_size = std::fs::metadata(&req.path).map(|m| m.len()).unwrap_or(0);
+    if let (Some(pool), false) = (db, req.dry_run) {
+        crate::postgres::load::sync_from_lake(pool, lake, &req.tenant).await?;
+    }
     if !req.dry_run {
         if let Some(existing) = lake.snapshot(&req.tenant).await?.by_sha(&sha256) {
             return Ok(Report { batch_id: existing.batch_id.clone(), sha256, status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None });
@@ -150,13 +168,23 @@ pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>
         period_end: String::new(),
         rows: 0,
     };
-    let mut staged = lake.begin(&req.tenant, meta, schema::schema(target));
-    let mut write_error = None;
+    let mut dbload = match (db, req.dry_run) {
+        (Some(pool), false) => Some(crate::postgres::load::DbLoad::begin(pool, &meta, file_size).await?),
+        _ => None,
+    };
+    let mut staged = lake.begin(&req.tenant, meta.clone(), schema::schema(target));
+    let mut write_error: Option<IngestError> = None;
     let mut first = true;
     while let Some(batch) = rx.recv().await {
         if let Err(e) = staged.write(&batch).await {
-            write_error = Some(e);
+            write_error = Some(e.into());
             break;
+        }
+        if let Some(d) = dbload.as_mut() {
+            if let Err(e) = d.write(&batch).await {
+                write_error = Some(e.into());
+                break;
+            }
         }
         if std::mem::take(&mut first) {
             Crashpoint::reached(req.pause_at, Crashpoint::AfterFirstWrite).await;
@@ -166,13 +194,12 @@ pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>
     let result = worker.await.map_err(|e| Error::Internal(e.to_string()))?;
     let outcome = match (result, write_error) {
         (Ok(o), None) => o,
-        (Err(e), _) => {
+        (Err(e), _) | (Ok(_), Some(e)) => {
             staged.abort().await;
+            if let Some(d) = dbload {
+                d.rollback().await;
+            }
             return Err(e);
-        }
-        (Ok(_), Some(e)) => {
-            staged.abort().await;
-            return Err(e.into());
         }
     };
     if req.dry_run {
@@ -180,15 +207,45 @@ pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>
         return Ok(Report { batch_id, sha256, status: Status::DryRun, candidates, outcome: Some(outcome), error_report: None });
     }
     staged.set_period(&outcome.summary.period.start.to_string(), &outcome.summary.period.end.to_string());
-    let error_report = match write_error_report(lake, &req.tenant, &batch_id, &outcome.issues).await {
+    let prepared = async {
+        let report = write_error_report(lake, &req.tenant, &batch_id, &outcome.issues).await?;
+        if let Some(d) = dbload.as_mut() {
+            let mut m = meta.clone();
+            m.period_start = outcome.summary.period.start.to_string();
+            m.period_end = outcome.summary.period.end.to_string();
+            let replaced = lake.snapshot(&req.tenant).await?.same_period(&m);
+            d.finish(&outcome.summary, &outcome.issues, &replaced).await?;
+        }
+        Ok::<_, IngestError>(report)
+    }
+    .await;
+    let error_report = match prepared {
         Ok(r) => r,
         Err(e) => {
             staged.abort().await;
+            if let Some(d) = dbload {
+                d.rollback().await;
+            }
             return Err(e);
         }
     };
     Crashpoint::reached(req.pause_at, Crashpoint::BeforeCommit).await;
-    let commit = staged.commit().await?;
+    let commit = match staged.commit().await {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(d) = dbload {
+                d.rollback().await;
+            }
+            return Err(e.into());
+        }
+    };
+    Crashpoint::reached(req.pause_at, Crashpoint::BetweenCommits).await;
+    if let (Some(d), Some(pool)) = (dbload, db) {
+        // The lake has the batch: the database must follow, now or at the next repair.
+        if d.commit().await.is_err() {
+            crate::postgres::load::sync_from_lake(pool, lake, &req.tenant).await?;
+        }
+    }
     let replaced = commit.remove.clone();
     Ok(Report { batch_id, sha256, status: Status::Loaded { commit: Box::new(commit), replaced }, candidates, outcome: Some(outcome), error_report })
 }

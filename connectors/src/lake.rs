@@ -217,6 +217,13 @@ impl Lake {
         Ok(found)
     }
 
+    /// Reads one data file of the lake back as Arrow batches.
+    pub async fn read_file(&self, path: &str) -> Result<Vec<RecordBatch>> {
+        let bytes = self.store.get(&StorePath::from(path)).await?.bytes().await?;
+        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+        Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
     /// Deletes data files no commit references (left by loads that crashed or failed).
     /// Returns how many were removed.
     pub async fn vacuum(&self, tenant: &str) -> Result<usize> {

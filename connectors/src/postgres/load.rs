@@ -1,0 +1,173 @@
+//! Loading a batch into a tenant database in one transaction: the batch row, its rows (binary
+//! COPY) and its error report. The transaction is committed only after the lake commit, which
+//! is the decision point; [`sync_from_lake`] repairs the database from the lake after a crash
+//! between the two commits.
+
+use super::{copy, PgError};
+use crate::lake::{BatchMeta, Lake};
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::record_batch::RecordBatch;
+use sqlx::{PgPool, Postgres, Transaction};
+use std::collections::HashSet;
+use std::sync::Arc;
+use taskifai_engine::issues::Issue;
+use taskifai_engine::pipeline::Summary;
+use taskifai_engine::schema::{self, EUR_SCALE, LOCAL_SCALE};
+use taskifai_engine::spec::Target;
+
+/// Column list of a canonical table, quoted for COPY.
+fn column_list(target: Target) -> String {
+    schema::columns(target).iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
+}
+
+fn target_of(table: &str) -> Target {
+    if table == schema::ORDERS { Target::Orders } else { Target::Sellout }
+}
+
+/// A load in progress inside an open transaction.
+pub struct DbLoad {
+    tx: Transaction<'static, Postgres>,
+    meta: BatchMeta,
+    target: Target,
+}
+
+async fn copy_batch(tx: &mut Transaction<'static, Postgres>, table: &str, columns: &str, batch: &RecordBatch) -> Result<(), PgError> {
+    let mut bytes = copy::header();
+    copy::encode(batch, &mut bytes).map_err(PgError::Load)?;
+    bytes.extend(copy::trailer());
+    let mut c = tx.copy_in_raw(&format!("COPY \"{table}\" ({columns}) FROM STDIN WITH (FORMAT binary)")).await?;
+    c.send(bytes).await?;
+    c.finish().await?;
+    Ok(())
+}
+
+impl DbLoad {
+    /// Opens the transaction and records the batch as processing.
+    pub async fn begin(pool: &PgPool, meta: &BatchMeta, file_size: u64) -> Result<Self, PgError> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("INSERT INTO upload_batches (id, file_name, file_size, sha256, vendor, spec_version, status, target_table, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7, now())")
+            .bind(&meta.batch_id)
+            .bind(&meta.file_name)
+            .bind(file_size as i64)
+            .bind(&meta.sha256)
+            .bind(&meta.vendor)
+            .bind(meta.spec_version as i32)
+            .bind(&meta.table)
+            .execute(&mut *tx)
+            .await?;
+        Ok(Self { tx, meta: meta.clone(), target: target_of(&meta.table) })
+    }
+
+    /// Copies canonical rows in.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), PgError> {
+        copy_batch(&mut self.tx, &self.meta.table, &column_list(self.target), batch).await
+    }
+
+    /// Writes the error report and totals, and removes the rows of the batches this one
+    /// replaces. Nothing is visible until [`DbLoad::commit`].
+    pub async fn finish(&mut self, summary: &Summary, issues: &[Issue], replaced: &[String]) -> Result<(), PgError> {
+        write_issues(&mut self.tx, &self.meta.batch_id, issues).await?;
+        let status = if summary.rows_rejected > 0 { "completed_with_errors" } else { "completed" };
+        let dec = |v: i128, s: i8| taskifai_engine::values::format_scaled(v, s as u32);
+        sqlx::query(
+            "UPDATE upload_batches SET status = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5, rows_skipped = $6, warnings = $7,
+             quantity_total = $8, sales_local = $9::numeric, sales_eur = $10::numeric, currency = $11, period_start = $12, period_end = $13,
+             period_grain = $14, finished_at = now() WHERE id = $1",
+        )
+        .bind(&self.meta.batch_id)
+        .bind(status)
+        .bind(summary.rows_read as i64)
+        .bind(summary.rows_accepted as i64)
+        .bind(summary.rows_rejected as i64)
+        .bind((summary.rows_skipped + summary.rows_other_period) as i64)
+        .bind(summary.warnings as i64)
+        .bind(summary.quantity)
+        .bind(dec(summary.sales_local, LOCAL_SCALE))
+        .bind(dec(summary.sales_eur, EUR_SCALE))
+        .bind(&summary.currency)
+        .bind(summary.period.start)
+        .bind(summary.period.end)
+        .bind(summary.period.grain.as_str())
+        .execute(&mut *self.tx)
+        .await?;
+        replace(&mut self.tx, &self.meta, replaced).await
+    }
+
+    pub async fn commit(self) -> Result<(), PgError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(self) {
+        let _ = self.tx.rollback().await;
+    }
+}
+
+/// Removes the rows of replaced batches (same vendor, table and period) and records why.
+async fn replace(tx: &mut Transaction<'static, Postgres>, meta: &BatchMeta, replaced: &[String]) -> Result<(), PgError> {
+    if replaced.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!("DELETE FROM \"{}\" WHERE batch_id = ANY($1)", meta.table)).bind(replaced).execute(&mut **tx).await?;
+    sqlx::query("UPDATE upload_batches SET replaced_by = $2 WHERE id = ANY($1)").bind(replaced).bind(&meta.batch_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn write_issues(tx: &mut Transaction<'static, Postgres>, batch_id: &str, issues: &[Issue]) -> Result<(), PgError> {
+    if issues.is_empty() {
+        return Ok(());
+    }
+    let report = crate::ingest::error_report_batch(issues);
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![batch_id; issues.len()]))];
+    cols.extend(report.columns().iter().cloned());
+    let mut fields = vec![datafusion::arrow::datatypes::Field::new("batch_id", datafusion::arrow::datatypes::DataType::Utf8, false)];
+    fields.extend(report.schema().fields().iter().map(|f| f.as_ref().clone()));
+    let batch = RecordBatch::try_new(Arc::new(datafusion::arrow::datatypes::Schema::new(fields)), cols).map_err(|e| PgError::Load(e.to_string()))?;
+    copy_batch(tx, "error_reports", "batch_id, file, sheet, source_row, \"column\", raw_value, rule, severity, message", &batch).await
+}
+
+/// What a repair did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub loaded: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Makes the database hold exactly the lake's live batches: batches the lake committed but the
+/// database missed (a crash between the two commits) are copied in from their Parquet files,
+/// and completed batches the lake no longer has are removed.
+pub async fn sync_from_lake(pool: &PgPool, lake: &Lake, tenant: &str) -> Result<SyncReport, PgError> {
+    let snap = lake.snapshot(tenant).await?;
+    let in_db: Vec<String> = sqlx::query_scalar("SELECT id FROM upload_batches WHERE status IN ('completed', 'completed_with_errors') AND replaced_by IS NULL").fetch_all(pool).await?;
+    let in_db: HashSet<String> = in_db.into_iter().collect();
+    let mut report = SyncReport::default();
+    for id in in_db.iter().filter(|id| !snap.batches.contains_key(*id)) {
+        sqlx::query("DELETE FROM upload_batches WHERE id = $1").bind(id).execute(pool).await?;
+        report.removed.push(id.clone());
+    }
+    for (id, (meta, files)) in snap.batches.iter().filter(|(id, _)| !in_db.contains(*id)) {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM upload_batches WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO upload_batches (id, file_name, sha256, vendor, spec_version, status, target_table, rows_accepted, period_start, period_end, finished_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8::date, $9::date, now())")
+            .bind(id)
+            .bind(&meta.file_name)
+            .bind(&meta.sha256)
+            .bind(&meta.vendor)
+            .bind(meta.spec_version as i32)
+            .bind(&meta.table)
+            .bind(meta.rows as i64)
+            .bind(&meta.period_start)
+            .bind(&meta.period_end)
+            .execute(&mut *tx)
+            .await?;
+        let columns = column_list(target_of(&meta.table));
+        for f in files {
+            for batch in lake.read_file(&f.path).await? {
+                copy_batch(&mut tx, &meta.table, &columns, &batch).await?;
+            }
+        }
+        tx.commit().await?;
+        report.loaded.push(id.clone());
+    }
+    Ok(report)
+}

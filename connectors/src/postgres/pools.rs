@@ -1,0 +1,87 @@
+//! One small pool per active tenant, created on first use, closed when idle, under a global
+//! connection budget. Suspended and unknown tenants get an error before any pool is made.
+
+use super::tenants::Registry;
+use super::{options_for, PgError};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Knobs of the pool manager.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub per_tenant: u32,
+    pub budget: u32,
+    pub idle: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self { per_tenant: 4, budget: 64, idle: Duration::from_secs(300) }
+    }
+}
+
+/// Pools by tenant id.
+pub struct PoolManager {
+    registry: Registry,
+    config: PoolConfig,
+    pools: Mutex<HashMap<String, (PgPool, Instant)>>,
+}
+
+impl PoolManager {
+    pub fn new(registry: Registry, config: PoolConfig) -> Self {
+        Self { registry, config, pools: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The tenant's pool, if the tenant exists and is active.
+    pub async fn pool(&self, tenant: &str) -> Result<PgPool, PgError> {
+        let t = self.registry.get(tenant).await?;
+        if t.status != "active" {
+            self.forget(tenant);
+            return Err(PgError::Suspended(tenant.to_owned()));
+        }
+        let mut pools = self.pools.lock().expect("pool map lock");
+        if let Some((pool, used)) = pools.get_mut(tenant) {
+            *used = Instant::now();
+            return Ok(pool.clone());
+        }
+        let idle = self.config.idle;
+        pools.retain(|_, (pool, used)| {
+            let keep = used.elapsed() < idle;
+            if !keep {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.close().await });
+            }
+            keep
+        });
+        if (pools.len() as u32 + 1) * self.config.per_tenant > self.config.budget {
+            return Err(PgError::ConnectionBudget(self.config.budget));
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(self.config.per_tenant)
+            .idle_timeout(idle)
+            .connect_lazy_with(options_for(&self.registry.url, &t.database_name)?);
+        pools.insert(tenant.to_owned(), (pool.clone(), Instant::now()));
+        Ok(pool)
+    }
+
+    /// Closes a tenant's pool (after suspension or drop).
+    pub fn forget(&self, tenant: &str) {
+        if let Some((pool, _)) = self.pools.lock().expect("pool map lock").remove(tenant) {
+            tokio::spawn(async move { pool.close().await });
+        }
+    }
+
+    /// Tenants with an open pool.
+    pub fn open_tenants(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.pools.lock().expect("pool map lock").keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
