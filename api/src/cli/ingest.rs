@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use taskifai_connectors::ingest::{ingest as load, Crashpoint, IngestRequest, Report, Status};
+use taskifai_connectors::ingest::{ingest_with_db, Crashpoint, IngestRequest, Report, Status};
 use taskifai_connectors::lake::Lake;
 use taskifai_engine::detect::rank;
 use taskifai_engine::schema::{EUR_SCALE, LOCAL_SCALE};
@@ -58,6 +58,7 @@ pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&
     let registry = specs(cli)?;
     let reference = Arc::new(taskifai_connectors::reference::load_dir(&cli.reference).context("loading reference data")?);
     let lake = Lake::open(&cli.lake)?;
+    let db = super::db::tenant_pool(cli, tenant).await?;
     let mut code = ExitCode::SUCCESS;
     for f in files {
         let bar = progress_bar();
@@ -66,7 +67,7 @@ pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&
         // Crash tests freeze the process at a named point, then kill it.
         let pause_at = std::env::var("TASKIFAI_CRASHPOINT").ok().and_then(|p| Crashpoint::parse(&p));
         let req = IngestRequest { path: f.clone(), name: display_name(f), tenant: tenant.to_owned(), vendor: vendor.map(str::to_owned), dry_run, pause_at };
-        let result = load(&lake, &registry, reference.clone(), req, Arc::new(move |n| b.inc(n as u64))).await;
+        let result = ingest_with_db(&lake, db.as_ref(), &registry, reference.clone(), req, Arc::new(move |n| b.inc(n as u64))).await;
         bar.finish_and_clear();
         match result {
             Ok(report) => {
@@ -77,7 +78,7 @@ pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {:#}", anyhow::Error::from(e));
                 code = ExitCode::from(1);
             }
         }

@@ -1,5 +1,6 @@
 //! Command-line interface: argument types and dispatch.
 
+mod db;
 mod ingest;
 mod query;
 mod samples;
@@ -24,6 +25,10 @@ pub struct Cli {
     /// Folder of the tenant's reference tables (products, vendor_products, prices, fx_rates).
     #[arg(long, global = true, env = "TASKIFAI_REFERENCE", default_value = "sample-data/reference")]
     pub reference: PathBuf,
+    /// Registry database; tenant databases live on the same server. Without it, loads go to
+    /// the lake only.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,6 +79,13 @@ pub enum Command {
         #[arg(long, default_value = "sample-data/vendors")]
         out: PathBuf,
     },
+    /// Apply database migrations to the registry and every tenant.
+    Migrate,
+    /// Manage tenants and their databases.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// Lake maintenance.
     Lake {
         #[command(subcommand)]
@@ -89,6 +101,30 @@ pub enum SpecCommand {
     Test { files: Vec<PathBuf> },
     /// Print the JSON Schema of the spec format.
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with its own database.
+    Create {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Load the demo reference data (products, mappings, prices, FX rates).
+        #[arg(long)]
+        seed_demo: bool,
+    },
+    List,
+    Suspend { id: String },
+    Resume { id: String },
+    /// Drop a tenant's database (its lake stays). Exports every table as CSV first unless --force.
+    Drop {
+        id: String,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "exports")]
+        export_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +162,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spec { command } => spec::run(&cli, command),
         Command::Query { tenant, format, max_rows, sql } => query::run(&cli, tenant, *format, *max_rows, sql).await,
         Command::Lake { command } => query::lake(&cli, command).await,
+        Command::Migrate => db::migrate(&cli).await,
+        Command::Tenant { command } => db::tenant(&cli, command).await,
         Command::GenSamples { out } => {
             for p in samples::generate(out)? {
                 println!("wrote {}", p.display());

@@ -130,3 +130,24 @@ impl Registry {
         Ok(out)
     }
 }
+
+/// Loads the demo reference tables (`products.csv`, `vendor_products.csv`, `prices.csv`,
+/// `fx_rates.csv` from `dir`) into a tenant database, replacing what was there.
+pub async fn seed_reference(pool: &PgPool, dir: &Path) -> Result<(), PgError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("TRUNCATE vendor_product_mappings, prices, fx_rates, products").execute(&mut *tx).await?;
+    for (file, table, columns) in [
+        ("products.csv", "products", "ean, functional_name, name"),
+        ("vendor_products.csv", "vendor_product_mappings", "vendor, match, key, ean"),
+        ("prices.csv", "prices", "price_list, ean, price, currency"),
+        ("fx_rates.csv", "fx_rates", "currency, year, month, rate"),
+    ] {
+        let path = dir.join(file);
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let mut copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)")).await?;
+        copy.send(bytes).await?;
+        copy.finish().await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
