@@ -6,3 +6,4 @@ mod golden;
 mod lake;
 mod robustness;
 mod sql_guard;
+mod tenant_db;

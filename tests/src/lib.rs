@@ -1,6 +1,8 @@
 //! Test support: paths into the repository, the sample specs and reference data, and running a
 //! file through the real pipeline without a lake.
 
+pub mod pg;
+
 use datafusion::arrow::record_batch::RecordBatch;
 use std::path::{Path, PathBuf};
 use taskifai_engine::pipeline::{self, Outcome};

@@ -146,11 +146,21 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         anyhow::bail!("no sample files under {}; rebuild them with `python3 sample-data/generate.py`", samples.display());
     }
+    if cli.database_url.is_some() {
+        let registry = super::db::registry(cli).await?;
+        taskifai_connectors::postgres::tenants::seed_reference(&registry.pool, &cli.reference).await.context("seeding the demo reference data")?;
+        println!("database: demo tenant in the registry database, reference data seeded");
+    }
     let code = ingest(cli, &files, "demo", None, false, false).await?;
     println!();
     let sql = "SELECT reseller, count(*) AS rows, sum(quantity) AS units, round(sum(sales_eur), 2) AS sales_eur FROM sellout_entries GROUP BY reseller ORDER BY reseller";
     println!("{sql}");
     super::query::run(cli, "demo", super::Format::Table, 1000, sql).await?;
+    if cli.database_url.is_some() {
+        let pool = super::db::registry(cli).await?.pool;
+        let (batches, rows): (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM upload_batches WHERE replaced_by IS NULL), (SELECT count(*) FROM sellout_entries) + (SELECT count(*) FROM ecommerce_orders)").fetch_one(&pool).await?;
+        println!("database: {batches} batches, {rows} rows in the demo tenant");
+    }
     Ok(if code == ExitCode::from(1) { code } else { ExitCode::SUCCESS })
 }
 

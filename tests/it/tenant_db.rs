@@ -1,0 +1,127 @@
+//! Tenant databases on a real PostgreSQL: provisioning, isolation, idempotent and replacing
+//! loads in the database and the lake together, suspension, migrations.
+
+use sqlx::PgPool;
+use std::path::PathBuf;
+use std::sync::Arc;
+use taskifai_connectors::ingest::{ingest_with_db, IngestRequest, Status};
+use taskifai_connectors::lake::Lake;
+use taskifai_connectors::postgres::load::sync_from_lake;
+use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
+use taskifai_connectors::postgres::{migrate, PgError, TENANT_MIGRATOR};
+use taskifai_tests::pg::TestDb;
+use taskifai_tests::{reference, repo_path, specs};
+
+fn sample(rel: &str) -> (PathBuf, String) {
+    (repo_path(&format!("sample-data/vendors/{rel}")), rel.rsplit('/').next().unwrap().to_owned())
+}
+
+async fn load(lake: &Lake, pool: &PgPool, tenant: &str, (path, name): (PathBuf, String)) -> Status {
+    let req = IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, pause_at: None };
+    ingest_with_db(lake, Some(pool), &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.expect("loads").status
+}
+
+async fn scalar(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+const SKINS_NL: &str = "skins_nl/BIBBIPARFU_ReportPeriod02-2025.xlsx";
+const BOXNOX: &str = "boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx";
+
+#[tokio::test]
+async fn a_batch_loaded_for_one_tenant_is_invisible_to_another() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    db.registry.create("acme", "Acme").await.unwrap();
+    db.registry.create("globex", "Globex").await.unwrap();
+    let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
+    let (acme, globex) = (pools.pool("acme").await.unwrap(), pools.pool("globex").await.unwrap());
+    load(&lake, &acme, "acme", sample(SKINS_NL)).await;
+    assert_eq!(scalar(&acme, "SELECT count(*) FROM sellout_entries").await, 3);
+    assert_eq!(scalar(&globex, "SELECT count(*) FROM sellout_entries").await, 0);
+    assert_eq!(scalar(&globex, "SELECT count(*) FROM upload_batches").await, 0);
+    // Different databases, not a filter: globex's connection cannot name acme's tables.
+    let acme_db = db.registry.get("acme").await.unwrap().database_name;
+    let err = sqlx::query(&format!("SELECT * FROM \"{acme_db}\".public.sellout_entries")).fetch_all(&globex).await.unwrap_err().to_string();
+    assert!(err.contains("cross-database references are not implemented"), "{err}");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn reloading_identical_content_changes_nothing_and_replacing_touches_only_that_period() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let pool = db.registry.pool.clone(); // the demo tenant lives in the registry database
+    load(&lake, &pool, "demo", sample(SKINS_NL)).await;
+    load(&lake, &pool, "demo", sample(BOXNOX)).await;
+    assert!(matches!(load(&lake, &pool, "demo", sample(SKINS_NL)).await, Status::Duplicate { .. }));
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM upload_batches").await, 2);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 7);
+    // A corrected Skins NL file for the same period replaces its rows, and only those.
+    let csv = dir.path().join("BIBBIPARFU_ReportPeriod02-2025.csv");
+    std::fs::write(&csv, "Brand,Article,EANCode,SalesAmount,SalesAmountSPLY,SalesQuantity\nB,Ghost,7350154320008,195,,1\n").unwrap();
+    let Status::Loaded { replaced, .. } = load(&lake, &pool, "demo", (csv, "BIBBIPARFU_ReportPeriod02-2025.csv".into())).await else { panic!("loaded") };
+    assert_eq!(replaced.len(), 1);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries WHERE spec_name = 'skins_nl'").await, 1);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries WHERE spec_name = 'boxnox'").await, 4);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM upload_batches WHERE replaced_by IS NOT NULL").await, 1);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM error_reports").await, 1);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let pool = db.registry.pool.clone();
+    // Load into the lake alone, as if the process died between the lake and database commits.
+    let (path, name) = sample(BOXNOX);
+    let req = IngestRequest { path, name, tenant: "demo".into(), vendor: None, dry_run: false, pause_at: None };
+    ingest_with_db(&lake, None, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.unwrap();
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
+    let report = sync_from_lake(&pool, &lake, "demo").await.unwrap();
+    assert_eq!(report.loaded.len(), 1);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 4);
+    assert_eq!(scalar(&pool, "SELECT sum(quantity)::bigint FROM sellout_entries").await, 5);
+    // And a batch deleted from the lake leaves the database too.
+    lake.delete_batch("demo", &report.loaded[0]).await.unwrap();
+    assert_eq!(sync_from_lake(&pool, &lake, "demo").await.unwrap().removed, report.loaded);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_suspended_tenant_is_refused_and_resumes() {
+    let db = TestDb::new().await;
+    db.registry.create("acme", "Acme").await.unwrap();
+    let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
+    pools.pool("acme").await.unwrap();
+    db.registry.set_status("acme", "suspended").await.unwrap();
+    assert!(matches!(pools.pool("acme").await, Err(PgError::Suspended(t)) if t == "acme"));
+    assert!(matches!(pools.pool("nobody").await, Err(PgError::UnknownTenant(_))));
+    db.registry.set_status("acme", "active").await.unwrap();
+    pools.pool("acme").await.unwrap();
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn provisioning_refuses_bad_and_duplicate_ids_and_migrations_rerun() {
+    let db = TestDb::new().await;
+    assert!(matches!(db.registry.create("Acme; DROP", "x").await, Err(PgError::InvalidTenantId(_))));
+    db.registry.create("acme", "Acme").await.unwrap();
+    assert!(matches!(db.registry.create("acme", "Acme").await, Err(PgError::TenantExists(_))));
+    let pool = PoolManager::new(db.registry.clone(), PoolConfig::default()).pool("acme").await.unwrap();
+    migrate(&pool, &TENANT_MIGRATOR).await.expect("migrations re-run cleanly");
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
+    // Constraints protect the data: months are 1-12.
+    let err = sqlx::query("INSERT INTO fx_rates VALUES ('GBP', 2025, 13, 1.17)").execute(&pool).await.unwrap_err().to_string();
+    assert!(err.contains("fx_rates_month_check"), "{err}");
+    let exports = tempfile::tempdir().unwrap();
+    let exported = db.registry.drop_tenant("acme", Some(exports.path())).await.unwrap().unwrap();
+    assert!(exported.join("upload_batches.csv").exists());
+    assert!(db.registry.list().await.unwrap().is_empty());
+    db.cleanup().await;
+}
