@@ -10,7 +10,7 @@ fn repo(rel: &str) -> PathBuf {
 
 fn taskifai(lake: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
-    c.current_dir(repo("")).env("TASKIFAI_LAKE", lake).env_remove("TASKIFAI_SPECS").env_remove("TASKIFAI_REFERENCE");
+    c.current_dir(repo("")).env("TASKIFAI_LAKE", lake).env_remove("TASKIFAI_SPECS").env_remove("TASKIFAI_REFERENCE").env_remove("DATABASE_URL");
     c
 }
 
@@ -94,4 +94,41 @@ fn a_load_killed_while_writing_leaves_nothing_visible() {
 #[test]
 fn a_load_killed_just_before_its_commit_leaves_nothing_visible() {
     kill_at("before_commit");
+}
+
+#[tokio::test]
+async fn a_load_killed_between_the_lake_and_database_commits_is_repaired_by_the_next_load() {
+    use std::io::{BufRead, BufReader};
+    let db = taskifai_tests::pg::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let file = dir.path().join("BOXNOX - BIBBI Monthly Sales Report APR2025.csv");
+    big_boxnox_csv(&file, 20_000);
+    let mut child = taskifai(&lake)
+        .env("DATABASE_URL", &db.url)
+        .env("TASKIFAI_CRASHPOINT", "between_commits")
+        .args(["ingest", "--tenant", "demo"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reached = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).any(|l| l.starts_with("crashpoint"));
+    assert!(reached, "the load ended without reaching the crashpoint");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let count = |sql: &'static str| {
+        let pool = db.registry.pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    // The lake committed, the database did not.
+    let (_, out, _) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    assert_eq!(out, "n\n20000\n");
+    assert_eq!(count("SELECT count(*) FROM sellout_entries").await, 0);
+    // The next load repairs the database before doing its own work.
+    let other = repo("sample-data/vendors/cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx");
+    let (code, out, err) = run(taskifai(&lake).env("DATABASE_URL", &db.url).args(["ingest", "--tenant", "demo"]).arg(&other));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(count("SELECT count(*) FROM sellout_entries").await, 20_006);
+    assert_eq!(count("SELECT count(*) FROM upload_batches").await, 2);
+    db.cleanup().await;
 }
