@@ -125,3 +125,27 @@ async fn provisioning_refuses_bad_and_duplicate_ids_and_migrations_rerun() {
     assert!(db.registry.list().await.unwrap().is_empty());
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn each_tenant_maps_products_with_its_own_reference_data() {
+    use taskifai_connectors::postgres::tenants::{load_reference, seed_reference};
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    db.registry.create("acme", "Acme").await.unwrap();
+    db.registry.create("globex", "Globex").await.unwrap();
+    let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
+    let (acme, globex) = (pools.pool("acme").await.unwrap(), pools.pool("globex").await.unwrap());
+    seed_reference(&acme, &repo_path("sample-data/reference")).await.unwrap();
+    let galilu = |tenant: &str| {
+        let (path, name) = sample("galilu/BIbbi_sellout_Galilu_2025.xlsx");
+        IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, pause_at: None }
+    };
+    let r = ingest_with_db(&lake, Some(&acme), &specs(), Arc::new(load_reference(&acme).await.unwrap()), galilu("acme"), Arc::new(|_| {})).await.unwrap();
+    assert_eq!(r.outcome.unwrap().summary.rows_accepted, 3);
+    // Globex has no mapping for Galilu's names: every row is unknown, and the file is refused.
+    let err = ingest_with_db(&lake, Some(&globex), &specs(), Arc::new(load_reference(&globex).await.unwrap()), galilu("globex"), Arc::new(|_| {})).await.unwrap_err().to_string();
+    assert!(err.contains("4 of 4 rows rejected"), "{err}");
+    assert_eq!(scalar(&globex, "SELECT count(*) FROM upload_batches").await, 0);
+    db.cleanup().await;
+}

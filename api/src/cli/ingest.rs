@@ -56,9 +56,13 @@ fn progress_bar() -> ProgressBar {
 
 pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
     let registry = specs(cli)?;
-    let reference = Arc::new(taskifai_connectors::reference::load_dir(&cli.reference).context("loading reference data")?);
     let lake = Lake::open(&cli.lake)?;
     let db = super::db::tenant_pool(cli, tenant).await?;
+    // With a database, reference data is the tenant's own; without, the reference folder.
+    let reference = Arc::new(match &db {
+        Some(pool) => taskifai_connectors::postgres::tenants::load_reference(pool).await.context("loading the tenant's reference data")?,
+        None => taskifai_connectors::reference::load_dir(&cli.reference).context("loading reference data")?,
+    });
     let mut code = ExitCode::SUCCESS;
     for f in files {
         let bar = progress_bar();

@@ -28,19 +28,30 @@ pub struct PoolManager {
     registry: Registry,
     config: PoolConfig,
     pools: Mutex<HashMap<String, (PgPool, Instant)>>,
+    migrated: Mutex<std::collections::HashSet<String>>,
 }
 
 impl PoolManager {
     pub fn new(registry: Registry, config: PoolConfig) -> Self {
-        Self { registry, config, pools: Mutex::new(HashMap::new()) }
+        Self { registry, config, pools: Mutex::new(HashMap::new()), migrated: Mutex::new(Default::default()) }
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
-    /// The tenant's pool, if the tenant exists and is active.
+    /// The tenant's pool, if the tenant exists and is active. The tenant's migrations are
+    /// applied on first use in this process, so a deploy with new migrations needs no extra step.
     pub async fn pool(&self, tenant: &str) -> Result<PgPool, PgError> {
+        let pool = self.open(tenant).await?;
+        if !self.migrated.lock().expect("migrated set lock").contains(tenant) {
+            super::migrate(&pool, &super::TENANT_MIGRATOR).await?;
+            self.migrated.lock().expect("migrated set lock").insert(tenant.to_owned());
+        }
+        Ok(pool)
+    }
+
+    async fn open(&self, tenant: &str) -> Result<PgPool, PgError> {
         let t = self.registry.get(tenant).await?;
         if t.status != "active" {
             self.forget(tenant);

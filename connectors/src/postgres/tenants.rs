@@ -151,3 +151,20 @@ pub async fn seed_reference(pool: &PgPool, dir: &Path) -> Result<(), PgError> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Reads a tenant's reference tables from its database into the engine's lookup form.
+pub async fn load_reference(pool: &PgPool) -> Result<taskifai_engine::reference::Reference, PgError> {
+    let mut r = taskifai_engine::reference::Reference::default();
+    for (table, sql, columns) in [
+        ("products", "SELECT ean, functional_name, name FROM products", vec!["ean", "functional_name", "name"]),
+        ("vendor_products", "SELECT vendor, match, key, ean FROM vendor_product_mappings ORDER BY id", vec!["vendor", "match", "key", "ean"]),
+        ("prices", "SELECT price_list, ean, price::text, currency FROM prices", vec!["price_list", "ean", "price", "currency"]),
+        ("fx_rates", "SELECT currency, year::text, month::text, rate::text FROM fx_rates", vec!["currency", "year", "month", "rate"]),
+    ] {
+        let rows = sqlx::query(sql).fetch_all(pool).await?;
+        let cells: Vec<Vec<Option<String>>> = rows.iter().map(|row| (0..columns.len()).map(|i| row.get::<Option<String>, _>(i)).collect()).collect();
+        let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        r.add_table(table, &header, &cells).map_err(PgError::Load)?;
+    }
+    Ok(r)
+}
