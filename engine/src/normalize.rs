@@ -12,7 +12,7 @@ use crate::raw::ROW;
 use crate::reference::Reference;
 use crate::schema::{self, Kind, EUR_SCALE, LOCAL_SCALE, RATE_SCALE};
 use crate::spec::{CompiledField, CompiledSpec, Field, Target};
-use crate::values::{clean_text, parse_date, parse_decimal, parse_ean, parse_integer};
+use crate::values::{clean_text, parse_date, parse_decimal, parse_gtin, parse_integer};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, UInt32Array};
 use datafusion::arrow::compute::filter_record_batch;
@@ -47,6 +47,11 @@ enum Values {
     Int(Vec<Option<i64>>),
     Dec(Vec<Option<i128>>),
     Date(Vec<Option<NaiveDate>>),
+}
+
+/// Parses checked cells, flagging each failure through `fail`.
+fn parse_each<T>(checked: &[Option<&str>], rows: &mut Rows, fail: &dyn Fn(&mut Rows, usize, &str, &str), parse: impl Fn(&str) -> Result<T, &'static str>) -> Vec<Option<T>> {
+    checked.iter().enumerate().map(|(i, v)| v.and_then(|v| parse(v).map_err(|e| fail(rows, i, v, e)).ok())).collect()
 }
 
 /// Normalizes the source batches of one file.
@@ -189,28 +194,45 @@ impl<'a> Normalizer<'a> {
         Ok(())
     }
 
+    /// Parses every field in the order the spec writes them, so a row's reject reason is its
+    /// first failing field.
     fn parse_fields(&self, texts: &HashMap<Field, (Vec<Option<String>>, Option<String>)>, rows: &mut Rows) -> HashMap<&'static str, Values> {
         let sep = self.spec.spec.read.decimal;
         let mut cols = HashMap::new();
-        for c in schema::columns(self.spec.spec.target) {
-            let Some(field) = c.field else { continue };
-            let Some((values, label)) = texts.get(&field) else { continue };
-            let formats = self.spec.field(field).map(|f| f.formats.as_slice()).unwrap_or_default();
+        for f in &self.spec.fields {
+            let c = f.column;
+            let Some((values, label)) = texts.get(&f.field) else { continue };
             let at = self.at(label.as_deref().or(Some(c.name)));
-            let rule = format!("bad_{}", c.name);
+            // Cells that fail `matches` or are missing while required are flagged here and
+            // parsed as empty, so later fields cannot claim the row's reason.
+            let mut checked: Vec<Option<&str>> = Vec::with_capacity(values.len());
+            for (i, v) in values.iter().enumerate() {
+                match v.as_deref() {
+                    None if f.required => {
+                        rows.flag(at.clone(), i, None, &f.missing_rule, Severity::Error, format!("expected a value for {}", c.name));
+                        checked.push(None);
+                    }
+                    Some(t) if f.matches.as_ref().is_some_and(|re| !re.is_match(t)) => {
+                        let re = f.matches.as_ref().map(|r| r.as_str()).unwrap_or_default();
+                        rows.flag(at.clone(), i, Some(t), &f.rule, Severity::Error, format!("expected text matching /{re}/"));
+                        checked.push(None);
+                    }
+                    other => checked.push(other),
+                }
+            }
             let fail = |rows: &mut Rows, i: usize, v: &str, expected: &str| {
-                rows.flag(at.clone(), i, Some(v), &rule, Severity::Error, format!("expected {expected}"));
+                rows.flag(at.clone(), i, Some(v), &f.rule, Severity::Error, format!("expected {expected}"));
             };
             let out = match c.kind {
-                Kind::Text | Kind::Channel => Values::Text(values.iter().map(|v| v.as_deref().map(clean_text)).collect()),
-                Kind::Ean => Values::Text(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_ean(v).map_err(|e| fail(rows, i, v, e)).ok())).collect()),
-                Kind::Integer => Values::Int(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_integer(v, sep).map_err(|e| fail(rows, i, v, e)).ok())).collect()),
-                Kind::Month => Values::Int(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_month(v).ok_or_else(|| fail(rows, i, v, "a month: 1-12 or a month name")).ok())).collect()),
+                Kind::Text | Kind::Channel => Values::Text(checked.iter().map(|v| v.map(clean_text)).collect()),
+                Kind::Ean => Values::Text(parse_each(&checked, rows, &fail, |v| parse_gtin(v, f.check_digit))),
+                Kind::Integer => Values::Int(parse_each(&checked, rows, &fail, |v| parse_integer(v, sep))),
+                Kind::Month => Values::Int(parse_each(&checked, rows, &fail, |v| parse_month(v).ok_or("a month: 1-12 or a month name"))),
                 Kind::Money => {
                     let scale = if c.data_type == DataType::Decimal128(18, EUR_SCALE) { EUR_SCALE } else { LOCAL_SCALE };
-                    Values::Dec(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_decimal(v, scale as u32, sep).map_err(|e| fail(rows, i, v, e)).ok())).collect())
+                    Values::Dec(parse_each(&checked, rows, &fail, |v| parse_decimal(v, scale as u32, sep)))
                 }
-                Kind::Date => Values::Date(values.iter().enumerate().map(|(i, v)| v.as_deref().and_then(|v| parse_date(v, formats).map_err(|e| fail(rows, i, v, e)).ok())).collect()),
+                Kind::Date => Values::Date(parse_each(&checked, rows, &fail, |v| parse_date(v, &f.formats))),
             };
             cols.insert(c.name, out);
         }
@@ -356,6 +378,13 @@ impl<'a> Normalizer<'a> {
             _ => vec![None; n],
         };
         let (years, months) = (ints("year"), ints("month"));
+        if let Some(Values::Dec(prices)) = cols.get("unit_price") {
+            for i in 0..n {
+                if let (None, Some(p), Some(q)) = (local[i], prices[i], qty[i]) {
+                    local[i] = Some(p * q as i128);
+                }
+            }
+        }
         if let Some(list) = &spec.price_list {
             for i in 0..n {
                 let (Some(e), Some(q)) = (&eans[i], qty[i]) else { continue };

@@ -70,6 +70,7 @@ pub static SELLOUT_COLUMNS: LazyLock<Vec<Column>> = LazyLock::new(|| {
         col("vendor_product_code", DataType::Utf8, true, Some(F::VendorProductCode), Kind::Text),
         col("vendor_product_name", DataType::Utf8, true, Some(F::VendorProductName), Kind::Text),
         col("quantity", DataType::Int64, false, Some(F::Quantity), Kind::Integer),
+        col("unit_price", money(LOCAL_SCALE), true, Some(F::UnitPrice), Kind::Money),
         col("sales_local", money(LOCAL_SCALE), true, Some(F::SalesLocal), Kind::Money),
         col("currency", DataType::Utf8, false, Some(F::Currency), Kind::Text),
         col("fx_rate", DataType::Decimal128(12, RATE_SCALE), true, None, Kind::Money),

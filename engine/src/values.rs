@@ -161,6 +161,12 @@ pub const EAN: &str = "an EAN/GTIN of 8, 12, 13 or 14 digits with a valid check 
 /// stored as a number, checks the check digit, and refuses scientific notation (`7.35015E+12`),
 /// whose lost digits cannot be recovered.
 pub fn parse_ean(text: &str) -> Result<String, &'static str> {
+    parse_gtin(text, true)
+}
+
+/// [`parse_ean`] with the check-digit verification optional (some files carry internal codes
+/// of EAN length that are not real GTINs).
+pub fn parse_gtin(text: &str, check_digit: bool) -> Result<String, &'static str> {
     let t = text.trim().trim_start_matches('\'');
     if t.contains(['E', 'e']) && t.chars().any(|c| c.is_ascii_digit()) {
         return Err("an EAN written out in full; Excel turned this one into scientific notation and its last digits are lost");
@@ -172,10 +178,11 @@ pub fn parse_ean(text: &str) -> Result<String, &'static str> {
     }
     let code = match digits.len() {
         8 | 13 | 14 => digits,
-        9..=12 => format!("{digits:0>13}"),
+        9..=12 if check_digit => format!("{digits:0>13}"),
+        9..=12 => digits,
         _ => return Err(EAN),
     };
-    if !check_digit_ok(&code) {
+    if check_digit && !check_digit_ok(&code) {
         return Err("an EAN/GTIN whose last digit is its check digit; this one does not add up");
     }
     Ok(code)

@@ -124,6 +124,7 @@ CREATE TABLE sellout_entries (
     vendor_product_code TEXT,
     vendor_product_name TEXT,
     quantity            BIGINT NOT NULL,
+    unit_price          NUMERIC(18, 4),
     sales_local         NUMERIC(18, 4),
     currency            TEXT NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     fx_rate             NUMERIC(12, 6),

@@ -47,6 +47,11 @@ pub struct CompiledField {
     pub fallback: Option<String>,
     pub default: Option<String>,
     pub formats: Vec<String>,
+    pub matches: Option<Regex>,
+    pub required: bool,
+    pub rule: String,
+    pub missing_rule: String,
+    pub check_digit: bool,
 }
 
 /// A spec ready to run: the parsed spec plus everything compiled from it.
@@ -220,6 +225,11 @@ fn compile_fields(spec: &VendorSpec) -> CompileResult<Vec<CompiledField>> {
             fallback: fallback.into_iter().next().map(|(_, v)| v),
             default: rule.default.clone(),
             formats: rule.formats.clone(),
+            matches: rule.matches.as_deref().map(|m| Regex::new(m).map_err(|e| (format!("{path}.matches"), format!("invalid regex: {e}")))).transpose()?,
+            required: rule.required,
+            rule: rule.rule.clone().unwrap_or_else(|| format!("bad_{}", column.name)),
+            missing_rule: rule.missing_rule.clone().unwrap_or_else(|| format!("missing_{}", column.name)),
+            check_digit: rule.check_digit.unwrap_or(true),
         });
     }
     let has = |f: Field| spec.fields.contains_key(&f);

@@ -118,7 +118,7 @@ pub fn all_fields() -> Vec<Field> {
     use Field::*;
     vec![
         Reseller, Store, Channel, Country, ProductEan, FunctionalName, VendorProductCode, VendorProductName, Quantity, SalesLocal,
-        Currency, SaleDate, Year, Month, OrderId, OrderDate, ProductName, SalesEur, CostOfGoods, PaymentFee, City, UtmSource,
+        UnitPrice, Currency, SaleDate, Year, Month, OrderId, OrderDate, ProductName, SalesEur, CostOfGoods, PaymentFee, City, UtmSource,
         UtmMedium, UtmCampaign, DeviceType,
     ]
 }

@@ -42,8 +42,9 @@ pub struct VendorSpec {
     pub reshape: Reshape,
     /// Where the reporting period comes from. Never defaulted: no period is a file error.
     pub period: PeriodRule,
-    /// Canonical field name to the rule that fills it.
-    pub fields: BTreeMap<Field, FieldRule>,
+    /// Canonical field name to the rule that fills it. Fields are parsed in the order written,
+    /// so a row's one reject reason is the first failing field in this order.
+    pub fields: indexmap::IndexMap<Field, FieldRule>,
     /// Vendor product names or codes to EANs through the tenant's mapping tables.
     #[serde(default)]
     pub lookup: Option<Lookup>,
@@ -304,6 +305,8 @@ pub enum Field {
     VendorProductName,
     Quantity,
     SalesLocal,
+    /// Price per unit in the file's currency; sales = quantity x unit price when the file has no amount.
+    UnitPrice,
     Currency,
     /// Row date (day grain); used by `keep_only_period`.
     SaleDate,
@@ -342,9 +345,25 @@ pub struct FieldRule {
     /// Used when the cell is empty; without it an empty required field rejects the row.
     #[serde(default)]
     pub default: Option<String>,
-    /// Date formats in chrono syntax (`%d/%m/%Y`); ISO and Excel serials always work.
+    /// Date formats in chrono syntax (`%d/%m/%Y`); ISO and Excel serials also work unless
+    /// `matches` says otherwise.
     #[serde(default)]
     pub formats: Vec<String>,
+    /// Regex the trimmed cell must match before it is parsed (strict formats).
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// An empty cell rejects the row (after `default`).
+    #[serde(default)]
+    pub required: bool,
+    /// Rule id when the value does not parse or match. Default `bad_<column>`.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Rule id when a required value is empty. Default `missing_<column>`.
+    #[serde(default)]
+    pub missing_rule: Option<String>,
+    /// EANs: verify the check digit (default true); false accepts any 8-14 digits.
+    #[serde(default)]
+    pub check_digit: Option<bool>,
 }
 
 /// One label or a list of aliases.
