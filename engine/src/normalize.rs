@@ -409,7 +409,10 @@ impl<'a> Normalizer<'a> {
                     // local (scale 4) x rate (scale 6) = scale 10; EUR keeps 6.
                     eur[i] = local[i].map(|l| div_round(l * r, 10i128.pow((LOCAL_SCALE + RATE_SCALE - EUR_SCALE) as u32)));
                 }
-                None if local[i].is_some() => rows.flag(self.at(Some("currency")), i, Some(cur), "missing_fx_rate", Severity::Error, format!("expected an fx_rates row for {cur} in {y}-{m:02}")),
+                None if local[i].is_some() => {
+                    let rule = self.spec.field(Field::Currency).map_or("missing_fx_rate", |f| f.rule.as_str());
+                    rows.flag(self.at(Some("currency")), i, Some(cur), rule, Severity::Error, format!("expected a currency with an fx_rates row for {y}-{m:02}"))
+                }
                 None => {}
             }
         }

@@ -14,6 +14,7 @@ pub enum Grain {
     Day,
     Week,
     Month,
+    Year,
 }
 
 impl Grain {
@@ -22,6 +23,7 @@ impl Grain {
             Self::Day => "day",
             Self::Week => "week",
             Self::Month => "month",
+            Self::Year => "year",
         }
     }
 }
@@ -46,6 +48,10 @@ impl Period {
         Self { start: end - Duration::days(6), end, grain: Grain::Week }
     }
 
+    pub fn year(year: i32) -> Option<Self> {
+        Some(Self { start: NaiveDate::from_ymd_opt(year, 1, 1)?, end: NaiveDate::from_ymd_opt(year, 12, 31)?, grain: Grain::Year })
+    }
+
     pub fn day(d: NaiveDate) -> Self {
         Self { start: d, end: d, grain: Grain::Day }
     }
@@ -55,6 +61,7 @@ impl Period {
         match self.grain {
             Grain::Day => Self::day(self.start + Duration::days(n as i64)),
             Grain::Week => Self::week_ending(self.end + Duration::days(7 * n as i64)),
+            Grain::Year => Self::year(self.start.year() + n).unwrap_or(self),
             Grain::Month => {
                 let d = if n >= 0 {
                     self.start.checked_add_months(Months::new(n as u32))
@@ -75,6 +82,7 @@ impl Period {
     pub fn label(&self) -> String {
         match self.grain {
             Grain::Month => self.start.format("%Y-%m").to_string(),
+            Grain::Year => self.start.format("%Y").to_string(),
             Grain::Day => self.start.to_string(),
             Grain::Week => format!("{}..{}", self.start, self.end),
         }

@@ -167,6 +167,7 @@ pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<
                     Grain::Day => Period::day(d),
                     Grain::Week => Period::week_ending(d),
                     Grain::Month => Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d)).expect("valid month"),
+                    Grain::Year => Period::year(chrono::Datelike::year(&d)).expect("valid year"),
                 };
                 return Ok(p.shift(rule.offset));
             }
@@ -178,12 +179,15 @@ pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<
             Some(Token::Month(m)) => month = month.or(Some(m)),
             None => {}
         }
-        if let (Some(y), Some(m), Grain::Month) = (year, month, rule.grain) {
-            return Ok(Period::month(y, m).expect("valid month").shift(rule.offset));
+        match (year, month, rule.grain) {
+            (Some(y), Some(m), Grain::Month) => return Ok(Period::month(y, m).expect("valid month").shift(rule.offset)),
+            (Some(y), _, Grain::Year) => return Ok(Period::year(y).expect("valid year").shift(rule.offset)),
+            _ => {}
         }
     }
     let need = match rule.grain {
         Grain::Month => "a month and year",
+        Grain::Year => "a year",
         _ => "a full date",
     };
     Err(Error::NoPeriod { file: file.to_owned(), tried: format!("{}; expected {need}", tried.join(", ")) })

@@ -1,5 +1,6 @@
 //! Command-line interface: argument types and dispatch.
 
+mod bench;
 mod db;
 mod ingest;
 mod query;
@@ -77,6 +78,17 @@ pub enum Command {
     /// Rebuild the sample files of every reseller format.
     GenSamples {
         #[arg(long, default_value = "sample-data/vendors")]
+        out: PathBuf,
+    },
+    /// Generate a benchmark file and the truth it must give.
+    GenBench {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
+        format: String,
+        #[arg(long, default_value = "benches/out")]
         out: PathBuf,
     },
     /// Apply database migrations to the registry and every tenant.
@@ -163,6 +175,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query { tenant, format, max_rows, sql } => query::run(&cli, tenant, *format, *max_rows, sql).await,
         Command::Lake { command } => query::lake(&cli, command).await,
         Command::Migrate => db::migrate(&cli).await,
+        Command::GenBench { rows, seed, format, out } => {
+            let (path, truth) = bench::generate(out, *rows, *seed, format)?;
+            println!("wrote {} ({} accepted, rejects {:?}, sales_eur {})", path.display(), truth.accepted, truth.rejects, truth.sales_eur);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tenant { command } => db::tenant(&cli, command).await,
         Command::GenSamples { out } => {
             for p in samples::generate(out)? {

@@ -227,7 +227,8 @@ fn compile_fields(spec: &VendorSpec) -> CompileResult<Vec<CompiledField>> {
             formats: rule.formats.clone(),
             matches: rule.matches.as_deref().map(|m| Regex::new(m).map_err(|e| (format!("{path}.matches"), format!("invalid regex: {e}")))).transpose()?,
             required: rule.required,
-            rule: rule.rule.clone().unwrap_or_else(|| format!("bad_{}", column.name)),
+            // A currency never fails to parse; its rule names the reject for a missing FX rate.
+            rule: rule.rule.clone().unwrap_or_else(|| if *field == Field::Currency { "missing_fx_rate".into() } else { format!("bad_{}", column.name) }),
             missing_rule: rule.missing_rule.clone().unwrap_or_else(|| format!("missing_{}", column.name)),
             check_digit: rule.check_digit.unwrap_or(true),
         });

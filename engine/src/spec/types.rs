@@ -355,7 +355,8 @@ pub struct FieldRule {
     /// An empty cell rejects the row (after `default`).
     #[serde(default)]
     pub required: bool,
-    /// Rule id when the value does not parse or match. Default `bad_<column>`.
+    /// Rule id when the value does not parse or match. Default `bad_<column>`; for `currency`,
+    /// the reject when the FX table has no rate for it (default `missing_fx_rate`).
     #[serde(default)]
     pub rule: Option<String>,
     /// Rule id when a required value is empty. Default `missing_<column>`.
