@@ -155,7 +155,7 @@ impl<'a> Normalizer<'a> {
                 if let (Some(re), Some(s)) = (&f.extract, &v) {
                     v = re.captures(s).and_then(|c| c.get(1).or_else(|| c.get(0))).map(|m| m.as_str().trim().to_owned()).filter(|s| !s.is_empty());
                 }
-                if let Some(s) = &v {
+                if let Some(s) = v.as_ref().filter(|_| !f.map.is_empty() || f.fallback.is_some()) {
                     let key = crate::labels::norm_label(s);
                     if let Some((_, to)) = f.map.iter().find(|(k, _)| *k == key) {
                         v = Some(to.clone());

@@ -222,6 +222,17 @@ pub fn parse_date(text: &str, formats: &[String]) -> Result<NaiveDate, &'static 
 
 /// Trims and collapses inner whitespace runs (including non-breaking spaces) to one space.
 pub fn clean_text(text: &str) -> String {
+    // Most cells are already clean: one pass to check, no splitting.
+    let b = text.as_bytes();
+    let clean = !b.is_empty()
+        && b.is_ascii()
+        && b[0] != b' '
+        && b[b.len() - 1] != b' '
+        && !b.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
+        && !b.iter().any(|c| c.is_ascii_whitespace() && *c != b' ');
+    if clean {
+        return text.to_owned();
+    }
     text.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
