@@ -34,6 +34,7 @@ fn batches(rows: usize) -> Vec<RecordBatch> {
             text(&|_| None),
             text(&|i| Some(format!("BIBBI product, \"edition\" {}", i % 8))),
             Arc::new(Int64Array::from(qty.clone())),
+            Arc::new(Decimal128Array::from(idx.iter().map(|i| 1950 * ((i % 10) as i128 + 1) * 100).collect::<Vec<_>>()).with_precision_and_scale(18, 4).unwrap()),
             Arc::new(Decimal128Array::from(local.clone()).with_precision_and_scale(18, 4).unwrap()),
             text(&|_| Some("GBP".into())),
             Arc::new(Decimal128Array::from(vec![1_170_000i128; n]).with_precision_and_scale(12, 6).unwrap()),
