@@ -59,15 +59,22 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Runs an ingest frozen at `point`, kills it there, and checks nothing became visible and that
-/// vacuum clears what it wrote.
-fn kill_at(point: &str) {
+/// Runs an ingest frozen at `point`, kills it there, and checks nothing became visible, in the
+/// lake or (given `db_url`) the database, that vacuum clears what it wrote, and that the same
+/// file then loads completely.
+fn kill_at(point: &str, db_url: Option<&str>) {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let file = dir.path().join("BOXNOX - BIBBI Monthly Sales Report APR2025.csv");
     big_boxnox_csv(&file, 50_000);
-    let mut child = taskifai(&lake).env("TASKIFAI_CRASHPOINT", point).args(["ingest", "--tenant", "demo"]).arg(&file).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let with_db = |mut c: Command| {
+        if let Some(url) = db_url {
+            c.env("DATABASE_URL", url);
+        }
+        c
+    };
+    let mut child = with_db(taskifai(&lake)).env("TASKIFAI_CRASHPOINT", point).args(["ingest", "--tenant", "demo"]).arg(&file).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let reached = stderr.lines().map_while(Result::ok).any(|l| l.starts_with("crashpoint"));
     assert!(reached, "the load ended without reaching {point}");
@@ -79,8 +86,7 @@ fn kill_at(point: &str) {
     assert_eq!(code, 0);
     let table = lake.join("tenant=demo").join("table=sellout_entries");
     assert!(files_under(&table).iter().all(|p| !p.to_string_lossy().ends_with(".parquet")), "vacuum left data files");
-    // The same file loads completely afterwards.
-    let (code, out, err) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&file));
+    let (code, out, err) = run(with_db(taskifai(&lake)).args(["ingest", "--tenant", "demo"]).arg(&file));
     assert_eq!(code, 0, "{out}{err}");
     let (_, out, _) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
     assert_eq!(out, "n\n50000\n");
@@ -88,12 +94,24 @@ fn kill_at(point: &str) {
 
 #[test]
 fn a_load_killed_while_writing_leaves_nothing_visible() {
-    kill_at("after_first_write");
+    kill_at("after_first_write", None);
 }
 
 #[test]
 fn a_load_killed_just_before_its_commit_leaves_nothing_visible() {
-    kill_at("before_commit");
+    kill_at("before_commit", None);
+}
+
+#[tokio::test]
+async fn a_load_with_a_database_killed_before_its_commit_leaves_no_trace_in_either_store() {
+    let db = taskifai_tests::pg::TestDb::new().await;
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || kill_at("before_commit", Some(&url))).await.unwrap();
+    // kill_at loaded the file once more after the crash: exactly one batch and its rows.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries").fetch_one(&db.registry.pool).await.unwrap();
+    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches").fetch_one(&db.registry.pool).await.unwrap();
+    assert_eq!((n, batches), (50_000, 1));
+    db.cleanup().await;
 }
 
 #[tokio::test]
