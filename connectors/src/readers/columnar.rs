@@ -32,6 +32,24 @@ fn builder(path: &Path, name: &str) -> Result<ParquetRecordBatchReaderBuilder<Fi
     ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| ReadError::new(name, format!("not a readable Parquet file: {e}")))
 }
 
+/// The first `n` rows of a raw stream (header row included) as text cells.
+fn head_of(stream: RawStream, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
+    let mut rows = Vec::new();
+    for batch in stream {
+        let batch = batch?;
+        for r in 0..batch.num_rows() {
+            if rows.len() >= n {
+                return Ok(rows);
+            }
+            rows.push((1..batch.num_columns()).map(|c| {
+                let a: &StringArray = batch.column(c).as_string();
+                a.is_valid(r).then(|| a.value(r).to_owned())
+            }).collect());
+        }
+    }
+    Ok(rows)
+}
+
 fn header_batch(columns: &[String]) -> RecordBatch {
     let mut b = RawBatchBuilder::new(columns.len());
     b.push(1, columns.iter().map(|c| Some(c.as_str())));
@@ -48,20 +66,7 @@ impl Workbook for ParquetWorkbook {
     }
 
     fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
-        let mut rows = Vec::new();
-        for batch in self.stream(sheet)? {
-            let batch = batch?;
-            for r in 0..batch.num_rows() {
-                rows.push((1..batch.num_columns()).map(|c| {
-                    let a: &StringArray = batch.column(c).as_string();
-                    a.is_valid(r).then(|| a.value(r).to_owned())
-                }).collect());
-                if rows.len() >= n {
-                    return Ok(rows);
-                }
-            }
-        }
-        Ok(rows)
+        head_of(self.stream(sheet)?, n)
     }
 
     fn stream(&mut self, _sheet: usize) -> Result<RawStream, ReadError> {
@@ -117,20 +122,7 @@ impl Workbook for JsonLinesWorkbook {
     }
 
     fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
-        let mut rows = vec![self.columns.iter().map(|c| Some(c.clone())).collect::<Vec<_>>()];
-        for batch in self.stream(sheet)?.skip(1) {
-            let batch = batch?;
-            for r in 0..batch.num_rows() {
-                if rows.len() >= n {
-                    return Ok(rows);
-                }
-                rows.push((1..batch.num_columns()).map(|c| {
-                    let a: &StringArray = batch.column(c).as_string();
-                    a.is_valid(r).then(|| a.value(r).to_owned())
-                }).collect());
-            }
-        }
-        Ok(rows)
+        head_of(self.stream(sheet)?, n)
     }
 
     fn stream(&mut self, _sheet: usize) -> Result<RawStream, ReadError> {
@@ -164,5 +156,33 @@ impl Workbook for JsonLinesWorkbook {
             (!b.is_empty()).then(|| Ok(b.finish()))
         });
         Ok(Box::new(std::iter::once(Ok(header_batch(&self.columns))).chain(data)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn json_lines_and_parquet_read_as_a_header_row_then_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("s.jsonl");
+        std::fs::write(&jsonl, "{\"EAN\":\"7350154320008\",\"QTY\":2}\n\n{\"EAN\":null,\"QTY\":-1}\n").unwrap();
+        let mut wb = crate::readers::open(&jsonl, "s.jsonl").unwrap();
+        let head = wb.head(0, 10).unwrap();
+        assert_eq!(head, vec![vec![Some("EAN".into()), Some("QTY".into())], vec![Some("7350154320008".into()), Some("2".into())], vec![None, Some("-1".into())]]);
+
+        let schema = Arc::new(Schema::new(vec![Field::new("EAN", DataType::Utf8, true), Field::new("QTY", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![Some("7350154320008"), None])), Arc::new(Int64Array::from(vec![2, -1]))]).unwrap();
+        let pq = dir.path().join("s.parquet");
+        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(File::create(&pq).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let mut wb = crate::readers::open(&pq, "s.parquet").unwrap();
+        assert_eq!(wb.head(0, 10).unwrap(), head);
+        let rows: Vec<u32> = wb.stream(0).unwrap().flat_map(|b| b.unwrap().column(0).as_primitive::<datafusion::arrow::datatypes::UInt32Type>().values().to_vec()).collect();
+        assert_eq!(rows, vec![1, 2, 3]);
     }
 }
