@@ -4,6 +4,7 @@
 
 mod cli;
 
+
 use clap::Parser;
 use std::process::ExitCode;
 

@@ -43,8 +43,31 @@ pub struct IngestRequest {
     pub tenant: String,
     pub vendor: Option<String>,
     pub dry_run: bool,
+    pub mode: LoadMode,
+    /// The batch id when the caller recorded the batch already (an upload waiting for its job).
+    pub batch_id: Option<String>,
     /// Test hook: stop forever at this point so a test can kill the process there.
     pub pause_at: Option<Crashpoint>,
+}
+
+/// What a load does to earlier batches of the same vendor, table and period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// The new batch takes their place in the same commit: resending a month corrects it.
+    #[default]
+    Replace,
+    /// The new batch is added beside them (files that each carry part of a period).
+    Append,
+}
+
+impl LoadMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replace => "replace",
+            Self::Append => "append",
+        }
+    }
 }
 
 /// Points in a load where a crash test can freeze the process before killing it.
@@ -136,7 +159,7 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
             return Ok(Report { batch_id: existing.batch_id.clone(), sha256, status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None });
         }
     }
-    let batch_id = uuid::Uuid::new_v4().simple().to_string();
+    let batch_id = req.batch_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
     let (spec_tx, spec_rx) = tokio::sync::oneshot::channel::<(Arc<CompiledSpec>, Vec<Candidate>)>();
     let specs = specs.clone();
@@ -169,10 +192,13 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
         rows: 0,
     };
     let mut dbload = match (db, req.dry_run) {
-        (Some(pool), false) => Some(crate::postgres::load::DbLoad::begin(pool, &meta, file_size).await?),
+        (Some(pool), false) => Some(crate::postgres::load::DbLoad::begin(pool, &meta, file_size, req.mode).await?),
         _ => None,
     };
     let mut staged = lake.begin(&req.tenant, meta.clone(), schema::schema(target));
+    if req.mode == LoadMode::Append {
+        staged.append();
+    }
     let mut write_error: Option<IngestError> = None;
     let mut first = true;
     while let Some(batch) = rx.recv().await {
@@ -213,7 +239,10 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
             let mut m = meta.clone();
             m.period_start = outcome.summary.period.start.to_string();
             m.period_end = outcome.summary.period.end.to_string();
-            let replaced = lake.snapshot(&req.tenant).await?.same_period(&m);
+            let replaced = match req.mode {
+                LoadMode::Replace => lake.snapshot(&req.tenant).await?.same_period(&m),
+                LoadMode::Append => vec![],
+            };
             d.finish(&outcome.summary, &outcome.issues, &replaced).await?;
         }
         Ok::<_, IngestError>(report)

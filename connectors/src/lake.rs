@@ -171,7 +171,7 @@ impl Lake {
 
     /// Starts a load; nothing is visible until [`Staged::commit`].
     pub fn begin(&self, tenant: &str, meta: BatchMeta, schema: SchemaRef) -> Staged {
-        Staged { lake: self.clone(), tenant: tenant.to_owned(), meta, schema, writers: HashMap::new(), files: Vec::new() }
+        Staged { lake: self.clone(), tenant: tenant.to_owned(), meta, schema, writers: HashMap::new(), files: Vec::new(), replace: true }
     }
 
     /// Appends a commit, retrying on a concurrent writer's commit. `plan` sees the latest
@@ -233,7 +233,9 @@ impl Lake {
         let mut n = 0;
         for p in all {
             let s = p.to_string();
-            if s.ends_with(".parquet") && !live.contains(s.as_str()) {
+            // Uploaded source files and error reports are not data files.
+            let data = s.contains("/table=") && s.ends_with(".parquet");
+            if data && !live.contains(s.as_str()) {
                 self.store.delete(&p).await?;
                 n += 1;
             }
@@ -250,6 +252,7 @@ pub struct Staged {
     schema: SchemaRef,
     writers: HashMap<(i32, i32), (String, AsyncArrowWriter<BufWriter>, u64)>,
     files: Vec<DataFile>,
+    replace: bool,
 }
 
 fn writer_props() -> WriterProperties {
@@ -280,6 +283,11 @@ impl Staged {
         Ok(())
     }
 
+    /// Keeps the live batches of the same vendor and period instead of replacing them.
+    pub fn append(&mut self) {
+        self.replace = false;
+    }
+
     /// Records the batch's period once the file has been read.
     pub fn set_period(&mut self, start: &str, end: &str) {
         self.meta.period_start = start.to_owned();
@@ -305,13 +313,15 @@ impl Staged {
         Ok(())
     }
 
-    /// Makes the batch visible, replacing live batches of the same vendor, table and period.
+    /// Makes the batch visible, replacing live batches of the same vendor, table and period
+    /// unless [`Staged::append`] was called.
     /// Returns the commit and the ids it replaced.
     pub async fn commit(mut self) -> Result<Commit> {
         self.close().await?;
         self.meta.rows = self.files.iter().map(|f| f.rows).sum();
         let (meta, files) = (self.meta.clone(), self.files.clone());
-        let result = self.lake.commit_with(&self.tenant, |snap| (Some((meta.clone(), files.clone())), snap.same_period(&meta))).await;
+        let replace = self.replace;
+        let result = self.lake.commit_with(&self.tenant, |snap| (Some((meta.clone(), files.clone())), if replace { snap.same_period(&meta) } else { vec![] })).await;
         if result.is_err() {
             self.abort().await;
         }

@@ -5,6 +5,7 @@
 //! rows, reads the period ([`period`]) and parses values ([`values`]) into the canonical tables
 //! ([`schema`]) in [`normalize`]; [`pipeline`] drives it and reports [`issues`].
 
+pub mod analytics;
 pub mod detect;
 pub mod error;
 pub mod examples;

@@ -44,7 +44,7 @@ fn write(env: &Env, name: &str, bytes: &[u8]) -> PathBuf {
 async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<&str>) -> String {
     let env = env();
     let good = repo_path("sample-data/vendors/skins_nl/BIBBIPARFU_ReportPeriod02-2025.xlsx");
-    let req = |path: PathBuf, name: &str, vendor: Option<&str>| IngestRequest { path, name: name.into(), tenant: "demo".into(), vendor: vendor.map(Into::into), dry_run: false, pause_at: None };
+    let req = |path: PathBuf, name: &str, vendor: Option<&str>| IngestRequest { path, name: name.into(), tenant: "demo".into(), vendor: vendor.map(Into::into), dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
     ingest(&env.lake, &taskifai_tests::specs(), Arc::new(reference()), req(good, "BIBBIPARFU_ReportPeriod02-2025.xlsx", None), Arc::new(|_| {})).await.expect("good file loads");
     let before = tree(&env.root);
     let path = write(&env, name, bytes);

@@ -18,7 +18,7 @@ fn lake() -> (tempfile::TempDir, Lake) {
 }
 
 async fn load(lake: &Lake, tenant: &str, path: PathBuf, name: &str) -> Status {
-    let req = IngestRequest { path, name: name.into(), tenant: tenant.into(), vendor: None, dry_run: false, pause_at: None };
+    let req = IngestRequest { path, name: name.into(), tenant: tenant.into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
     ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.expect("loads").status
 }
 
@@ -103,7 +103,7 @@ async fn a_load_that_never_commits_stays_invisible_and_is_vacuumed() {
 #[tokio::test]
 async fn a_dry_run_loads_nothing() {
     let (_d, lake) = lake();
-    let req = IngestRequest { path: sample(SKINS_NL), name: "BIBBIPARFU_ReportPeriod02-2025.xlsx".into(), tenant: "demo".into(), vendor: None, dry_run: true, pause_at: None };
+    let req = IngestRequest { path: sample(SKINS_NL), name: "BIBBIPARFU_ReportPeriod02-2025.xlsx".into(), tenant: "demo".into(), vendor: None, dry_run: true, mode: Default::default(), batch_id: None, pause_at: None };
     let report = ingest(&lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.unwrap();
     assert!(matches!(report.status, Status::DryRun));
     assert_eq!(report.outcome.unwrap().summary.rows_accepted, 3);

@@ -17,7 +17,7 @@ fn sample(rel: &str) -> (PathBuf, String) {
 }
 
 async fn load(lake: &Lake, pool: &PgPool, tenant: &str, (path, name): (PathBuf, String)) -> Status {
-    let req = IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, pause_at: None };
+    let req = IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
     ingest_with_db(lake, Some(pool), &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.expect("loads").status
 }
 
@@ -79,7 +79,7 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
     let pool = db.registry.pool.clone();
     // Load into the lake alone, as if the process died between the lake and database commits.
     let (path, name) = sample(BOXNOX);
-    let req = IngestRequest { path, name, tenant: "demo".into(), vendor: None, dry_run: false, pause_at: None };
+    let req = IngestRequest { path, name, tenant: "demo".into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
     ingest_with_db(&lake, None, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.unwrap();
     assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
     let report = sync_from_lake(&pool, &lake, "demo").await.unwrap();
@@ -139,7 +139,7 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
     seed_reference(&acme, &repo_path("sample-data/reference")).await.unwrap();
     let galilu = |tenant: &str| {
         let (path, name) = sample("galilu/BIbbi_sellout_Galilu_2025.xlsx");
-        IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, pause_at: None }
+        IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None }
     };
     let r = ingest_with_db(&lake, Some(&acme), &specs(), Arc::new(load_reference(&acme).await.unwrap()), galilu("acme"), Arc::new(|_| {})).await.unwrap();
     assert_eq!(r.outcome.unwrap().summary.rows_accepted, 3);

@@ -13,7 +13,7 @@ use taskifai_engine::schema::{EUR_SCALE, LOCAL_SCALE};
 use taskifai_engine::spec::SpecRegistry;
 use taskifai_engine::values::format_scaled;
 
-fn specs(cli: &Cli) -> anyhow::Result<SpecRegistry> {
+pub fn specs(cli: &Cli) -> anyhow::Result<SpecRegistry> {
     SpecRegistry::load_dir(&cli.specs).map_err(|errors| anyhow!("vendor specs do not load:\n{}", errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")))
 }
 
@@ -70,7 +70,7 @@ pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&
         let b = bar.clone();
         // Crash tests freeze the process at a named point, then kill it.
         let pause_at = std::env::var("TASKIFAI_CRASHPOINT").ok().and_then(|p| Crashpoint::parse(&p));
-        let req = IngestRequest { path: f.clone(), name: display_name(f), tenant: tenant.to_owned(), vendor: vendor.map(str::to_owned), dry_run, pause_at };
+        let req = IngestRequest { path: f.clone(), name: display_name(f), tenant: tenant.to_owned(), vendor: vendor.map(str::to_owned), dry_run, mode: Default::default(), batch_id: None, pause_at };
         let result = ingest_with_db(&lake, db.as_ref(), &registry, reference.clone(), req, Arc::new(move |n| b.inc(n as u64))).await;
         bar.finish_and_clear();
         match result {

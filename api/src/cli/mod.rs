@@ -5,6 +5,7 @@ mod db;
 mod ingest;
 mod query;
 mod samples;
+mod serve;
 mod spec;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -98,6 +99,25 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Run the REST API (and, unless --workers 0, background workers in the same process).
+    Serve {
+        #[arg(long, env = "TASKIFAI_HOST", default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, env = "TASKIFAI_PORT", default_value_t = 8080)]
+        port: u16,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Run background workers only (scale out against the same database and object store).
+    Worker {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Platform administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Lake maintenance.
     Lake {
         #[command(subcommand)]
@@ -159,6 +179,40 @@ pub enum LakeCommand {
     },
 }
 
+/// Settings shared by `serve` and `worker`.
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// Tenants are `<subdomain>.<base domain>`; localhost and IPs are the demo tenant.
+    #[arg(long, env = "TASKIFAI_BASE_DOMAIN", default_value = "taskifai.localhost")]
+    pub base_domain: String,
+    /// Signs access tokens; every server process needs the same one.
+    #[arg(long, env = "TASKIFAI_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    #[arg(long, env = "TASKIFAI_ACCESS_TTL_SECS", default_value_t = 900)]
+    pub access_ttl_secs: u64,
+    #[arg(long, env = "TASKIFAI_MAX_UPLOAD_MB", default_value_t = 100)]
+    pub max_upload_mb: u64,
+    /// Worker loops in this process.
+    #[arg(long, env = "TASKIFAI_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Seconds a worker owns a job without renewing; a dead worker's job is retaken after it.
+    #[arg(long, env = "TASKIFAI_JOB_LEASE_SECS", default_value_t = 60)]
+    pub lease_secs: u64,
+    #[arg(long, env = "TASKIFAI_JOBS_PER_TENANT", default_value_t = 2)]
+    pub jobs_per_tenant: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add (or reset the password of) a platform admin.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "TASKIFAI_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
     Table,
@@ -181,6 +235,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant { command } => db::tenant(&cli, command).await,
+        Command::Serve { host, port, service } => serve::serve(&cli, service, host, *port).await,
+        Command::Worker { service } => serve::worker(&cli, service).await,
+        Command::Admin { command: AdminCommand::Add { email, password } } => serve::add_admin(&cli, email, password).await,
         Command::GenSamples { out } => {
             for p in samples::generate(out)? {
                 println!("wrote {}", p.display());

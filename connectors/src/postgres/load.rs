@@ -43,9 +43,14 @@ async fn copy_batch(tx: &mut Transaction<'static, Postgres>, table: &str, column
 
 impl DbLoad {
     /// Opens the transaction and records the batch as processing.
-    pub async fn begin(pool: &PgPool, meta: &BatchMeta, file_size: u64) -> Result<Self, PgError> {
+    /// An upload recorded the batch already (pending); its row is taken over.
+    pub async fn begin(pool: &PgPool, meta: &BatchMeta, file_size: u64, mode: crate::ingest::LoadMode) -> Result<Self, PgError> {
         let mut tx = pool.begin().await?;
-        sqlx::query("INSERT INTO upload_batches (id, file_name, file_size, sha256, vendor, spec_version, status, target_table, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7, now())")
+        sqlx::query(
+            "INSERT INTO upload_batches (id, file_name, file_size, sha256, vendor, spec_version, status, target_table, started_at, mode) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7, now(), $8)
+             ON CONFLICT (id) DO UPDATE SET vendor = EXCLUDED.vendor, spec_version = EXCLUDED.spec_version, status = 'processing', target_table = EXCLUDED.target_table,
+             started_at = coalesce(upload_batches.started_at, now()), mode = EXCLUDED.mode, error_summary = NULL",
+        )
             .bind(&meta.batch_id)
             .bind(&meta.file_name)
             .bind(file_size as i64)
@@ -53,6 +58,7 @@ impl DbLoad {
             .bind(&meta.vendor)
             .bind(meta.spec_version as i32)
             .bind(&meta.table)
+            .bind(mode.as_str())
             .execute(&mut *tx)
             .await?;
         Ok(Self { tx, meta: meta.clone(), target: target_of(&meta.table) })

@@ -45,6 +45,16 @@ impl Registry {
         }
     }
 
+    /// The tenant a host's subdomain names; `demo` is always there.
+    pub async fn by_subdomain(&self, subdomain: &str) -> Result<Tenant, PgError> {
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE subdomain = $1").bind(subdomain).fetch_optional(&self.pool).await?;
+        match id {
+            Some(id) => self.get(&id).await,
+            None if subdomain == DEMO_TENANT => self.get(DEMO_TENANT).await,
+            None => Err(PgError::UnknownTenant(subdomain.to_owned())),
+        }
+    }
+
     async fn registry_database(&self) -> Result<String, PgError> {
         Ok(sqlx::query_scalar("SELECT current_database()").fetch_one(&self.pool).await?)
     }

@@ -1,0 +1,96 @@
+//! What an operator sets: one typed [`ServerConfig`] built by the binary from flags and the
+//! environment, printed at start with secrets masked.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("********")
+    }
+}
+
+/// Requests allowed per minute, by who asks and for what.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub per_tenant: u32,
+    pub per_user: u32,
+    /// Per tenant and client address: guessing passwords is slow.
+    pub login: u32,
+    pub uploads: u32,
+    /// SQL queries and, later, chat questions.
+    pub query: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { per_tenant: 6000, per_user: 1200, login: 10, uploads: 60, query: 120 }
+    }
+}
+
+/// Everything the server and workers need to know.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `acme.<base_domain>` is tenant `acme`; `localhost` and bare IPs are the demo tenant.
+    pub base_domain: String,
+    pub jwt_secret: Secret,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub max_upload_bytes: u64,
+    pub query_timeout: Duration,
+    pub query_max_rows: usize,
+    pub rate: RateLimits,
+    /// How long a worker owns a job without renewing its lease.
+    pub job_lease: Duration,
+    /// Jobs one tenant may run at once, across all workers.
+    pub jobs_per_tenant: i64,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the secret.
+    pub fn new(jwt_secret: Secret) -> Self {
+        Self {
+            base_domain: "taskifai.localhost".into(),
+            jwt_secret,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_upload_bytes: 100 * 1024 * 1024,
+            query_timeout: Duration::from_secs(30),
+            query_max_rows: 10_000,
+            rate: RateLimits::default(),
+            job_lease: Duration::from_secs(60),
+            jobs_per_tenant: 2,
+        }
+    }
+
+    /// The start-up summary, one setting per line.
+    pub fn summary(&self) -> String {
+        format!(
+            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant",
+            self.base_domain,
+            self.jwt_secret,
+            self.access_ttl,
+            self.refresh_ttl,
+            self.max_upload_bytes / (1024 * 1024),
+            self.query_timeout,
+            self.query_max_rows,
+            self.rate,
+            self.job_lease,
+            self.jobs_per_tenant
+        )
+    }
+}

@@ -1,0 +1,12 @@
+//! TaskifAI's service side: the REST API ([`server`]), the durable job queue ([`jobs`]) and the
+//! workers that drain it ([`worker`]). The `taskifai` binary wires them to the command line.
+
+pub mod config;
+pub mod jobs;
+pub mod metrics;
+pub mod server;
+pub mod state;
+pub mod worker;
+
+pub use server::{router, serve};
+pub use state::AppState;

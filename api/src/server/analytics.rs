@@ -1,0 +1,164 @@
+//! `/api/analytics/*`: KPIs, time series, rankings and sale lines over the tenant's lake with
+//! DataFusion. The lake serves these, so they work while the database is busy or down.
+
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult};
+use super::tenancy::TenantCtx;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::Json;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use taskifai_engine::analytics::{self as a, Dimension, Filters, Window};
+
+/// Arrow batches as JSON objects, one per row.
+pub fn to_json(batches: &[RecordBatch]) -> ApiResult<Vec<Value>> {
+    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    w.write_batches(&refs).map_err(ApiError::internal)?;
+    w.finish().map_err(ApiError::internal)?;
+    let bytes = w.into_inner();
+    if bytes.is_empty() {
+        return Ok(vec![]);
+    }
+    serde_json::from_slice(&bytes).map_err(ApiError::internal)
+}
+
+fn first(batches: &[RecordBatch]) -> ApiResult<Value> {
+    Ok(to_json(batches)?.into_iter().next().unwrap_or(Value::Null))
+}
+
+fn df(e: datafusion::error::DataFusionError) -> ApiError {
+    ApiError::internal(e)
+}
+
+/// The session with `f` registered, and the window to report on (`None`: no data).
+async fn prepare(state: &AppState, tenant: &TenantCtx, filters: &Filters) -> ApiResult<(SessionContext, Option<Window>)> {
+    let today = chrono::Utc::now().date_naive();
+    let asked = filters.window(today).map_err(|e| ApiError::bad("invalid_filter", e.to_string()))?;
+    let ctx = taskifai_connectors::session::tenant_session(&state.lake, tenant.id()).await?;
+    a::register_filtered(&ctx, filters).await.map_err(df)?;
+    let window = a::resolve_window(&ctx, asked).await.map_err(df)?;
+    Ok((ctx, window))
+}
+
+fn growth(now: &Value, before: &Value) -> Value {
+    let num = |v: &Value| v["revenue_eur"].as_str().and_then(|s| s.parse::<f64>().ok());
+    match (num(now), num(before)) {
+        (Some(n), Some(b)) if b != 0.0 => json!(((n - b) / b * 10000.0).round() / 100.0),
+        _ => Value::Null,
+    }
+}
+
+#[utoipa::path(get, path = "/api/analytics/kpis", responses((status = 200)), tag = "analytics")]
+pub async fn kpis(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(filters): Query<Filters>) -> ApiResult<Json<Value>> {
+    let (ctx, window) = prepare(&state, &tenant, &filters).await?;
+    let Some(w) = window else {
+        return Ok(Json(json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 })));
+    };
+    let mut out = first(&a::totals(&ctx, w).await.map_err(df)?)?;
+    let movers = first(&a::movers(&ctx, w).await.map_err(df)?)?;
+    let (prev, last_year) = (first(&a::revenue(&ctx, w.previous()).await.map_err(df)?)?, first(&a::revenue(&ctx, w.year_before()).await.map_err(df)?)?);
+    out["window"] = json!(w);
+    out["fast_movers"] = movers["fast_movers"].clone();
+    out["slow_movers"] = movers["slow_movers"].clone();
+    out["channels"] = Value::Array(to_json(&a::channel_mix(&ctx, w).await.map_err(df)?)?);
+    out["previous_period"] = json!({ "window": w.previous(), "revenue_eur": prev["revenue_eur"], "growth_pct": growth(&out, &prev) });
+    out["same_period_last_year"] = json!({ "window": w.year_before(), "revenue_eur": last_year["revenue_eur"], "growth_pct": growth(&out, &last_year) });
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SeriesParams {
+    pub bucket: Option<a::Bucket>,
+    #[serde(flatten)]
+    pub filters: Filters,
+}
+
+#[utoipa::path(get, path = "/api/analytics/timeseries", responses((status = 200)), tag = "analytics")]
+pub async fn timeseries(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(p): Query<SeriesParams>) -> ApiResult<Json<Value>> {
+    let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
+    let bucket = p.bucket.unwrap_or(a::Bucket::Month);
+    let points = match window {
+        Some(w) => to_json(&a::timeseries(&ctx, w, bucket).await.map_err(df)?)?,
+        None => vec![],
+    };
+    Ok(Json(json!({ "window": window, "bucket": format!("{bucket:?}").to_lowercase(), "points": points })))
+}
+
+/// Numbers in query strings next to a flattened struct arrive as text (serde's flatten buffers
+/// them untyped), so they are parsed here.
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    s.map(|s| s.trim().parse().map_err(|_| serde::de::Error::custom(format!("{s:?} is not a whole number")))).transpose()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TopParams {
+    #[serde(default, deserialize_with = "number")]
+    pub limit: Option<usize>,
+    #[serde(flatten)]
+    pub filters: Filters,
+}
+
+async fn top(state: AppState, tenant: TenantCtx, p: TopParams, by: Dimension) -> ApiResult<Json<Value>> {
+    let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
+    let items = match window {
+        Some(w) => to_json(&a::top(&ctx, w, by, p.limit.unwrap_or(10)).await.map_err(df)?)?,
+        None => vec![],
+    };
+    Ok(Json(json!({ "window": window, "items": items })))
+}
+
+#[utoipa::path(get, path = "/api/analytics/top-products", responses((status = 200)), tag = "analytics")]
+pub async fn top_products(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+    top(s, t, p, Dimension::Product).await
+}
+
+#[utoipa::path(get, path = "/api/analytics/top-resellers", responses((status = 200)), tag = "analytics")]
+pub async fn top_resellers(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+    top(s, t, p, Dimension::Reseller).await
+}
+
+#[utoipa::path(get, path = "/api/analytics/top-markets", responses((status = 200)), tag = "analytics")]
+pub async fn top_markets(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+    top(s, t, p, Dimension::Market).await
+}
+
+#[utoipa::path(get, path = "/api/analytics/top-stores", responses((status = 200)), tag = "analytics")]
+pub async fn top_stores(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+    top(s, t, p, Dimension::Store).await
+}
+
+#[utoipa::path(get, path = "/api/analytics/channel-mix", responses((status = 200)), tag = "analytics")]
+pub async fn channel_mix(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(filters): Query<Filters>) -> ApiResult<Json<Value>> {
+    let (ctx, window) = prepare(&state, &tenant, &filters).await?;
+    let items = match window {
+        Some(w) => to_json(&a::channel_mix(&ctx, w).await.map_err(df)?)?,
+        None => vec![],
+    };
+    Ok(Json(json!({ "window": window, "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SalesParams {
+    #[serde(default, deserialize_with = "number")]
+    pub page: Option<usize>,
+    #[serde(default, deserialize_with = "number")]
+    pub per_page: Option<usize>,
+    #[serde(flatten)]
+    pub filters: Filters,
+}
+
+#[utoipa::path(get, path = "/api/analytics/sales", responses((status = 200)), tag = "analytics")]
+pub async fn sales(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(p): Query<SalesParams>) -> ApiResult<Json<Value>> {
+    let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
+    let (page, per_page) = (p.page.unwrap_or(1).max(1), p.per_page.unwrap_or(100).clamp(1, 1000));
+    let items = match window {
+        Some(w) => to_json(&a::rows(&ctx, w, per_page, (page - 1) * per_page).await.map_err(df)?)?,
+        None => vec![],
+    };
+    Ok(Json(json!({ "window": window, "page": page, "per_page": per_page, "items": items })))
+}

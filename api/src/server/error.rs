@@ -1,0 +1,105 @@
+//! API errors: a stable snake_case `code`, a sentence for people, and the HTTP status, all
+//! decided in one match. Our own bugs are logged with their cause chain and shown to clients
+//! as "internal error" with the request id; database and driver text never reaches a client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use taskifai_connectors::postgres::PgError;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the upload is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("tenant {0:?} is suspended")]
+    Suspended(String),
+    #[error("the query ran longer than {0} s and was stopped")]
+    Timeout(u64),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error; the server log has the details under this request's x-request-id")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest { code, message: message.into() }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::Suspended(_) => (StatusCode::FORBIDDEN, "tenant_suspended"),
+            Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "query_timeout"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            tracing::error!(error = format!("{e:#}"), "Request failed.");
+        }
+        let (status, code) = self.parts();
+        let mut res = (status, Json(json!({ "code": code, "message": self.to_string() }))).into_response();
+        if let Self::RateLimited(secs) = self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        res
+    }
+}
+
+impl From<PgError> for ApiError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::UnknownTenant(t) => Self::NotFound(format!("tenant {t:?}")),
+            PgError::Suspended(t) => Self::Suspended(t),
+            PgError::ConnectionBudget(_) => Self::Unavailable(e.to_string()),
+            PgError::TenantExists(_) => Self::Conflict(e.to_string()),
+            PgError::InvalidTenantId(_) => Self::bad("invalid_tenant_id", e.to_string()),
+            PgError::Db(_) | PgError::Migrate(_) | PgError::Load(_) | PgError::Lake(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<taskifai_connectors::lake::LakeError> for ApiError {
+    fn from(e: taskifai_connectors::lake::LakeError) -> Self {
+        Self::internal(e)
+    }
+}

@@ -1,0 +1,91 @@
+//! The HTTP API: one router over [`AppState`], served with graceful shutdown.
+
+pub mod admin;
+pub mod analytics;
+pub mod auth;
+pub mod error;
+pub mod ops;
+pub mod query;
+pub mod ratelimit;
+pub mod reports;
+pub mod sessions;
+pub mod tenancy;
+pub mod uploads;
+
+use crate::state::AppState;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    // Uploads enforce their own limit while streaming; other bodies are small.
+    let upload_limit = DefaultBodyLimit::max(state.config.max_upload_bytes as usize * 2 + (1 << 20));
+    let api = Router::new()
+        .route("/auth/register", post(sessions::register))
+        .route("/auth/login", post(sessions::login))
+        .route("/auth/refresh", post(sessions::refresh))
+        .route("/auth/logout", post(sessions::logout))
+        .route("/me", get(sessions::me))
+        .route("/users", get(sessions::list_users).post(sessions::create_user))
+        .route("/api-keys", post(sessions::create_api_key))
+        .route("/uploads", get(uploads::list).post(uploads::create).layer(upload_limit))
+        .route("/uploads/{id}", get(uploads::get).delete(uploads::delete))
+        .route("/uploads/{id}/events", get(uploads::events))
+        .route("/uploads/{id}/errors", get(uploads::errors))
+        .route("/uploads/{id}/retry", post(uploads::retry))
+        .route("/analytics/kpis", get(analytics::kpis))
+        .route("/analytics/timeseries", get(analytics::timeseries))
+        .route("/analytics/top-products", get(analytics::top_products))
+        .route("/analytics/top-resellers", get(analytics::top_resellers))
+        .route("/analytics/top-markets", get(analytics::top_markets))
+        .route("/analytics/top-stores", get(analytics::top_stores))
+        .route("/analytics/channel-mix", get(analytics::channel_mix))
+        .route("/analytics/sales", get(analytics::sales))
+        .route("/query", post(query::run))
+        .route("/admin/login", post(admin::login))
+        .route("/admin/tenants", get(admin::list).post(admin::create))
+        .route("/admin/tenants/{id}/suspend", post(admin::suspend))
+        .route("/admin/tenants/{id}/resume", post(admin::resume))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/docs", get(ops::docs));
+    Router::new()
+        .nest("/api", api)
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A bug in a handler answers 500 like any other internal error instead of dropping the connection.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+    axum::response::IntoResponse::into_response(error::ApiError::internal(anyhow::anyhow!("handler panicked: {message}")))
+}
+
+async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let res = next.run(req).await;
+    state.metrics.request(res.status().as_u16(), started.elapsed().as_micros() as u64);
+    res
+}
+
+/// Serves until `shutdown` resolves, then lets open requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}

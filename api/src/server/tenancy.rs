@@ -1,0 +1,114 @@
+//! Which tenant a request is for, from its `Host`: `acme.<base domain>` is the tenant whose
+//! subdomain is `acme`; `localhost` and bare IP addresses are the demo tenant. Lookups are
+//! cached for a few seconds, so a suspension takes effect within that time.
+
+use super::error::{ApiError, ApiResult};
+use super::ratelimit::Bucket;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use taskifai_connectors::postgres::tenants::Tenant;
+use taskifai_connectors::postgres::DEMO_TENANT;
+
+const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Registry lookups by subdomain, kept briefly.
+#[derive(Default)]
+pub struct TenantCache(Mutex<HashMap<String, (Tenant, Instant)>>);
+
+impl TenantCache {
+    async fn get(&self, state: &AppState, subdomain: &str) -> ApiResult<Tenant> {
+        if let Some((t, at)) = self.0.lock().expect("tenant cache lock").get(subdomain) {
+            if at.elapsed() < CACHE_TTL {
+                return Ok(t.clone());
+            }
+        }
+        let t = state.registry.by_subdomain(subdomain).await?;
+        self.0.lock().expect("tenant cache lock").insert(subdomain.to_owned(), (t.clone(), Instant::now()));
+        Ok(t)
+    }
+}
+
+/// The subdomain a host names, or why it names none.
+pub fn subdomain_of(host: &str, base_domain: &str) -> Result<String, String> {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    let name = match host.strip_prefix('[') {
+        Some(v6) => return v6.split(']').next().filter(|a| a.parse::<IpAddr>().is_ok()).map(|_| DEMO_TENANT.to_owned()).ok_or(format!("bad host {host:?}")),
+        None => host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host.as_str(), |(h, _)| h),
+    };
+    if name == "localhost" || name.parse::<IpAddr>().is_ok() {
+        return Ok(DEMO_TENANT.to_owned());
+    }
+    let base = base_domain.to_ascii_lowercase();
+    match name.strip_suffix(&base).and_then(|s| s.strip_suffix('.')) {
+        Some(sub) if !sub.is_empty() && !sub.contains('.') => Ok(sub.to_owned()),
+        _ => Err(format!("host {name:?} is not a tenant of {base}")),
+    }
+}
+
+/// The tenant of this request, active, with its database pool.
+pub struct TenantCtx {
+    pub tenant: Tenant,
+    pub pool: PgPool,
+}
+
+impl TenantCtx {
+    pub fn id(&self) -> &str {
+        &self.tenant.id
+    }
+}
+
+impl FromRequestParts<AppState> for TenantCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        if let Some(t) = parts.extensions.get::<TenantCtx>() {
+            return Ok(Self { tenant: t.tenant.clone(), pool: t.pool.clone() });
+        }
+        let host = parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host()).unwrap_or_default();
+        let sub = subdomain_of(host, &state.config.base_domain).map_err(ApiError::NotFound)?;
+        let tenant = state.tenants.get(state, &sub).await?;
+        if tenant.status != "active" {
+            return Err(ApiError::Suspended(tenant.id));
+        }
+        state.limiter.check(Bucket::Tenant, &tenant.id)?;
+        let pool = state.pools.pool(&tenant.id).await?;
+        parts.extensions.insert(TenantCtx { tenant: tenant.clone(), pool: pool.clone() });
+        Ok(Self { tenant, pool })
+    }
+}
+
+impl Clone for TenantCtx {
+    fn clone(&self) -> Self {
+        Self { tenant: self.tenant.clone(), pool: self.pool.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subdomain_of;
+
+    #[test]
+    fn hosts_map_to_subdomains() {
+        let base = "taskifai.example";
+        assert_eq!(subdomain_of("acme.taskifai.example", base).unwrap(), "acme");
+        assert_eq!(subdomain_of("ACME.taskifai.example:8443", base).unwrap(), "acme");
+        assert_eq!(subdomain_of("localhost:3000", base).unwrap(), "demo");
+        assert_eq!(subdomain_of("127.0.0.1:8080", base).unwrap(), "demo");
+        assert_eq!(subdomain_of("[::1]:8080", base).unwrap(), "demo");
+    }
+
+    #[test]
+    fn foreign_and_nested_hosts_are_refused() {
+        let base = "taskifai.example";
+        assert!(subdomain_of("evil.com", base).is_err());
+        assert!(subdomain_of("a.b.taskifai.example", base).is_err());
+        assert!(subdomain_of("taskifai.example", base).is_err());
+        assert!(subdomain_of("acmetaskifai.example", base).is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! Uploads: files streamed to the object store, recorded as pending batches and queued for a
+//! worker; their history, status, live progress, error reports, deletion and retry.
+
+use super::auth::{Auth, Role};
+use super::error::{ApiError, ApiResult};
+use super::ratelimit::Bucket;
+use super::tenancy::TenantCtx;
+use crate::jobs;
+use crate::state::AppState;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as StorePath;
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+const MAX_FILES: usize = 20;
+
+/// One batch as the API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Upload {
+    pub id: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub sha256: String,
+    pub vendor: Option<String>,
+    pub spec_version: Option<i32>,
+    pub mode: String,
+    pub status: String,
+    pub rows_read: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub rows_skipped: i64,
+    pub warnings: i64,
+    pub quantity_total: i64,
+    /// Decimal text, exact.
+    pub sales_local: Option<String>,
+    pub sales_eur: Option<String>,
+    pub currency: Option<String>,
+    pub period_start: Option<chrono::NaiveDate>,
+    pub period_end: Option<chrono::NaiveDate>,
+    pub period_grain: Option<String>,
+    pub error_summary: Option<String>,
+    pub replaced_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+const UPLOAD_COLUMNS: &str = "id, file_name, file_size, sha256, vendor, spec_version, mode, status, rows_read, rows_accepted, rows_rejected, rows_skipped, warnings, quantity_total,
+    sales_local::text AS sales_local, sales_eur::text AS sales_eur, currency, period_start, period_end, period_grain, error_summary, replaced_by, created_at, started_at, finished_at";
+
+/// What happened to one file of a multipart upload.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    pub file_name: String,
+    /// `pending` (queued) or `duplicate` (identical content is already loaded or queued).
+    pub status: &'static str,
+    pub duplicate_of: Option<String>,
+    pub job_id: Option<i64>,
+}
+
+/// Checks a client's file name: a plain name, no path, no control characters.
+pub fn check_file_name(name: &str) -> ApiResult<String> {
+    let bad = |why: &str| ApiError::bad("invalid_file_name", format!("file name {name:?} {why}"));
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if trimmed.contains(['/', '\\']) || trimmed == "." || trimmed.starts_with("..") {
+        return Err(bad("contains a path; send the bare file name"));
+    }
+    if trimmed.chars().any(char::is_control) || trimmed.len() > 255 {
+        return Err(bad("has control characters or is longer than 255 bytes"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+struct Stored {
+    id: String,
+    name: String,
+    path: String,
+    size: u64,
+    sha256: String,
+}
+
+/// Upload one or more files (`file` parts), optionally with `mode` (append|replace) and
+/// `vendor` (skip detection) parts.
+#[utoipa::path(post, path = "/api/uploads", request_body(content_type = "multipart/form-data", description = "`file` parts, optional `mode` and `vendor`"),
+    responses((status = 202, body = [Accepted]), (status = 400), (status = 403), (status = 413)), tag = "uploads")]
+pub async fn create(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, mut form: Multipart) -> ApiResult<(StatusCode, Json<Vec<Accepted>>)> {
+    auth.require(Role::Member)?;
+    state.limiter.check(Bucket::Upload, &format!("{}:{}", tenant.id(), auth.who))?;
+    let (mut mode, mut vendor, mut stored) = ("replace".to_owned(), None::<String>, Vec::<Stored>::new());
+    let result = async {
+        while let Some(field) = form.next_field().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))? {
+            match field.name().unwrap_or_default() {
+                "mode" => mode = field.text().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?.trim().to_lowercase(),
+                "vendor" => vendor = Some(field.text().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?.trim().to_owned()).filter(|v| !v.is_empty()),
+                "file" | "files" | "files[]" => {
+                    if stored.len() == MAX_FILES {
+                        return Err(ApiError::bad("too_many_files", format!("at most {MAX_FILES} files per upload")));
+                    }
+                    let name = check_file_name(field.file_name().unwrap_or_default())?;
+                    stored.push(store_field(&state, tenant.id(), name, field).await?);
+                }
+                other => return Err(ApiError::bad("unknown_field", format!("unknown form field {other:?}; send `file`, `mode` or `vendor`"))),
+            }
+        }
+        if stored.is_empty() {
+            return Err(ApiError::bad("no_file", "the upload has no `file` part"));
+        }
+        if mode != "append" && mode != "replace" {
+            return Err(ApiError::bad("invalid_mode", format!("mode {mode:?}: expected append or replace")));
+        }
+        if let Some(v) = &vendor {
+            if state.specs.get(v).is_none() {
+                return Err(ApiError::bad("unknown_vendor", format!("unknown vendor {v:?}; known: {}", state.specs.vendors().join(", "))));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        for s in &stored {
+            let _ = state.lake.store().delete(&StorePath::from(s.path.as_str())).await;
+        }
+        return Err(e);
+    }
+    let mut out = Vec::new();
+    for s in stored {
+        out.push(record(&state, &tenant, &auth, s, &mode, vendor.as_deref()).await?);
+    }
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+async fn store_field(state: &AppState, tenant: &str, name: String, mut field: axum::extract::multipart::Field<'_>) -> ApiResult<Stored> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let path = format!("tenant={tenant}/_uploads/{id}/{name}");
+    let mut writer = BufWriter::new(state.lake.store(), StorePath::from(path.as_str()));
+    let (mut size, mut sha) = (0u64, Sha256::new());
+    let limit = state.config.max_upload_bytes;
+    loop {
+        let chunk = match field.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(ApiError::bad("bad_multipart", e.body_text()));
+            }
+        };
+        size += chunk.len() as u64;
+        if size > limit {
+            let _ = writer.abort().await;
+            return Err(ApiError::TooLarge(limit));
+        }
+        sha.update(&chunk);
+        if let Err(e) = writer.write_all(&chunk).await {
+            let _ = writer.abort().await;
+            return Err(ApiError::internal(e));
+        }
+    }
+    writer.shutdown().await.map_err(ApiError::internal)?;
+    Ok(Stored { id, name, path, size, sha256: hex::encode(sha.finalize()) })
+}
+
+async fn record(state: &AppState, tenant: &TenantCtx, auth: &Auth, s: Stored, mode: &str, vendor: Option<&str>) -> ApiResult<Accepted> {
+    let existing: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM upload_batches WHERE sha256 = $1 AND replaced_by IS NULL AND status IN ('pending', 'processing', 'completed', 'completed_with_errors') ORDER BY created_at LIMIT 1",
+    )
+    .bind(&s.sha256)
+    .fetch_optional(&tenant.pool)
+    .await?;
+    if let Some(dup) = existing {
+        let _ = state.lake.store().delete(&StorePath::from(s.path.as_str())).await;
+        return Ok(Accepted { id: dup.clone(), file_name: s.name, status: "duplicate", duplicate_of: Some(dup), job_id: None });
+    }
+    sqlx::query("INSERT INTO upload_batches (id, file_name, file_size, sha256, mode, status, storage_path, vendor_override, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)")
+        .bind(&s.id)
+        .bind(&s.name)
+        .bind(s.size as i64)
+        .bind(&s.sha256)
+        .bind(mode)
+        .bind(&s.path)
+        .bind(vendor)
+        .bind(auth.user_id)
+        .execute(&tenant.pool)
+        .await?;
+    let job = match jobs::enqueue(&state.registry.pool, tenant.id(), &s.id).await {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = sqlx::query("UPDATE upload_batches SET status = 'failed', error_summary = 'could not be queued; retry it' WHERE id = $1").bind(&s.id).execute(&tenant.pool).await;
+            return Err(ApiError::internal(e));
+        }
+    };
+    tracing::info!(tenant = %tenant.id(), batch = %s.id, file = %s.name, bytes = s.size, "Upload queued.");
+    Ok(Accepted { id: s.id, file_name: s.name, status: "pending", duplicate_of: None, job_id: Some(job) })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub status: Option<String>,
+    pub vendor: Option<String>,
+    /// Part of the file name.
+    pub q: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: i64,
+}
+
+fn paging(page: Option<u32>, per_page: Option<u32>) -> (u32, u32) {
+    (page.unwrap_or(1).max(1), per_page.unwrap_or(50).clamp(1, 500))
+}
+
+#[utoipa::path(get, path = "/api/uploads", params(ListParams), responses((status = 200, body = Page<Upload>)), tag = "uploads")]
+pub async fn list(tenant: TenantCtx, _auth: Auth, Query(p): Query<ListParams>) -> ApiResult<Json<Page<Upload>>> {
+    let (page, per_page) = paging(p.page, p.per_page);
+    let filter = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR vendor = $2) AND ($3::text IS NULL OR file_name ILIKE '%' || $3 || '%')";
+    let items = sqlx::query_as(&format!("SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE {filter} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"))
+        .bind(&p.status)
+        .bind(&p.vendor)
+        .bind(&p.q)
+        .bind(per_page as i64)
+        .bind(((page - 1) * per_page) as i64)
+        .fetch_all(&tenant.pool)
+        .await?;
+    let total = sqlx::query_scalar(&format!("SELECT count(*) FROM upload_batches WHERE {filter}")).bind(&p.status).bind(&p.vendor).bind(&p.q).fetch_one(&tenant.pool).await?;
+    Ok(Json(Page { items, page, per_page, total }))
+}
+
+async fn fetch(tenant: &TenantCtx, id: &str) -> ApiResult<Upload> {
+    sqlx::query_as(&format!("SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE id = $1")).bind(id).fetch_optional(&tenant.pool).await?.ok_or_else(|| ApiError::NotFound(format!("upload {id:?}")))
+}
+
+#[utoipa::path(get, path = "/api/uploads/{id}", responses((status = 200, body = Upload), (status = 404)), tag = "uploads")]
+pub async fn get(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let upload = fetch(&tenant, &id).await?;
+    let job = jobs::of_batch(&state.registry.pool, tenant.id(), &id).await?;
+    let mut v = serde_json::to_value(upload).map_err(ApiError::internal)?;
+    v["job"] = serde_json::to_value(job).map_err(ApiError::internal)?;
+    Ok(Json(v))
+}
+
+fn terminal(status: &str) -> bool {
+    matches!(status, "completed" | "completed_with_errors" | "failed")
+}
+
+/// Server-sent events: `progress` while the job runs, then one `done` with the final state.
+#[utoipa::path(get, path = "/api/uploads/{id}/events", responses((status = 200, content_type = "text/event-stream")), tag = "uploads")]
+pub async fn events(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    fetch(&tenant, &id).await?;
+    let stream = futures::stream::unfold((false, String::new()), move |(finished, last)| {
+        let (state, tenant, id) = (state.clone(), tenant.clone(), id.clone());
+        async move {
+            if finished {
+                return None;
+            }
+            loop {
+                let upload = fetch(&tenant, &id).await.ok()?;
+                let job = jobs::of_batch(&state.registry.pool, tenant.id(), &id).await.ok().flatten();
+                let body = serde_json::json!({ "status": upload.status, "rows_processed": job.as_ref().map_or(upload.rows_read, |j| j.progress_rows.max(upload.rows_read)),
+                    "rows_accepted": upload.rows_accepted, "rows_rejected": upload.rows_rejected, "error": upload.error_summary, "attempts": job.as_ref().map(|j| j.attempts) })
+                .to_string();
+                let done = terminal(&upload.status);
+                if body != last || done {
+                    let event = Event::default().event(if done { "done" } else { "progress" }).data(body.clone());
+                    return Some((Ok::<_, std::convert::Infallible>(event), (done, body)));
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorParams {
+    /// json (default, paged), csv or xlsx.
+    pub format: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ErrorRow {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub source_row: Option<i64>,
+    pub column: Option<String>,
+    pub raw_value: Option<String>,
+    pub rule: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// The batch's rejected rows and warnings: a JSON page, or the whole report as CSV or XLSX.
+#[utoipa::path(get, path = "/api/uploads/{id}/errors", params(ErrorParams), responses((status = 200, body = Page<ErrorRow>)), tag = "uploads")]
+pub async fn errors(tenant: TenantCtx, _auth: Auth, Path(id): Path<String>, Query(p): Query<ErrorParams>) -> ApiResult<Response> {
+    let upload = fetch(&tenant, &id).await?;
+    let select = "SELECT file, sheet, source_row, \"column\", raw_value, rule, severity, message FROM error_reports WHERE batch_id = $1 ORDER BY source_row NULLS FIRST, id";
+    let format = p.format.as_deref().unwrap_or("json");
+    if format == "json" {
+        let (page, per_page) = paging(p.page, p.per_page);
+        let items: Vec<ErrorRow> = sqlx::query_as(&format!("{select} LIMIT $2 OFFSET $3")).bind(&id).bind(per_page as i64).bind(((page - 1) * per_page) as i64).fetch_all(&tenant.pool).await?;
+        let total = sqlx::query_scalar("SELECT count(*) FROM error_reports WHERE batch_id = $1").bind(&id).fetch_one(&tenant.pool).await?;
+        return Ok(Json(Page { items, page, per_page, total }).into_response());
+    }
+    let rows: Vec<ErrorRow> = sqlx::query_as(select).bind(&id).fetch_all(&tenant.pool).await?;
+    let stem = upload.file_name.rsplit_once('.').map_or(upload.file_name.as_str(), |(s, _)| s).replace(['"', ';'], "_");
+    let (bytes, mime, ext) = match format {
+        "csv" => (super::reports::errors_csv(&rows).map_err(ApiError::internal)?, "text/csv; charset=utf-8", "csv"),
+        "xlsx" => (super::reports::errors_xlsx(&rows).map_err(ApiError::internal)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+        other => return Err(ApiError::bad("invalid_format", format!("format {other:?}: expected json, csv or xlsx"))),
+    };
+    let disposition = format!("attachment; filename=\"{stem}.errors.{ext}\"");
+    Ok(([(header::CONTENT_TYPE, mime.to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+}
+
+/// Removes a batch from the lake and the database (its rows, error report and source file).
+#[utoipa::path(delete, path = "/api/uploads/{id}", responses((status = 204), (status = 404), (status = 409)), tag = "uploads")]
+pub async fn delete(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    auth.require(Role::Member)?;
+    let upload = fetch(&tenant, &id).await?;
+    if upload.status == "processing" {
+        return Err(ApiError::Conflict("the upload is being processed; delete it when it has finished".into()));
+    }
+    let source: Option<String> = sqlx::query_scalar("SELECT storage_path FROM upload_batches WHERE id = $1").bind(&id).fetch_one(&tenant.pool).await?;
+    // The lake decides: once the batch is gone there, the database follows (or is repaired).
+    state.lake.delete_batch(tenant.id(), &id).await?;
+    sqlx::query("DELETE FROM upload_batches WHERE id = $1").bind(&id).execute(&tenant.pool).await?;
+    sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2").bind(tenant.id()).bind(&id).execute(&state.registry.pool).await?;
+    let store = state.lake.store();
+    for p in [format!("tenant={}/_errors/{id}.csv", tenant.id()), format!("tenant={}/_errors/{id}.errors.parquet", tenant.id())] {
+        let _ = store.delete(&StorePath::from(p.as_str())).await;
+    }
+    if let Some(path) = source {
+        let _ = store.delete(&StorePath::from(path.as_str())).await;
+    }
+    tracing::info!(tenant = %tenant.id(), batch = %id, by = %auth.who, "Upload deleted.");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Queues a failed upload again.
+#[utoipa::path(post, path = "/api/uploads/{id}/retry", responses((status = 202), (status = 409)), tag = "uploads")]
+pub async fn retry(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    auth.require(Role::Member)?;
+    let upload = fetch(&tenant, &id).await?;
+    if upload.status != "failed" {
+        return Err(ApiError::Conflict(format!("only failed uploads can be retried; this one is {}", upload.status)));
+    }
+    sqlx::query("UPDATE upload_batches SET status = 'pending', error_summary = NULL, finished_at = NULL WHERE id = $1").bind(&id).execute(&tenant.pool).await?;
+    if !jobs::requeue(&state.registry.pool, tenant.id(), &id).await? {
+        jobs::enqueue(&state.registry.pool, tenant.id(), &id).await?;
+    }
+    Ok(StatusCode::ACCEPTED)
+}

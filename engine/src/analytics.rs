@@ -1,0 +1,294 @@
+//! Analytics over one tenant's session: every sale (sell-out rows and web-shop orders) as one
+//! `sales` view, narrowed by [`Filters`], then KPIs, time series, rankings and rows.
+//!
+//! User input never becomes SQL text: filters are DataFusion expressions with literal values,
+//! and the only values formatted into SQL are dates we produced ourselves.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::Result;
+use datafusion::prelude::{col, lit, Expr, SessionContext};
+use serde::{Deserialize, Serialize};
+
+/// The union of both canonical tables, one row per sale line.
+const SALES_SQL: &str = "
+SELECT coalesce(sale_date, period_start) AS day, coalesce(sale_date, period_end) AS day_end, reseller, store, channel, country, product_ean,
+       coalesce(functional_name, vendor_product_name, product_ean) AS product, quantity, sales_eur,
+       batch_id || ':' || CAST(source_row AS VARCHAR) AS order_key
+FROM sellout_entries
+UNION ALL
+SELECT order_date, order_date, reseller, CAST(NULL AS VARCHAR), 'online', country, product_ean,
+       coalesce(functional_name, product_name, product_ean), quantity, sales_eur, order_id
+FROM ecommerce_orders";
+
+// Open ends of a window; SQL date literals need real dates.
+const EARLIEST: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date");
+const LATEST: NaiveDate = NaiveDate::from_ymd_opt(2999, 12, 31).expect("valid date");
+
+/// What every analytics request can narrow by.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// last_7_days, last_30_days, last_90_days, this_month, last_month, this_quarter,
+    /// last_quarter, this_year, last_year, year_to_date.
+    pub range: Option<String>,
+    pub channel: Option<String>,
+    pub reseller: Option<String>,
+    /// EAN or functional name.
+    pub product: Option<String>,
+    pub country: Option<String>,
+    pub store: Option<String>,
+}
+
+/// A closed date window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Window {
+    fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The window just before, of the same length.
+    pub fn previous(&self) -> Self {
+        let len = Duration::days(self.days());
+        Self { from: self.from - len, to: self.to - len }
+    }
+
+    /// The same dates a year earlier.
+    pub fn year_before(&self) -> Self {
+        let back = |d: NaiveDate| d.with_year(d.year() - 1).unwrap_or(d - Duration::days(365));
+        Self { from: back(self.from), to: back(self.to) }
+    }
+
+    fn sql(&self) -> String {
+        format!("day BETWEEN DATE '{}' AND DATE '{}'", self.from, self.to)
+    }
+}
+
+/// A named range relative to `today`.
+pub fn named_range(name: &str, today: NaiveDate) -> Option<Window> {
+    let month_start = |d: NaiveDate| d.with_day(1).expect("day 1 exists");
+    let quarter_start = |d: NaiveDate| NaiveDate::from_ymd_opt(d.year(), (d.month0() / 3) * 3 + 1, 1).expect("valid quarter");
+    let w = |from, to| Some(Window { from, to });
+    match name {
+        "last_7_days" => w(today - Duration::days(6), today),
+        "last_30_days" => w(today - Duration::days(29), today),
+        "last_90_days" => w(today - Duration::days(89), today),
+        "this_month" => w(month_start(today), today),
+        "last_month" => {
+            let end = month_start(today) - Duration::days(1);
+            w(month_start(end), end)
+        }
+        "this_quarter" => w(quarter_start(today), today),
+        "last_quarter" => {
+            let end = quarter_start(today) - Duration::days(1);
+            w(quarter_start(end), end)
+        }
+        "this_year" | "year_to_date" => w(NaiveDate::from_ymd_opt(today.year(), 1, 1)?, today),
+        "last_year" => w(NaiveDate::from_ymd_opt(today.year() - 1, 1, 1)?, NaiveDate::from_ymd_opt(today.year() - 1, 12, 31)?),
+        _ => None,
+    }
+}
+
+/// Why filters were refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FilterError {
+    #[error("unknown range {0:?}; use last_7_days, last_30_days, last_90_days, this_month, last_month, this_quarter, last_quarter, this_year, last_year or year_to_date")]
+    UnknownRange(String),
+    #[error("`from` {from} is after `to` {to}")]
+    Inverted { from: NaiveDate, to: NaiveDate },
+    #[error("channel {0:?}: expected retail or online")]
+    Channel(String),
+}
+
+impl Filters {
+    /// The explicit window, if the filters name one; checks them on the way.
+    pub fn window(&self, today: NaiveDate) -> Result<Option<Window>, FilterError> {
+        if let Some(c) = &self.channel {
+            if c != "retail" && c != "online" {
+                return Err(FilterError::Channel(c.clone()));
+            }
+        }
+        if let Some(r) = &self.range {
+            return named_range(r, today).map(Some).ok_or_else(|| FilterError::UnknownRange(r.clone()));
+        }
+        match (self.from, self.to) {
+            (Some(from), Some(to)) if from > to => Err(FilterError::Inverted { from, to }),
+            (None, None) => Ok(None),
+            (from, to) => Ok(Some(Window { from: from.unwrap_or(EARLIEST), to: to.unwrap_or(LATEST) })),
+        }
+    }
+
+    fn predicate(&self) -> Option<Expr> {
+        let eq = |c: &str, v: &Option<String>| v.as_ref().map(|v| col(c).eq(lit(v.clone())));
+        [
+            eq("channel", &self.channel),
+            eq("reseller", &self.reseller),
+            eq("store", &self.store),
+            self.country.as_ref().map(|c| col("country").eq(lit(c.to_uppercase()))),
+            self.product.as_ref().map(|p| col("product_ean").eq(lit(p.clone())).or(col("product").eq(lit(p.clone())))),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(Expr::and)
+    }
+}
+
+/// Registers `f`: the tenant's sales narrowed by everything but the dates.
+pub async fn register_filtered(ctx: &SessionContext, filters: &Filters) -> Result<()> {
+    let mut df = ctx.sql(SALES_SQL).await?;
+    if let Some(p) = filters.predicate() {
+        df = df.filter(p)?;
+    }
+    ctx.register_table("f", df.into_view())?;
+    Ok(())
+}
+
+async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    ctx.sql(sql).await?.collect().await
+}
+
+/// The window to report on: the one asked for, or all the data there is (a monthly file's
+/// rows count from the first to the last day of their month).
+pub async fn resolve_window(ctx: &SessionContext, asked: Option<Window>) -> Result<Option<Window>> {
+    if let Some(w) = asked {
+        return Ok(Some(w));
+    }
+    let batches = run(ctx, "SELECT CAST(min(day) AS VARCHAR), CAST(max(day_end) AS VARCHAR) FROM f").await?;
+    let text = |i: usize| {
+        let b = batches.iter().find(|b| b.num_rows() > 0)?;
+        let utf8 = datafusion::arrow::compute::cast(b.column(i), &datafusion::arrow::datatypes::DataType::Utf8).ok()?;
+        datafusion::arrow::array::as_string_array(&utf8).iter().next().flatten().map(str::to_owned)
+    };
+    Ok(match (text(0), text(1)) {
+        (Some(a), Some(b)) => Some(Window { from: a.parse().map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?, to: b.parse().map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))? }),
+        _ => None,
+    })
+}
+
+/// Revenue (EUR, exact decimal text), units, orders, average order value, units per
+/// transaction, active resellers and products in a window.
+pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(ctx, &format!(
+        "SELECT CAST(coalesce(sum(sales_eur), 0) AS VARCHAR) AS revenue_eur, coalesce(sum(quantity), 0) AS units, count(DISTINCT order_key) AS orders,
+                CAST(round(CAST(sum(sales_eur) AS DOUBLE) / nullif(count(DISTINCT order_key), 0), 2) AS DOUBLE) AS average_order_value,
+                round(CAST(sum(quantity) AS DOUBLE) / nullif(count(DISTINCT order_key), 0), 3) AS units_per_transaction,
+                count(DISTINCT reseller) AS active_resellers, count(DISTINCT product) AS active_products
+         FROM f WHERE {}", w.sql()
+    )).await
+}
+
+/// Products sold in the last 30 days of the window (fast) and in its last 90 but not its last 30 (slow).
+pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    let recent = Window { from: w.to - Duration::days(29), to: w.to };
+    let quarter = Window { from: w.to - Duration::days(89), to: w.to };
+    run(ctx, &format!(
+        "SELECT (SELECT count(DISTINCT product) FROM f WHERE quantity > 0 AND {r}) AS fast_movers,
+                (SELECT count(DISTINCT product) FROM f WHERE quantity > 0 AND {q} AND product NOT IN (SELECT product FROM f WHERE quantity > 0 AND {r} AND product IS NOT NULL)) AS slow_movers",
+        r = recent.sql(), q = quarter.sql()
+    )).await
+}
+
+/// Revenue and units by channel.
+pub async fn channel_mix(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(ctx, &format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(*) AS lines FROM f WHERE {} GROUP BY channel ORDER BY channel", w.sql())).await
+}
+
+/// Revenue of a window, as decimal text (for growth).
+pub async fn revenue(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(ctx, &format!("SELECT CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units FROM f WHERE {}", w.sql())).await
+}
+
+/// Time buckets of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    Day,
+    Week,
+    Month,
+}
+
+pub async fn timeseries(ctx: &SessionContext, w: Window, bucket: Bucket) -> Result<Vec<RecordBatch>> {
+    let unit = match bucket {
+        Bucket::Day => "day",
+        Bucket::Week => "week",
+        Bucket::Month => "month",
+    };
+    run(ctx, &format!(
+        "SELECT CAST(CAST(date_trunc('{unit}', day) AS DATE) AS VARCHAR) AS period, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(DISTINCT order_key) AS orders
+         FROM f WHERE {} GROUP BY 1 ORDER BY 1", w.sql()
+    )).await
+}
+
+/// What a ranking groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Product,
+    Reseller,
+    Market,
+    Store,
+}
+
+pub async fn top(ctx: &SessionContext, w: Window, by: Dimension, limit: usize) -> Result<Vec<RecordBatch>> {
+    let key = match by {
+        Dimension::Product => "product",
+        Dimension::Reseller => "reseller",
+        Dimension::Market => "country",
+        Dimension::Store => "store",
+    };
+    let extra = if by == Dimension::Store { ", min(reseller) AS reseller" } else { "" };
+    run(ctx, &format!(
+        "SELECT {key} AS name{extra}, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(DISTINCT order_key) AS orders
+         FROM f WHERE {} AND {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", w.sql(), limit.clamp(1, 1000)
+    )).await
+}
+
+/// Sale lines, newest first.
+pub async fn rows(ctx: &SessionContext, w: Window, limit: usize, offset: usize) -> Result<Vec<RecordBatch>> {
+    run(ctx, &format!(
+        "SELECT CAST(day AS VARCHAR) AS day, reseller, store, channel, country, product_ean, product, quantity, CAST(sales_eur AS VARCHAR) AS sales_eur
+         FROM f WHERE {} ORDER BY day DESC, reseller, product, order_key LIMIT {} OFFSET {}", w.sql(), limit.clamp(1, 1000), offset
+    )).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn named_ranges_follow_the_calendar() {
+        let today = d("2025-05-14");
+        assert_eq!(named_range("last_month", today), Some(Window { from: d("2025-04-01"), to: d("2025-04-30") }));
+        assert_eq!(named_range("this_quarter", today), Some(Window { from: d("2025-04-01"), to: today }));
+        assert_eq!(named_range("last_quarter", today), Some(Window { from: d("2025-01-01"), to: d("2025-03-31") }));
+        assert_eq!(named_range("last_30_days", today).unwrap().days(), 30);
+        assert_eq!(named_range("fortnight", today), None);
+    }
+
+    #[test]
+    fn comparison_windows_have_the_same_length() {
+        let w = Window { from: d("2025-03-01"), to: d("2025-03-31") };
+        assert_eq!(w.previous(), Window { from: d("2025-01-29"), to: d("2025-02-28") });
+        assert_eq!(w.year_before(), Window { from: d("2024-03-01"), to: d("2024-03-31") });
+    }
+
+    #[test]
+    fn bad_filters_are_named() {
+        let f = Filters { range: Some("soon".into()), ..Default::default() };
+        assert!(matches!(f.window(d("2025-01-01")), Err(FilterError::UnknownRange(_))));
+        let f = Filters { from: Some(d("2025-02-01")), to: Some(d("2025-01-01")), ..Default::default() };
+        assert!(matches!(f.window(d("2025-01-01")), Err(FilterError::Inverted { .. })));
+        let f = Filters { channel: Some("mail".into()), ..Default::default() };
+        assert_eq!(f.window(d("2025-01-01")), Err(FilterError::Channel("mail".into())));
+    }
+}
