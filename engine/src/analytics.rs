@@ -17,7 +17,7 @@ SELECT coalesce(sale_date, period_start) AS day, coalesce(sale_date, period_end)
        batch_id || ':' || CAST(source_row AS VARCHAR) AS order_key
 FROM sellout_entries
 UNION ALL
-SELECT order_date, order_date, reseller, CAST(NULL AS VARCHAR), 'online', country, product_ean,
+SELECT order_date AS day, order_date AS day_end, reseller, CAST(NULL AS VARCHAR), 'online', country, product_ean,
        coalesce(functional_name, product_name, product_ean), quantity, sales_eur, order_id
 FROM ecommerce_orders";
 

@@ -51,23 +51,11 @@ golden!(skins_nl_skips_last_year_only_rows, "skins_nl/BIBBIPARFU_ReportPeriod02-
 golden!(selfridges_maps_codes_and_rejects_unknown_ones, "selfridges/Selfridges Weekly Sales WE 27-04-2025.xlsx");
 golden!(online_orders_default_the_reseller, "online/BIBBI Online Orders 2025-04.xlsx");
 
-/// (sample, accepted, rejected, quantity, sales in local currency, sales in EUR)
-const TOTALS: [(&str, usize, usize, i64, &str, &str); 9] = [
-    ("liberty/Continuity Supplier Size Report 27-04-2025.xlsx", 5, 0, 5, "487.5000", "570.375000"),
-    ("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx", 4, 1, 5, "975.0000", "975.000000"),
-    ("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx", 6, 0, 7, "1365.0000", "1365.000000"),
-    ("galilu/BIbbi_sellout_Galilu_2025.xlsx", 3, 1, 6, "4254.0000", "978.420000"),
-    ("aromateque/bibbi sales march'25.xlsx", 3, 0, 6, "924.0000", "924.000000"),
-    ("skins_sa/Skins SA BIBBI CY 2025 February.xlsx", 4, 0, 6, "18497.8300", "924.891500"),
-    ("skins_nl/BIBBIPARFU_ReportPeriod02-2025.xlsx", 3, 0, 6, "1170.0000", "1170.000000"),
-    ("selfridges/Selfridges Weekly Sales WE 27-04-2025.xlsx", 4, 1, 5, "704.1667", "823.875039"),
-    ("online/BIBBI Online Orders 2025-04.xlsx", 3, 0, 4, "0.0000", "650.000000"),
-];
 
 #[test]
 fn every_sample_gives_the_totals_it_was_built_for() {
     let (specs, reference) = (specs(), reference());
-    for (file, accepted, rejected, quantity, local, eur) in TOTALS {
+    for (file, accepted, rejected, quantity, local, eur) in taskifai_tests::SAMPLE_TOTALS {
         let (o, _) = normalize_file(&specs, &reference, &repo_path(&format!("sample-data/vendors/{file}"))).unwrap();
         let s = o.summary;
         let got = (s.rows_accepted, s.rows_rejected, s.quantity, format_scaled(s.sales_local, LOCAL_SCALE as u32), format_scaled(s.sales_eur, EUR_SCALE as u32));

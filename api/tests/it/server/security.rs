@@ -1,0 +1,181 @@
+//! Attempts to cross a line: another tenant's data or host, a role one does not have, a bad or
+//! old token, a hostile file name or size, SQL that tries to escape. Each is refused with the
+//! right status, and nothing changes.
+
+use super::kit::{sample, Options, TestServer, PASSWORD, SECRET};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use taskifai_api::config::RateLimits;
+use taskifai_api::server::auth::{Claims, Role};
+
+async fn status_and_body(res: reqwest::Response) -> (StatusCode, String) {
+    (res.status(), res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_cannot_reach_another_by_host_id_or_sql() {
+    let s = TestServer::start(Options::default()).await;
+    s.tenant("acme").await;
+    s.tenant("globex").await;
+    let acme = s.register("acme", "ann@acme.example").await["access_token"].as_str().unwrap().to_owned();
+    let globex = s.register("globex", "gus@globex.example").await["access_token"].as_str().unwrap().to_owned();
+    let up: Vec<Value> = s.upload("globex", &globex, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[]).await.json().await.unwrap();
+    let globex_batch = up[0]["id"].as_str().unwrap().to_owned();
+    s.wait("globex", &globex, &globex_batch).await;
+
+    // Acme's token on globex's host.
+    let (code, body) = status_and_body(s.get("globex", &acme, "/api/uploads").send().await.unwrap()).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("another tenant"));
+    // Globex's batch id on acme's host does not exist there.
+    for path in [format!("/api/uploads/{globex_batch}"), format!("/api/uploads/{globex_batch}/errors?format=csv")] {
+        assert_eq!(s.get("acme", &acme, &path).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let del = s.req(Method::DELETE, "acme", &format!("/api/uploads/{globex_batch}")).bearer_auth(&acme).send().await.unwrap();
+    assert_eq!(del.status(), StatusCode::NOT_FOUND);
+    // Acme sees no rows at all.
+    let kpis = s.json("acme", &acme, "/api/analytics/kpis").await;
+    assert_eq!(kpis["orders"], 0, "{kpis}");
+
+    // SQL that tries to name or read globex's data from acme's session.
+    let lake = s.lake_dir.path().display().to_string();
+    let attempts = [
+        format!("SELECT * FROM '{lake}/tenant=globex/table=sellout_entries'"),
+        "SELECT * FROM globex.sellout_entries".to_owned(),
+        "SELECT * FROM datafusion.globex.sellout_entries".to_owned(),
+        format!("SELECT * FROM read_parquet('{lake}/tenant=globex')"),
+        format!("CREATE EXTERNAL TABLE stolen STORED AS PARQUET LOCATION '{lake}/tenant=globex/'"),
+        format!("COPY (SELECT 1) TO '{lake}/x.csv'"),
+        "INSERT INTO sellout_entries SELECT * FROM sellout_entries".to_owned(),
+        "DROP TABLE sellout_entries".to_owned(),
+        "SELECT 1; DROP TABLE sellout_entries".to_owned(),
+        "SET datafusion.execution.batch_size = 1".to_owned(),
+    ];
+    for sql in &attempts {
+        let (code, body) = status_and_body(s.req(Method::POST, "acme", "/api/query").bearer_auth(&acme).json(&json!({ "sql": sql })).send().await.unwrap()).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{sql}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(matches!(v["code"].as_str(), Some("sql_refused" | "sql_failed")), "{sql}: {body}");
+    }
+    let misspelt: Value = s.req(Method::POST, "acme", "/api/query").bearer_auth(&acme).json(&json!({ "sql": "SELECT * FROM sellout_entry" })).send().await.unwrap().json().await.unwrap();
+    assert!(misspelt["message"].as_str().unwrap().contains("did you mean \"sellout_entries\""), "{misspelt}");
+
+    // Nothing changed for globex.
+    let q: Value = s.req(Method::POST, "globex", "/api/query").bearer_auth(&globex).json(&json!({ "sql": "SELECT count(*) AS n FROM sellout_entries" })).send().await.unwrap().json().await.unwrap();
+    assert_eq!(q["rows"][0]["n"], 6);
+    assert!(std::fs::read_dir(s.lake_dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".csv")), "COPY wrote nothing");
+
+    // Unknown and suspended tenants.
+    assert_eq!(s.get("initech", &acme, "/api/uploads").send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    s.db.registry.set_status("globex", "suspended").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await; // the host cache lives 5 s
+    let (code, body) = status_and_body(s.get("globex", &globex, "/api/uploads").send().await.unwrap()).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert!(body.contains("tenant_suspended"), "{body}");
+    s.stop().await;
+}
+
+fn forged(claims: &Claims, secret: &str) -> String {
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_tokens_are_enforced() {
+    let s = TestServer::start(Options { rate: RateLimits { login: 3, ..Default::default() }, ..Default::default() }).await;
+    let session = s.register("demo", "admin@bibbi.example").await;
+    let admin = session["access_token"].as_str().unwrap().to_owned();
+    // A second sign-up is refused: later users are added by an admin.
+    let res = s.req(Method::POST, "demo", "/api/auth/register").json(&json!({ "email": "x@y.example", "password": PASSWORD })).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let viewer = s.user("demo", &admin, "viewer@bibbi.example", "viewer").await;
+    let file = sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx");
+    let (code, body) = status_and_body(s.upload("demo", &viewer, std::slice::from_ref(&file), &[]).await).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("member role"), "{body}");
+    assert_eq!(s.get("demo", &viewer, "/api/users").send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.get("demo", &viewer, "/api/uploads").send().await.unwrap().status(), StatusCode::OK, "viewers read");
+
+    let now = chrono::Utc::now().timestamp();
+    let claims = |exp: i64, role: Role| Claims { sub: "1".into(), tenant: "demo".into(), role, email: "admin@bibbi.example".into(), iat: now - 7200, exp };
+    let expired = forged(&claims(now - 3600, Role::Admin), SECRET);
+    let (code, body) = status_and_body(s.get("demo", &expired, "/api/uploads").send().await.unwrap()).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("expired"), "{body}");
+    let wrong_key = forged(&claims(now + 3600, Role::Admin), "guessed-secret");
+    assert_eq!(s.get("demo", &wrong_key, "/api/users").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // The viewer's token with its payload swapped for an admin's, signature kept.
+    let parts: Vec<&str> = viewer.split('.').collect();
+    let admin_payload = forged(&claims(now + 3600, Role::Admin), SECRET);
+    let tampered = format!("{}.{}.{}", parts[0], admin_payload.split('.').nth(1).unwrap(), parts[2]);
+    assert_eq!(s.get("demo", &tampered, "/api/users").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("demo", "", "/api/uploads").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // Refresh rotates; presenting a used refresh token revokes the whole family.
+    let first = session["refresh_token"].as_str().unwrap();
+    let rotated: Value = s.req(Method::POST, "demo", "/api/auth/refresh").json(&json!({ "refresh_token": first })).send().await.unwrap().json().await.unwrap();
+    let second = rotated["refresh_token"].as_str().unwrap();
+    assert_ne!(first, second);
+    let replay = s.req(Method::POST, "demo", "/api/auth/refresh").json(&json!({ "refresh_token": first })).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    let after = s.req(Method::POST, "demo", "/api/auth/refresh").json(&json!({ "refresh_token": second })).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the family is revoked after a replay");
+
+    // API keys: a member key uploads; a revoked or unknown one does not.
+    let key: Value = s.req(Method::POST, "demo", "/api/api-keys").bearer_auth(&admin).json(&json!({ "name": "nightly sync", "role": "member" })).send().await.unwrap().json().await.unwrap();
+    let key = key["key"].as_str().unwrap();
+    let res = s.req(Method::GET, "demo", "/api/uploads").header("x-api-key", key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = s.req(Method::GET, "demo", "/api/uploads").header("x-api-key", "tk_0000").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Guessing passwords is slowed down: the fourth attempt in a minute waits.
+    let mut last = StatusCode::OK;
+    let mut retry_after = None;
+    for _ in 0..4 {
+        let res = s.req(Method::POST, "demo", "/api/auth/login").json(&json!({ "email": "admin@bibbi.example", "password": "wrong password" })).send().await.unwrap();
+        last = res.status();
+        retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_file_names_and_oversized_uploads_leave_nothing_behind() {
+    let s = TestServer::start(Options { max_upload_bytes: 64 * 1024, workers: 0, ..Default::default() }).await;
+    let token = s.register("demo", "admin@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let bytes = std::fs::read(sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")).unwrap();
+    for name in ["../../etc/passwd.xlsx", "..\\..\\boot.ini", "/abs/path.xlsx", "..", "bad\u{0}name.xlsx"] {
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_owned()));
+        let (code, body) = status_and_body(s.req(Method::POST, "demo", "/api/uploads").bearer_auth(&token).multipart(form).send().await.unwrap()).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{name}: {body}");
+        // A NUL byte does not even parse as a multipart header; either way it is a 400.
+        assert!(body.contains("invalid_file_name") || (name.contains('\0') && body.contains("bad_multipart")), "{name}: {body}");
+    }
+    let big = vec![b'x'; 200 * 1024];
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(big).file_name("big.csv"));
+    let (code, body) = status_and_body(s.req(Method::POST, "demo", "/api/uploads").bearer_auth(&token).multipart(form).send().await.unwrap()).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let vendor = s.upload("demo", &token, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[("vendor", "nobody")]).await;
+    assert_eq!(vendor.status(), StatusCode::BAD_REQUEST);
+
+    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches").fetch_one(&s.db.registry.pool).await.unwrap();
+    assert_eq!(batches, 0);
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue").fetch_one(&s.db.registry.pool).await.unwrap();
+    assert_eq!(jobs, 0);
+    let files: Vec<_> = walk(s.lake_dir.path());
+    assert!(files.is_empty(), "nothing stored: {files:?}");
+    assert!(!std::path::Path::new("/etc/passwd.xlsx").exists());
+    s.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}

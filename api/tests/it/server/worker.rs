@@ -1,0 +1,87 @@
+//! A worker killed in the middle of a job: the job's lease runs out, another worker takes it
+//! and finishes it once; the batch is in the lake and the database exactly once.
+
+use super::kit::{sample, Options, TestServer};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn worker(s: &TestServer, crash: bool) -> Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
+    c.current_dir(taskifai_tests::repo_path(""))
+        .args(["worker", "--workers", "1", "--lease-secs", "2"])
+        .env("DATABASE_URL", &s.db.url)
+        .env("TASKIFAI_LAKE", s.lake_dir.path())
+        .env_remove("TASKIFAI_SPECS")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if crash {
+        c.env("TASKIFAI_CRASHPOINT", "after_first_write");
+    } else {
+        c.env_remove("TASKIFAI_CRASHPOINT");
+    }
+    c.spawn().expect("the worker starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
+    // The server runs no workers of its own; the workers are real processes.
+    let s = TestServer::start(Options { workers: 0, ..Default::default() }).await;
+    let token = s.register("demo", "ops@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let up: Vec<Value> = s.upload("demo", &token, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[]).await.json().await.unwrap();
+    let id = up[0]["id"].as_str().unwrap().to_owned();
+
+    let mut first = worker(&s, true);
+    let stderr = BufReader::new(first.stderr.take().unwrap());
+    let reached = tokio::task::spawn_blocking(move || stderr.lines().map_while(Result::ok).any(|l| l.contains("crashpoint AfterFirstWrite reached")));
+    assert!(tokio::time::timeout(Duration::from_secs(60), reached).await.expect("the worker reaches the crash point").unwrap());
+    let mid: Value = s.json("demo", &token, &format!("/api/uploads/{id}")).await;
+    assert_eq!(mid["status"], "processing", "{mid}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let mut second = worker(&s, false);
+    let started = Instant::now();
+    let done = s.wait("demo", &token, &id).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1), "the job was retaken only after its lease ran out");
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["job"]["status"], "done");
+    assert_eq!(done["job"]["attempts"], 2);
+    assert_eq!(done["rows_accepted"], 6);
+
+    let pool = &s.db.registry.pool;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries WHERE batch_id = $1").bind(&id).fetch_one(pool).await.unwrap();
+    assert_eq!(rows, 6, "loaded once in the database");
+    let batches = s.state.lake.snapshot("demo").await.unwrap().batches;
+    assert_eq!(batches.len(), 1, "loaded once in the lake");
+    assert_eq!(batches[&id].0.rows, 6);
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue").fetch_one(pool).await.unwrap();
+    assert_eq!(jobs, 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_file_fails_at_once_with_the_engines_message_and_can_be_retried() {
+    let s = TestServer::start(Options::default()).await;
+    let token = s.register("demo", "ops@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("april.xlsx");
+    std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj << >> endobj\n").unwrap();
+    let up: Vec<Value> = s.upload("demo", &token, &[pdf], &[]).await.json().await.unwrap();
+    let id = up[0]["id"].as_str().unwrap();
+    let failed = s.wait("demo", &token, id).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error_summary"].as_str().unwrap().contains("april.xlsx"), "{failed}");
+    assert_eq!(failed["job"]["attempts"], 1, "a bad file is not retried");
+    assert!(s.state.lake.snapshot("demo").await.unwrap().batches.is_empty());
+
+    let retry = s.req(reqwest::Method::POST, "demo", &format!("/api/uploads/{id}/retry")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(retry.status(), reqwest::StatusCode::ACCEPTED);
+    let again = s.wait("demo", &token, id).await;
+    assert_eq!(again["status"], "failed");
+    s.stop().await;
+}
