@@ -143,18 +143,32 @@ pub struct SyncReport {
 /// database missed (a crash between the two commits) are copied in from their Parquet files,
 /// and completed batches the lake no longer has are removed.
 pub async fn sync_from_lake(pool: &PgPool, lake: &Lake, tenant: &str) -> Result<SyncReport, PgError> {
-    let snap = lake.snapshot(tenant).await?;
+    // The database first, then the lake: a batch the database has committed was committed to
+    // the lake before, so this snapshot holds it (read the other way round, a load finishing
+    // in between would look like a batch the lake dropped, and be deleted).
     let in_db: Vec<String> = sqlx::query_scalar("SELECT id FROM upload_batches WHERE status IN ('completed', 'completed_with_errors') AND replaced_by IS NULL").fetch_all(pool).await?;
+    let snap = lake.snapshot(tenant).await?;
     let in_db: HashSet<String> = in_db.into_iter().collect();
     let mut report = SyncReport::default();
     for id in in_db.iter().filter(|id| !snap.batches.contains_key(*id)) {
-        sqlx::query("DELETE FROM upload_batches WHERE id = $1").bind(id).execute(pool).await?;
-        report.removed.push(id.clone());
+        // A load in flight may be replacing this batch right now; Postgres re-checks the
+        // condition once that load's lock is released, and then the row is history, not debris.
+        let n = sqlx::query("DELETE FROM upload_batches WHERE id = $1 AND replaced_by IS NULL AND status IN ('completed', 'completed_with_errors')").bind(id).execute(pool).await?.rows_affected();
+        if n > 0 {
+            report.removed.push(id.clone());
+        }
     }
     for (id, (meta, files)) in snap.batches.iter().filter(|(id, _)| !in_db.contains(*id)) {
         let mut tx = pool.begin().await?;
+        // The batch's own load may be between its lake and database commits: its transaction
+        // holds the row, so wait for it and leave the batch alone if it committed.
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM upload_batches WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
+        if matches!(status.as_deref(), Some("completed" | "completed_with_errors")) {
+            tx.rollback().await?;
+            continue;
+        }
         sqlx::query("DELETE FROM upload_batches WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO upload_batches (id, file_name, sha256, vendor, spec_version, status, target_table, rows_accepted, period_start, period_end, finished_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8::date, $9::date, now())")
+        let inserted = sqlx::query("INSERT INTO upload_batches (id, file_name, sha256, vendor, spec_version, status, target_table, rows_accepted, period_start, period_end, finished_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8::date, $9::date, now()) ON CONFLICT (id) DO NOTHING")
             .bind(id)
             .bind(&meta.file_name)
             .bind(&meta.sha256)
@@ -165,7 +179,13 @@ pub async fn sync_from_lake(pool: &PgPool, lake: &Lake, tenant: &str) -> Result<
             .bind(&meta.period_start)
             .bind(&meta.period_end)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            // Its own load (one that had not recorded the row before) committed meanwhile.
+            tx.rollback().await?;
+            continue;
+        }
         let columns = column_list(target_of(&meta.table));
         for f in files {
             for batch in lake.read_file(&f.path).await? {
