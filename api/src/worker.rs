@@ -131,15 +131,24 @@ fn permanent(message: String) -> Failure {
     Failure { message, retry: false }
 }
 
+/// What the upload recorded for its job.
+#[derive(sqlx::FromRow)]
+struct Pending {
+    file_name: String,
+    storage_path: Option<String>,
+    mode: String,
+    vendor_override: Option<String>,
+    status: String,
+}
+
 /// One attempt at loading an upload; returns the rows accepted.
 async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Result<u64, Failure> {
     let pool = state.pools.pool(&job.tenant_id).await.map_err(|e| match e {
         taskifai_connectors::postgres::PgError::Suspended(_) | taskifai_connectors::postgres::PgError::UnknownTenant(_) => permanent(e.to_string()),
         e => transient(format!("tenant database: {e}")),
     })?;
-    let row: Option<(String, Option<String>, String, Option<String>, String)> =
-        sqlx::query_as("SELECT file_name, storage_path, mode, vendor_override, status FROM upload_batches WHERE id = $1").bind(&job.batch_id).fetch_optional(&pool).await.map_err(|e| transient(e.to_string()))?;
-    let Some((file_name, storage_path, mode, vendor, status)) = row else {
+    let row: Option<Pending> = sqlx::query_as("SELECT file_name, storage_path, mode, vendor_override, status FROM upload_batches WHERE id = $1").bind(&job.batch_id).fetch_optional(&pool).await.map_err(|e| transient(e.to_string()))?;
+    let Some(Pending { file_name, storage_path, mode, vendor_override: vendor, status }) = row else {
         return Err(permanent("the upload was deleted before it was processed".into()));
     };
     if status == "completed" || status == "completed_with_errors" {

@@ -40,7 +40,7 @@ impl Limiter {
     /// Counts one request; refuses it when the key's quota is spent.
     pub fn check(&self, bucket: Bucket, key: &str) -> Result<(), ApiError> {
         let limiter = &self.buckets[bucket as usize];
-        if self.calls.fetch_add(1, Ordering::Relaxed) % 4096 == 0 {
+        if self.calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(4096) {
             for b in &self.buckets {
                 b.retain_recent();
             }
