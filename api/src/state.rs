@@ -32,6 +32,23 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The specs a tenant's files are read with: the platform's, with the tenant's active
+    /// versions in place of the same vendors'. A stored spec that no longer compiles (after an
+    /// engine upgrade) is skipped with a warning rather than blocking every upload.
+    pub async fn specs_for(&self, tenant: &str, pool: &sqlx::PgPool) -> sqlx::Result<SpecRegistry> {
+        let rows: Vec<(String, i32, String)> = sqlx::query_as("SELECT vendor, version, body FROM vendor_specs WHERE active").fetch_all(pool).await?;
+        let mut own = Vec::new();
+        for (vendor, version, body) in rows {
+            match taskifai_engine::spec::parse(&format!("{vendor} v{version}"), &body) {
+                Ok(s) => own.push(s),
+                Err(e) => tracing::warn!(tenant, vendor, version, error = %e, "A tenant spec does not compile; the platform's is used."),
+            }
+        }
+        Ok(if own.is_empty() { self.specs.clone() } else { self.specs.with_overrides(own) })
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {

@@ -169,7 +169,8 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         pause_at: std::env::var("TASKIFAI_CRASHPOINT").ok().and_then(|p| Crashpoint::parse(&p)),
     };
     let tick = progress.clone();
-    let report = ingest_with_db(&state.lake, Some(&pool), &state.specs, reference, req, Arc::new(move |n| {
+    let specs = state.specs_for(&job.tenant_id, &pool).await.map_err(|e| transient(e.to_string()))?;
+    let report = ingest_with_db(&state.lake, Some(&pool), &specs, reference, req, Arc::new(move |n| {
         tick.fetch_add(n as u64, Ordering::Relaxed);
     }))
     .await

@@ -9,6 +9,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod reports;
 pub mod sessions;
+pub mod specs;
 pub mod tenancy;
 pub mod uploads;
 
@@ -49,6 +50,10 @@ pub fn router(state: AppState) -> Router {
         .route("/analytics/top-stores", get(analytics::top_stores))
         .route("/analytics/channel-mix", get(analytics::channel_mix))
         .route("/analytics/sales", get(analytics::sales))
+        .route("/specs", get(specs::list))
+        .route("/specs/dry-run", post(specs::dry_run).layer(DefaultBodyLimit::max(state.config.max_upload_bytes as usize + (1 << 20))))
+        .route("/specs/{vendor}", get(specs::get).post(specs::create))
+        .route("/specs/{vendor}/versions/{version}/activate", post(specs::activate))
         .route("/query", post(query::run))
         .route("/admin/login", post(admin::login))
         .route("/admin/tenants", get(admin::list).post(admin::create))

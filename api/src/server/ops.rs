@@ -35,6 +35,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::uploads::create, super::uploads::list, super::uploads::get, super::uploads::events, super::uploads::errors, super::uploads::delete, super::uploads::retry,
         super::analytics::kpis, super::analytics::timeseries, super::analytics::top_products, super::analytics::top_resellers, super::analytics::top_markets,
         super::analytics::top_stores, super::analytics::channel_mix, super::analytics::sales,
+        super::specs::list, super::specs::get, super::specs::create, super::specs::activate, super::specs::dry_run,
         super::query::run,
         super::admin::login, super::admin::list, super::admin::create, super::admin::suspend, super::admin::resume,
     ),

@@ -121,8 +121,9 @@ pub async fn create(State(state): State<AppState>, tenant: TenantCtx, auth: Auth
             return Err(ApiError::bad("invalid_mode", format!("mode {mode:?}: expected append or replace")));
         }
         if let Some(v) = &vendor {
-            if state.specs.get(v).is_none() {
-                return Err(ApiError::bad("unknown_vendor", format!("unknown vendor {v:?}; known: {}", state.specs.vendors().join(", "))));
+            let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
+            if specs.get(v).is_none() {
+                return Err(ApiError::bad("unknown_vendor", format!("unknown vendor {v:?}; known: {}", specs.vendors().join(", "))));
             }
         }
         Ok(())

@@ -81,6 +81,17 @@ impl SpecRegistry {
         self.specs.iter()
     }
 
+    /// This registry with `specs` in place of the same vendors' (a tenant's own versions).
+    pub fn with_overrides(&self, specs: Vec<CompiledSpec>) -> Self {
+        let mut out = self.specs.clone();
+        for s in specs {
+            out.retain(|o| o.spec.vendor != s.spec.vendor);
+            out.push(Arc::new(s));
+        }
+        out.sort_by(|a, b| a.spec.vendor.cmp(&b.spec.vendor));
+        Self { specs: out }
+    }
+
     pub fn vendors(&self) -> Vec<&str> {
         self.specs.iter().map(|s| s.spec.vendor.as_str()).collect()
     }

@@ -4,4 +4,5 @@
 mod flow;
 mod kit;
 mod security;
+mod specs;
 mod worker;
