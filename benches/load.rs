@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
     for run in 0..runs {
         sqlx::query("TRUNCATE sellout_entries, upload_batches CASCADE").execute(&pool).await?;
         let t = Instant::now();
-        let mut load = DbLoad::begin(&pool, &meta("bench"), 0).await?;
+        let mut load = DbLoad::begin(&pool, &meta("bench"), 0, Default::default()).await?;
         for b in &data {
             load.write(b).await?;
         }

@@ -115,6 +115,10 @@ pub struct Lake {
     store: Arc<dyn ObjectStore>,
     location: String,
     url: url::Url,
+    /// The last snapshot read per tenant. Commits are immutable and numbered without gaps, so a
+    /// later read only replays the entries after it: one failed GET when nothing changed,
+    /// instead of listing and reading the whole log on every query.
+    snapshots: Arc<std::sync::Mutex<HashMap<String, Snapshot>>>,
 }
 
 impl Lake {
@@ -130,7 +134,7 @@ impl Lake {
         let path = path.canonicalize().map_err(|e| err(e.to_string()))?;
         let store = LocalFileSystem::new_with_prefix(&path).map_err(|e| err(e.to_string()))?;
         let url = url::Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?;
-        Ok(Self { store: Arc::new(store), location: location.to_owned(), url })
+        Ok(Self { store: Arc::new(store), location: location.to_owned(), url, snapshots: Default::default() })
     }
 
     pub fn store(&self) -> Arc<dyn ObjectStore> {
@@ -146,17 +150,17 @@ impl Lake {
         &self.location
     }
 
-    fn log_prefix(tenant: &str) -> StorePath {
-        StorePath::from(format!("tenant={tenant}/_log"))
-    }
-
-    /// Replays the tenant's commit log.
+    /// Replays the tenant's commit log from the last snapshot this process read.
     pub async fn snapshot(&self, tenant: &str) -> Result<Snapshot> {
-        let mut entries: Vec<StorePath> = self.store.list(Some(&Self::log_prefix(tenant))).map_ok(|m| m.location).try_collect().await?;
-        entries.sort();
-        let mut snap = Snapshot::default();
-        for path in entries {
-            let bytes = self.store.get(&path).await?.bytes().await?;
+        let mut snap = self.snapshots.lock().expect("snapshot cache lock").get(tenant).cloned().unwrap_or_default();
+        let start = snap.version;
+        loop {
+            let path = StorePath::from(format!("tenant={tenant}/_log/{:020}.json", snap.version + 1));
+            let bytes = match self.store.get(&path).await {
+                Ok(r) => r.bytes().await?,
+                Err(object_store::Error::NotFound { .. }) => break,
+                Err(e) => return Err(e.into()),
+            };
             let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| LakeError::Log { path: path.to_string(), message: e.to_string() })?;
             for id in &commit.remove {
                 snap.batches.remove(id);
@@ -165,6 +169,12 @@ impl Lake {
                 snap.batches.insert(meta.batch_id.clone(), (meta, files));
             }
             snap.version = commit.version;
+        }
+        if snap.version != start {
+            let mut cache = self.snapshots.lock().expect("snapshot cache lock");
+            if cache.get(tenant).is_none_or(|c| c.version < snap.version) {
+                cache.insert(tenant.to_owned(), snap.clone());
+            }
         }
         Ok(snap)
     }

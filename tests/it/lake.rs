@@ -109,3 +109,20 @@ async fn a_dry_run_loads_nothing() {
     assert_eq!(report.outcome.unwrap().summary.rows_accepted, 3);
     assert!(lake.snapshot("demo").await.unwrap().batches.is_empty());
 }
+
+#[tokio::test]
+async fn a_reader_that_cached_a_snapshot_sees_later_commits_from_another_process() {
+    let (dir, writer) = lake();
+    let reader = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    assert_eq!(reader.snapshot("demo").await.unwrap().version, 0);
+    load(&writer, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
+    let first = reader.snapshot("demo").await.unwrap();
+    assert_eq!((first.version, first.batches.len()), (1, 1));
+    load(&writer, "demo", sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"), "CDLC BIBBI_Sell_Out_2025 04.xlsx").await;
+    let id = first.batches.keys().next().unwrap().clone();
+    writer.delete_batch("demo", &id).await.unwrap();
+    let later = reader.snapshot("demo").await.unwrap();
+    assert_eq!(later.version, 3);
+    assert_eq!(later.batches.len(), 1);
+    assert!(!later.batches.contains_key(&id), "the delete is replayed on top of the cached snapshot");
+}
