@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub job_lease: Duration,
     /// Jobs one tenant may run at once, across all workers.
     pub jobs_per_tenant: i64,
+    /// How long a running job may take to finish after shutdown was asked for; then it is
+    /// given back to the queue.
+    pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -74,13 +77,14 @@ impl ServerConfig {
             rate: RateLimits::default(),
             job_lease: Duration::from_secs(60),
             jobs_per_tenant: 2,
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 
     /// The start-up summary, one setting per line.
     pub fn summary(&self) -> String {
         format!(
-            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant",
+            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}",
             self.base_domain,
             self.jwt_secret,
             self.access_ttl,
@@ -90,7 +94,8 @@ impl ServerConfig {
             self.query_max_rows,
             self.rate,
             self.job_lease,
-            self.jobs_per_tenant
+            self.jobs_per_tenant,
+            self.shutdown_grace
         )
     }
 }

@@ -17,8 +17,6 @@ use taskifai_connectors::ingest::{ingest_with_db, Crashpoint, IngestError, Inges
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
-/// How long a running job may take to finish after shutdown was asked for.
-const GRACE: Duration = Duration::from_secs(20);
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// Why an attempt failed, and whether trying again can help.
@@ -90,7 +88,7 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
                     Err(e) => tracing::warn!(worker, job = job.id, error = %e, "Renewing the lease failed."),
                 }
             }
-            _ = shutdown.changed(), if deadline.is_none() => deadline = Some(tokio::time::Instant::now() + GRACE),
+            _ = shutdown.changed(), if deadline.is_none() => deadline = Some(tokio::time::Instant::now() + state.config.shutdown_grace),
             _ = grace => break None,
         }
     };

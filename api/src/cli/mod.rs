@@ -200,6 +200,9 @@ pub struct ServiceArgs {
     pub lease_secs: u64,
     #[arg(long, env = "TASKIFAI_JOBS_PER_TENANT", default_value_t = 2)]
     pub jobs_per_tenant: i64,
+    /// Seconds a running job may take to finish on shutdown before it is given back.
+    #[arg(long, env = "TASKIFAI_GRACE_SECS", default_value_t = 20)]
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -30,6 +30,7 @@ fn config(args: &ServiceArgs) -> ServerConfig {
     c.job_lease = Duration::from_secs(args.lease_secs.max(1));
     c.jobs_per_tenant = args.jobs_per_tenant;
     c.access_ttl = Duration::from_secs(args.access_ttl_secs);
+    c.shutdown_grace = Duration::from_secs(args.grace_secs);
     c
 }
 

@@ -3,20 +3,20 @@
 
 use super::kit::{sample, Options, TestServer};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn worker(s: &TestServer, crash: bool) -> Child {
+/// A worker process whose log goes to `log` (a file, so nothing blocks or breaks when no one reads it).
+fn worker(s: &TestServer, crash: bool, log: &std::path::Path) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
     c.current_dir(taskifai_tests::repo_path(""))
-        .args(["worker", "--workers", "1", "--lease-secs", "2"])
+        .args(["worker", "--workers", "1", "--lease-secs", "2", "--grace-secs", "1"])
         .env("DATABASE_URL", &s.db.url)
         .env("TASKIFAI_LAKE", s.lake_dir.path())
         .env_remove("TASKIFAI_SPECS")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(std::fs::File::create(log).unwrap());
     if crash {
         c.env("TASKIFAI_CRASHPOINT", "after_first_write");
     } else {
@@ -33,16 +33,15 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
     let up: Vec<Value> = s.upload("demo", &token, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[]).await.json().await.unwrap();
     let id = up[0]["id"].as_str().unwrap().to_owned();
 
-    let mut first = worker(&s, true);
-    let stderr = BufReader::new(first.stderr.take().unwrap());
-    let reached = tokio::task::spawn_blocking(move || stderr.lines().map_while(Result::ok).any(|l| l.contains("crashpoint AfterFirstWrite reached")));
-    assert!(tokio::time::timeout(Duration::from_secs(60), reached).await.expect("the worker reaches the crash point").unwrap());
+    let logs = tempfile::tempdir().unwrap();
+    let mut first = worker(&s, true, &logs.path().join("first.log"));
+    until_frozen(&logs.path().join("first.log")).await;
     let mid: Value = s.json("demo", &token, &format!("/api/uploads/{id}")).await;
     assert_eq!(mid["status"], "processing", "{mid}");
     first.kill().unwrap();
     first.wait().unwrap();
 
-    let mut second = worker(&s, false);
+    let mut second = worker(&s, false, &logs.path().join("second.log"));
     let started = Instant::now();
     let done = s.wait("demo", &token, &id).await;
     second.kill().unwrap();
@@ -61,6 +60,44 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
     assert_eq!(batches[&id].0.rows, 6);
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue").fetch_one(pool).await.unwrap();
     assert_eq!(jobs, 1);
+    s.stop().await;
+}
+
+/// Waits for a worker's log to say it reached the crash point (where it then hangs).
+async fn until_frozen(log: &std::path::Path) {
+    let started = Instant::now();
+    while !std::fs::read_to_string(log).unwrap_or_default().contains("crashpoint AfterFirstWrite reached") {
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not reach the crash point: {}", std::fs::read_to_string(log).unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_asked_to_stop_gives_its_job_back_and_the_next_worker_finishes_it() {
+    let s = TestServer::start(Options { workers: 0, ..Default::default() }).await;
+    let token = s.register("demo", "ops@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let up: Vec<Value> = s.upload("demo", &token, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[]).await.json().await.unwrap();
+    let id = up[0]["id"].as_str().unwrap().to_owned();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("first.log");
+    let mut first = worker(&s, true, &log);
+    until_frozen(&log).await;
+    let term = Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let exited = tokio::task::spawn_blocking(move || first.wait().unwrap());
+    let status = tokio::time::timeout(Duration::from_secs(30), exited).await.expect("the worker stops within its grace period").unwrap();
+    assert!(status.success(), "a clean exit: {status:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("the job is given back"), "{text}");
+    let job: (String, i32) = sqlx::query_as("SELECT status, attempts FROM job_queue").fetch_one(&s.db.registry.pool).await.unwrap();
+    assert_eq!(job, ("queued".to_owned(), 0), "given back at once, the attempt not counted");
+    let mut second = worker(&s, false, &logs.path().join("second.log"));
+    let done = s.wait("demo", &token, &id).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["job"]["attempts"], 1);
+    assert_eq!(s.state.lake.snapshot("demo").await.unwrap().batches.len(), 1);
     s.stop().await;
 }
 
