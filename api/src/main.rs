@@ -9,6 +9,11 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if let Err(e) = cli::config_file::apply(&argv) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let args = cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
     match runtime.block_on(cli::run(args)) {

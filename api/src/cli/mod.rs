@@ -1,6 +1,7 @@
 //! Command-line interface: argument types and dispatch.
 
 mod bench;
+pub mod config_file;
 mod db;
 mod ingest;
 mod query;
@@ -31,6 +32,9 @@ pub struct Cli {
     /// the lake only.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A YAML file of options (keys as the long flags, with `_`); flags and the environment win.
+    #[arg(long, global = true, env = "TASKIFAI_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
