@@ -71,6 +71,9 @@ fn kind(sql: &str) -> String {
 fn explain_plan_error(ctx: &SessionContext, message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).to_owned();
     let lower = first.to_lowercase();
+    if let Some(rest) = lower.split("no field named ").nth(1) {
+        return explain_unknown_column(&first, rest);
+    }
     if !(lower.contains("table") && lower.contains("not found")) {
         return first;
     }
@@ -79,5 +82,18 @@ fn explain_plan_error(ctx: &SessionContext, message: &str) -> String {
     match crate::labels::nearest(&wanted, tables.iter().map(String::as_str)) {
         Some(t) => format!("{first}; did you mean {t:?}? Tables: {}", tables.join(", ")),
         None => format!("{first}; tables: {}", tables.join(", ")),
+    }
+}
+
+/// Adds "did you mean" for an unknown column, from the canonical tables' columns.
+fn explain_unknown_column(first: &str, rest: &str) -> String {
+    let wanted = rest.trim_end_matches('.').trim_matches(['"', '\'', '`']).rsplit('.').next().unwrap_or_default().to_owned();
+    let columns: Vec<String> = [crate::spec::Target::Sellout, crate::spec::Target::Orders]
+        .iter()
+        .flat_map(|t| crate::schema::schema(*t).fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>())
+        .collect();
+    match crate::labels::nearest(&wanted, columns.iter().map(String::as_str)) {
+        Some(c) => format!("{first} Did you mean {c:?}?"),
+        None => first.to_owned(),
     }
 }

@@ -34,3 +34,9 @@ async fn an_unknown_table_gets_a_suggestion() {
     let err = check("SELECT * FROM selout_entries").await.unwrap_err();
     assert!(err.contains("did you mean \"sellout_entries\""), "{err}");
 }
+
+#[tokio::test]
+async fn an_unknown_column_gets_a_suggestion() {
+    let err = check("SELECT quantiy FROM sellout_entries").await.unwrap_err();
+    assert!(err.contains("Did you mean \"quantity\""), "{err}");
+}
