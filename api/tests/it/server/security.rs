@@ -179,3 +179,33 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_admins_manage_tenants_and_tenant_tokens_cannot() {
+    let s = TestServer::start(Options { workers: 0, ..Default::default() }).await;
+    let hash = taskifai_api::server::auth::hash_password(PASSWORD.to_owned()).await.unwrap();
+    sqlx::query("INSERT INTO platform_admins (email, password_hash) VALUES ('ops@taskifai.example', $1)").bind(hash).execute(&s.db.registry.pool).await.unwrap();
+    let tenant_admin = s.register("demo", "admin@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let res = s.req(Method::GET, "demo", "/api/admin/tenants").bearer_auth(&tenant_admin).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a tenant's admin is not a platform admin");
+
+    let wrong = s.req(Method::POST, "demo", "/api/admin/login").json(&json!({ "email": "ops@taskifai.example", "password": "not it at all" })).send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let login: Value = s.req(Method::POST, "demo", "/api/admin/login").json(&json!({ "email": "ops@taskifai.example", "password": PASSWORD })).send().await.unwrap().json().await.unwrap();
+    let ops = login["access_token"].as_str().unwrap().to_owned();
+    let created = s.req(Method::POST, "demo", "/api/admin/tenants").bearer_auth(&ops).json(&json!({ "id": "initech", "display_name": "Initech" })).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let again = s.req(Method::POST, "demo", "/api/admin/tenants").bearer_auth(&ops).json(&json!({ "id": "initech" })).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let bad = s.req(Method::POST, "demo", "/api/admin/tenants").bearer_auth(&ops).json(&json!({ "id": "Robert'); DROP DATABASE x;--" })).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    // The new tenant answers on its host; the platform token is no tenant's token.
+    let first = s.register("initech", "peter@initech.example").await;
+    assert_eq!(first["user"]["role"], "admin");
+    assert_eq!(s.get("initech", &ops, "/api/uploads").send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let suspended = s.req(Method::POST, "demo", "/api/admin/tenants/initech/suspend").bearer_auth(&ops).send().await.unwrap();
+    assert_eq!(suspended.status(), StatusCode::OK);
+    let list: Value = s.get("demo", &ops, "/api/admin/tenants").send().await.unwrap().json().await.unwrap();
+    assert_eq!(list[0]["status"], "suspended", "{list}");
+    s.stop().await;
+}
