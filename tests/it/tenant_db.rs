@@ -149,3 +149,36 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
     assert_eq!(scalar(&globex, "SELECT count(*) FROM upload_batches").await, 0);
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn rows_the_database_refuses_mid_copy_fail_the_load_and_leave_nothing() {
+    use datafusion::arrow::array::{ArrayRef, Int32Array};
+    use taskifai_connectors::lake::BatchMeta;
+    use taskifai_connectors::postgres::load::DbLoad;
+    let db = TestDb::new().await;
+    let pool = db.registry.pool.clone();
+    let (path, _) = sample(BOXNOX);
+    let (_, batches) = taskifai_tests::normalize_file(&specs(), &reference(), &path).unwrap();
+    let good = batches[0].clone();
+    let month = good.schema().index_of("month").unwrap();
+    let mut cols = good.columns().to_vec();
+    cols[month] = Arc::new(Int32Array::from(vec![13; good.num_rows()])) as ArrayRef;
+    let bad = datafusion::arrow::record_batch::RecordBatch::try_new(good.schema(), cols).unwrap();
+    let meta = BatchMeta { batch_id: "b1".into(), table: "sellout_entries".into(), vendor: "boxnox".into(), spec_version: 1, file_name: "x.xlsx".into(), sha256: "0".repeat(64), period_start: String::new(), period_end: String::new(), rows: 0 };
+    let mut load = DbLoad::begin(&pool, &meta, 0, Default::default()).await.unwrap();
+    let mut failed = None;
+    for b in [&good, &bad, &good] {
+        if let Err(e) = load.write(b).await {
+            failed = Some(e);
+            break;
+        }
+    }
+    let err = match failed {
+        Some(e) => e,
+        None => load.commit().await.expect_err("month 13 breaks a CHECK constraint"),
+    };
+    assert!(format!("{err:?}").contains("month"), "the cause names the constraint: {err:?}");
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM upload_batches").await, 0);
+    db.cleanup().await;
+}

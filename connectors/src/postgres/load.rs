@@ -25,10 +25,46 @@ fn target_of(table: &str) -> Target {
 }
 
 /// A load in progress inside an open transaction.
+///
+/// Rows go through one `COPY` for the whole load, fed by a task that owns the transaction
+/// while the COPY runs: the caller encodes the next batch while the previous one is on the
+/// wire, so encoding overlaps the server's work.
 pub struct DbLoad {
-    tx: Transaction<'static, Postgres>,
+    tx: Option<Transaction<'static, Postgres>>,
+    copier: Option<Copier>,
     meta: BatchMeta,
     target: Target,
+}
+
+/// The task streaming one COPY; it gives the transaction back when the COPY ends.
+struct Copier {
+    chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
+    done: tokio::task::JoinHandle<Result<Transaction<'static, Postgres>, PgError>>,
+}
+
+impl Copier {
+    fn start(mut tx: Transaction<'static, Postgres>, statement: String) -> Self {
+        let (chunks, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+        let done = tokio::spawn(async move {
+            {
+                let mut c = tx.copy_in_raw(&statement).await?;
+                c.send(copy::header()).await?;
+                while let Some(chunk) = rx.recv().await {
+                    c.send(chunk).await?;
+                }
+                c.send(copy::trailer()).await?;
+                c.finish().await?;
+            }
+            Ok(tx)
+        });
+        Self { chunks, done }
+    }
+
+    /// Ends the COPY and returns the transaction, or the COPY's error.
+    async fn finish(self) -> Result<Transaction<'static, Postgres>, PgError> {
+        drop(self.chunks);
+        self.done.await.map_err(|e| PgError::Load(format!("the COPY task stopped: {e}")))?
+    }
 }
 
 async fn copy_batch(tx: &mut Transaction<'static, Postgres>, table: &str, columns: &str, batch: &RecordBatch) -> Result<(), PgError> {
@@ -61,18 +97,41 @@ impl DbLoad {
             .bind(mode.as_str())
             .execute(&mut *tx)
             .await?;
-        Ok(Self { tx, meta: meta.clone(), target: target_of(&meta.table) })
+        Ok(Self { tx: Some(tx), copier: None, meta: meta.clone(), target: target_of(&meta.table) })
     }
 
     /// Copies canonical rows in.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), PgError> {
-        copy_batch(&mut self.tx, &self.meta.table, &column_list(self.target), batch).await
+        if self.copier.is_none() {
+            let tx = self.tx.take().ok_or_else(|| PgError::Load("the load has ended".into()))?;
+            let statement = format!("COPY \"{}\" ({}) FROM STDIN WITH (FORMAT binary)", self.meta.table, column_list(self.target));
+            self.copier = Some(Copier::start(tx, statement));
+        }
+        let mut bytes = Vec::with_capacity(batch.num_rows() * 256);
+        copy::encode(batch, &mut bytes).map_err(PgError::Load)?;
+        let copier = self.copier.as_ref().expect("started above");
+        if copier.chunks.send(bytes).await.is_err() {
+            // The COPY failed; its error says why.
+            let copier = self.copier.take().expect("present");
+            return Err(copier.finish().await.err().unwrap_or_else(|| PgError::Load("the COPY ended early".into())));
+        }
+        Ok(())
+    }
+
+    /// The transaction, once the COPY (if any) has ended.
+    async fn tx(&mut self) -> Result<&mut Transaction<'static, Postgres>, PgError> {
+        if let Some(c) = self.copier.take() {
+            self.tx = Some(c.finish().await?);
+        }
+        self.tx.as_mut().ok_or_else(|| PgError::Load("the load has ended".into()))
     }
 
     /// Writes the error report and totals, and removes the rows of the batches this one
     /// replaces. Nothing is visible until [`DbLoad::commit`].
     pub async fn finish(&mut self, summary: &Summary, issues: &[Issue], replaced: &[String]) -> Result<(), PgError> {
-        write_issues(&mut self.tx, &self.meta.batch_id, issues).await?;
+        let batch_id = self.meta.batch_id.clone();
+        let tx = self.tx().await?;
+        write_issues(tx, &batch_id, issues).await?;
         let status = if summary.rows_rejected > 0 { "completed_with_errors" } else { "completed" };
         let dec = |v: i128, s: i8| taskifai_engine::values::format_scaled(v, s as u32);
         sqlx::query(
@@ -80,7 +139,7 @@ impl DbLoad {
              quantity_total = $8, sales_local = $9::numeric, sales_eur = $10::numeric, currency = $11, period_start = $12, period_end = $13,
              period_grain = $14, finished_at = now() WHERE id = $1",
         )
-        .bind(&self.meta.batch_id)
+        .bind(&batch_id)
         .bind(status)
         .bind(summary.rows_read as i64)
         .bind(summary.rows_accepted as i64)
@@ -94,18 +153,26 @@ impl DbLoad {
         .bind(summary.period.start)
         .bind(summary.period.end)
         .bind(summary.period.grain.as_str())
-        .execute(&mut *self.tx)
+        .execute(&mut **tx)
         .await?;
-        replace(&mut self.tx, &self.meta, replaced).await
+        let meta = self.meta.clone();
+        replace(self.tx().await?, &meta, replaced).await
     }
 
-    pub async fn commit(self) -> Result<(), PgError> {
-        self.tx.commit().await?;
+    pub async fn commit(mut self) -> Result<(), PgError> {
+        self.tx().await?;
+        self.tx.take().expect("present after tx()").commit().await?;
         Ok(())
     }
 
-    pub async fn rollback(self) {
-        let _ = self.tx.rollback().await;
+    /// Undoes everything. A running COPY is ended first; if it failed, its task dropped the
+    /// transaction, which rolls it back.
+    pub async fn rollback(mut self) {
+        if self.tx().await.is_ok() {
+            if let Some(tx) = self.tx.take() {
+                let _ = tx.rollback().await;
+            }
+        }
     }
 }
 
