@@ -26,6 +26,49 @@ pub fn hook_engine() -> Engine {
     engine
 }
 
+/// Operations one batch hook call may take: a row hook's budget for each row of a full batch.
+pub const MAX_BATCH_OPERATIONS: u64 = 50_000_000;
+
+/// The field a batch hook sets on a row to reject it.
+pub const REJECT_FIELD: &str = "_reject";
+
+/// The engine for batch hooks: the same sandbox, with room for a batch of rows.
+pub fn batch_hook_engine() -> Engine {
+    let mut engine = hook_engine();
+    engine.set_max_operations(MAX_BATCH_OPERATIONS).set_max_array_size(1_000_000);
+    engine
+}
+
+/// A compiled batch hook: sees every row of a source batch at once (`rows`, an array of maps),
+/// for rules that span rows. It may change fields and reject a row by setting its `_reject`
+/// field to the reason; it may not add, remove or reorder rows.
+#[derive(Debug, Clone)]
+pub struct BatchHook {
+    ast: AST,
+}
+
+impl BatchHook {
+    pub fn compile(source: &str) -> Result<Self, Box<rhai::ParseError>> {
+        batch_hook_engine().compile(source).map(|ast| Self { ast }).map_err(Box::new)
+    }
+
+    /// Runs the hook; errors (and a changed row count) fail the file.
+    pub fn run(&self, engine: &Engine, rows: rhai::Array) -> Result<Vec<Map>, String> {
+        let n = rows.len();
+        let mut scope = Scope::new();
+        scope.push("rows", rows);
+        engine.run_ast_with_scope(&mut scope, &self.ast).map_err(|e| match *e {
+            EvalAltResult::ErrorTooManyOperations(_) => format!("the batch hook ran more than {MAX_BATCH_OPERATIONS} operations and was stopped (an endless loop?)"),
+            other => other.to_string(),
+        })?;
+        let out = scope.get_value::<rhai::Array>("rows").ok_or("the batch hook replaced `rows` with something that is not an array")?;
+        if out.len() != n {
+            return Err(format!("the batch hook returned {} rows for {n}; it may change and reject rows, not add or remove them", out.len()));
+        }
+        out.into_iter().map(|r| r.try_cast::<Map>().ok_or_else(|| "the batch hook put something that is not a map in `rows`".to_owned())).collect()
+    }
+}
+
 /// What a row hook decided.
 #[derive(Debug, Clone)]
 pub enum HookOutcome {
@@ -98,6 +141,16 @@ mod tests {
         assert_eq!(m["channel"].clone().into_string().unwrap(), "online");
         let h = RowHook::compile(r#"reject("closed store")"#).unwrap();
         assert!(matches!(h.run(&e, row()).unwrap(), HookOutcome::Reject(why) if why == "closed store"));
+    }
+
+    #[test]
+    fn batch_hooks_see_every_row_and_reject_by_field() {
+        let h = BatchHook::compile(r#"let seen = #{}; for i in 0..rows.len() { let s = rows[i].store; if s in seen { rows[i]._reject = "duplicate store"; } seen[s] = true; }"#).unwrap();
+        let out = h.run(&batch_hook_engine(), vec![row().into(), row().into()]).unwrap();
+        assert!(!out[0].contains_key(REJECT_FIELD));
+        assert_eq!(out[1][REJECT_FIELD].clone().into_string().unwrap(), "duplicate store");
+        let err = BatchHook::compile("rows.pop();").unwrap().run(&batch_hook_engine(), vec![row().into()]).unwrap_err();
+        assert!(err.contains("not add or remove"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Each field's raw text per row, and the label of the column it came from.
+type Texts = HashMap<Field, (Vec<Option<String>>, Option<String>)>;
+
 /// What is fixed for a whole file.
 #[derive(Debug, Clone)]
 pub struct FileContext {
@@ -60,6 +63,7 @@ pub struct Normalizer<'a> {
     reference: &'a Reference,
     ctx: &'a FileContext,
     hooks: Option<rhai::Engine>,
+    batch_hooks: Option<rhai::Engine>,
 }
 
 struct Rows {
@@ -88,7 +92,7 @@ fn epoch() -> NaiveDate {
 
 impl<'a> Normalizer<'a> {
     pub fn new(spec: &'a CompiledSpec, reference: &'a Reference, ctx: &'a FileContext) -> Self {
-        Self { spec, reference, ctx, hooks: spec.row_hook.as_ref().map(|_| hook_engine()) }
+        Self { spec, reference, ctx, hooks: spec.row_hook.as_ref().map(|_| hook_engine()), batch_hooks: spec.batch_hook.as_ref().map(|_| crate::hooks::batch_hook_engine()) }
     }
 
     fn at(&self, column: Option<&str>) -> Location {
@@ -105,13 +109,16 @@ impl<'a> Normalizer<'a> {
         let source_rows: Vec<u32> = source.column_by_name(ROW).expect("source batches carry row numbers").as_primitive::<datafusion::arrow::datatypes::UInt32Type>().values().to_vec();
         let mut rows = Rows { n, source_rows, rejected: vec![false; n], issues: Vec::new() };
         let labels: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let mut texts: HashMap<Field, (Vec<Option<String>>, Option<String>)> = HashMap::new();
+        let mut texts: Texts = HashMap::new();
         for f in &self.spec.fields {
             let (values, label) = self.field_texts(f, source, &labels, header)?;
             texts.insert(f.field, (values, label));
         }
         if let Some(hook) = &self.spec.row_hook {
             self.run_hook(hook, &mut texts, &mut rows)?;
+        }
+        if let Some(hook) = &self.spec.batch_hook {
+            self.run_batch_hook(hook, &mut texts, &mut rows)?;
         }
         let mut cols = self.parse_fields(&texts, &mut rows);
         let other_period = self.fill_engine_columns(&mut cols, &mut rows);
@@ -169,26 +176,57 @@ impl<'a> Normalizer<'a> {
         Ok((values, label))
     }
 
-    fn run_hook(&self, hook: &crate::hooks::RowHook, texts: &mut HashMap<Field, (Vec<Option<String>>, Option<String>)>, rows: &mut Rows) -> Result<()> {
+    /// A row's fields (after extract, map and default) as a hook sees them.
+    fn hook_row(names: &[(Field, String)], texts: &Texts, rows: &Rows, i: usize) -> rhai::Map {
+        let mut map = rhai::Map::new();
+        for (f, name) in names {
+            let v = texts.get(f).and_then(|(v, _)| v[i].as_deref());
+            map.insert(name.as_str().into(), crate::hooks::text(v));
+        }
+        map.insert("source_row".into(), (rows.source_rows[i] as i64).into());
+        map
+    }
+
+    /// Takes back what a hook left in a row's map.
+    fn apply_hook_row(names: &[(Field, String)], texts: &mut Texts, n: usize, i: usize, map: &rhai::Map) {
+        for (f, name) in names {
+            let Some(v) = map.get(name.as_str()) else { continue };
+            let v = if v.is_unit() { None } else { Some(v.to_string()) };
+            let entry = texts.entry(*f).or_insert_with(|| (vec![None; n], None));
+            entry.0[i] = v;
+        }
+    }
+
+    fn hook_names() -> Vec<(Field, String)> {
+        crate::spec::all_fields().into_iter().map(|f| (f, crate::spec::field_name(f))).collect()
+    }
+
+    fn run_hook(&self, hook: &crate::hooks::RowHook, texts: &mut Texts, rows: &mut Rows) -> Result<()> {
         let engine = self.hooks.as_ref().expect("hook engine built with the hook");
-        let names: Vec<(Field, String)> = crate::spec::all_fields().into_iter().map(|f| (f, crate::spec::field_name(f))).collect();
+        let names = Self::hook_names();
         for i in 0..rows.n {
-            let mut map = rhai::Map::new();
-            for (f, name) in &names {
-                let v = texts.get(f).and_then(|(v, _)| v[i].as_deref());
-                map.insert(name.as_str().into(), crate::hooks::text(v));
-            }
-            map.insert("source_row".into(), (rows.source_rows[i] as i64).into());
+            let map = Self::hook_row(&names, texts, rows, i);
             match hook.run(engine, map).map_err(|message| Error::Hook { at: self.at(None).with_row(rows.source_rows[i]), message })? {
                 HookOutcome::Reject(why) => rows.flag(self.at(None), i, None, "hook", Severity::Error, why),
-                HookOutcome::Keep(map) => {
-                    for (f, name) in &names {
-                        let Some(v) = map.get(name.as_str()) else { continue };
-                        let v = if v.is_unit() { None } else { Some(v.to_string()) };
-                        let entry = texts.entry(*f).or_insert_with(|| (vec![None; rows.n], None));
-                        entry.0[i] = v;
-                    }
-                }
+                HookOutcome::Keep(map) => Self::apply_hook_row(&names, texts, rows.n, i, &map),
+            }
+        }
+        Ok(())
+    }
+
+    fn run_batch_hook(&self, hook: &crate::hooks::BatchHook, texts: &mut Texts, rows: &mut Rows) -> Result<()> {
+        let engine = self.batch_hooks.as_ref().expect("batch hook engine built with the hook");
+        let names = Self::hook_names();
+        let input: rhai::Array = (0..rows.n).map(|i| Self::hook_row(&names, texts, rows, i).into()).collect();
+        let first_row = rows.source_rows.first().copied().unwrap_or(0);
+        let out = hook.run(engine, input).map_err(|message| Error::Hook { at: self.at(None).with_row(first_row), message })?;
+        for (i, map) in out.iter().enumerate() {
+            if rows.rejected[i] {
+                continue;
+            }
+            match map.get(crate::hooks::REJECT_FIELD).filter(|v| !v.is_unit()) {
+                Some(why) => rows.flag(self.at(None), i, None, "batch_hook", Severity::Error, why.to_string()),
+                None => Self::apply_hook_row(&names, texts, rows.n, i, map),
             }
         }
         Ok(())
@@ -196,7 +234,7 @@ impl<'a> Normalizer<'a> {
 
     /// Parses every field in the order the spec writes them, so a row's reject reason is its
     /// first failing field.
-    fn parse_fields(&self, texts: &HashMap<Field, (Vec<Option<String>>, Option<String>)>, rows: &mut Rows) -> HashMap<&'static str, Values> {
+    fn parse_fields(&self, texts: &Texts, rows: &mut Rows) -> HashMap<&'static str, Values> {
         let sep = self.spec.spec.read.decimal;
         let mut cols = HashMap::new();
         for f in &self.spec.fields {

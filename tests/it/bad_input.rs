@@ -136,3 +136,39 @@ fn spec_errors_point_at_line_and_column() {
     let err = taskifai_engine::spec::parse("vendor-specs/boxnox.yaml", &typo).err().expect("refused").to_string();
     assert!(err.contains("unknown field `keep_only_periods`"), "{err}");
 }
+
+#[test]
+fn a_batch_hook_sees_the_whole_batch_and_rejects_rows_by_field() {
+    let hook = r#"hooks:
+  batch: |
+    let seen = #{};
+    for i in 0..rows.len() {
+      let key = `${rows[i].store}|${rows[i].product_ean}`;
+      if key in seen { rows[i]._reject = "the same store and EAN twice in one file"; }
+      seen[key] = true;
+    }
+examples:
+  - name: a repeated store and EAN is rejected by the batch hook
+    file_name: BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx
+    rows:
+      - [YEAR, MONTH, CHANNEL, POS, EAN, QTY, AMOUNT, DESCRIPTION, SKU]
+      - [2025, 4, Retail, Paris, 7350154320008, 2, 390, Ghost of Tom, BBGOT100]
+      - [2025, 4, Retail, Paris, 7350154320008, 1, 195, Ghost of Tom, BBGOT100]
+      - [2025, 4, Retail, Nice, 7350154320008, 1, 195, Ghost of Tom, BBGOT100]
+    expect:
+      rows:
+        - { store: Paris, quantity: 2 }
+        - { store: Nice, quantity: 1 }
+      rejects:
+        - { row: 3, rule: batch_hook }
+"#;
+    let original = std::fs::read_to_string(repo_path("vendor-specs/boxnox.yaml")).unwrap();
+    let text = format!("{}{hook}", original.split("examples:").next().unwrap());
+    let spec = taskifai_engine::spec::parse("boxnox.yaml", &text).expect("a spec with a batch hook compiles");
+    let failures = taskifai_engine::examples::run_examples(&spec, &reference());
+    assert!(failures.is_empty(), "{failures:?}");
+    // The same example fails without the hook, so the test can tell.
+    let without = text.replace("      if key in seen { rows[i]._reject = \"the same store and EAN twice in one file\"; }\n", "");
+    let spec = taskifai_engine::spec::parse("boxnox.yaml", &without).unwrap();
+    assert!(!taskifai_engine::examples::run_examples(&spec, &reference()).is_empty());
+}

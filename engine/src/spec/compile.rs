@@ -2,7 +2,7 @@
 //! expressions and hooks. Errors are `(path, message)`; the caller turns the path into a line.
 
 use super::types::*;
-use crate::hooks::RowHook;
+use crate::hooks::{BatchHook, RowHook};
 use crate::labels::{norm_label, LabelMatcher};
 use crate::schema;
 use regex::Regex;
@@ -70,6 +70,7 @@ pub struct CompiledSpec {
     pub reconcile: Vec<(LabelMatcher, Vec<LabelMatcher>, f64)>,
     pub fields: Vec<CompiledField>,
     pub row_hook: Option<RowHook>,
+    pub batch_hook: Option<BatchHook>,
     pub exprs: crate::exprs::SpecExprs,
 }
 
@@ -130,6 +131,7 @@ impl CompiledSpec {
         let unpivot = r.unpivot.as_ref().map(compile_unpivot).transpose()?;
         let fields = compile_fields(&spec)?;
         let row_hook = spec.hooks.row.as_deref().map(RowHook::compile).transpose().map_err(|e| ("hooks.row".to_owned(), e.to_string()))?;
+        let batch_hook = spec.hooks.batch.as_deref().map(BatchHook::compile).transpose().map_err(|e| ("hooks.batch".to_owned(), e.to_string()))?;
         let exprs = crate::exprs::compile(&spec)?;
         Ok(Self {
             filename,
@@ -149,6 +151,7 @@ impl CompiledSpec {
                 .collect::<CompileResult<_>>()?,
             fields,
             row_hook,
+            batch_hook,
             exprs,
             spec,
         })

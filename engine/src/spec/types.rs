@@ -427,6 +427,11 @@ pub struct Hooks {
     /// call `reject("why")`.
     #[serde(default)]
     pub row: Option<String>,
+    /// Runs once per source batch, after the row hook, with `rows` (an array of those maps) for
+    /// rules that span rows; may change fields, or reject a row by setting its `_reject` field
+    /// to the reason. Rows cannot be added or removed.
+    #[serde(default)]
+    pub batch: Option<String>,
 }
 
 /// An embedded test: raw cells in, expected rows and rejects out.
