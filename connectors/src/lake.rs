@@ -234,24 +234,48 @@ impl Lake {
         Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
-    /// Deletes data files no commit references (left by loads that crashed or failed).
-    /// Returns how many were removed.
-    pub async fn vacuum(&self, tenant: &str) -> Result<usize> {
+    /// Deletes data files no commit references (left by loads that crashed or failed), and on a
+    /// local lake the half-written `…#n` staging files of multipart writes, which listings do
+    /// not show. Only files older than `min_age` go: younger ones may belong to a load still in
+    /// flight. Returns how many were removed.
+    pub async fn vacuum(&self, tenant: &str, min_age: std::time::Duration) -> Result<usize> {
         let snap = self.snapshot(tenant).await?;
         let live: std::collections::HashSet<&str> = snap.batches.values().flat_map(|(_, f)| f.iter().map(|f| f.path.as_str())).collect();
-        let all: Vec<StorePath> = self.store.list(Some(&StorePath::from(format!("tenant={tenant}")))).map_ok(|m| m.location).try_collect().await?;
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(min_age).unwrap_or(chrono::Duration::MAX);
+        let all: Vec<object_store::ObjectMeta> = self.store.list(Some(&StorePath::from(format!("tenant={tenant}")))).try_collect().await?;
         let mut n = 0;
-        for p in all {
-            let s = p.to_string();
+        for m in all {
+            let s = m.location.to_string();
             // Uploaded source files and error reports are not data files.
             let data = s.contains("/table=") && s.ends_with(".parquet");
-            if data && !live.contains(s.as_str()) {
-                self.store.delete(&p).await?;
+            if data && !live.contains(s.as_str()) && m.last_modified <= cutoff {
+                self.store.delete(&m.location).await?;
                 n += 1;
             }
         }
+        if self.url.scheme() == "file" {
+            n += remove_staging_files(&self.url.to_file_path().unwrap_or_default().join(format!("tenant={tenant}")), min_age);
+        }
         Ok(n)
     }
+}
+
+/// Removes `name#n` files (object_store's local multipart staging) older than `min_age`.
+fn remove_staging_files(dir: &std::path::Path, min_age: std::time::Duration) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            n += remove_staging_files(&path, min_age);
+            continue;
+        }
+        let staging = path.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.contains('#'));
+        let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age >= min_age);
+        if staging && old && std::fs::remove_file(&path).is_ok() {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// A load in progress: Parquet files written, not yet committed.

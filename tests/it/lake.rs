@@ -96,8 +96,26 @@ async fn a_load_that_never_commits_stays_invisible_and_is_vacuumed() {
     // The process dies here: the writer is dropped without commit or abort.
     drop(staged);
     assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3);
-    lake.vacuum("demo").await.unwrap();
+    lake.vacuum("demo", std::time::Duration::ZERO).await.unwrap();
     assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3);
+}
+
+#[tokio::test]
+async fn vacuum_removes_old_orphans_and_staging_files_but_not_young_ones() {
+    let (d, lake) = lake();
+    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
+    let part = d.path().join("lake/tenant=demo/table=sellout_entries/year=2025/month=4");
+    std::fs::create_dir_all(&part).unwrap();
+    let orphan = part.join("part-crashed-0.parquet");
+    let staging = part.join("part-crashed-1.parquet#7");
+    std::fs::write(&orphan, b"PAR1").unwrap();
+    std::fs::write(&staging, b"PAR1").unwrap();
+    // A load in flight could own them: an hour's grace keeps them.
+    assert_eq!(lake.vacuum("demo", std::time::Duration::from_secs(3600)).await.unwrap(), 0);
+    assert!(orphan.exists() && staging.exists());
+    assert_eq!(lake.vacuum("demo", std::time::Duration::ZERO).await.unwrap(), 2);
+    assert!(!orphan.exists() && !staging.exists());
+    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3, "live data stays");
 }
 
 #[tokio::test]

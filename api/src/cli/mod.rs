@@ -180,6 +180,9 @@ pub enum LakeCommand {
     Vacuum {
         #[arg(long, default_value = "demo")]
         tenant: String,
+        /// Only files at least this old go: younger ones may belong to a load in flight.
+        #[arg(long, default_value_t = 3600)]
+        min_age_secs: u64,
     },
 }
 

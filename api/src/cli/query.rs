@@ -46,7 +46,7 @@ pub async fn lake(cli: &Cli, command: &LakeCommand) -> anyhow::Result<ExitCode> 
             }
             println!("deleted batch {batch}");
         }
-        LakeCommand::Vacuum { tenant } => println!("removed {} unreferenced files", lake.vacuum(tenant).await?),
+        LakeCommand::Vacuum { tenant, min_age_secs } => println!("removed {} unreferenced files", lake.vacuum(tenant, std::time::Duration::from_secs(*min_age_secs)).await?),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -82,7 +82,7 @@ fn kill_at(point: &str, db_url: Option<&str>) {
     child.wait().unwrap();
     let (code, out, err) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
     assert_eq!((code, out.as_str()), (0, "n\n0\n"), "{err}");
-    let (code, _, _) = run(taskifai(&lake).args(["lake", "vacuum", "--tenant", "demo"]));
+    let (code, _, _) = run(taskifai(&lake).args(["lake", "vacuum", "--tenant", "demo", "--min-age-secs", "0"]));
     assert_eq!(code, 0);
     let table = lake.join("tenant=demo").join("table=sellout_entries");
     assert!(files_under(&table).iter().all(|p| !p.to_string_lossy().ends_with(".parquet")), "vacuum left data files");
