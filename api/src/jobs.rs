@@ -57,7 +57,11 @@ pub async fn requeue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::R
 /// Claims the next runnable job: queued and due, or running with an expired lease, from a
 /// tenant below its concurrency cap.
 pub async fn claim(registry: &PgPool, worker: &str, lease: Duration, per_tenant: i64) -> sqlx::Result<Option<Job>> {
-    sqlx::query_as(
+    let mut tx = registry.begin().await?;
+    // Claims are serialized (they take a millisecond) so the per-tenant count is exact: two
+    // workers claiming at once would otherwise both see the tenant below its cap.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('taskifai.job_queue.claim'))").execute(&mut *tx).await?;
+    let job = sqlx::query_as(
         "UPDATE job_queue SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = now() + make_interval(secs => $2)
          WHERE id = (
              SELECT j.id FROM job_queue j
@@ -71,8 +75,10 @@ pub async fn claim(registry: &PgPool, worker: &str, lease: Duration, per_tenant:
     .bind(worker)
     .bind(lease.as_secs_f64())
     .bind(per_tenant)
-    .fetch_optional(registry)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(job)
 }
 
 /// Extends the lease; false when another worker took the job over.

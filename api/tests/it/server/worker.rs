@@ -122,3 +122,31 @@ async fn a_bad_file_fails_at_once_with_the_engines_message_and_can_be_retried() 
     assert_eq!(again["status"], "failed");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_respect_the_per_tenant_cap_and_only_the_lease_holder_finishes() {
+    use taskifai_api::jobs;
+    let db = taskifai_tests::pg::TestDb::new().await;
+    let pool = &db.registry.pool;
+    for (tenant, batch) in [("acme", "a1"), ("acme", "a2"), ("acme", "a3"), ("globex", "g1")] {
+        jobs::enqueue(pool, tenant, batch).await.unwrap();
+    }
+    let lease = Duration::from_secs(30);
+    // Eight workers claim at once with a cap of one running job per tenant.
+    let claims = futures::future::join_all((0..8).map(|i| {
+        let pool = pool.clone();
+        async move { jobs::claim(&pool, &format!("w{i}"), lease, 1).await.unwrap() }
+    }))
+    .await;
+    let mut got: Vec<(String, String)> = claims.into_iter().flatten().map(|j| (j.tenant_id, j.batch_id)).collect();
+    got.sort();
+    assert_eq!(got.len(), 2, "one per tenant: {got:?}");
+    assert_eq!(got[0].0, "acme");
+    assert_eq!(got[1], ("globex".to_owned(), "g1".to_owned()));
+
+    let running = jobs::claim(pool, "late", lease, 5).await.unwrap().unwrap();
+    assert!(!jobs::complete(pool, &running, "someone-else", 0).await.unwrap(), "only the holder completes");
+    assert!(jobs::complete(pool, &running, "late", 0).await.unwrap());
+    assert!(!jobs::complete(pool, &running, "late", 0).await.unwrap(), "a job completes once");
+    db.cleanup().await;
+}
