@@ -7,7 +7,7 @@ csv_rows=${1:-1000000}; xlsx_rows=${2:-200000}; runs=${3:-3}
 venv=benches/out/venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q polars pandas pyarrow duckdb
+  "$venv/bin/pip" install -q polars pandas pyarrow duckdb fastexcel python-calamine
 fi
 cargo build -q --release -p taskifai-api
 bin=target/release/taskifai

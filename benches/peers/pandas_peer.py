@@ -5,7 +5,10 @@ import pandas as pd
 
 RATES = {"EUR": 10000, "GBP": 11700, "CHF": 10500, "PLN": 2300, "SEK": 870, "USD": 9200}
 src, out = sys.argv[1], sys.argv[2]
-df = pd.read_csv(src, dtype=str, keep_default_na=False).apply(lambda c: c.str.strip())
+if src.endswith(".xlsx"):
+    df = pd.read_excel(src, dtype=str, keep_default_na=False, engine="calamine").apply(lambda c: c.str.strip())
+else:
+    df = pd.read_csv(src, dtype=str, keep_default_na=False).apply(lambda c: c.str.strip())
 df.insert(0, "source_row", np.arange(2, len(df) + 2))
 date = pd.to_datetime(df["Sales Date"], format="%d/%m/%Y", errors="coerce")
 checks = [

@@ -4,7 +4,11 @@ import polars as pl
 
 RATES = {"EUR": 10000, "GBP": 11700, "CHF": 10500, "PLN": 2300, "SEK": 870, "USD": 9200}
 src, out = sys.argv[1], sys.argv[2]
-df = pl.scan_csv(src, infer_schema=False).with_row_index("source_row", offset=2)
+if src.endswith(".xlsx"):
+    # calamine through fastexcel, every cell as text, as TaskifAI reads it.
+    df = pl.read_excel(src, engine="calamine", infer_schema_length=0).lazy().with_row_index("source_row", offset=2)
+else:
+    df = pl.scan_csv(src, infer_schema=False).with_row_index("source_row", offset=2)
 t = {c: pl.col(c).str.strip_chars() for c in ["Reseller", "Store", "Country", "Product EAN", "Product Name", "Functional Name", "Qty", "Unit Price", "Currency", "Sales Date"]}
 t = {k: v.fill_null("") for k, v in t.items()}
 date = t["Sales Date"].str.to_date("%d/%m/%Y", strict=False)
