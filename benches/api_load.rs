@@ -16,6 +16,10 @@ use taskifai_tests::{pg::TestDb, repo_path, SAMPLE_TOTALS};
 /// Uploads per upload phase: each becomes a job, and the queue must drain between phases.
 const UPLOADS: usize = 200;
 
+// The same allocator as the `taskifai` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Stats {
     name: String,
     latencies: Vec<Duration>,

@@ -4,6 +4,11 @@
 
 mod cli;
 
+// Many small allocations from many threads (cell text, Arrow builders, request handling);
+// glibc's allocator serializes them on arena locks, mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 
 use clap::Parser;
 use std::process::ExitCode;

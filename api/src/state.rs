@@ -23,12 +23,14 @@ pub struct Inner {
     pub limiter: Limiter,
     pub metrics: Metrics,
     pub tenants: crate::server::tenancy::TenantCache,
+    /// DataFusion tables per tenant snapshot, shared by requests.
+    pub sessions: taskifai_connectors::session::SessionCache,
 }
 
 impl AppState {
     pub fn new(config: ServerConfig, registry: Registry, pools: PoolManager, lake: Lake, specs: SpecRegistry) -> Self {
         let limiter = Limiter::new(&config.rate);
-        Self(Arc::new(Inner { config, registry, pools, lake, specs, limiter, metrics: Metrics::default(), tenants: Default::default() }))
+        Self(Arc::new(Inner { config, registry, pools, lake, specs, limiter, metrics: Metrics::default(), tenants: Default::default(), sessions: Default::default() }))
     }
 }
 

@@ -6,27 +6,49 @@ use crate::lake::{Lake, LakeError};
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::MemTable;
+use datafusion::catalog::TableProvider;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use taskifai_engine::schema;
 use taskifai_engine::spec::Target;
 
 /// Builds the tenant's session from the current snapshot.
 pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
+    let ctx = new_context(Arc::new(RuntimeEnv::default()));
+    register_object_store(&ctx, lake);
+    let snap = lake.snapshot(tenant).await?;
+    for (name, table) in tables(lake, &snap)? {
+        ctx.register_table(name, table).map_err(df)?;
+    }
+    Ok(ctx)
+}
+
+fn new_context(runtime: Arc<RuntimeEnv>) -> SessionContext {
     let config = SessionConfig::new().with_information_schema(false).with_default_catalog_and_schema("datafusion", "public");
-    let ctx = SessionContext::new_with_config(config);
+    SessionContext::new_with_config_rt(config, runtime)
+}
+
+fn register_object_store(ctx: &SessionContext, lake: &Lake) {
     // Local lakes use DataFusion's own file store (absolute paths); a prefixed store registered
     // for `file://` would prefix the lake root twice.
     if lake.url().scheme() != "file" {
         ctx.register_object_store(lake.url(), lake.store());
     }
-    let snap = lake.snapshot(tenant).await?;
+}
+
+type Tables = Vec<(&'static str, Arc<dyn TableProvider>)>;
+
+/// The canonical tables of a snapshot: its live files, or empty tables.
+fn tables(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, LakeError> {
+    let mut out: Tables = Vec::new();
     for target in [Target::Sellout, Target::Orders] {
         let name = schema::table_name(target);
         let table_schema = schema::schema(target);
         let files = snap.files(name);
-        let register = if files.is_empty() {
-            ctx.register_table(name, Arc::new(MemTable::try_new(table_schema, vec![vec![]]).map_err(df)?))
+        let table: Arc<dyn TableProvider> = if files.is_empty() {
+            Arc::new(MemTable::try_new(table_schema, vec![vec![]]).map_err(df)?)
         } else {
             let urls = files
                 .iter()
@@ -34,11 +56,47 @@ pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext,
                 .collect::<Result<Vec<_>, _>>()?;
             let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
             let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(table_schema);
-            ctx.register_table(name, Arc::new(ListingTable::try_new(config).map_err(df)?))
+            Arc::new(ListingTable::try_new(config).map_err(df)?)
         };
-        register.map_err(df)?;
+        out.push((name, table));
     }
-    Ok(ctx)
+    Ok(out)
+}
+
+/// Sessions for a server: each request gets a fresh context (so it may register its own
+/// views), but the tables of the tenant's current snapshot and the runtime (with its Parquet
+/// metadata and file statistics caches) are kept and shared until the next commit.
+pub struct SessionCache {
+    runtime: Arc<RuntimeEnv>,
+    tables: Mutex<HashMap<String, (u64, Tables)>>,
+}
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        Self { runtime: Arc::new(RuntimeEnv::default()), tables: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl SessionCache {
+    /// A session over the tenant's current snapshot and nothing else.
+    pub async fn session(&self, lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
+        let snap = lake.snapshot(tenant).await?;
+        let cached = self.tables.lock().expect("session cache lock").get(tenant).filter(|(v, _)| *v == snap.version).map(|(_, t)| t.clone());
+        let tables = match cached {
+            Some(t) => t,
+            None => {
+                let t = tables(lake, &snap)?;
+                self.tables.lock().expect("session cache lock").insert(tenant.to_owned(), (snap.version, t.clone()));
+                t
+            }
+        };
+        let ctx = new_context(self.runtime.clone());
+        register_object_store(&ctx, lake);
+        for (name, table) in tables {
+            ctx.register_table(name, table).map_err(df)?;
+        }
+        Ok(ctx)
+    }
 }
 
 fn df(e: datafusion::error::DataFusionError) -> LakeError {

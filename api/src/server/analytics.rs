@@ -38,7 +38,7 @@ fn df(e: datafusion::error::DataFusionError) -> ApiError {
 async fn prepare(state: &AppState, tenant: &TenantCtx, filters: &Filters) -> ApiResult<(SessionContext, Option<Window>)> {
     let today = chrono::Utc::now().date_naive();
     let asked = filters.window(today).map_err(|e| ApiError::bad("invalid_filter", e.to_string()))?;
-    let ctx = taskifai_connectors::session::tenant_session(&state.lake, tenant.id()).await?;
+    let ctx = state.sessions.session(&state.lake, tenant.id()).await?;
     a::register_filtered(&ctx, filters).await.map_err(df)?;
     let window = a::resolve_window(&ctx, asked).await.map_err(df)?;
     Ok((ctx, window))

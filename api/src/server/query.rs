@@ -25,7 +25,7 @@ pub struct QueryRequest {
 pub async fn run(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, Json(req): Json<QueryRequest>) -> ApiResult<Json<Value>> {
     state.limiter.check(Bucket::Query, &format!("{}:{}", tenant.id(), auth.who))?;
     let cap = req.max_rows.unwrap_or(state.config.query_max_rows).clamp(1, state.config.query_max_rows);
-    let ctx = taskifai_connectors::session::tenant_session(&state.lake, tenant.id()).await?;
+    let ctx = state.sessions.session(&state.lake, tenant.id()).await?;
     let timeout = state.config.query_timeout;
     let work = async {
         // One more row than the cap tells whether the answer was cut.
