@@ -289,11 +289,18 @@ pub struct Staged {
     replace: bool,
 }
 
+/// Columns whose values are (nearly) all distinct: a dictionary only costs time there, since
+/// the writer interns every value before it gives up on the dictionary.
+const NO_DICTIONARY: [&str; 7] = ["source_row", "unit_price", "sales_local", "sales_eur", "order_id", "cost_of_goods", "payment_fee"];
+
 fn writer_props() -> WriterProperties {
-    WriterProperties::builder()
+    let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build()
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    for c in NO_DICTIONARY {
+        b = b.set_column_dictionary_enabled(datafusion::parquet::schema::types::ColumnPath::from(c), false);
+    }
+    b.build()
 }
 
 impl Staged {
