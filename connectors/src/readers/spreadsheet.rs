@@ -4,18 +4,20 @@
 //! either the 1900 or 1904 date system.
 
 use calamine::{Data, Range, Reader, Sheets};
+use std::borrow::Cow;
 use std::io::Cursor;
 use std::sync::Arc;
-use taskifai_engine::raw::{memory_batches, RawStream, ReadError, Workbook};
+use taskifai_engine::raw::{RawBatchBuilder, RawStream, ReadError, Workbook, BATCH_ROWS};
 
-type Rows = Arc<Vec<Vec<Option<String>>>>;
+/// A sheet as calamine read it; cells become text batch by batch, borrowing where they can.
+type Sheet = Arc<Range<Data>>;
 
 /// An opened spreadsheet; sheets are read on first use and kept.
 pub struct SpreadsheetWorkbook {
     name: String,
     book: Sheets<Cursor<Vec<u8>>>,
     names: Vec<String>,
-    loaded: Vec<Option<Rows>>,
+    loaded: Vec<Option<Sheet>>,
 }
 
 /// What the first bytes say a file is.
@@ -44,16 +46,16 @@ impl SpreadsheetWorkbook {
         Ok(Self { name: name.to_owned(), book, names, loaded })
     }
 
-    fn sheet(&mut self, i: usize) -> Result<Rows, ReadError> {
-        if let Some(rows) = &self.loaded[i] {
-            return Ok(rows.clone());
+    fn sheet(&mut self, i: usize) -> Result<Sheet, ReadError> {
+        if let Some(range) = &self.loaded[i] {
+            return Ok(range.clone());
         }
         let sheet = self.names[i].clone();
         let book = &mut self.book;
         let range = guard(&self.name, || book.worksheet_range(&sheet))?.map_err(|e| ReadError::new(&self.name, format!("sheet {sheet:?} cannot be read: {e}")))?;
-        let rows = Arc::new(to_rows(&range));
-        self.loaded[i] = Some(rows.clone());
-        Ok(rows)
+        let range = Arc::new(range);
+        self.loaded[i] = Some(range.clone());
+        Ok(range)
     }
 }
 
@@ -63,19 +65,62 @@ fn guard<T>(name: &str, f: impl FnOnce() -> T) -> Result<T, ReadError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ReadError::new(name, "not a readable spreadsheet: the file is damaged"))
 }
 
-/// Cells as text, placed at their true row and column (a range may not start at A1).
-fn to_rows(range: &Range<Data>) -> Vec<Vec<Option<String>>> {
+/// Sheet rows as cells of text, placed at their true row and column (a range may not start at
+/// A1): rows above the range are empty, cells left of it are absent.
+fn row_cells(range: &Range<Data>, row: usize) -> Vec<Option<Cow<'_, str>>> {
     let Some((top, left)) = range.start() else { return Vec::new() };
-    let mut rows: Vec<Vec<Option<String>>> = vec![Vec::new(); top as usize];
-    for r in range.rows() {
-        let mut row: Vec<Option<String>> = vec![None; left as usize];
-        row.extend(r.iter().map(render));
-        while row.last().is_some_and(Option::is_none) {
-            row.pop();
-        }
-        rows.push(row);
+    if row < top as usize {
+        return Vec::new();
     }
-    rows
+    let r = row - top as usize;
+    if r >= range.height() {
+        return Vec::new();
+    }
+    let mut out: Vec<Option<Cow<'_, str>>> = (0..left).map(|_| None).collect();
+    // `get` is O(1); `rows().nth()` walks from the first row, which made big sheets quadratic.
+    out.extend((0..range.width()).map(|c| range.get((r, c)).and_then(cell_text)));
+    while out.last().is_some_and(Option::is_none) {
+        out.pop();
+    }
+    out
+}
+
+/// Rows from A1 to the range's last row.
+fn row_count(range: &Range<Data>) -> usize {
+    range.start().map_or(0, |(top, _)| top as usize + range.height())
+}
+
+/// The widest row, counted from column A, ignoring trailing empty cells.
+fn width(range: &Range<Data>) -> usize {
+    let Some((_, left)) = range.start() else { return 0 };
+    range.rows().map(|r| r.iter().rposition(|c| cell_text(c).is_some()).map_or(0, |i| i + 1)).max().unwrap_or(0) + left as usize
+}
+
+/// Raw batches straight from the range: no copy of the whole sheet as owned strings.
+fn range_batches(range: Sheet) -> impl Iterator<Item = Result<datafusion::arrow::record_batch::RecordBatch, ReadError>> + Send {
+    let (total, width) = (row_count(&range), width(&range));
+    let mut next = 0;
+    std::iter::from_fn(move || {
+        if next >= total {
+            return None;
+        }
+        let mut b = RawBatchBuilder::new(width);
+        for row in next..(next + BATCH_ROWS).min(total) {
+            let cells = row_cells(&range, row);
+            b.push(row as u32 + 1, cells.iter().map(|c| c.as_deref()));
+        }
+        next += BATCH_ROWS;
+        Some(Ok(b.finish()))
+    })
+}
+
+/// One cell as text, borrowed when the cell holds text.
+fn cell_text(cell: &Data) -> Option<Cow<'_, str>> {
+    match cell {
+        Data::String(s) => Some(Cow::Borrowed(s.as_str())).filter(|s| !s.trim().is_empty()),
+        Data::Empty => None,
+        other => render(other).map(Cow::Owned),
+    }
 }
 
 /// One cell as text.
@@ -115,15 +160,16 @@ impl Workbook for SpreadsheetWorkbook {
     }
 
     fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
-        Ok(self.sheet(sheet)?.iter().take(n).cloned().collect())
+        let range = self.sheet(sheet)?;
+        Ok((0..row_count(&range).min(n)).map(|r| row_cells(&range, r).into_iter().map(|c| c.map(Cow::into_owned)).collect()).collect())
     }
 
     fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError> {
-        Ok(Box::new(memory_batches(self.sheet(sheet)?)))
+        Ok(Box::new(range_batches(self.sheet(sheet)?)))
     }
 
     fn row_count_hint(&self, sheet: usize) -> Option<usize> {
-        self.loaded.get(sheet)?.as_ref().map(|r| r.len())
+        self.loaded.get(sheet)?.as_ref().map(|r| row_count(r))
     }
 }
 
