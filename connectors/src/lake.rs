@@ -293,7 +293,8 @@ pub struct Staged {
 /// the writer interns every value before it gives up on the dictionary.
 const NO_DICTIONARY: [&str; 7] = ["source_row", "unit_price", "sales_local", "sales_eur", "order_id", "cost_of_goods", "payment_fee"];
 
-fn writer_props() -> WriterProperties {
+/// How the lake writes Parquet: zstd, bounded row groups, no dictionary where values are distinct.
+pub fn writer_props() -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
