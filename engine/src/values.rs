@@ -25,8 +25,7 @@ const NUMBER: &str = "a number such as 1234.56, 1 234,56 or (12.50)";
 
 /// Parses a decimal number into an integer scaled by `10^scale`, rounding half away from zero.
 pub fn parse_decimal(text: &str, scale: u32, sep: DecimalSep) -> Result<i128, &'static str> {
-    let (negative, body) = strip_sign(text).ok_or(NUMBER)?;
-    let (int_part, frac_part) = split_number(&body, sep).ok_or(NUMBER)?;
+    let (negative, int_part, frac_part) = number_parts(text, sep).ok_or(NUMBER)?;
     if int_part.is_empty() && frac_part.is_empty() {
         return Err(NUMBER);
     }
@@ -48,13 +47,37 @@ pub fn parse_decimal(text: &str, scale: u32, sep: DecimalSep) -> Result<i128, &'
 /// Parses a whole number; `3.0` and `3,00` count as 3, `3.5` does not.
 pub fn parse_integer(text: &str, sep: DecimalSep) -> Result<i64, &'static str> {
     const WHOLE: &str = "a whole number";
-    let (negative, body) = strip_sign(text).ok_or(WHOLE)?;
-    let (int_part, frac_part) = split_number(&body, sep).ok_or(WHOLE)?;
+    let (negative, int_part, frac_part) = number_parts(text, sep).ok_or(WHOLE)?;
     if int_part.is_empty() || frac_part.bytes().any(|b| b != b'0') {
         return Err(WHOLE);
     }
     let v: i64 = int_part.parse().map_err(|_| "a whole number small enough to store")?;
     Ok(if negative { -v } else { v })
+}
+
+/// Sign, integer digits and fraction digits of a number. Plain `-?digits[.digits]` (nearly
+/// every cell) is read without allocating; anything else goes through the full rules.
+fn number_parts(text: &str, sep: DecimalSep) -> Option<(bool, std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
+    if let Some((negative, int, frac)) = plain_number(text, sep) {
+        return Some((negative, int.into(), frac.into()));
+    }
+    let (negative, body) = strip_sign(text)?;
+    let (int, frac) = split_number(&body, sep)?;
+    Some((negative, int.into(), frac.into()))
+}
+
+/// `-?digits` or `-?digits.digits`, where `.` is the decimal point for this separator setting.
+fn plain_number(text: &str, sep: DecimalSep) -> Option<(bool, &str, &str)> {
+    let t = text.trim();
+    let (negative, body) = t.strip_prefix('-').map_or((false, t), |b| (true, b));
+    let (int, frac) = match body.split_once('.') {
+        Some(_) if sep == DecimalSep::Comma => return None,
+        Some((i, f)) if !f.is_empty() => (i, f),
+        Some(_) => return None,
+        None => (body, ""),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    (!int.is_empty() && digits(int) && digits(frac)).then_some((negative, int, frac))
 }
 
 /// Removes currency symbols, codes and spaces and reads the sign: a leading or trailing `-`,
@@ -249,6 +272,19 @@ pub fn format_scaled(v: i128, scale: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_plain_number_fast_path_agrees_with_the_full_rules() {
+        for text in ["0", "7", "-7", "123.45", "-0.5", "007", "12.", ".5", "1.234", " 42 ", "-", "1e5", "1,5", "--3", "3.0", "99999999999999999999"] {
+            for sep in [DecimalSep::Auto, DecimalSep::Point, DecimalSep::Comma] {
+                let slow = strip_sign(text).and_then(|(n, b)| split_number(&b, sep).map(|(i, f)| (n, i, f)));
+                if let Some((n, i, f)) = plain_number(text, sep) {
+                    assert_eq!(slow, Some((n, i.to_owned(), f.to_owned())), "{text:?} {sep:?}");
+                }
+            }
+        }
+    }
+
     use super::*;
 
     fn dec(s: &str) -> Result<i128, &'static str> {
