@@ -228,11 +228,11 @@ pub fn parse_date(text: &str, formats: &[String]) -> Result<NaiveDate, &'static 
     let t = text.trim();
     let t = t.split_once(['T', ' ']).filter(|(d, _)| d.len() >= 8).map_or(t, |(d, _)| d);
     for f in formats {
-        if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+        if let Some(d) = fixed_width_date(t, f).or_else(|| NaiveDate::parse_from_str(t, f).ok()) {
             return Ok(d);
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+    if let Some(d) = fixed_width_date(t, "%Y-%m-%d").or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()) {
         return Ok(d);
     }
     if let Ok(serial) = t.parse::<f64>() {
@@ -241,6 +241,47 @@ pub fn parse_date(text: &str, formats: &[String]) -> Result<NaiveDate, &'static 
         }
     }
     Err("a date in one of the spec's formats, an ISO date (2025-04-30) or an Excel date serial")
+}
+
+/// A date whose format is only `%d`, `%m`, `%Y` and literal characters, written with full-width
+/// fields (`05/04/2025`), read without chrono's general parser. `None` means "ask chrono":
+/// anything this does not accept, chrono decides.
+fn fixed_width_date(text: &str, format: &str) -> Option<NaiveDate> {
+    let (t, f) = (text.as_bytes(), format.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let (mut year, mut month, mut day) = (None, None, None);
+    while j < f.len() {
+        if f[j] == b'%' {
+            let field = *f.get(j + 1)?;
+            let width = match field {
+                b'Y' => 4,
+                b'm' | b'd' => 2,
+                _ => return None,
+            };
+            let digits = t.get(i..i + width)?;
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let v = digits.iter().fold(0u32, |a, d| a * 10 + (d - b'0') as u32);
+            match field {
+                b'Y' => year = Some(v as i32),
+                b'm' => month = Some(v),
+                _ => day = Some(v),
+            }
+            i += width;
+            j += 2;
+        } else {
+            if t.get(i) != Some(&f[j]) {
+                return None;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    if i != t.len() {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year?, month?, day?)
 }
 
 /// Trims and collapses inner whitespace runs (including non-breaking spaces) to one space.
@@ -272,6 +313,19 @@ pub fn format_scaled(v: i128, scale: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_fixed_width_date_fast_path_agrees_with_chrono() {
+        for text in ["05/04/2025", "5/4/2025", "31/02/2025", "29/02/2024", "2025-04-30", "05/04/25", "05-04-2025", "05/04/2025x", "aa/bb/cccc"] {
+            for f in ["%d/%m/%Y", "%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y"] {
+                if let Some(d) = fixed_width_date(text, f) {
+                    assert_eq!(NaiveDate::parse_from_str(text, f).ok(), Some(d), "{text:?} {f:?}");
+                }
+            }
+        }
+        assert_eq!(fixed_width_date("05/04/2025", "%d/%m/%Y"), NaiveDate::from_ymd_opt(2025, 4, 5));
+        assert_eq!(fixed_width_date("31/02/2025", "%d/%m/%Y"), None);
+    }
 
     #[test]
     fn the_plain_number_fast_path_agrees_with_the_full_rules() {
