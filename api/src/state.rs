@@ -35,6 +35,14 @@ impl AppState {
 }
 
 impl AppState {
+    /// Suspends or resumes a tenant; its pool and cached host lookup go at once.
+    pub async fn set_tenant_status(&self, tenant: &str, status: &str) -> Result<(), taskifai_connectors::postgres::PgError> {
+        self.registry.set_status(tenant, status).await?;
+        self.pools.forget(tenant);
+        self.tenants.forget(tenant);
+        Ok(())
+    }
+
     /// The specs a tenant's files are read with: the platform's, with the tenant's active
     /// versions in place of the same vendors'. A stored spec that no longer compiles (after an
     /// engine upgrade) is skipped with a warning rather than blocking every upload.

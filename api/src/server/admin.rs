@@ -72,8 +72,7 @@ pub async fn create(State(state): State<AppState>, admin: PlatformAdmin, Json(bo
 }
 
 async fn set_status(state: &AppState, id: &str, status: &str) -> ApiResult<Json<Tenant>> {
-    state.registry.set_status(id, status).await?;
-    state.pools.forget(id);
+    state.set_tenant_status(id, status).await?;
     Ok(Json(state.registry.get(id).await?))
 }
 

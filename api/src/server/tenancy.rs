@@ -1,6 +1,7 @@
 //! Which tenant a request is for, from its `Host`: `acme.<base domain>` is the tenant whose
 //! subdomain is `acme`; `localhost` and bare IP addresses are the demo tenant. Lookups are
-//! cached for a few seconds, so a suspension takes effect within that time.
+//! cached for a few seconds; a status change made through the server clears the entry at once,
+//! one made elsewhere (another process, the CLI) takes effect within that time.
 
 use super::error::{ApiError, ApiResult};
 use super::ratelimit::Bucket;
@@ -32,6 +33,11 @@ impl TenantCache {
         self.0.lock().expect("tenant cache lock").insert(subdomain.to_owned(), (t.clone(), Instant::now()));
         Ok(t)
     }
+
+    /// Drops what is cached for a tenant, so a status change applies to the next request.
+    pub fn forget(&self, tenant: &str) {
+        self.0.lock().expect("tenant cache lock").retain(|_, (t, _)| t.id != tenant);
+    }
 }
 
 /// The subdomain a host names, or why it names none.
@@ -52,6 +58,7 @@ pub fn subdomain_of(host: &str, base_domain: &str) -> Result<String, String> {
 }
 
 /// The tenant of this request, active, with its database pool.
+#[derive(Clone)]
 pub struct TenantCtx {
     pub tenant: Tenant,
     pub pool: PgPool,
@@ -68,7 +75,7 @@ impl FromRequestParts<AppState> for TenantCtx {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         if let Some(t) = parts.extensions.get::<TenantCtx>() {
-            return Ok(Self { tenant: t.tenant.clone(), pool: t.pool.clone() });
+            return Ok(t.clone());
         }
         let host = parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host()).unwrap_or_default();
         let sub = subdomain_of(host, &state.config.base_domain).map_err(ApiError::NotFound)?;
@@ -78,14 +85,9 @@ impl FromRequestParts<AppState> for TenantCtx {
         }
         state.limiter.check(Bucket::Tenant, &tenant.id)?;
         let pool = state.pools.pool(&tenant.id).await?;
-        parts.extensions.insert(TenantCtx { tenant: tenant.clone(), pool: pool.clone() });
-        Ok(Self { tenant, pool })
-    }
-}
-
-impl Clone for TenantCtx {
-    fn clone(&self) -> Self {
-        Self { tenant: self.tenant.clone(), pool: self.pool.clone() }
+        let ctx = Self { tenant, pool };
+        parts.extensions.insert(ctx.clone());
+        Ok(ctx)
     }
 }
 
