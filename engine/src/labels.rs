@@ -83,7 +83,7 @@ pub fn join_header_rows(rows: &[Vec<Option<String>>], width: usize) -> Vec<Strin
             let mut parts = Vec::new();
             let mut new_group = false;
             for (r, row) in rows.iter().enumerate() {
-                let cell = row.get(col).cloned().flatten().map(|c| crate::values::clean_text(&c)).filter(|c| !c.is_empty());
+                let cell = row.get(col).cloned().flatten().map(|c| crate::values::clean_text(&c).into_owned()).filter(|c| !c.is_empty());
                 if r < last {
                     if cell.is_some() || new_group {
                         carried[r] = cell.clone();

@@ -52,7 +52,7 @@ impl Reference {
         for (n, row) in rows.iter().enumerate() {
             let at = |m: String| format!("{table} row {}: {m}", n + 2);
             let req = |name: &str| -> Result<String, String> { get(row, idx(name)?).ok_or_else(|| at(format!("{name} is empty"))) };
-            let ean = |s: String| parse_ean(&s).map_err(|e| at(format!("ean {s:?}: expected {e}")));
+            let ean = |s: String| parse_ean(&s).map(std::borrow::Cow::into_owned).map_err(|e| at(format!("ean {s:?}: expected {e}")));
             match table {
                 "products" => {
                     let p = Product { ean: ean(req("ean")?)?, functional_name: req("functional_name")?, name: idx("name").ok().and_then(|i| get(row, i)) };

@@ -5,6 +5,7 @@
 //! Every parser takes trimmed cell text and returns the value or a short phrase saying what was
 //! expected, which the caller turns into an [`crate::issues::Issue`] with the cell's location.
 
+use std::borrow::Cow;
 use chrono::{Duration, NaiveDate};
 
 /// Which character separates the decimals when a number has only one separator.
@@ -183,14 +184,22 @@ pub const EAN: &str = "an EAN/GTIN of 8, 12, 13 or 14 digits with a valid check 
 /// Cleans an EAN/GTIN: strips `.0` left by Excel, restores leading zeros lost when the code was
 /// stored as a number, checks the check digit, and refuses scientific notation (`7.35015E+12`),
 /// whose lost digits cannot be recovered.
-pub fn parse_ean(text: &str) -> Result<String, &'static str> {
+pub fn parse_ean(text: &str) -> Result<Cow<'_, str>, &'static str> {
     parse_gtin(text, true)
 }
 
 /// [`parse_ean`] with the check-digit verification optional (some files carry internal codes
 /// of EAN length that are not real GTINs).
-pub fn parse_gtin(text: &str, check_digit: bool) -> Result<String, &'static str> {
+pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'static str> {
     let t = text.trim().trim_start_matches('\'');
+    // Most cells are already a clean code: check it in place, without building a new string.
+    let plain = t.len() >= 8 && t.len() <= 14 && t.bytes().all(|b| b.is_ascii_digit()) && (!check_digit || matches!(t.len(), 8 | 13 | 14));
+    if plain {
+        if check_digit && !check_digit_ok(t) {
+            return Err(CHECK_DIGIT);
+        }
+        return Ok(Cow::Borrowed(t));
+    }
     if t.contains(['E', 'e']) && t.chars().any(|c| c.is_ascii_digit()) {
         return Err("an EAN written out in full; Excel turned this one into scientific notation and its last digits are lost");
     }
@@ -206,10 +215,12 @@ pub fn parse_gtin(text: &str, check_digit: bool) -> Result<String, &'static str>
         _ => return Err(EAN),
     };
     if check_digit && !check_digit_ok(&code) {
-        return Err("an EAN/GTIN whose last digit is its check digit; this one does not add up");
+        return Err(CHECK_DIGIT);
     }
-    Ok(code)
+    Ok(Cow::Owned(code))
 }
+
+const CHECK_DIGIT: &str = "an EAN/GTIN whose last digit is its check digit; this one does not add up";
 
 fn check_digit_ok(code: &str) -> bool {
     let digits: Vec<u32> = code.bytes().map(|b| (b - b'0') as u32).collect();
@@ -285,7 +296,7 @@ fn fixed_width_date(text: &str, format: &str) -> Option<NaiveDate> {
 }
 
 /// Trims and collapses inner whitespace runs (including non-breaking spaces) to one space.
-pub fn clean_text(text: &str) -> String {
+pub fn clean_text(text: &str) -> Cow<'_, str> {
     // Most cells are already clean: one pass to check, no splitting.
     let b = text.as_bytes();
     let clean = !b.is_empty()
@@ -295,9 +306,9 @@ pub fn clean_text(text: &str) -> String {
         && !b.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
         && !b.iter().any(|c| c.is_ascii_whitespace() && *c != b' ');
     if clean {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
-    text.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    Cow::Owned(text.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" "))
 }
 
 /// Renders a scaled integer as a decimal string, e.g. `(12345, 2)` as `123.45`.

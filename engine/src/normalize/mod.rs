@@ -18,11 +18,20 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Arr
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Each field's raw text per row, and the label of the column it came from.
-type Texts = HashMap<Field, (Vec<Option<String>>, Option<String>)>;
+mod strings;
+
+/// A field's text per row (after `extract`, `map` and `default`) and the label of its column.
+#[derive(Debug, Clone)]
+struct FieldText {
+    values: StringArray,
+    label: Option<String>,
+}
+
+type Texts = HashMap<Field, FieldText>;
 
 /// What is fixed for a whole file.
 #[derive(Debug, Clone)]
@@ -43,10 +52,11 @@ pub struct Normalized {
     pub other_period: usize,
 }
 
-/// A typed column under construction.
+/// A typed column under construction. Text stays an Arrow array, shared with the raw batch
+/// where normalization leaves it as it was; numbers and dates are parsed into plain vectors.
 #[derive(Debug, Clone)]
 enum Values {
-    Text(Vec<Option<String>>),
+    Text(StringArray),
     Int(Vec<Option<i64>>),
     Dec(Vec<Option<i128>>),
     Date(Vec<Option<NaiveDate>>),
@@ -90,6 +100,20 @@ fn epoch() -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
 }
 
+fn text_col(cols: &HashMap<&'static str, Values>, name: &str, n: usize) -> StringArray {
+    match cols.get(name) {
+        Some(Values::Text(t)) => t.clone(),
+        _ => StringArray::new_null(n),
+    }
+}
+
+fn int_col<'c>(cols: &'c HashMap<&'static str, Values>, name: &str) -> Option<&'c [Option<i64>]> {
+    match cols.get(name) {
+        Some(Values::Int(v)) => Some(v),
+        _ => None,
+    }
+}
+
 impl<'a> Normalizer<'a> {
     pub fn new(spec: &'a CompiledSpec, reference: &'a Reference, ctx: &'a FileContext) -> Self {
         Self { spec, reference, ctx, hooks: spec.row_hook.as_ref().map(|_| hook_engine()), batch_hooks: spec.batch_hook.as_ref().map(|_| crate::hooks::batch_hook_engine()) }
@@ -111,8 +135,8 @@ impl<'a> Normalizer<'a> {
         let labels: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
         let mut texts: Texts = HashMap::new();
         for f in &self.spec.fields {
-            let (values, label) = self.field_texts(f, source, &labels, header)?;
-            texts.insert(f.field, (values, label));
+            let t = self.field_texts(f, source, &labels, header)?;
+            texts.insert(f.field, t);
         }
         if let Some(hook) = &self.spec.row_hook {
             self.run_hook(hook, &mut texts, &mut rows)?;
@@ -137,63 +161,69 @@ impl<'a> Normalizer<'a> {
         }
         let keep: Vec<bool> = (0..n).map(|i| !rows.rejected[i] && !other_period[i]).collect();
         let rejected = (0..n).filter(|&i| rows.rejected[i] && !other_period[i]).count();
-        let issues = rows.issues.into_iter().filter(|is| !other_period.iter().zip(&rows.source_rows).any(|(o, r)| *o && Some(*r) == is.at.row)).collect();
+        let elsewhere: std::collections::HashSet<u32> = (0..n).filter(|&i| other_period[i]).map(|i| rows.source_rows[i]).collect();
+        let issues = rows.issues.into_iter().filter(|is| is.at.row.is_none_or(|r| !elsewhere.contains(&r))).collect();
         let accepted = filter_record_batch(&batch, &BooleanArray::from(keep))?;
         let accepted = RecordBatch::try_new(schema::schema(self.spec.spec.target), accepted.columns().to_vec())?;
         Ok(Normalized { accepted, issues, rejected, other_period: other_period.iter().filter(|o| **o).count() })
     }
 
-    /// Raw text of a field per row: constant or column, then `extract`, `map` and `default`.
-    fn field_texts(&self, f: &CompiledField, source: &RecordBatch, labels: &[String], header: &crate::layout::Header) -> Result<(Vec<Option<String>>, Option<String>)> {
+    /// Text of a field per row: constant or column, then `extract`, `map` and `default`.
+    fn field_texts(&self, f: &CompiledField, source: &RecordBatch, labels: &[String], header: &crate::layout::Header) -> Result<FieldText> {
         let n = source.num_rows();
-        let (raw, label): (Vec<Option<String>>, Option<String>) = match &f.value {
-            Some(v) => (vec![Some(v.clone()); n], None),
+        let (raw, label) = match &f.value {
+            Some(v) => (strings::constant(Some(v), n), None),
             None => {
                 let data_labels = &labels[1..];
                 let i = crate::layout::find_column(data_labels, &f.sources, &f.source_text, header, self.at(None))?;
-                let arr: &StringArray = source.column(i + 1).as_string();
-                (arr.iter().map(|v| v.map(str::to_owned)).collect(), Some(data_labels[i].clone()))
+                (source.column(i + 1).as_string::<i32>().clone(), Some(data_labels[i].clone()))
             }
         };
-        let values = raw
-            .into_iter()
-            .map(|v| {
-                let mut v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-                if let (Some(re), Some(s)) = (&f.extract, &v) {
-                    v = re.captures(s).and_then(|c| c.get(1).or_else(|| c.get(0))).map(|m| m.as_str().trim().to_owned()).filter(|s| !s.is_empty());
+        let remap = !f.map.is_empty() || f.fallback.is_some();
+        let values = strings::map_strings(&raw, |_, v| {
+            let mut v = v.map(str::trim).filter(|s| !s.is_empty()).map(Cow::Borrowed);
+            if let (Some(re), Some(s)) = (&f.extract, &v) {
+                v = re.captures(s).and_then(|c| c.get(1).or_else(|| c.get(0))).map(|m| m.as_str().trim().to_owned()).filter(|s| !s.is_empty()).map(Cow::Owned);
+            }
+            if let Some(s) = v.as_ref().filter(|_| remap) {
+                let key = crate::labels::norm_label(s);
+                if let Some((_, to)) = f.map.iter().find(|(k, _)| *k == key) {
+                    v = Some(Cow::Owned(to.clone()));
+                } else if let Some(fb) = &f.fallback {
+                    v = Some(Cow::Owned(fb.clone()));
                 }
-                if let Some(s) = v.as_ref().filter(|_| !f.map.is_empty() || f.fallback.is_some()) {
-                    let key = crate::labels::norm_label(s);
-                    if let Some((_, to)) = f.map.iter().find(|(k, _)| *k == key) {
-                        v = Some(to.clone());
-                    } else if let Some(fb) = &f.fallback {
-                        v = Some(fb.clone());
-                    }
-                }
-                v.or_else(|| f.default.clone())
-            })
-            .collect();
-        Ok((values, label))
+            }
+            v.or_else(|| f.default.clone().map(Cow::Owned))
+        });
+        Ok(FieldText { values, label })
     }
 
     /// A row's fields (after extract, map and default) as a hook sees them.
     fn hook_row(names: &[(Field, String)], texts: &Texts, rows: &Rows, i: usize) -> rhai::Map {
         let mut map = rhai::Map::new();
         for (f, name) in names {
-            let v = texts.get(f).and_then(|(v, _)| v[i].as_deref());
+            let v = texts.get(f).and_then(|t| strings::get(&t.values, i));
             map.insert(name.as_str().into(), crate::hooks::text(v));
         }
         map.insert("source_row".into(), (rows.source_rows[i] as i64).into());
         map
     }
 
-    /// Takes back what a hook left in a row's map.
-    fn apply_hook_row(names: &[(Field, String)], texts: &mut Texts, n: usize, i: usize, map: &rhai::Map) {
+    /// Notes what a hook changed in a row's map, to be applied by [`Self::apply_edits`].
+    fn note_hook_row(names: &[(Field, String)], texts: &Texts, edits: &mut HashMap<Field, Vec<(usize, Option<String>)>>, i: usize, map: &rhai::Map) {
         for (f, name) in names {
             let Some(v) = map.get(name.as_str()) else { continue };
             let v = if v.is_unit() { None } else { Some(v.to_string()) };
-            let entry = texts.entry(*f).or_insert_with(|| (vec![None; n], None));
-            entry.0[i] = v;
+            if v.as_deref() != texts.get(f).and_then(|t| strings::get(&t.values, i)) {
+                edits.entry(*f).or_default().push((i, v));
+            }
+        }
+    }
+
+    fn apply_edits(texts: &mut Texts, edits: HashMap<Field, Vec<(usize, Option<String>)>>, n: usize) {
+        for (f, patches) in edits {
+            let t = texts.entry(f).or_insert_with(|| FieldText { values: StringArray::new_null(n), label: None });
+            t.values = strings::patch(&t.values, &patches);
         }
     }
 
@@ -204,13 +234,15 @@ impl<'a> Normalizer<'a> {
     fn run_hook(&self, hook: &crate::hooks::RowHook, texts: &mut Texts, rows: &mut Rows) -> Result<()> {
         let engine = self.hooks.as_ref().expect("hook engine built with the hook");
         let names = Self::hook_names();
+        let mut edits = HashMap::new();
         for i in 0..rows.n {
             let map = Self::hook_row(&names, texts, rows, i);
             match hook.run(engine, map).map_err(|message| Error::Hook { at: self.at(None).with_row(rows.source_rows[i]), message })? {
                 HookOutcome::Reject(why) => rows.flag(self.at(None), i, None, "hook", Severity::Error, why),
-                HookOutcome::Keep(map) => Self::apply_hook_row(&names, texts, rows.n, i, &map),
+                HookOutcome::Keep(map) => Self::note_hook_row(&names, texts, &mut edits, i, &map),
             }
         }
+        Self::apply_edits(texts, edits, rows.n);
         Ok(())
     }
 
@@ -220,15 +252,17 @@ impl<'a> Normalizer<'a> {
         let input: rhai::Array = (0..rows.n).map(|i| Self::hook_row(&names, texts, rows, i).into()).collect();
         let first_row = rows.source_rows.first().copied().unwrap_or(0);
         let out = hook.run(engine, input).map_err(|message| Error::Hook { at: self.at(None).with_row(first_row), message })?;
+        let mut edits = HashMap::new();
         for (i, map) in out.iter().enumerate() {
             if rows.rejected[i] {
                 continue;
             }
             match map.get(crate::hooks::REJECT_FIELD).filter(|v| !v.is_unit()) {
                 Some(why) => rows.flag(self.at(None), i, None, "batch_hook", Severity::Error, why.to_string()),
-                None => Self::apply_hook_row(&names, texts, rows.n, i, map),
+                None => Self::note_hook_row(&names, texts, &mut edits, i, map),
             }
         }
+        Self::apply_edits(texts, edits, rows.n);
         Ok(())
     }
 
@@ -239,13 +273,13 @@ impl<'a> Normalizer<'a> {
         let mut cols = HashMap::new();
         for f in &self.spec.fields {
             let c = f.column;
-            let Some((values, label)) = texts.get(&f.field) else { continue };
+            let Some(FieldText { values, label }) = texts.get(&f.field) else { continue };
             let at = self.at(label.as_deref().or(Some(c.name)));
             // Cells that fail `matches` or are missing while required are flagged here and
             // parsed as empty, so later fields cannot claim the row's reason.
             let mut checked: Vec<Option<&str>> = Vec::with_capacity(values.len());
-            for (i, v) in values.iter().enumerate() {
-                match v.as_deref() {
+            for i in 0..values.len() {
+                match strings::get(values, i) {
                     None if f.required => {
                         rows.flag(at.clone(), i, None, &f.missing_rule, Severity::Error, format!("expected a value for {}", c.name));
                         checked.push(None);
@@ -262,8 +296,8 @@ impl<'a> Normalizer<'a> {
                 rows.flag(at.clone(), i, Some(v), &f.rule, Severity::Error, format!("expected {expected}"));
             };
             let out = match c.kind {
-                Kind::Text | Kind::Channel => Values::Text(checked.iter().map(|v| v.map(clean_text)).collect()),
-                Kind::Ean => Values::Text(parse_each(&checked, rows, &fail, |v| parse_gtin(v, f.check_digit))),
+                Kind::Text | Kind::Channel => Values::Text(strings::map_strings(values, |i, _| checked[i].map(clean_text))),
+                Kind::Ean => Values::Text(strings::map_strings(values, |i, _| checked[i].and_then(|v| parse_gtin(v, f.check_digit).map_err(|e| fail(rows, i, v, e)).ok()))),
                 Kind::Integer => Values::Int(parse_each(&checked, rows, &fail, |v| parse_integer(v, sep))),
                 Kind::Month => Values::Int(parse_each(&checked, rows, &fail, |v| parse_month(v).ok_or("a month: 1-12 or a month name"))),
                 Kind::Money => {
@@ -282,24 +316,26 @@ impl<'a> Normalizer<'a> {
     fn fill_engine_columns(&self, cols: &mut HashMap<&'static str, Values>, rows: &mut Rows) -> Vec<bool> {
         let spec = &self.spec.spec;
         let n = rows.n;
-        let constant = |cols: &mut HashMap<&'static str, Values>, name: &'static str, v: Option<String>| {
-            let e = cols.entry(name).or_insert_with(|| Values::Text(vec![None; n]));
-            if let Values::Text(t) = e {
-                t.iter_mut().filter(|x| x.is_none()).for_each(|x| *x = v.clone());
-            }
+        let fill = |cols: &mut HashMap<&'static str, Values>, name: &'static str, v: Option<&str>| {
+            let filled = match cols.get(name) {
+                Some(Values::Text(t)) => strings::fill_nulls(t, v),
+                Some(_) => return,
+                None => strings::constant(v, n),
+            };
+            cols.insert(name, Values::Text(filled));
         };
-        constant(cols, "reseller", Some(spec.reseller.clone()));
-        constant(cols, "country", spec.country.clone());
+        fill(cols, "reseller", Some(&spec.reseller));
+        fill(cols, "country", spec.country.as_deref());
         if spec.target == Target::Sellout {
-            constant(cols, "currency", Some(spec.currency.clone()));
-            constant(cols, "channel", Some("retail".into()));
+            fill(cols, "currency", Some(&spec.currency));
+            fill(cols, "channel", Some("retail"));
             if let Some(Values::Text(t)) = cols.get("currency") {
-                let up: Vec<Option<String>> = t.iter().map(|v| v.as_ref().map(|s| s.to_uppercase())).collect();
+                let up = strings::map_strings(t, |_, v| v.map(|s| if s.bytes().any(|b| !b.is_ascii_uppercase()) { Cow::Owned(s.to_uppercase()) } else { Cow::Borrowed(s) }));
                 cols.insert("currency", Values::Text(up));
             }
             if let Some(Values::Text(ch)) = cols.get("channel") {
-                for (i, v) in ch.clone().iter().enumerate() {
-                    if let Some(v) = v.as_deref().filter(|v| *v != "retail" && *v != "online") {
+                for (i, v) in ch.iter().enumerate() {
+                    if let Some(v) = v.filter(|v| *v != "retail" && *v != "online") {
                         rows.flag(self.at(Some("channel")), i, Some(v), "bad_channel", Severity::Error, "expected channel retail or online (map the file's values with `map`)".into());
                     }
                 }
@@ -307,29 +343,26 @@ impl<'a> Normalizer<'a> {
         }
         let p = self.ctx.period;
         let date_col = if spec.target == Target::Orders { "order_date" } else { "sale_date" };
-        let dates = match cols.get(date_col) {
-            Some(Values::Date(d)) => d.clone(),
-            _ => vec![None; n],
-        };
-        let ints = |cols: &HashMap<&'static str, Values>, name| match cols.get(name) {
-            Some(Values::Int(v)) => Some(v.clone()),
+        let dates: Option<&[Option<NaiveDate>]> = match cols.get(date_col) {
+            Some(Values::Date(d)) => Some(d),
             _ => None,
         };
-        let (years, months) = (ints(cols, "year"), ints(cols, "month"));
+        let (years, months) = (int_col(cols, "year"), int_col(cols, "month"));
         let mut out_y = Vec::with_capacity(n);
         let mut out_m = Vec::with_capacity(n);
         let mut other = vec![false; n];
         for i in 0..n {
-            let row_y = years.as_ref().and_then(|v| v[i]).map(|v| v as i32);
-            let row_m = months.as_ref().and_then(|v| v[i]).map(|v| v as u32);
-            let (y, m) = match (dates[i], row_y, row_m) {
+            let date = dates.and_then(|d| d[i]);
+            let row_y = years.and_then(|v| v[i]).map(|v| v as i32);
+            let row_m = months.and_then(|v| v[i]).map(|v| v as u32);
+            let (y, m) = match (date, row_y, row_m) {
                 (Some(d), _, _) => (d.year(), d.month()),
                 (None, Some(y), Some(m)) => (y, m),
                 (None, None, Some(m)) => (p.end.year(), m),
                 _ => (p.end.year(), p.end.month()),
             };
             if spec.period.keep_only_period {
-                other[i] = match dates[i] {
+                other[i] = match date {
                     Some(d) => !p.contains(d),
                     None => (y, m) != (p.end.year(), p.end.month()) && (y, m) != (p.start.year(), p.start.month()),
                 };
@@ -340,44 +373,39 @@ impl<'a> Normalizer<'a> {
         cols.insert("year", Values::Int(out_y));
         cols.insert("month", Values::Int(out_m));
         if spec.target == Target::Sellout {
-            let days = |d: NaiveDate| Some(d);
-            cols.insert("period_start", Values::Date(vec![days(p.start); n]));
-            cols.insert("period_end", Values::Date(vec![days(p.end); n]));
-            cols.insert("period_grain", Values::Text(vec![Some(p.grain.as_str().to_owned()); n]));
+            cols.insert("period_start", Values::Date(vec![Some(p.start); n]));
+            cols.insert("period_end", Values::Date(vec![Some(p.end); n]));
+            cols.insert("period_grain", Values::Text(strings::constant(Some(p.grain.as_str()), n)));
         }
         other
     }
 
     /// Fills EAN and functional name from the mapping tables; unmatched products are reported.
-    fn lookup_products(&self, cols: &mut HashMap<&'static str, Values>, texts: &HashMap<Field, (Vec<Option<String>>, Option<String>)>, rows: &mut Rows) {
+    fn lookup_products(&self, cols: &mut HashMap<&'static str, Values>, texts: &Texts, rows: &mut Rows) {
         let n = rows.n;
-        let take_text = |cols: &mut HashMap<&'static str, Values>, name| match cols.remove(name) {
-            Some(Values::Text(v)) => v,
-            _ => vec![None; n],
-        };
-        let mut eans = take_text(cols, "product_ean");
-        let mut names = take_text(cols, "functional_name");
+        let mut eans = text_col(cols, "product_ean", n);
+        let names = text_col(cols, "functional_name", n);
         if let Some(lookup) = &self.spec.spec.lookup {
-            let keys = texts.get(&lookup.by).map(|(v, _)| v.clone()).unwrap_or_else(|| vec![None; n]);
-            let label = texts.get(&lookup.by).and_then(|(_, l)| l.clone());
-            for i in 0..n {
-                if eans[i].is_some() {
-                    continue;
-                }
-                match keys[i].as_deref().map(|k| (k, self.reference.vendor_product(&self.spec.spec.vendor, k))) {
-                    Some((_, Some(ean))) => eans[i] = Some(ean.to_owned()),
+            let keys = texts.get(&lookup.by).map(|t| t.values.clone()).unwrap_or_else(|| StringArray::new_null(n));
+            let label = texts.get(&lookup.by).and_then(|t| t.label.clone());
+            let mut found = Vec::new();
+            for i in (0..n).filter(|&i| eans.is_null(i)) {
+                match strings::get(&keys, i).map(|k| (k, self.reference.vendor_product(&self.spec.spec.vendor, k))) {
+                    Some((_, Some(ean))) => found.push((i, Some(ean.to_owned()))),
                     Some((k, None)) => rows.flag(self.at(label.as_deref()), i, Some(k), "unknown_product", lookup.unmatched, format!("expected a product listed for vendor {:?} in the vendor_products table", self.spec.spec.vendor)),
                     None => {}
                 }
             }
+            eans = strings::patch(&eans, &found);
         }
+        let (mut ean_fix, mut name_fix) = (Vec::new(), Vec::new());
         for i in 0..n {
-            match (&eans[i], &names[i]) {
-                (Some(e), None) => names[i] = self.reference.product_by_ean(e).map(|p| p.functional_name.clone()),
+            match (strings::get(&eans, i), strings::get(&names, i)) {
+                (Some(e), None) => name_fix.push((i, self.reference.product_by_ean(e).map(|p| p.functional_name.clone()))),
                 (None, Some(f)) => match self.reference.product_by_functional(f) {
                     Some(p) => {
-                        eans[i] = Some(p.ean.clone());
-                        names[i] = Some(p.functional_name.clone());
+                        ean_fix.push((i, Some(p.ean.clone())));
+                        name_fix.push((i, Some(p.functional_name.clone())));
                     }
                     None => rows.flag(self.at(Some("functional_name")), i, Some(f), "unknown_product", Severity::Error, "expected a functional name listed in the products table".into()),
                 },
@@ -387,8 +415,9 @@ impl<'a> Normalizer<'a> {
                 _ => {}
             }
         }
-        cols.insert("product_ean", Values::Text(eans));
-        cols.insert("functional_name", Values::Text(names));
+        name_fix.retain(|(_, v)| v.is_some());
+        cols.insert("product_ean", Values::Text(strings::patch(&eans, &ean_fix)));
+        cols.insert("functional_name", Values::Text(strings::patch(&names, &name_fix)));
     }
 
     /// Price-list sales, VAT removal and conversion to EUR with the month's rate.
@@ -398,24 +427,14 @@ impl<'a> Normalizer<'a> {
             return;
         }
         let n = rows.n;
-        let qty = match cols.get("quantity") {
-            Some(Values::Int(q)) => q.clone(),
-            _ => vec![None; n],
-        };
         let mut local = match cols.remove("sales_local") {
             Some(Values::Dec(v)) => v,
             _ => vec![None; n],
         };
-        let text = |name| match cols.get(name) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => vec![None; n],
-        };
-        let (eans, currencies) = (text("product_ean"), text("currency"));
-        let ints = |name| match cols.get(name) {
-            Some(Values::Int(v)) => v.clone(),
-            _ => vec![None; n],
-        };
-        let (years, months) = (ints("year"), ints("month"));
+        let (eans, currencies) = (text_col(cols, "product_ean", n), text_col(cols, "currency", n));
+        let none = vec![None; n];
+        let qty = int_col(cols, "quantity").unwrap_or(&none);
+        let (years, months) = (int_col(cols, "year").unwrap_or(&none), int_col(cols, "month").unwrap_or(&none));
         if let Some(Values::Dec(prices)) = cols.get("unit_price") {
             for i in 0..n {
                 if let (None, Some(p), Some(q)) = (local[i], prices[i], qty[i]) {
@@ -425,9 +444,9 @@ impl<'a> Normalizer<'a> {
         }
         if let Some(list) = &spec.price_list {
             for i in 0..n {
-                let (Some(e), Some(q)) = (&eans[i], qty[i]) else { continue };
+                let (Some(e), Some(q)) = (strings::get(&eans, i), qty[i]) else { continue };
                 match self.reference.price(list, e) {
-                    Some((price, cur)) if Some(cur) == currencies[i].as_ref() => local[i] = Some(price * q as i128),
+                    Some((price, cur)) if Some(cur.as_str()) == strings::get(&currencies, i) => local[i] = Some(price * q as i128),
                     Some((_, cur)) => rows.flag(self.at(None), i, Some(e), "price_currency", Severity::Error, format!("expected a {} price in list {list:?}, found {cur}", spec.currency)),
                     None => rows.flag(self.at(None), i, Some(e), "missing_price", Severity::Error, format!("expected a price for this EAN in price list {list:?}")),
                 }
@@ -439,9 +458,19 @@ impl<'a> Normalizer<'a> {
         }
         let mut rates = vec![None; n];
         let mut eur = vec![None; n];
+        // Rows of a batch mostly share a few currencies and months: remember the last lookup.
+        let mut last: Option<(&str, i64, i64, Option<i128>)> = None;
         for i in 0..n {
-            let (Some(cur), Some(y), Some(m)) = (&currencies[i], years[i], months[i]) else { continue };
-            match self.reference.fx_rate(cur, y as i32, m as u32) {
+            let (Some(cur), Some(y), Some(m)) = (strings::get(&currencies, i), years[i], months[i]) else { continue };
+            let rate = match last {
+                Some((c, ly, lm, r)) if c == cur && ly == y && lm == m => r,
+                _ => {
+                    let r = self.reference.fx_rate(cur, y as i32, m as u32);
+                    last = Some((cur, y, m, r));
+                    r
+                }
+            };
+            match rate {
                 Some(r) => {
                     rates[i] = Some(r);
                     // local (scale 4) x rate (scale 6) = scale 10; EUR keeps 6.
@@ -463,10 +492,10 @@ impl<'a> Normalizer<'a> {
         let n = rows.n;
         let ctx = self.ctx;
         let spec = &self.spec.spec;
-        cols.insert("batch_id", Values::Text(vec![Some(ctx.batch_id.clone()); n]));
-        cols.insert("source_file", Values::Text(vec![Some(ctx.file.clone()); n]));
-        cols.insert("source_sheet", Values::Text(vec![ctx.sheet.clone(); n]));
-        cols.insert("spec_name", Values::Text(vec![Some(spec.vendor.clone()); n]));
+        cols.insert("batch_id", Values::Text(strings::constant(Some(&ctx.batch_id), n)));
+        cols.insert("source_file", Values::Text(strings::constant(Some(&ctx.file), n)));
+        cols.insert("source_sheet", Values::Text(strings::constant(ctx.sheet.as_deref(), n)));
+        cols.insert("spec_name", Values::Text(strings::constant(Some(&spec.vendor), n)));
         let schema = schema::schema(spec.target);
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (c, f) in schema::columns(spec.target).iter().zip(schema.fields()) {
@@ -474,7 +503,10 @@ impl<'a> Normalizer<'a> {
             let array: ArrayRef = match (c.name, f.data_type()) {
                 ("source_row", _) => Arc::new(UInt32Array::from(rows.source_rows.clone())),
                 ("spec_version", _) => Arc::new(UInt32Array::from(vec![spec.version; n])),
-                (_, DataType::Utf8) => Arc::new(StringArray::from(text_or_null(v, n))),
+                (_, DataType::Utf8) => match v {
+                    Some(Values::Text(t)) => Arc::new(t),
+                    _ => Arc::new(StringArray::new_null(n)),
+                },
                 (_, DataType::Int64) => Arc::new(Int64Array::from(int_or_null(v, n))),
                 (_, DataType::Int32) => Arc::new(Int32Array::from(int_or_null(v, n).into_iter().map(|x| x.map(|x| x as i32)).collect::<Vec<_>>())),
                 (_, DataType::Date32) => {
@@ -494,13 +526,6 @@ impl<'a> Normalizer<'a> {
         let relaxed = Arc::new(datafusion::arrow::datatypes::Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>()));
         let batch = RecordBatch::try_new(relaxed, arrays)?;
         Ok(batch)
-    }
-}
-
-fn text_or_null(v: Option<Values>, n: usize) -> Vec<Option<String>> {
-    match v {
-        Some(Values::Text(t)) => t,
-        _ => vec![None; n],
     }
 }
 
