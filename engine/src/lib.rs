@@ -10,6 +10,7 @@ pub mod detect;
 pub mod error;
 pub mod examples;
 pub mod exprs;
+pub mod fanout;
 pub mod hooks;
 pub mod issues;
 pub mod labels;

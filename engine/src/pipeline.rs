@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::issues::{Issue, Location, Severity};
 use crate::layout::{choose_sheet, locate_header, read_head, Header, Reshaper};
+use crate::fanout;
 use crate::normalize::{FileContext, Normalizer};
 use crate::period::{find_token, Grain, Period, Token};
 use crate::raw::Workbook;
@@ -76,27 +77,41 @@ pub fn run(
     let period = resolve_period(spec, &file, &sheets[sheet], &head, &header)?;
     let ctx = FileContext { file: file.clone(), sheet: sheet_name.clone(), batch_id: batch_id.to_owned(), period };
     let mut reshaper = Reshaper::new(spec, &header, at.clone())?;
-    let mut normalizer = Normalizer::new(spec, reference, &ctx);
     let mut issues = Vec::new();
     let (mut accepted, mut rejected, mut other_period) = (0, 0, 0);
     let (mut quantity, mut local, mut eur) = (0i64, 0i128, 0i128);
-    for raw in wb.stream(sheet)? {
-        let raw = raw?;
-        let source = reshaper.apply(&raw)?;
-        progress(raw.num_rows());
-        if source.num_rows() == 0 {
-            continue;
+    // Reading and reshaping are sequential (forward fill and stop rules carry state from row to
+    // row); normalizing a batch depends on that batch alone, so batches spread over the cores.
+    let sources = wb.stream(sheet)?.filter_map(|raw| {
+        let source = raw.map_err(Error::from).and_then(|raw| {
+            progress(raw.num_rows());
+            reshaper.apply(&raw)
+        });
+        match source {
+            Ok(s) if s.num_rows() == 0 => None,
+            other => Some(other),
         }
-        let out = normalizer.process(&source, &header)?;
-        totals(&out.accepted, &mut quantity, &mut local, &mut eur);
-        accepted += out.accepted.num_rows();
-        rejected += out.rejected;
-        other_period += out.other_period;
-        issues.extend(out.issues);
-        if out.accepted.num_rows() > 0 {
-            sink(&out.accepted)?;
-        }
-    }
+    });
+    let (header, ctx) = (&header, &ctx);
+    fanout::ordered_map(
+        fanout::default_workers(),
+        sources,
+        || {
+            let mut normalizer = Normalizer::new(spec, reference, ctx);
+            move |source: RecordBatch| normalizer.process(&source, header)
+        },
+        |out| {
+            totals(&out.accepted, &mut quantity, &mut local, &mut eur);
+            accepted += out.accepted.num_rows();
+            rejected += out.rejected;
+            other_period += out.other_period;
+            issues.extend(out.issues);
+            if out.accepted.num_rows() > 0 {
+                sink(&out.accepted)?;
+            }
+            Ok(())
+        },
+    )?;
     let max = spec.spec.max_reject_ratio.unwrap_or(0.5);
     let total = accepted + rejected;
     if total > 0 && rejected as f64 / total as f64 > max {
