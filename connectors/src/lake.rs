@@ -10,8 +10,8 @@
 //! the new batch and removes the old, so the rows are never doubled nor missing. The log is the
 //! same idea as Delta Lake's, kept to what TaskifAI needs.
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::array::{AsArray, UInt32Array};
+use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::async_writer::AsyncArrowWriter;
@@ -44,6 +44,8 @@ pub enum LakeError {
     Log { path: String, message: String },
     #[error("gave up committing after {0} concurrent commits")]
     Contention(usize),
+    #[error("a Parquet writer task stopped: {0}")]
+    Writer(String),
 }
 
 type Result<T, E = LakeError> = std::result::Result<T, E>;
@@ -284,7 +286,7 @@ pub struct Staged {
     tenant: String,
     meta: BatchMeta,
     schema: SchemaRef,
-    writers: HashMap<(i32, i32), (String, AsyncArrowWriter<BufWriter>, u64)>,
+    writers: HashMap<(i32, i32), PartWriter>,
     files: Vec<DataFile>,
     replace: bool,
 }
@@ -307,20 +309,13 @@ pub fn writer_props() -> WriterProperties {
 impl Staged {
     /// Writes canonical rows, split into year/month partitions.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let years = batch.column_by_name("year").expect("canonical rows have year").as_primitive::<Int32Type>().clone();
-        let months = batch.column_by_name("month").expect("canonical rows have month").as_primitive::<Int32Type>().clone();
-        let mut keys: Vec<(i32, i32)> = years.values().iter().zip(months.values().iter()).map(|(y, m)| (*y, *m)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            let part = if keys_len_one(&years, &months, key) {
-                batch.clone()
-            } else {
-                let mask: BooleanArray = (0..batch.num_rows()).map(|i| Some((years.value(i), months.value(i)) == key)).collect();
-                filter_record_batch(batch, &mask)?
-            };
-            self.writer(key)?.1.write(&part).await?;
-            self.writers.get_mut(&key).expect("just opened").2 += part.num_rows() as u64;
+        for (key, part) in by_month(batch)? {
+            let w = self.writer(key)?;
+            if w.tx.send(part).await.is_err() {
+                // The task stopped on an error; it is the one to report.
+                let w = self.writers.remove(&key).expect("just used");
+                return Err(w.finish().await.err().unwrap_or(LakeError::Writer("stopped early".into())));
+            }
         }
         Ok(())
     }
@@ -336,19 +331,20 @@ impl Staged {
         self.meta.period_end = end.to_owned();
     }
 
-    fn writer(&mut self, (y, m): (i32, i32)) -> Result<&mut (String, AsyncArrowWriter<BufWriter>, u64)> {
+    fn writer(&mut self, (y, m): (i32, i32)) -> Result<&mut PartWriter> {
         if !self.writers.contains_key(&(y, m)) {
             let path = format!("tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet", self.tenant, self.meta.table, self.meta.batch_id, self.writers.len());
             let sink = BufWriter::new(self.lake.store.clone(), StorePath::from(path.as_str()));
             let w = AsyncArrowWriter::try_new(sink, self.schema.clone(), Some(writer_props()))?;
-            self.writers.insert((y, m), (path, w, 0));
+            self.writers.insert((y, m), PartWriter::start(path, w));
         }
         Ok(self.writers.get_mut(&(y, m)).expect("inserted"))
     }
 
     async fn close(&mut self) -> Result<()> {
-        for (_, (path, w, rows)) in self.writers.drain() {
-            w.close().await?;
+        for (_, w) in self.writers.drain() {
+            let path = w.path.clone();
+            let rows = w.finish().await?;
             self.files.push(DataFile { path, rows });
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -372,16 +368,74 @@ impl Staged {
 
     /// Leaves no trace: deletes every file written.
     pub async fn abort(mut self) {
-        let written: Vec<String> = self.writers.drain().map(|(_, (p, w, _))| {
-            drop(w);
-            p
-        }).collect();
+        let mut written = Vec::new();
+        for (_, w) in self.writers.drain() {
+            written.push(w.path.clone());
+            w.cancel().await;
+        }
         for p in written.into_iter().chain(self.files.drain(..).map(|f| f.path)) {
             let _ = self.lake.store.delete(&StorePath::from(p.as_str())).await;
         }
     }
 }
 
-fn keys_len_one(years: &datafusion::arrow::array::Int32Array, months: &datafusion::arrow::array::Int32Array, key: (i32, i32)) -> bool {
-    years.null_count() == 0 && years.values().iter().zip(months.values().iter()).all(|(y, m)| (*y, *m) == key)
+/// One partition's Parquet file, encoded by its own task so the partitions of a file are
+/// encoded on all the runtime's threads at once.
+struct PartWriter {
+    path: String,
+    tx: tokio::sync::mpsc::Sender<RecordBatch>,
+    task: tokio::task::JoinHandle<Result<u64>>,
+}
+
+impl PartWriter {
+    fn start(path: String, mut w: AsyncArrowWriter<BufWriter>) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+        let task = tokio::spawn(async move {
+            let mut rows = 0u64;
+            while let Some(b) = rx.recv().await {
+                w.write(&b).await?;
+                rows += b.num_rows() as u64;
+            }
+            w.close().await?;
+            Ok(rows)
+        });
+        Self { path, tx, task }
+    }
+
+    /// Closes the file; returns its row count.
+    async fn finish(self) -> Result<u64> {
+        drop(self.tx);
+        self.task.await.map_err(|e| LakeError::Writer(e.to_string()))?
+    }
+
+    /// Stops the task without closing the file.
+    async fn cancel(self) {
+        drop(self.tx);
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// A batch's rows grouped by (year, month), in key order: one gather of the whole batch rather
+/// than one filter per month.
+fn by_month(batch: &RecordBatch) -> Result<Vec<((i32, i32), RecordBatch)>> {
+    let col = |name| batch.column_by_name(name).expect("canonical rows have year and month").as_primitive::<Int32Type>().values().clone();
+    let (years, months) = (col("year"), col("month"));
+    let keys: Vec<(i32, i32)> = years.iter().zip(months.iter()).map(|(y, m)| (*y, *m)).collect();
+    let Some(&first) = keys.first() else { return Ok(vec![]) };
+    if keys.iter().all(|k| *k == first) {
+        return Ok(vec![(first, batch.clone())]);
+    }
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_by_key(|&i| keys[i as usize]);
+    let sorted = take_record_batch(batch, &UInt32Array::from(order.clone()))?;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let key = keys[order[start] as usize];
+        let len = order[start..].iter().take_while(|&&i| keys[i as usize] == key).count();
+        out.push((key, sorted.slice(start, len)));
+        start += len;
+    }
+    Ok(out)
 }

@@ -41,7 +41,8 @@ where
             let (tx, rx) = sync_channel::<I>(DEPTH);
             let (otx, orx) = sync_channel::<Result<O, E>>(DEPTH);
             let make = &make;
-            s.spawn(move || {
+            let worker = std::thread::Builder::new().name(format!("taskifai-fanout-{}", inputs.len()));
+            worker.spawn_scoped(s, move || {
                 let mut work = make();
                 for item in rx {
                     let out = work(item);
@@ -50,7 +51,8 @@ where
                         break;
                     }
                 }
-            });
+            })
+            .expect("the system can start a thread");
             inputs.push(tx);
             outputs.push(orx);
         }

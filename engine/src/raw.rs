@@ -70,7 +70,7 @@ pub struct RawBatchBuilder {
 
 impl RawBatchBuilder {
     pub fn new(width: usize) -> Self {
-        Self { width, rows: UInt32Builder::new(), cols: (0..width).map(|_| StringBuilder::new()).collect(), len: 0 }
+        Self { width, rows: UInt32Builder::with_capacity(BATCH_ROWS), cols: (0..width).map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)).collect(), len: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -82,13 +82,13 @@ impl RawBatchBuilder {
     }
 
     /// Appends one row; `cells` yields the row's cells left to right.
-    pub fn push<'a>(&mut self, row: u32, cells: impl IntoIterator<Item = Option<&'a str>>) {
+    pub fn push<S: AsRef<str>>(&mut self, row: u32, cells: impl IntoIterator<Item = Option<S>>) {
         self.rows.append_value(row);
         let mut n = 0;
         for (col, cell) in self.cols.iter_mut().zip(cells) {
-            match cell.map(str::trim).filter(|c| !c.is_empty()) {
-                Some(_) => col.append_option(cell),
-                None => col.append_null(),
+            match cell.as_ref().map(AsRef::as_ref) {
+                Some(c) if !c.trim().is_empty() => col.append_value(c),
+                _ => col.append_null(),
             }
             n += 1;
         }

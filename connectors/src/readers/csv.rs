@@ -4,6 +4,7 @@
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
 use encoding_rs_io::DecodeReaderBytesBuilder;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -88,11 +89,26 @@ impl CsvWorkbook {
     }
 
     fn reader(&self) -> Result<csv::Reader<Box<dyn Read + Send>>, ReadError> {
-        let file = File::open(&self.path).map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?;
-        let decoded = DecodeReaderBytesBuilder::new().encoding(Some(self.encoding)).bom_sniffing(true).strip_bom(true).build(BufReader::with_capacity(1 << 16, file));
-        let boxed: Box<dyn Read + Send> = Box::new(decoded);
+        let mut file = BufReader::with_capacity(1 << 16, File::open(&self.path).map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?);
+        let boxed: Box<dyn Read + Send> = if self.encoding == UTF_8 {
+            // UTF-8 needs no transcoding: cells are checked one by one as they are read.
+            let mut bom = Vec::with_capacity(3);
+            (&mut file).take(3).read_to_end(&mut bom).map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?;
+            if bom == b"\xEF\xBB\xBF" {
+                Box::new(file)
+            } else {
+                Box::new(std::io::Cursor::new(bom).chain(file))
+            }
+        } else {
+            Box::new(DecodeReaderBytesBuilder::new().encoding(Some(self.encoding)).bom_sniffing(true).strip_bom(true).build(file))
+        };
         Ok(csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(self.delimiter).buffer_capacity(1 << 16).from_reader(boxed))
     }
+}
+
+/// A cell as text; bytes that are not UTF-8 become U+FFFD, as a transcoding reader would make them.
+fn cell(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
 }
 
 impl Workbook for CsvWorkbook {
@@ -106,11 +122,11 @@ impl Workbook for CsvWorkbook {
 
     fn head(&mut self, _sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
         let mut out = Vec::new();
-        let mut rec = csv::StringRecord::new();
+        let mut rec = csv::ByteRecord::new();
         let mut r = self.reader()?;
         while out.len() < n {
-            match r.read_record(&mut rec) {
-                Ok(true) => out.push(rec.iter().map(|c| Some(c.to_owned()).filter(|c| !c.trim().is_empty())).collect()),
+            match r.read_byte_record(&mut rec) {
+                Ok(true) => out.push(rec.iter().map(|c| Some(cell(c).into_owned()).filter(|c| !c.trim().is_empty())).collect()),
                 Ok(false) => break,
                 Err(e) => return Err(csv_error(&self.name, out.len() + 1, e)),
             }
@@ -123,34 +139,35 @@ impl Workbook for CsvWorkbook {
         let name = self.name.clone();
         let mut row = 0u32;
         let mut done = false;
-        let mut records: Vec<csv::StringRecord> = Vec::with_capacity(BATCH_ROWS);
+        // Records are read in place and reused from batch to batch: no allocation per row.
+        let mut records: Vec<csv::ByteRecord> = (0..BATCH_ROWS).map(|_| csv::ByteRecord::new()).collect();
         Ok(Box::new(std::iter::from_fn(move || {
             if done {
                 return None;
             }
-            records.clear();
-            let mut rec = csv::StringRecord::new();
-            while records.len() < BATCH_ROWS {
-                match r.read_record(&mut rec) {
-                    Ok(true) => records.push(rec.clone()),
+            let mut len = 0;
+            while len < BATCH_ROWS {
+                match r.read_byte_record(&mut records[len]) {
+                    Ok(true) => len += 1,
                     Ok(false) => {
                         done = true;
                         break;
                     }
                     Err(e) => {
                         done = true;
-                        return Some(Err(csv_error(&name, row as usize + records.len() + 1, e)));
+                        return Some(Err(csv_error(&name, row as usize + len + 1, e)));
                     }
                 }
             }
-            if records.is_empty() {
+            if len == 0 {
                 return None;
             }
-            let width = records.iter().map(csv::StringRecord::len).max().unwrap_or(0);
+            let records = &records[..len];
+            let width = records.iter().map(csv::ByteRecord::len).max().unwrap_or(0);
             let mut b = RawBatchBuilder::new(width);
-            for rec in &records {
+            for rec in records {
                 row += 1;
-                b.push(row, rec.iter().map(Some));
+                b.push(row, rec.iter().map(|c| Some(cell(c))));
             }
             Some(Ok(b.finish()))
         })))
