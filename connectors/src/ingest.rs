@@ -149,18 +149,17 @@ pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>
 
 /// [`ingest`] with the tenant's database.
 pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &SpecRegistry, reference: Arc<Reference>, req: IngestRequest, progress: Arc<dyn Fn(usize) + Send + Sync>) -> Result<Report, IngestError> {
-    let sha256 = sha256_file(&req.path).map_err(|e| IngestError::Io(req.name.clone(), e))?;
+    // The hash runs beside detection and the first batches; it is needed only before writing.
+    let hashing = {
+        let path = req.path.clone();
+        tokio::task::spawn_blocking(move || sha256_file(&path))
+    };
     let file_size = std::fs::metadata(&req.path).map(|m| m.len()).unwrap_or(0);
     if let (Some(pool), false) = (db, req.dry_run) {
         crate::postgres::load::sync_from_lake(pool, lake, &req.tenant).await?;
     }
-    if !req.dry_run {
-        if let Some(existing) = lake.snapshot(&req.tenant).await?.by_sha(&sha256) {
-            return Ok(Report { batch_id: existing.batch_id.clone(), sha256, status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None });
-        }
-    }
     let batch_id = req.batch_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(16);
     let (spec_tx, spec_rx) = tokio::sync::oneshot::channel::<(Arc<CompiledSpec>, Vec<Candidate>)>();
     let specs = specs.clone();
     let id = batch_id.clone();
@@ -176,9 +175,18 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
         let mut tick = |n: usize| progress(n);
         Ok(pipeline::run(wb.as_mut(), &spec, &reference, &id, &mut sink, &mut tick)?)
     });
-    let Ok((spec, candidates)) = spec_rx.await else {
+    let detected = spec_rx.await;
+    let sha256 = hashing.await.map_err(|e| Error::Internal(e.to_string()))?.map_err(|e| IngestError::Io(req.name.clone(), e))?;
+    let Ok((spec, candidates)) = detected else {
         return Err(worker.await.map_err(|e| Error::Internal(e.to_string()))?.err().unwrap_or(Error::Internal("pipeline ended early".into()).into()));
     };
+    if !req.dry_run {
+        if let Some(existing) = lake.snapshot(&req.tenant).await?.by_sha(&sha256) {
+            drop(rx);
+            let _ = worker.await;
+            return Ok(Report { batch_id: existing.batch_id.clone(), sha256, status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None });
+        }
+    }
     let target = spec.spec.target;
     let meta = BatchMeta {
         batch_id: batch_id.clone(),

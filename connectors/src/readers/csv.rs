@@ -108,7 +108,10 @@ impl CsvWorkbook {
 
 /// A cell as text; bytes that are not UTF-8 become U+FFFD, as a transcoding reader would make them.
 fn cell(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 impl Workbook for CsvWorkbook {
