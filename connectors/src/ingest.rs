@@ -159,7 +159,7 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
         crate::postgres::load::sync_from_lake(pool, lake, &req.tenant).await?;
     }
     let batch_id = req.batch_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(8);
     let (spec_tx, spec_rx) = tokio::sync::oneshot::channel::<(Arc<CompiledSpec>, Vec<Candidate>)>();
     let specs = specs.clone();
     let id = batch_id.clone();
