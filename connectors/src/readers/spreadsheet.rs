@@ -3,7 +3,7 @@
 //! become text: cached formula values, numbers in shortest exact form, dates as ISO 8601 in
 //! either the 1900 or 1904 date system.
 
-use calamine::{Data, Range, Reader, Sheets};
+use calamine::{Data, DataRef, Range, Reader, Sheets, Xlsx};
 use std::borrow::Cow;
 use std::io::Cursor;
 use std::sync::Arc;
@@ -12,12 +12,28 @@ use taskifai_engine::raw::{RawBatchBuilder, RawStream, ReadError, Workbook, BATC
 /// A sheet as calamine read it; cells become text batch by batch, borrowing where they can.
 type Sheet = Arc<Range<Data>>;
 
-/// An opened spreadsheet; sheets are read on first use and kept.
+/// The file's bytes, shared so a sheet can be streamed on its own thread.
+#[derive(Clone)]
+struct Bytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+type Book = Sheets<Cursor<Bytes>>;
+
+/// An opened spreadsheet. XLSX sheets stream cell by cell; other formats are read whole on
+/// first use and kept.
 pub struct SpreadsheetWorkbook {
     name: String,
-    book: Sheets<Cursor<Vec<u8>>>,
+    bytes: Bytes,
+    /// Lent to a streaming thread and reopened if asked for again.
+    book: Option<Book>,
     names: Vec<String>,
     loaded: Vec<Option<Sheet>>,
+    rows: Vec<Option<usize>>,
 }
 
 /// What the first bytes say a file is.
@@ -35,15 +51,19 @@ pub fn describe_magic(bytes: &[u8]) -> &'static str {
 
 impl SpreadsheetWorkbook {
     pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self, ReadError> {
-        let kind = describe_magic(&bytes);
-        let err = |detail: String| ReadError::new(name, format!("not a readable spreadsheet: the file is {kind}{detail}"));
-        let book = match kind {
-            "a ZIP archive" | "an OLE2 (legacy Excel) file" => guard(name, || calamine::open_workbook_auto_from_rs(Cursor::new(bytes)))?.map_err(|e| err(format!(" ({e})")))?,
-            _ => return Err(err(String::new())),
-        };
+        let bytes = Bytes(Arc::new(bytes));
+        let book = open_book(name, &bytes)?;
         let names = book.sheet_names();
         let loaded = vec![None; names.len()];
-        Ok(Self { name: name.to_owned(), book, names, loaded })
+        let rows = vec![None; names.len()];
+        Ok(Self { name: name.to_owned(), bytes, book: Some(book), names, loaded, rows })
+    }
+
+    fn book(&mut self) -> Result<&mut Book, ReadError> {
+        if self.book.is_none() {
+            self.book = Some(open_book(&self.name, &self.bytes)?);
+        }
+        Ok(self.book.as_mut().expect("just opened"))
     }
 
     fn sheet(&mut self, i: usize) -> Result<Sheet, ReadError> {
@@ -51,11 +71,21 @@ impl SpreadsheetWorkbook {
             return Ok(range.clone());
         }
         let sheet = self.names[i].clone();
-        let book = &mut self.book;
-        let range = guard(&self.name, || book.worksheet_range(&sheet))?.map_err(|e| ReadError::new(&self.name, format!("sheet {sheet:?} cannot be read: {e}")))?;
+        let name = self.name.clone();
+        let book = self.book()?;
+        let range = guard(&name, || book.worksheet_range(&sheet))?.map_err(|e| ReadError::new(&name, format!("sheet {sheet:?} cannot be read: {e}")))?;
         let range = Arc::new(range);
         self.loaded[i] = Some(range.clone());
         Ok(range)
+    }
+}
+
+fn open_book(name: &str, bytes: &Bytes) -> Result<Book, ReadError> {
+    let kind = describe_magic(&bytes.0);
+    let err = |detail: String| ReadError::new(name, format!("not a readable spreadsheet: the file is {kind}{detail}"));
+    match kind {
+        "a ZIP archive" | "an OLE2 (legacy Excel) file" => guard(name, || calamine::open_workbook_auto_from_rs(Cursor::new(bytes.clone())))?.map_err(|e| err(format!(" ({e})"))),
+        _ => Err(err(String::new())),
     }
 }
 
@@ -114,6 +144,95 @@ fn range_batches(range: Sheet) -> impl Iterator<Item = Result<datafusion::arrow:
     })
 }
 
+/// Calls `each` with the sheet's rows from A1, at most `limit` of them (gaps between stored rows
+/// become empty rows, as in a range), reading the XML cell by cell instead of building the whole
+/// sheet first. Returns the sheet's declared height, if any.
+fn xlsx_rows<'a>(x: &'a mut Xlsx<Cursor<Bytes>>, sheet: &str, limit: usize, each: &mut dyn FnMut(Vec<Option<Cow<'a, str>>>) -> Result<(), String>) -> Result<(Option<usize>, usize), String> {
+    let mut cells = x.worksheet_cells_reader(sheet).map_err(|e| format!("sheet {sheet:?} cannot be read: {e}"))?;
+    let height = Some(cells.dimensions().end.0 as usize + 1).filter(|_| cells.dimensions().len() > 0);
+    let (mut emitted, mut row): (usize, Vec<Option<Cow<'a, str>>>) = (0, Vec::new());
+    let mut at = 0usize;
+    loop {
+        let next = cells.next_cell().map_err(|e| format!("sheet {sheet:?}, row {}: not readable: {e}", at + 1))?;
+        let Some(cell) = next else { break };
+        let (r, c) = cell.get_position();
+        let (r, c) = (r as usize, c as usize);
+        while at < r && emitted < limit {
+            while row.last().is_some_and(Option::is_none) {
+                row.pop();
+            }
+            each(std::mem::take(&mut row))?;
+            emitted += 1;
+            at += 1;
+        }
+        if emitted >= limit {
+            return Ok((height, emitted));
+        }
+        at = r;
+        if row.len() <= c {
+            row.resize(c + 1, None);
+        }
+        row[c] = ref_text(cell.get_value());
+    }
+    if (!row.is_empty() || at > 0 || emitted > 0) && emitted < limit {
+        while row.last().is_some_and(Option::is_none) {
+            row.pop();
+        }
+        each(row)?;
+        emitted += 1;
+    }
+    Ok((height, emitted))
+}
+
+/// A sheet's raw batches, parsed on a thread of their own so reading the XML overlaps with
+/// normalizing and writing what was read before.
+fn xlsx_stream(mut x: Xlsx<Cursor<Bytes>>, file: String, sheet: String) -> RawStream {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<datafusion::arrow::record_batch::RecordBatch, ReadError>>(2);
+    std::thread::Builder::new()
+        .name("taskifai-xlsx".into())
+        .spawn(move || {
+            let mut pending: Vec<Vec<Option<Cow<'_, str>>>> = Vec::with_capacity(BATCH_ROWS);
+            let mut first_row = 0u32;
+            let flush = |pending: &mut Vec<Vec<Option<Cow<'_, str>>>>, first_row: &mut u32| {
+                let width = pending.iter().map(Vec::len).max().unwrap_or(0);
+                let mut b = RawBatchBuilder::new(width);
+                for (i, row) in pending.drain(..).enumerate() {
+                    b.push(*first_row + i as u32 + 1, row);
+                }
+                *first_row += b.len() as u32;
+                b.finish()
+            };
+            let tx2 = tx.clone();
+            let result = guard(&file, || {
+                xlsx_rows(&mut x, &sheet, usize::MAX, &mut |row| {
+                    pending.push(row);
+                    if pending.len() == BATCH_ROWS {
+                        tx2.send(Ok(flush(&mut pending, &mut first_row))).map_err(|_| "the reader stopped".to_owned())?;
+                    }
+                    Ok(())
+                })
+            });
+            let last = match result {
+                Ok(Ok(_)) if pending.is_empty() => return,
+                Ok(Ok(_)) => Ok(flush(&mut pending, &mut first_row)),
+                Ok(Err(m)) => Err(ReadError::new(&file, m)),
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(last);
+        })
+        .expect("the system can start a thread");
+    Box::new(rx.into_iter())
+}
+
+/// A streamed cell as text, borrowed when it is a shared string.
+fn ref_text<'a>(cell: &DataRef<'a>) -> Option<Cow<'a, str>> {
+    match cell {
+        DataRef::SharedString(s) => Some(Cow::Borrowed(*s)).filter(|s| !s.trim().is_empty()),
+        DataRef::Empty => None,
+        other => render(&Data::from(other.clone())).map(Cow::Owned),
+    }
+}
+
 /// One cell as text, borrowed when the cell holds text.
 fn cell_text(cell: &Data) -> Option<Cow<'_, str>> {
     match cell {
@@ -160,16 +279,31 @@ impl Workbook for SpreadsheetWorkbook {
     }
 
     fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
+        let (name, sheet_name) = (self.name.clone(), self.names[sheet].clone());
+        if let Book::Xlsx(x) = self.book()? {
+            let mut out = Vec::new();
+            let (height, _) = guard(&name, || xlsx_rows(x, &sheet_name, n, &mut |row| {
+                out.push(row.into_iter().map(|c| c.map(Cow::into_owned)).collect());
+                Ok(())
+            }))?
+            .map_err(|m| ReadError::new(&name, m))?;
+            self.rows[sheet] = height;
+            return Ok(out);
+        }
         let range = self.sheet(sheet)?;
         Ok((0..row_count(&range).min(n)).map(|r| row_cells(&range, r).into_iter().map(|c| c.map(Cow::into_owned)).collect()).collect())
     }
 
     fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError> {
+        if let Some(Book::Xlsx(_)) = &self.book {
+            let Some(Book::Xlsx(x)) = self.book.take() else { unreachable!("checked above") };
+            return Ok(xlsx_stream(x, self.name.clone(), self.names[sheet].clone()));
+        }
         Ok(Box::new(range_batches(self.sheet(sheet)?)))
     }
 
     fn row_count_hint(&self, sheet: usize) -> Option<usize> {
-        self.loaded.get(sheet)?.as_ref().map(|r| row_count(r))
+        self.rows.get(sheet).copied().flatten().or_else(|| self.loaded.get(sheet)?.as_ref().map(|r| row_count(r)))
     }
 }
 
@@ -188,6 +322,52 @@ mod tests {
     fn a_pdf_renamed_xlsx_is_named_for_what_it_is() {
         let err = SpreadsheetWorkbook::from_bytes("report.xlsx", b"%PDF-1.7 ...".to_vec()).err().unwrap();
         assert_eq!(err.to_string(), "report.xlsx: not a readable spreadsheet: the file is a PDF document");
+    }
+
+    /// A sheet that starts at C3, skips rows, mixes shared strings, numbers, dates and blanks.
+    fn sparse_workbook() -> Vec<u8> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet().set_name("Data").expect("valid name");
+        ws.write_string(2, 2, "Header A").unwrap();
+        ws.write_string(2, 4, "Header B").unwrap();
+        ws.write_number(3, 2, 7350154320008.0).unwrap();
+        ws.write_string(3, 3, "   ").unwrap();
+        ws.write_number(6, 4, 12.5).unwrap();
+        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2025, 4, 30).unwrap();
+        ws.write_datetime_with_format(7, 2, &date, &rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy")).unwrap();
+        for r in 8..(8 + 2 * BATCH_ROWS as u32) {
+            ws.write_string(r, 3, format!("row {r}")).unwrap();
+        }
+        wb.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn streamed_xlsx_rows_equal_the_whole_sheet_read() {
+        let bytes = sparse_workbook();
+        let mut streamed = SpreadsheetWorkbook::from_bytes("s.xlsx", bytes.clone()).unwrap();
+        let head = streamed.head(0, 9).unwrap();
+        let got: Vec<_> = streamed.stream(0).unwrap().collect::<Result<_, _>>().unwrap();
+        let mut whole = SpreadsheetWorkbook::from_bytes("s.xlsx", bytes).unwrap();
+        let range = whole.sheet(0).unwrap();
+        let want_head: Vec<Vec<Option<String>>> = (0..9).map(|r| row_cells(&range, r).into_iter().map(|c| c.map(Cow::into_owned)).collect()).collect();
+        assert_eq!(head, want_head);
+        assert_eq!(head[3], vec![None, None, Some("7350154320008".into())]);
+        assert_eq!(head[7], vec![None, None, Some("2025-04-30".into())]);
+        let want: Vec<_> = range_batches(range).collect::<Result<_, _>>().unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            // Widths may differ by trailing empty columns; the cells must not.
+            assert_eq!(g.num_rows(), w.num_rows());
+            for c in 0..g.num_columns().max(w.num_columns()) {
+                match (g.columns().get(c), w.columns().get(c)) {
+                    (Some(a), Some(b)) => assert_eq!(a, b, "column {c}"),
+                    (Some(x), None) | (None, Some(x)) => assert_eq!(x.null_count(), x.len(), "column {c}"),
+                    (None, None) => unreachable!(),
+                }
+            }
+        }
+        // The workbook can still be read after its sheet was streamed.
+        assert_eq!(streamed.head(0, 3).unwrap().len(), 3);
     }
 
     #[test]
