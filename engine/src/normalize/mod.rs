@@ -74,6 +74,9 @@ pub struct Normalizer<'a> {
     ctx: &'a FileContext,
     hooks: Option<rhai::Engine>,
     batch_hooks: Option<rhai::Engine>,
+    /// Each field's `matches` pattern, cloned per normalizer: a clone has its own match cache,
+    /// while one regex shared by the worker threads serializes them on its cache pool.
+    matches: Vec<Option<regex::Regex>>,
 }
 
 struct Rows {
@@ -116,7 +119,14 @@ fn int_col<'c>(cols: &'c HashMap<&'static str, Values>, name: &str) -> Option<&'
 
 impl<'a> Normalizer<'a> {
     pub fn new(spec: &'a CompiledSpec, reference: &'a Reference, ctx: &'a FileContext) -> Self {
-        Self { spec, reference, ctx, hooks: spec.row_hook.as_ref().map(|_| hook_engine()), batch_hooks: spec.batch_hook.as_ref().map(|_| crate::hooks::batch_hook_engine()) }
+        Self {
+            spec,
+            reference,
+            ctx,
+            hooks: spec.row_hook.as_ref().map(|_| hook_engine()),
+            batch_hooks: spec.batch_hook.as_ref().map(|_| crate::hooks::batch_hook_engine()),
+            matches: spec.fields.iter().map(|f| f.matches.clone()).collect(),
+        }
     }
 
     fn at(&self, column: Option<&str>) -> Location {
@@ -271,7 +281,7 @@ impl<'a> Normalizer<'a> {
     fn parse_fields(&self, texts: &Texts, rows: &mut Rows) -> HashMap<&'static str, Values> {
         let sep = self.spec.spec.read.decimal;
         let mut cols = HashMap::new();
-        for f in &self.spec.fields {
+        for (f, pattern) in self.spec.fields.iter().zip(&self.matches) {
             let c = f.column;
             let Some(FieldText { values, label }) = texts.get(&f.field) else { continue };
             let at = self.at(label.as_deref().or(Some(c.name)));
@@ -284,8 +294,8 @@ impl<'a> Normalizer<'a> {
                         rows.flag(at.clone(), i, None, &f.missing_rule, Severity::Error, format!("expected a value for {}", c.name));
                         checked.push(None);
                     }
-                    Some(t) if f.matches.as_ref().is_some_and(|re| !re.is_match(t)) => {
-                        let re = f.matches.as_ref().map(|r| r.as_str()).unwrap_or_default();
+                    Some(t) if pattern.as_ref().is_some_and(|re| !re.is_match(t)) => {
+                        let re = pattern.as_ref().map(|r| r.as_str()).unwrap_or_default();
                         rows.flag(at.clone(), i, Some(t), &f.rule, Severity::Error, format!("expected text matching /{re}/"));
                         checked.push(None);
                     }
