@@ -115,7 +115,10 @@ impl Snapshot {
 /// A lake root on an object store.
 #[derive(Debug, Clone)]
 pub struct Lake {
+    /// Paths are relative to the lake root (a folder, or a prefix inside a bucket).
     store: Arc<dyn ObjectStore>,
+    /// The bucket itself, for DataFusion, which addresses files by full URL; `None` when local.
+    root: Option<Arc<dyn ObjectStore>>,
     location: String,
     url: url::Url,
     /// The last snapshot read per tenant. Commits are immutable and numbered without gaps, so a
@@ -125,19 +128,49 @@ pub struct Lake {
 }
 
 impl Lake {
-    /// Opens a lake at a local folder (created if needed) or `file://` URL. Cloud URLs
-    /// (`s3://`, `gs://`, `az://`) are refused with the build feature they need.
+    /// Opens a lake at a local folder (created if needed), a `file://` URL, or a cloud URL
+    /// (`s3://bucket/prefix`, `gs://...`, `az://...` and the other forms object_store reads),
+    /// configured by the standard environment variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`; e.g.
+    /// `AWS_ENDPOINT` and `AWS_ALLOW_HTTP` for MinIO or another S3-compatible server).
     pub fn open(location: &str) -> Result<Self> {
         let err = |m: String| LakeError::Location { location: location.to_owned(), message: m };
-        if let Some((scheme, _)) = location.split_once("://").filter(|(s, _)| *s != "file") {
-            return Err(err(format!("{scheme}:// lakes need a build with object_store's cloud features; this build reads local folders")));
+        if location.split_once("://").is_some_and(|(scheme, _)| scheme != "file") {
+            let env = std::env::vars().filter(|(k, _)| ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| k.starts_with(p)));
+            return Self::open_cloud(location, env.map(|(k, v)| (k.to_ascii_lowercase(), v)).collect());
         }
         let path = std::path::PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
         std::fs::create_dir_all(&path).map_err(|e| err(format!("cannot create: {e}")))?;
         let path = path.canonicalize().map_err(|e| err(e.to_string()))?;
         let store = LocalFileSystem::new_with_prefix(&path).map_err(|e| err(e.to_string()))?;
         let url = url::Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?;
-        Ok(Self { store: Arc::new(store), location: location.to_owned(), url, snapshots: Default::default() })
+        Ok(Self { store: Arc::new(store), root: None, location: location.to_owned(), url, snapshots: Default::default() })
+    }
+
+    /// Opens a cloud lake with explicit object_store options (`aws_endpoint`, `aws_region`, ...)
+    /// instead of the environment.
+    pub fn open_cloud(location: &str, options: Vec<(String, String)>) -> Result<Self> {
+        let err = |m: String| LakeError::Location { location: location.to_owned(), message: m };
+        let mut url = url::Url::parse(location).map_err(|e| err(e.to_string()))?;
+        let (root, prefix) = object_store::parse_url_opts(&url, options).map_err(|e| err(e.to_string()))?;
+        let root: Arc<dyn ObjectStore> = Arc::from(root);
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::prefix::PrefixStore::new(root.clone(), prefix));
+        if !url.path().ends_with('/') {
+            let dir = format!("{}/", url.path());
+            url.set_path(&dir);
+        }
+        Ok(Self { store, root: Some(root), location: location.to_owned(), url, snapshots: Default::default() })
+    }
+
+    /// The store DataFusion should use for [`Lake::url`]: the whole bucket, since it reads
+    /// files by their full URL; `None` for a local lake, which DataFusion reads itself.
+    pub fn root_store(&self) -> Option<Arc<dyn ObjectStore>> {
+        self.root.clone()
+    }
+
+    /// Bytes a data file buffers before going to the store: small locally, and at least S3's
+    /// smallest multipart part (5 MB) in the cloud.
+    fn write_buffer(&self) -> usize {
+        if self.root.is_some() { 10 << 20 } else { WRITE_BUFFER }
     }
 
     pub fn store(&self) -> Arc<dyn ObjectStore> {
@@ -296,9 +329,8 @@ pub struct Staged {
 /// the writer interns every value before it gives up on the dictionary.
 const NO_DICTIONARY: [&str; 7] = ["source_row", "unit_price", "sales_local", "sales_eur", "order_id", "cost_of_goods", "payment_fee"];
 
-/// Bytes a partition file buffers before they go to the store. A file opens one writer per
-/// month it holds, all at once; object_store's 10 MB default made twelve months cost 120 MB. (A
-/// cloud store would need at least 5 MB: S3's smallest multipart part.)
+/// Bytes a local partition file buffers before they go to the store. A file opens one writer
+/// per month it holds, all at once; object_store's 10 MB default made twelve months cost 120 MB.
 const WRITE_BUFFER: usize = 2 << 20;
 
 /// Descriptive text that no query prunes on: min/max statistics there cost a string comparison
@@ -348,7 +380,7 @@ impl Staged {
     fn writer(&mut self, (y, m): (i32, i32)) -> Result<&mut PartWriter> {
         if !self.writers.contains_key(&(y, m)) {
             let path = format!("tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet", self.tenant, self.meta.table, self.meta.batch_id, self.writers.len());
-            let sink = BufWriter::with_capacity(self.lake.store.clone(), StorePath::from(path.as_str()), WRITE_BUFFER);
+            let sink = BufWriter::with_capacity(self.lake.store.clone(), StorePath::from(path.as_str()), self.lake.write_buffer());
             let w = AsyncArrowWriter::try_new(sink, self.schema.clone(), Some(writer_props()))?;
             self.writers.insert((y, m), PartWriter::start(path, w));
         }

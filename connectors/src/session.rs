@@ -31,10 +31,10 @@ fn new_context(runtime: Arc<RuntimeEnv>) -> SessionContext {
 }
 
 fn register_object_store(ctx: &SessionContext, lake: &Lake) {
-    // Local lakes use DataFusion's own file store (absolute paths); a prefixed store registered
-    // for `file://` would prefix the lake root twice.
-    if lake.url().scheme() != "file" {
-        ctx.register_object_store(lake.url(), lake.store());
+    // Local lakes use DataFusion's own file store (absolute paths). A cloud lake registers its
+    // bucket, not its prefixed store: DataFusion resolves full URLs against the bucket.
+    if let Some(root) = lake.root_store() {
+        ctx.register_object_store(lake.url(), root);
     }
 }
 

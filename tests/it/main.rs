@@ -1,6 +1,7 @@
 //! End-to-end tests over the real sample files, readers, specs, pipeline and lake.
 
 mod bad_input;
+mod cloud;
 mod detection;
 mod golden;
 mod lake;
