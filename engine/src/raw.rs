@@ -87,7 +87,7 @@ impl RawBatchBuilder {
         let mut n = 0;
         for (col, cell) in self.cols.iter_mut().zip(cells) {
             match cell.as_ref().map(AsRef::as_ref) {
-                Some(c) if !c.trim().is_empty() => col.append_value(c),
+                Some(c) if !crate::values::trim(c).is_empty() => col.append_value(c),
                 _ => col.append_null(),
             }
             n += 1;

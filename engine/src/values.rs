@@ -67,9 +67,20 @@ fn number_parts(text: &str, sep: DecimalSep) -> Option<(bool, std::borrow::Cow<'
     Some((negative, int.into(), frac.into()))
 }
 
+/// `text` without surrounding whitespace. Most cells have none: two byte checks instead of
+/// `str::trim`'s walk over characters from both ends (3% of a 1M-row load).
+pub fn trim(text: &str) -> &str {
+    let b = text.as_bytes();
+    let solid = |c: u8| c > b' ' && c < 0x7f;
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if solid(f) && solid(l) => text,
+        _ => text.trim(),
+    }
+}
+
 /// `-?digits` or `-?digits.digits`, where `.` is the decimal point for this separator setting.
 fn plain_number(text: &str, sep: DecimalSep) -> Option<(bool, &str, &str)> {
-    let t = text.trim();
+    let t = trim(text);
     let (negative, body) = t.strip_prefix('-').map_or((false, t), |b| (true, b));
     let (int, frac) = match body.split_once('.') {
         Some(_) if sep == DecimalSep::Comma => return None,
@@ -191,7 +202,7 @@ pub fn parse_ean(text: &str) -> Result<Cow<'_, str>, &'static str> {
 /// [`parse_ean`] with the check-digit verification optional (some files carry internal codes
 /// of EAN length that are not real GTINs).
 pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'static str> {
-    let t = text.trim().trim_start_matches('\'');
+    let t = trim(text).trim_start_matches('\'');
     // Most cells are already a clean code: check it in place, without building a new string.
     let plain = t.len() >= 8 && t.len() <= 14 && t.bytes().all(|b| b.is_ascii_digit()) && (!check_digit || matches!(t.len(), 8 | 13 | 14));
     if plain {
@@ -236,7 +247,7 @@ fn excel_epoch() -> NaiveDate {
 
 /// Parses a date with the spec's formats (chrono syntax), ISO dates, and Excel serial numbers.
 pub fn parse_date(text: &str, formats: &[String]) -> Result<NaiveDate, &'static str> {
-    let t = text.trim();
+    let t = trim(text);
     let t = t.split_once(['T', ' ']).filter(|(d, _)| d.len() >= 8).map_or(t, |(d, _)| d);
     for f in formats {
         if let Some(d) = fixed_width_date(t, f).or_else(|| NaiveDate::parse_from_str(t, f).ok()) {
@@ -423,6 +434,13 @@ mod tests {
         assert_eq!(parse_date("2025-04-30T00:00:00", &f), Ok(d(2025, 4, 30)));
         assert_eq!(parse_date("45658", &f), Ok(d(2025, 1, 1)));
         assert!(parse_date("31/02/2025", &["%d/%m/%Y".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn the_trim_fast_path_agrees_with_str_trim() {
+        for s in ["", " ", "a", " a", "a ", "\u{a0}a\u{a0}", "\ta\n", "ab cd", "é", " é ", "\u{3000}x", "x\u{2003}", "\x7f"] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]

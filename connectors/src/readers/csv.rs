@@ -8,7 +8,10 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use taskifai_engine::raw::{RawBatchBuilder, RawStream, ReadError, Workbook, BATCH_ROWS};
+use datafusion::arrow::array::{ArrayRef, BooleanBufferBuilder, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer};
+use std::sync::Arc;
+use taskifai_engine::raw::{raw_schema, RawStream, ReadError, Workbook, BATCH_ROWS};
 
 /// Bytes read to sniff the encoding and delimiter.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -165,15 +168,47 @@ impl Workbook for CsvWorkbook {
             if len == 0 {
                 return None;
             }
-            let records = &records[..len];
-            let width = records.iter().map(csv::ByteRecord::len).max().unwrap_or(0);
-            let mut b = RawBatchBuilder::new(width);
-            for rec in records {
-                row += 1;
-                b.push(row, rec.iter().map(|c| Some(cell(c))));
-            }
-            Some(Ok(b.finish()))
+            let first = row + 1;
+            row += len as u32;
+            Some(Ok(raw_batch(&records[..len], first)))
         })))
+    }
+}
+
+/// Records as a raw batch, column by column: each column's bytes are checked as UTF-8 in one
+/// pass when the array is built, instead of cell by cell. A column with bytes that are not
+/// UTF-8 is rebuilt cell by cell with U+FFFD in their place.
+fn raw_batch(records: &[csv::ByteRecord], first_row: u32) -> RecordBatch {
+    let width = records.iter().map(csv::ByteRecord::len).max().unwrap_or(0);
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt32Array::from_iter_values(first_row..first_row + records.len() as u32))];
+    for c in 0..width {
+        let mut offsets = Vec::with_capacity(records.len() + 1);
+        let mut values = Vec::with_capacity(records.len() * 16);
+        let mut valid = BooleanBufferBuilder::new(records.len());
+        offsets.push(0i32);
+        for rec in records {
+            let bytes = rec.get(c).unwrap_or_default();
+            let filled = !blank(bytes);
+            if filled {
+                values.extend_from_slice(bytes);
+            }
+            valid.append(filled);
+            offsets.push(i32::try_from(values.len()).expect("a batch's column is under 2 GB"));
+        }
+        let nulls = NullBuffer::new(valid.finish());
+        let array = StringArray::try_new(OffsetBuffer::new(offsets.into()), Buffer::from_vec(values), Some(nulls))
+            .unwrap_or_else(|_| records.iter().map(|r| r.get(c).map(cell).filter(|s| !s.trim().is_empty())).collect());
+        columns.push(Arc::new(array));
+    }
+    RecordBatch::try_new(raw_schema(width), columns).expect("raw batch matches its schema")
+}
+
+/// An empty or whitespace-only cell, which readers turn into null.
+fn blank(bytes: &[u8]) -> bool {
+    match bytes.first() {
+        None => true,
+        Some(&b) if b > b' ' && b < 0x80 => false,
+        Some(_) => cell(bytes).trim().is_empty(),
     }
 }
 
@@ -194,6 +229,21 @@ mod tests {
         assert_eq!(sniff_encoding(b"Prix,Caf\xE9", false), WINDOWS_1252);
         // A sample cut inside a UTF-8 character is still UTF-8.
         assert_eq!(sniff_encoding(&"Prix,Café".as_bytes()[..9], true), UTF_8);
+    }
+
+    #[test]
+    fn cells_become_text_or_null_and_bad_bytes_become_replacement_characters() {
+        let mut rows = Vec::new();
+        for r in [&[&b"a"[..], b"  ", b"\xC3\xA9t\xC3\xA9"][..], &[b"\xE9t\xE9", b"\xC2\xA0", b"x"], &[b"z"]] {
+            rows.push(csv::ByteRecord::from(r.to_vec()));
+        }
+        let b = raw_batch(&rows, 7);
+        let rows_col: Vec<u32> = b.column(0).as_any().downcast_ref::<UInt32Array>().unwrap().values().to_vec();
+        assert_eq!(rows_col, vec![7, 8, 9]);
+        let col = |i: usize| b.column(i).as_any().downcast_ref::<StringArray>().unwrap().iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>();
+        assert_eq!(col(1), vec![Some("a".into()), Some("\u{FFFD}t\u{FFFD}".into()), Some("z".into())]);
+        assert_eq!(col(2), vec![None, None, None]);
+        assert_eq!(col(3), vec![Some("été".into()), Some("x".into()), None]);
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl<'a> Normalizer<'a> {
         };
         let remap = !f.map.is_empty() || f.fallback.is_some();
         let values = strings::map_strings(&raw, |_, v| {
-            let mut v = v.map(str::trim).filter(|s| !s.is_empty()).map(Cow::Borrowed);
+            let mut v = v.map(crate::values::trim).filter(|s| !s.is_empty()).map(Cow::Borrowed);
             if let (Some(re), Some(s)) = (&f.extract, &v) {
                 v = re.captures(s).and_then(|c| c.get(1).or_else(|| c.get(0))).map(|m| m.as_str().trim().to_owned()).filter(|s| !s.is_empty()).map(Cow::Owned);
             }
