@@ -157,6 +157,10 @@ fn xlsx_rows<'a>(x: &'a mut Xlsx<Cursor<Bytes>>, sheet: &str, limit: usize, each
         let Some(cell) = next else { break };
         let (r, c) = cell.get_position();
         let (r, c) = (r as usize, c as usize);
+        // Excel's own limits; a damaged reference beyond them must not size a row or a gap.
+        if r >= 1 << 20 || c >= 1 << 14 {
+            return Err(format!("sheet {sheet:?}: a cell at row {}, column {} is beyond Excel's last row (1048576) or column (XFD)", r + 1, c + 1));
+        }
         while at < r && emitted < limit {
             while row.last().is_some_and(Option::is_none) {
                 row.pop();
