@@ -388,13 +388,22 @@ impl Staged {
     }
 
     async fn close(&mut self) -> Result<()> {
-        for (_, w) in self.writers.drain() {
-            let path = w.path.clone();
-            let rows = w.finish().await?;
+        // Every sender is dropped before any task is awaited, so the partitions flush their last
+        // row groups at the same time. A failed file stays listed so an abort deletes it.
+        let closing: Vec<_> = self.writers.drain().map(|(_, w)| (w.path, w.task)).collect();
+        let mut failure = None;
+        for (path, task) in closing {
+            let rows = match task.await.map_err(|e| LakeError::Writer(e.to_string())).and_then(|r| r) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    0
+                }
+            };
             self.files.push(DataFile { path, rows });
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     /// Makes the batch visible, replacing live batches of the same vendor, table and period
@@ -474,14 +483,11 @@ fn by_month(batch: &RecordBatch) -> Result<Vec<((i32, i32), RecordBatch)>> {
     }
     let mut order: Vec<u32> = (0..keys.len() as u32).collect();
     order.sort_by_key(|&i| keys[i as usize]);
-    let sorted = take_record_batch(batch, &UInt32Array::from(order.clone()))?;
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < order.len() {
-        let key = keys[order[start] as usize];
-        let len = order[start..].iter().take_while(|&&i| keys[i as usize] == key).count();
-        out.push((key, sorted.slice(start, len)));
-        start += len;
-    }
-    Ok(out)
+    let sorted_keys: Vec<(i32, i32)> = order.iter().map(|&i| keys[i as usize]).collect();
+    let sorted = take_record_batch(batch, &UInt32Array::from(order))?;
+    Ok(sorted_keys.chunk_by(|a, b| a == b).scan(0, |start, run| {
+        let part = (run[0], sorted.slice(*start, run.len()));
+        *start += run.len();
+        Some(part)
+    }).collect())
 }

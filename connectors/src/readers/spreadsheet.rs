@@ -109,10 +109,15 @@ fn row_cells(range: &Range<Data>, row: usize) -> Vec<Option<Cow<'_, str>>> {
     let mut out: Vec<Option<Cow<'_, str>>> = (0..left).map(|_| None).collect();
     // `get` is O(1); `rows().nth()` walks from the first row, which made big sheets quadratic.
     out.extend((0..range.width()).map(|c| range.get((r, c)).and_then(cell_text)));
-    while out.last().is_some_and(Option::is_none) {
-        out.pop();
-    }
+    trim_row(&mut out);
     out
+}
+
+/// Drops a row's trailing empty cells.
+fn trim_row<T>(row: &mut Vec<Option<T>>) {
+    while row.last().is_some_and(Option::is_none) {
+        row.pop();
+    }
 }
 
 /// Rows from A1 to the range's last row.
@@ -162,9 +167,7 @@ fn xlsx_rows<'a>(x: &'a mut Xlsx<Cursor<Bytes>>, sheet: &str, limit: usize, each
             return Err(format!("sheet {sheet:?}: a cell at row {}, column {} is beyond Excel's last row (1048576) or column (XFD)", r + 1, c + 1));
         }
         while at < r && emitted < limit {
-            while row.last().is_some_and(Option::is_none) {
-                row.pop();
-            }
+            trim_row(&mut row);
             each(std::mem::take(&mut row))?;
             emitted += 1;
             at += 1;
@@ -179,9 +182,7 @@ fn xlsx_rows<'a>(x: &'a mut Xlsx<Cursor<Bytes>>, sheet: &str, limit: usize, each
         row[c] = ref_text(cell.get_value());
     }
     if (!row.is_empty() || at > 0 || emitted > 0) && emitted < limit {
-        while row.last().is_some_and(Option::is_none) {
-            row.pop();
-        }
+        trim_row(&mut row);
         each(row)?;
         emitted += 1;
     }

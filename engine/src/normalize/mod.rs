@@ -198,12 +198,12 @@ impl<'a> Normalizer<'a> {
             if let Some(s) = v.as_ref().filter(|_| remap) {
                 let key = crate::labels::norm_label(s);
                 if let Some((_, to)) = f.map.iter().find(|(k, _)| *k == key) {
-                    v = Some(Cow::Owned(to.clone()));
+                    v = Some(Cow::Borrowed(to.as_str()));
                 } else if let Some(fb) = &f.fallback {
-                    v = Some(Cow::Owned(fb.clone()));
+                    v = Some(Cow::Borrowed(fb.as_str()));
                 }
             }
-            v.or_else(|| f.default.clone().map(Cow::Owned))
+            v.or_else(|| f.default.as_deref().map(Cow::Borrowed))
         });
         Ok(FieldText { values, label })
     }
