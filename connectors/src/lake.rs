@@ -10,9 +10,12 @@
 //! the new batch and removes the old, so the rows are never doubled nor missing. The log is the
 //! same idea as Delta Lake's, kept to what TaskifAI needs.
 
-use datafusion::arrow::array::{AsArray, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Scalar, UInt32Array};
+use datafusion::arrow::compute::kernels::cmp::not_distinct;
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::ScalarValue;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::async_writer::AsyncArrowWriter;
 use object_store::buffered::BufWriter;
@@ -26,6 +29,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use taskifai_engine::schema;
 
 /// Rows per Parquet row group: bounds the writer's memory per open partition.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -47,6 +51,8 @@ pub enum LakeError {
     Contention(usize),
     #[error("a Parquet writer task stopped: {0}")]
     Writer(String),
+    #[error("column {column} differs between rows of one lake file ({path}); it must be the same for the whole file")]
+    NotConstant { column: String, path: String },
 }
 
 type Result<T, E = LakeError> = std::result::Result<T, E>;
@@ -70,6 +76,14 @@ pub struct BatchMeta {
 pub struct DataFile {
     pub path: String,
     pub rows: u64,
+    /// Size in bytes, so readers need not ask the store (absent in older logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// The columns the file does not store because every row has the same value
+    /// ([`schema::PER_FILE`]), as text in Arrow's display form; empty for a file that stores
+    /// every column (older logs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constants: BTreeMap<String, Option<String>>,
 }
 
 /// One entry of the commit log.
@@ -217,7 +231,9 @@ impl Lake {
 
     /// Starts a load; nothing is visible until [`Staged::commit`].
     pub fn begin(&self, tenant: &str, meta: BatchMeta, schema: SchemaRef) -> Staged {
-        Staged { lake: self.clone(), tenant: tenant.to_owned(), meta, schema, writers: HashMap::new(), files: Vec::new(), replace: true }
+        let (constant, stored): (Vec<usize>, Vec<usize>) = (0..schema.fields().len()).partition(|&i| schema::PER_FILE.contains(&schema.field(i).name().as_str()));
+        let file_schema = Arc::new(schema.project(&stored).expect("indices from the schema"));
+        Staged { lake: self.clone(), tenant: tenant.to_owned(), meta, schema, file_schema, stored, constant, writers: HashMap::new(), files: Vec::new(), replace: true }
     }
 
     /// Appends a commit, retrying on a concurrent writer's commit. `plan` sees the latest
@@ -263,11 +279,25 @@ impl Lake {
         Ok(found)
     }
 
-    /// Reads one data file of the lake back as Arrow batches.
-    pub async fn read_file(&self, path: &str) -> Result<Vec<RecordBatch>> {
-        let bytes = self.store.get(&StorePath::from(path)).await?.bytes().await?;
+    /// Reads one data file of the lake back as rows of `table_schema`, its per-file constants
+    /// restored as columns.
+    pub async fn read_file(&self, file: &DataFile, table_schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+        let bytes = self.store.get(&StorePath::from(file.path.as_str())).await?.bytes().await?;
         let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
-        Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+        let mut out = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            let columns = table_schema
+                .fields()
+                .iter()
+                .map(|f| match batch.column_by_name(f.name()) {
+                    Some(c) => Ok(c.clone()),
+                    None => constant_array(file, f, batch.num_rows()),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            out.push(RecordBatch::try_new(table_schema.clone(), columns)?);
+        }
+        Ok(out)
     }
 
     /// Deletes data files no commit references (left by loads that crashed or failed), and on a
@@ -296,6 +326,20 @@ impl Lake {
     }
 }
 
+/// The value of a column `file` does not store, from the commit log.
+pub fn constant_value(file: &DataFile, field: &datafusion::arrow::datatypes::Field) -> Result<ScalarValue> {
+    let bad = |message: String| LakeError::Log { path: file.path.clone(), message };
+    match file.constants.get(field.name()) {
+        Some(Some(text)) => ScalarValue::try_from_string(text.clone(), field.data_type()).map_err(|e| bad(format!("{}: {e}", field.name()))),
+        Some(None) => ScalarValue::try_from(field.data_type()).map_err(|e| bad(e.to_string())),
+        None => Err(bad(format!("the file has no column {} and the log no value for it", field.name()))),
+    }
+}
+
+fn constant_array(file: &DataFile, field: &datafusion::arrow::datatypes::Field, n: usize) -> Result<ArrayRef> {
+    constant_value(file, field)?.to_array_of_size(n).map_err(|e| LakeError::Log { path: file.path.clone(), message: e.to_string() })
+}
+
 /// Removes `name#n` files (object_store's local multipart staging) older than `min_age`.
 fn remove_staging_files(dir: &std::path::Path, min_age: std::time::Duration) -> usize {
     let mut n = 0;
@@ -319,7 +363,12 @@ pub struct Staged {
     lake: Lake,
     tenant: String,
     meta: BatchMeta,
+    /// The table's columns; those a file stores; the indices in the table of those it stores
+    /// and of those recorded once per file.
     schema: SchemaRef,
+    file_schema: SchemaRef,
+    stored: Vec<usize>,
+    constant: Vec<usize>,
     writers: HashMap<(i32, i32), PartWriter>,
     files: Vec<DataFile>,
     replace: bool,
@@ -333,9 +382,10 @@ const NO_DICTIONARY: [&str; 7] = ["source_row", "unit_price", "sales_local", "sa
 /// per month it holds, all at once; object_store's 10 MB default made twelve months cost 120 MB.
 const WRITE_BUFFER: usize = 2 << 20;
 
-/// Descriptive text that no query prunes on: min/max statistics there cost a string comparison
-/// per value (4% of a 1M-row load in a profile) and never skip a page.
-const NO_STATISTICS: [&str; 8] = ["source_row", "store", "vendor_product_name", "vendor_product_code", "source_file", "source_sheet", "batch_id", "spec_name"];
+/// Columns whose min/max never skip a page: descriptive text, and codes in file order (a page of
+/// EANs spans nearly the whole range). Statistics there cost a string comparison per value
+/// (3-4% of a 1M-row load in a profile).
+const NO_STATISTICS: [&str; 6] = ["source_row", "store", "vendor_product_name", "vendor_product_code", "product_ean", "functional_name"];
 
 /// How the lake writes Parquet: zstd, bounded row groups, no dictionary where values are
 /// distinct, no statistics where they cannot prune.
@@ -356,8 +406,11 @@ impl Staged {
     /// Writes canonical rows, split into year/month partitions.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         for (key, part) in by_month(batch)? {
-            let w = self.writer(key)?;
-            if w.tx.send(part).await.is_err() {
+            let stored = part.project(&self.stored)?;
+            let constant = self.constant.clone();
+            let w = self.writer(key, &part)?;
+            w.check_constants(&part, &constant)?;
+            if w.tx.send(stored).await.is_err() {
                 // The task stopped on an error; it is the one to report.
                 let w = self.writers.remove(&key).expect("just used");
                 return Err(w.finish().await.err().unwrap_or(LakeError::Writer("stopped early".into())));
@@ -377,12 +430,14 @@ impl Staged {
         self.meta.period_end = end.to_owned();
     }
 
-    fn writer(&mut self, (y, m): (i32, i32)) -> Result<&mut PartWriter> {
+    /// The partition's writer; the first rows it gets fix the file's constants.
+    fn writer(&mut self, (y, m): (i32, i32), first: &RecordBatch) -> Result<&mut PartWriter> {
         if !self.writers.contains_key(&(y, m)) {
             let path = format!("tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet", self.tenant, self.meta.table, self.meta.batch_id, self.writers.len());
             let sink = BufWriter::with_capacity(self.lake.store.clone(), StorePath::from(path.as_str()), self.lake.write_buffer());
-            let w = AsyncArrowWriter::try_new(sink, self.schema.clone(), Some(writer_props()))?;
-            self.writers.insert((y, m), PartWriter::start(path, w));
+            let w = AsyncArrowWriter::try_new(sink, self.file_schema.clone(), Some(writer_props()))?;
+            let constants = self.constant.iter().map(|&i| first.column(i).slice(0, 1)).collect();
+            self.writers.insert((y, m), PartWriter::start(path, w, constants));
         }
         Ok(self.writers.get_mut(&(y, m)).expect("inserted"))
     }
@@ -390,17 +445,22 @@ impl Staged {
     async fn close(&mut self) -> Result<()> {
         // Every sender is dropped before any task is awaited, so the partitions flush their last
         // row groups at the same time. A failed file stays listed so an abort deletes it.
-        let closing: Vec<_> = self.writers.drain().map(|(_, w)| (w.path, w.task)).collect();
+        let closing: Vec<_> = self.writers.drain().map(|(_, w)| (w.path, w.constants, w.task)).collect();
         let mut failure = None;
-        for (path, task) in closing {
-            let rows = match task.await.map_err(|e| LakeError::Writer(e.to_string())).and_then(|r| r) {
-                Ok(rows) => rows,
+        for (path, values, task) in closing {
+            let (rows, bytes) = match task.await.map_err(|e| LakeError::Writer(e.to_string())).and_then(|r| r) {
+                Ok(done) => done,
                 Err(e) => {
                     failure.get_or_insert(e);
-                    0
+                    (0, 0)
                 }
             };
-            self.files.push(DataFile { path, rows });
+            let mut constants = BTreeMap::new();
+            for (&i, v) in self.constant.iter().zip(&values) {
+                let text = if v.is_valid(0) { Some(array_value_to_string(v, 0)?) } else { None };
+                constants.insert(self.schema.field(i).name().clone(), text);
+            }
+            self.files.push(DataFile { path, rows, bytes: Some(bytes), constants });
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         failure.map_or(Ok(()), Err)
@@ -438,12 +498,14 @@ impl Staged {
 /// encoded on all the runtime's threads at once.
 struct PartWriter {
     path: String,
+    /// The per-file columns' values, one-element arrays.
+    constants: Vec<ArrayRef>,
     tx: tokio::sync::mpsc::Sender<RecordBatch>,
-    task: tokio::task::JoinHandle<Result<u64>>,
+    task: tokio::task::JoinHandle<Result<(u64, u64)>>,
 }
 
 impl PartWriter {
-    fn start(path: String, mut w: AsyncArrowWriter<BufWriter>) -> Self {
+    fn start(path: String, mut w: AsyncArrowWriter<BufWriter>, constants: Vec<ArrayRef>) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
         let task = tokio::spawn(async move {
             let mut rows = 0u64;
@@ -451,14 +513,26 @@ impl PartWriter {
                 w.write(&b).await?;
                 rows += b.num_rows() as u64;
             }
-            w.close().await?;
-            Ok(rows)
+            w.finish().await?;
+            Ok((rows, w.bytes_written() as u64))
         });
-        Self { path, tx, task }
+        Self { path, constants, tx, task }
     }
 
-    /// Closes the file; returns its row count.
-    async fn finish(self) -> Result<u64> {
+    /// Checks that the rows carry the file's value in every per-file column: the file will not
+    /// store them. A comparison per value, far cheaper than encoding them.
+    fn check_constants(&self, part: &RecordBatch, columns: &[usize]) -> Result<()> {
+        for (&i, value) in columns.iter().zip(&self.constants) {
+            let same = not_distinct(part.column(i), &Scalar::new(value.clone()))?;
+            if same.true_count() != part.num_rows() {
+                return Err(LakeError::NotConstant { column: part.schema().field(i).name().clone(), path: self.path.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the file; returns its row count and size.
+    async fn finish(self) -> Result<(u64, u64)> {
         drop(self.tx);
         self.task.await.map_err(|e| LakeError::Writer(e.to_string()))?
     }
@@ -471,21 +545,21 @@ impl PartWriter {
     }
 }
 
-/// A batch's rows grouped by (year, month), in key order: one gather of the whole batch rather
-/// than one filter per month.
+/// A batch's rows grouped by (year, month), in key order. The normalizer hands rows already
+/// grouped, which become slices; other batches are gathered once, not filtered per month.
 fn by_month(batch: &RecordBatch) -> Result<Vec<((i32, i32), RecordBatch)>> {
     let col = |name| batch.column_by_name(name).expect("canonical rows have year and month").as_primitive::<Int32Type>().values().clone();
     let (years, months) = (col("year"), col("month"));
     let keys: Vec<(i32, i32)> = years.iter().zip(months.iter()).map(|(y, m)| (*y, *m)).collect();
-    let Some(&first) = keys.first() else { return Ok(vec![]) };
-    if keys.iter().all(|k| *k == first) {
-        return Ok(vec![(first, batch.clone())]);
-    }
-    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-    order.sort_by_key(|&i| keys[i as usize]);
-    let sorted_keys: Vec<(i32, i32)> = order.iter().map(|&i| keys[i as usize]).collect();
-    let sorted = take_record_batch(batch, &UInt32Array::from(order))?;
-    Ok(sorted_keys.chunk_by(|a, b| a == b).scan(0, |start, run| {
+    let (sorted, keys) = if keys.is_sorted() {
+        (batch.clone(), keys)
+    } else {
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.sort_by_key(|&i| keys[i as usize]);
+        let sorted_keys: Vec<(i32, i32)> = order.iter().map(|&i| keys[i as usize]).collect();
+        (take_record_batch(batch, &UInt32Array::from(order))?, sorted_keys)
+    };
+    Ok(keys.chunk_by(|a, b| a == b).scan(0, |start, run| {
         let part = (run[0], sorted.slice(*start, run.len()));
         *start += run.len();
         Some(part)

@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod lake;
+pub mod lake_table;
 pub mod postgres;
 pub mod readers;
 pub mod reference;

@@ -3,8 +3,7 @@
 //! is never registered; the session has no file-reading functions or URL tables.
 
 use crate::lake::{Lake, LakeError};
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
+use crate::lake_table::LakeTable;
 use datafusion::datasource::MemTable;
 use datafusion::catalog::TableProvider;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -19,7 +18,7 @@ pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext,
     let ctx = new_context(Arc::new(RuntimeEnv::default()));
     register_object_store(&ctx, lake);
     let snap = lake.snapshot(tenant).await?;
-    for (name, table) in tables(lake, &snap)? {
+    for (name, table) in tables(lake, &snap).await? {
         ctx.register_table(name, table).map_err(df)?;
     }
     Ok(ctx)
@@ -41,7 +40,7 @@ fn register_object_store(ctx: &SessionContext, lake: &Lake) {
 type Tables = Vec<(&'static str, Arc<dyn TableProvider>)>;
 
 /// The canonical tables of a snapshot: its live files, or empty tables.
-fn tables(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, LakeError> {
+async fn tables(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, LakeError> {
     let mut out: Tables = Vec::new();
     for target in [Target::Sellout, Target::Orders] {
         let name = schema::table_name(target);
@@ -50,13 +49,7 @@ fn tables(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, LakeError
         let table: Arc<dyn TableProvider> = if files.is_empty() {
             Arc::new(MemTable::try_new(table_schema, vec![vec![]]).map_err(df)?)
         } else {
-            let urls = files
-                .iter()
-                .map(|f| ListingTableUrl::parse(lake.url().join(&f.path).map_err(|e| df_msg(e.to_string()))?.as_str()).map_err(df))
-                .collect::<Result<Vec<_>, _>>()?;
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-            let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(table_schema);
-            Arc::new(ListingTable::try_new(config).map_err(df)?)
+            Arc::new(LakeTable::new(lake, table_schema, &files).await?)
         };
         out.push((name, table));
     }
@@ -85,7 +78,7 @@ impl SessionCache {
         let tables = match cached {
             Some(t) => t,
             None => {
-                let t = tables(lake, &snap)?;
+                let t = tables(lake, &snap).await?;
                 self.tables.lock().expect("session cache lock").insert(tenant.to_owned(), (snap.version, t.clone()));
                 t
             }

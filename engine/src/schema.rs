@@ -57,6 +57,11 @@ fn lineage() -> Vec<Column> {
     ]
 }
 
+/// Columns whose value is the same on every row of a lake file: the batch's lineage and period,
+/// and the year and month the lake partitions by. The lake records them once per file in its
+/// commit log instead of encoding them on every row (they were a third of the Parquet columns).
+pub const PER_FILE: [&str; 10] = ["batch_id", "source_file", "source_sheet", "spec_name", "spec_version", "period_start", "period_end", "period_grain", "year", "month"];
+
 /// Columns of `sellout_entries`, in table order.
 pub static SELLOUT_COLUMNS: LazyLock<Vec<Column>> = LazyLock::new(|| {
     use SpecField as F;

@@ -144,3 +144,86 @@ async fn a_reader_that_cached_a_snapshot_sees_later_commits_from_another_process
     assert_eq!(later.batches.len(), 1);
     assert!(!later.batches.contains_key(&id), "the delete is replayed on top of the cached snapshot");
 }
+
+async fn strings(lake: &Lake, tenant: &str, sql: &str) -> Vec<String> {
+    let ctx = tenant_session(lake, tenant).await.unwrap();
+    let plan = plan_read_only(&ctx, sql, 100).await.unwrap();
+    let batches: Vec<RecordBatch> = ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap();
+    batches.iter().flat_map(|b| (0..b.num_rows()).map(|i| datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap()).collect::<Vec<_>>()).collect()
+}
+
+fn stored_columns(path: &std::path::Path) -> Vec<String> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    reader.schema().fields().iter().map(|f| f.name().clone()).collect()
+}
+
+#[tokio::test]
+async fn per_file_columns_are_recorded_once_in_the_log_and_come_back_in_queries() {
+    let (d, lake) = lake();
+    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
+    let snap = lake.snapshot("demo").await.unwrap();
+    let (id, (_, files)) = snap.batches.iter().next().unwrap();
+    let file = &files[0];
+    let stored = stored_columns(&d.path().join("lake").join(&file.path));
+    for c in taskifai_engine::schema::PER_FILE {
+        assert!(!stored.contains(&c.to_string()), "{c} is not stored per row: {stored:?}");
+    }
+    assert!(stored.contains(&"product_ean".to_string()));
+    assert_eq!(file.constants["batch_id"].as_deref(), Some(id.as_str()));
+    assert_eq!(file.constants["month"].as_deref(), Some("2"));
+    assert_eq!(file.bytes, Some(std::fs::metadata(d.path().join("lake").join(&file.path)).unwrap().len()));
+    let sql = format!("SELECT count(*) FROM sellout_entries WHERE batch_id = '{id}' AND year = 2025 AND month = 2 AND source_file = 'BIBBIPARFU_ReportPeriod02-2025.xlsx' AND spec_name = 'skins_nl' AND spec_version = 1 AND period_start = DATE '2025-02-01' AND period_grain = 'month'");
+    assert_eq!(count(&lake, "demo", &sql).await, 3);
+    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries WHERE month = 3").await, 0);
+    assert_eq!(strings(&lake, "demo", "SELECT DISTINCT source_file FROM sellout_entries").await, vec!["BIBBIPARFU_ReportPeriod02-2025.xlsx"]);
+    // Whole rows, as the database repair reads them.
+    let schema = taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout);
+    let rows = lake.read_file(file, &schema).await.unwrap();
+    assert_eq!(rows[0].schema(), schema);
+    assert_eq!(rows[0].column_by_name("batch_id").unwrap().as_string::<i32>().value(2), id);
+}
+
+#[tokio::test]
+async fn files_that_store_every_column_are_read_beside_newer_ones() {
+    use taskifai_connectors::lake::{Commit, DataFile};
+    let (d, lake) = lake();
+    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
+    let snap = lake.snapshot("demo").await.unwrap();
+    let (meta, files) = snap.batches.values().next().unwrap().clone();
+    // A file as lakes wrote them before per-file columns moved to the log: every column stored.
+    let schema = taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout);
+    let rows = lake.read_file(&files[0], &schema).await.unwrap();
+    let old_path = "tenant=demo/table=sellout_entries/year=2025/month=2/part-old-0.parquet";
+    let out = d.path().join("lake").join(old_path);
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&out).unwrap(), schema.clone(), None).unwrap();
+    for b in &rows {
+        let mut columns = b.columns().to_vec();
+        columns[schema.index_of("batch_id").unwrap()] = Arc::new(datafusion::arrow::array::StringArray::from(vec!["old"; b.num_rows()]));
+        w.write(&RecordBatch::try_new(schema.clone(), columns).unwrap()).unwrap();
+    }
+    w.close().unwrap();
+    let old_meta = taskifai_connectors::lake::BatchMeta { batch_id: "old".into(), ..meta };
+    let commit = Commit { version: snap.version + 1, committed_at: "2025-01-01T00:00:00Z".into(), add: Some((old_meta, vec![DataFile { path: old_path.into(), rows: 3, bytes: None, constants: Default::default() }])), remove: vec![] };
+    std::fs::write(d.path().join(format!("lake/tenant=demo/_log/{:020}.json", commit.version)), serde_json::to_vec(&commit).unwrap()).unwrap();
+    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries WHERE month = 2").await, 6);
+    assert_eq!(count(&lake, "demo", "SELECT count(DISTINCT batch_id) FROM sellout_entries").await, 2, "the old file's batch_id column is read from the file");
+    assert_eq!(count(&lake, "demo", "SELECT sum(quantity) FROM sellout_entries WHERE batch_id = 'old'").await, count(&lake, "demo", "SELECT sum(quantity) FROM sellout_entries WHERE batch_id <> 'old'").await);
+}
+
+#[tokio::test]
+async fn a_per_file_column_that_varies_within_a_file_is_refused() {
+    let (_d, lake) = lake();
+    let (_, batches) = taskifai_tests::normalize_file(&specs(), &reference(), &sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")).unwrap();
+    let b = &batches[0];
+    assert!(b.num_rows() > 1);
+    let i = b.schema().index_of("spec_name").unwrap();
+    let mut columns = b.columns().to_vec();
+    columns[i] = Arc::new(datafusion::arrow::array::StringArray::from_iter_values((0..b.num_rows()).map(|r| format!("spec{r}"))));
+    let varied = RecordBatch::try_new(b.schema(), columns).unwrap();
+    let meta = BatchMeta { batch_id: "x".into(), table: "sellout_entries".into(), vendor: "cdlc".into(), spec_version: 1, file_name: "x.xlsx".into(), sha256: "0".into(), period_start: "2025-04-01".into(), period_end: "2025-04-30".into(), rows: 0 };
+    let mut staged = lake.begin("demo", meta, taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout));
+    let err = staged.write(&varied).await.unwrap_err().to_string();
+    assert!(err.contains("column spec_name differs between rows of one lake file"), "{err}");
+    staged.abort().await;
+}

@@ -254,8 +254,9 @@ pub async fn sync_from_lake(pool: &PgPool, lake: &Lake, tenant: &str) -> Result<
             continue;
         }
         let columns = column_list(target_of(&meta.table));
+        let table_schema = taskifai_engine::schema::schema(target_of(&meta.table));
         for f in files {
-            for batch in lake.read_file(&f.path).await? {
+            for batch in lake.read_file(f, &table_schema).await? {
                 copy_batch(&mut tx, &meta.table, &columns, &batch).await?;
             }
         }

@@ -15,8 +15,8 @@ use crate::spec::{CompiledField, CompiledSpec, Field, Target};
 use crate::values::{clean_text, parse_date, parse_decimal, parse_gtin, parse_integer};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, UInt32Array};
-use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::compute::{filter_record_batch, take_record_batch};
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -173,7 +173,7 @@ impl<'a> Normalizer<'a> {
         let rejected = (0..n).filter(|&i| rows.rejected[i] && !other_period[i]).count();
         let elsewhere: std::collections::HashSet<u32> = (0..n).filter(|&i| other_period[i]).map(|i| rows.source_rows[i]).collect();
         let issues = rows.issues.into_iter().filter(|is| is.at.row.is_none_or(|r| !elsewhere.contains(&r))).collect();
-        let accepted = filter_record_batch(&batch, &BooleanArray::from(keep))?;
+        let accepted = accepted_rows(&batch, &keep)?;
         let accepted = RecordBatch::try_new(schema::schema(self.spec.spec.target), accepted.columns().to_vec())?;
         Ok(Normalized { accepted, issues, rejected, other_period: other_period.iter().filter(|o| **o).count() })
     }
@@ -537,6 +537,26 @@ impl<'a> Normalizer<'a> {
         let batch = RecordBatch::try_new(relaxed, arrays)?;
         Ok(batch)
     }
+}
+
+/// The kept rows, grouped by (year, month) in the same gather that drops the rejected ones, so
+/// the lake writes each month as a slice instead of copying the batch a second time. Rows of a
+/// month keep their file order.
+fn accepted_rows(batch: &RecordBatch, keep: &[bool]) -> Result<RecordBatch> {
+    let key = |name| batch.column_by_name(name).map(|c| c.as_primitive::<Int32Type>().values().clone());
+    let (Some(years), Some(months)) = (key("year"), key("month")) else {
+        return Ok(filter_record_batch(batch, &BooleanArray::from(keep.to_vec()))?);
+    };
+    let mut rows: Vec<u32> = (0..keep.len() as u32).filter(|&i| keep[i as usize]).collect();
+    let at = |i: u32| (years[i as usize], months[i as usize]);
+    let grouped = rows.windows(2).all(|w| at(w[0]) <= at(w[1]));
+    if grouped && rows.len() == keep.len() {
+        return Ok(batch.clone());
+    }
+    if !grouped {
+        rows.sort_by_key(|&i| at(i));
+    }
+    Ok(take_record_batch(batch, &UInt32Array::from(rows))?)
 }
 
 fn int_or_null(v: Option<Values>, n: usize) -> Vec<Option<i64>> {
