@@ -424,6 +424,11 @@ impl Staged {
         self.replace = false;
     }
 
+    /// Records the hash of the file's bytes, which a lake-only load learns while writing.
+    pub fn set_sha256(&mut self, sha256: &str) {
+        self.meta.sha256 = sha256.to_owned();
+    }
+
     /// Records the batch's period once the file has been read.
     pub fn set_period(&mut self, start: &str, end: &str) {
         self.meta.period_start = start.to_owned();

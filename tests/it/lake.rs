@@ -37,11 +37,13 @@ fn sample(rel: &str) -> PathBuf {
 
 #[tokio::test]
 async fn identical_content_is_loaded_once() {
-    let (_d, lake) = lake();
+    let (d, lake) = lake();
     assert!(matches!(load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await, Status::Loaded { .. }));
     assert!(matches!(load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await, Status::Duplicate { .. }));
     assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3);
     assert_eq!(lake.snapshot("demo").await.unwrap().batches.len(), 1);
+    // A lake-only load may have started writing before the hash showed the duplicate.
+    assert_eq!(data_files(&d.path().join("lake")).len(), 1, "the duplicate left no data file");
 }
 
 #[tokio::test]
@@ -143,6 +145,19 @@ async fn a_reader_that_cached_a_snapshot_sees_later_commits_from_another_process
     assert_eq!(later.version, 3);
     assert_eq!(later.batches.len(), 1);
     assert!(!later.batches.contains_key(&id), "the delete is replayed on top of the cached snapshot");
+}
+
+fn data_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(data_files(&p));
+        } else if p.to_string_lossy().contains("table=") {
+            out.push(p);
+        }
+    }
+    out
 }
 
 async fn strings(lake: &Lake, tenant: &str, sql: &str) -> Vec<String> {
