@@ -34,7 +34,8 @@ pub struct Reference {
     normalized: HashMap<(String, String), String>,
     patterns: Vec<(String, Regex, String)>,
     prices: HashMap<(String, String), (i128, String)>,
-    fx: HashMap<(String, i32, u32), i128>,
+    /// Rates by currency, then (year, month): a lookup by `&str` needs no allocation.
+    fx: HashMap<String, HashMap<(i32, u32), i128>>,
 }
 
 /// Lower-cases, drops punctuation and collapses spaces: `BIBBI. Swimming  Pool` -> `bibbi swimming pool`.
@@ -77,7 +78,7 @@ impl Reference {
                     let year: i32 = req("year")?.parse().map_err(|_| at("year: expected a year".into()))?;
                     let month: u32 = req("month")?.parse().ok().filter(|m| (1..=12).contains(m)).ok_or_else(|| at("month: expected 1-12".into()))?;
                     let rate = parse_decimal(&req("rate")?, RATE_SCALE as u32, DecimalSep::Point).map_err(|e| at(format!("rate: expected {e}")))?;
-                    self.fx.insert((req("currency")?.to_uppercase(), year, month), rate);
+                    self.fx.entry(req("currency")?.to_uppercase()).or_default().insert((year, month), rate);
                 }
                 other => return Err(format!("unknown reference table {other:?}; expected one of {TABLES:?}")),
             }
@@ -113,7 +114,7 @@ impl Reference {
         if currency == "EUR" {
             return Some(10i128.pow(RATE_SCALE as u32));
         }
-        self.fx.get(&(currency.to_owned(), year, month)).copied()
+        self.fx.get(currency)?.get(&(year, month)).copied()
     }
 }
 

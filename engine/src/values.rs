@@ -248,7 +248,12 @@ fn excel_epoch() -> NaiveDate {
 /// Parses a date with the spec's formats (chrono syntax), ISO dates, and Excel serial numbers.
 pub fn parse_date(text: &str, formats: &[String]) -> Result<NaiveDate, &'static str> {
     let t = trim(text);
-    let t = t.split_once(['T', ' ']).filter(|(d, _)| d.len() >= 8).map_or(t, |(d, _)| d);
+    // A time after the date (`2025-04-30T10:00`, `30/04/2025 00:00`) is dropped; both separators
+    // are ASCII, so the byte position is a character boundary.
+    let t = match t.bytes().position(|b| b == b'T' || b == b' ') {
+        Some(at) if at >= 8 => &t[..at],
+        _ => t,
+    };
     for f in formats {
         if let Some(d) = fixed_width_date(t, f).or_else(|| NaiveDate::parse_from_str(t, f).ok()) {
             return Ok(d);

@@ -99,9 +99,8 @@ impl Rows {
     }
 }
 
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
-}
+/// Days from 0001-01-01 (day 1) to 1970-01-01, Arrow's Date32 epoch.
+const EPOCH_FROM_CE: i32 = 719_163;
 
 fn text_col(cols: &HashMap<&'static str, Values>, name: &str, n: usize) -> StringArray {
     match cols.get(name) {
@@ -521,7 +520,7 @@ impl<'a> Normalizer<'a> {
                 (_, DataType::Int32) => Arc::new(Int32Array::from(int_or_null(v, n).into_iter().map(|x| x.map(|x| x as i32)).collect::<Vec<_>>())),
                 (_, DataType::Date32) => {
                     let d = match v { Some(Values::Date(d)) => d, _ => vec![None; n] };
-                    Arc::new(Date32Array::from(d.into_iter().map(|d| d.map(|d| (d - epoch()).num_days() as i32)).collect::<Vec<_>>()))
+                    Arc::new(Date32Array::from(d.into_iter().map(|d| d.map(|d| d.num_days_from_ce() - EPOCH_FROM_CE)).collect::<Vec<_>>()))
                 }
                 (_, DataType::Decimal128(p, s)) => {
                     let d = match v { Some(Values::Dec(d)) => d, _ => vec![None; n] };
