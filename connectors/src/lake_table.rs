@@ -7,7 +7,8 @@ use crate::lake::{constant_value, DataFile, Lake, LakeError};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{internal_datafusion_err, project_schema, DFSchema, Result as DfResult};
+use datafusion::common::stats::Precision;
+use datafusion::common::{internal_datafusion_err, project_schema, DFSchema, Result as DfResult, Statistics};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::{helpers, ListingTableUrl, PartitionedFile};
@@ -57,7 +58,9 @@ impl LakeTable {
             };
             let (stored, constants): (Vec<FieldRef>, Vec<FieldRef>) = schema.fields().iter().cloned().partition(|c| !f.constants.contains_key(c.name()));
             let values = constants.iter().map(|c| constant_value(f, c)).collect::<Result<Vec<_>, _>>()?;
-            let file = PartitionedFile::new(url.prefix().to_string(), size).with_partition_values(values);
+            // The log knows each file's row count: counts need not open the files.
+            let rows = Statistics::new_unknown(&Schema::new(stored.clone())).with_num_rows(Precision::Exact(f.rows as usize));
+            let file = PartitionedFile::new(url.prefix().to_string(), size).with_partition_values(values).with_statistics(Arc::new(rows));
             match groups.iter_mut().find(|g| g.constants == constants) {
                 Some(g) => g.files.push(file),
                 None => groups.push(Group { file_schema: Arc::new(Schema::new(stored)), constants, files: vec![file] }),
@@ -92,9 +95,12 @@ impl LakeTable {
             })
             .collect::<DfResult<Vec<_>>>()?;
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let source = format.file_source(TableSchema::builder(g.file_schema.clone()).with_table_partition_cols(g.constants.clone()).build());
+        let table_schema = TableSchema::builder(g.file_schema.clone()).with_table_partition_cols(g.constants.clone()).build();
+        let statistics = Statistics::new_unknown(table_schema.table_schema()).with_num_rows(files.iter().map(|f| f.statistics.as_ref().map_or(Precision::Absent, |s| s.num_rows)).fold(Precision::Exact(0), |a, b| a.add(&b)));
+        let source = format.file_source(table_schema);
         let partitions = state.config().target_partitions().max(1);
         let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
+            .with_statistics(statistics)
             .with_file_groups(FileGroup::new(files).split_files(partitions))
             .with_projection_indices(Some(indices))?
             .with_limit(limit)
