@@ -187,10 +187,10 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
     let mut checked = req.dry_run;
     if db.is_some() && !checked {
         checked = true;
-        if let Some(existing) = duplicate_of(lake, &req.tenant, hash.wait(&req.name).await).await? {
+        if let Some(existing) = duplicate_of(lake, &req.tenant, &mut hash, &req.name).await? {
             drop(rx);
             let _ = worker.await;
-            return Ok(Report::duplicate(&existing, hash.wait(&req.name).await?));
+            return Ok(Report::duplicate(&existing, &hash));
         }
     }
     let target = spec.spec.target;
@@ -232,18 +232,22 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
         }
         if !checked && hash.ready() {
             checked = true;
-            match duplicate_of(lake, &req.tenant, hash.wait(&req.name).await).await {
-                Ok(found) => duplicate = found,
-                Err(e) => write_error = Some(e),
-            }
-            if duplicate.is_some() || write_error.is_some() {
-                break;
+            match duplicate_of(lake, &req.tenant, &mut hash, &req.name).await {
+                Ok(None) => {}
+                Ok(found) => {
+                    duplicate = found;
+                    break;
+                }
+                Err(e) => {
+                    write_error = Some(e);
+                    break;
+                }
             }
         }
     }
     if !checked && write_error.is_none() {
         // The whole file was read before its hash was ready.
-        match duplicate_of(lake, &req.tenant, hash.wait(&req.name).await).await {
+        match duplicate_of(lake, &req.tenant, &mut hash, &req.name).await {
             Ok(found) => duplicate = found,
             Err(e) => write_error = Some(e),
         }
@@ -252,7 +256,7 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
         drop(rx);
         let _ = worker.await;
         staged.abort().await;
-        return Ok(Report::duplicate(&existing, hash.wait(&req.name).await?));
+        return Ok(Report::duplicate(&existing, &hash));
     }
     drop(rx);
     let result = worker.await.map_err(|e| Error::Internal(e.to_string()))?;
@@ -349,14 +353,15 @@ impl Hashing {
     }
 }
 
-/// The live batch loaded from the same bytes, if any.
-async fn duplicate_of(lake: &Lake, tenant: &str, sha256: Result<&str, IngestError>) -> Result<Option<BatchMeta>, IngestError> {
-    Ok(lake.snapshot(tenant).await?.by_sha(sha256?).cloned())
+/// The live batch loaded from the same bytes, if any, once the hash is known.
+async fn duplicate_of(lake: &Lake, tenant: &str, hash: &mut Hashing, file: &str) -> Result<Option<BatchMeta>, IngestError> {
+    let sha256 = hash.wait(file).await?;
+    Ok(lake.snapshot(tenant).await?.by_sha(sha256).cloned())
 }
 
 impl Report {
-    fn duplicate(existing: &BatchMeta, sha256: &str) -> Self {
-        Self { batch_id: existing.batch_id.clone(), sha256: sha256.to_owned(), status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None }
+    fn duplicate(existing: &BatchMeta, hash: &Hashing) -> Self {
+        Self { batch_id: existing.batch_id.clone(), sha256: hash.known().unwrap_or_default().to_owned(), status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None }
     }
 }
 

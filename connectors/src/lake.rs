@@ -416,9 +416,9 @@ impl Staged {
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         for (key, part) in by_month(batch)? {
             let stored = part.project(&self.stored)?;
-            let constant = self.constant.clone();
-            let w = self.writer(key, &part)?;
-            w.check_constants(&part, &constant)?;
+            self.open(key, &part)?;
+            let w = &self.writers[&key];
+            w.check_constants(&part, &self.constant)?;
             if w.tx.send(stored).await.is_err() {
                 // The task stopped on an error; it is the one to report.
                 let w = self.writers.remove(&key).expect("just used");
@@ -444,8 +444,8 @@ impl Staged {
         self.meta.period_end = end.to_owned();
     }
 
-    /// The partition's writer; the first rows it gets fix the file's constants.
-    fn writer(&mut self, (y, m): (i32, i32), first: &RecordBatch) -> Result<&mut PartWriter> {
+    /// Opens the partition's file unless it is open; the first rows it gets fix its constants.
+    fn open(&mut self, (y, m): (i32, i32), first: &RecordBatch) -> Result<()> {
         if !self.writers.contains_key(&(y, m)) {
             let path = format!("tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet", self.tenant, self.meta.table, self.meta.batch_id, self.writers.len());
             let sink = BufWriter::with_capacity(self.lake.store.clone(), StorePath::from(path.as_str()), self.lake.write_buffer());
@@ -453,7 +453,7 @@ impl Staged {
             let constants = self.constant.iter().map(|&i| first.column(i).slice(0, 1)).collect();
             self.writers.insert((y, m), PartWriter::start(path, w, constants));
         }
-        Ok(self.writers.get_mut(&(y, m)).expect("inserted"))
+        Ok(())
     }
 
     async fn close(&mut self) -> Result<()> {

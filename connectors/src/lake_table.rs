@@ -46,12 +46,11 @@ impl LakeTable {
     /// The table over `files`, whose columns are `schema`'s, stored or recorded per file.
     pub async fn new(lake: &Lake, schema: SchemaRef, files: &[&DataFile]) -> Result<Self, LakeError> {
         let bad = |message: String| LakeError::Location { location: lake.location().to_owned(), message };
+        let store_url = ListingTableUrl::parse(lake.url().as_str()).map_err(|e| bad(e.to_string()))?.object_store();
         let mut groups: Vec<Group> = Vec::new();
-        let mut store_url = ObjectStoreUrl::local_filesystem();
         for f in files {
             let joined = lake.url().join(&f.path).map_err(|e| bad(e.to_string()))?;
             let url = ListingTableUrl::parse(joined.as_str()).map_err(|e| bad(e.to_string()))?;
-            store_url = url.object_store();
             let size = match f.bytes {
                 Some(b) => b,
                 None => lake.store().head(&StorePath::from(f.path.as_str())).await?.size,

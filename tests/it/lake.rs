@@ -22,11 +22,14 @@ async fn load(lake: &Lake, tenant: &str, path: PathBuf, name: &str) -> Status {
     ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.expect("loads").status
 }
 
-async fn count(lake: &Lake, tenant: &str, sql: &str) -> i64 {
+async fn query(lake: &Lake, tenant: &str, sql: &str) -> Vec<RecordBatch> {
     let ctx = tenant_session(lake, tenant).await.unwrap();
     let plan = plan_read_only(&ctx, sql, 100).await.unwrap();
-    let batches: Vec<RecordBatch> = ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap();
-    batches[0].column(0).as_primitive::<Int64Type>().value(0)
+    ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap()
+}
+
+async fn count(lake: &Lake, tenant: &str, sql: &str) -> i64 {
+    query(lake, tenant, sql).await[0].column(0).as_primitive::<Int64Type>().value(0)
 }
 
 const SKINS_NL: &str = "skins_nl/BIBBIPARFU_ReportPeriod02-2025.xlsx";
@@ -161,10 +164,7 @@ fn data_files(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 async fn strings(lake: &Lake, tenant: &str, sql: &str) -> Vec<String> {
-    let ctx = tenant_session(lake, tenant).await.unwrap();
-    let plan = plan_read_only(&ctx, sql, 100).await.unwrap();
-    let batches: Vec<RecordBatch> = ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap();
-    batches.iter().flat_map(|b| (0..b.num_rows()).map(|i| datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap()).collect::<Vec<_>>()).collect()
+    query(lake, tenant, sql).await.iter().flat_map(|b| (0..b.num_rows()).map(|i| datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap()).collect::<Vec<_>>()).collect()
 }
 
 fn stored_columns(path: &std::path::Path) -> Vec<String> {
