@@ -4,7 +4,9 @@
 //!
 //! `cargo bench -p taskifai-benches --bench load -- [ROWS] [RUNS]`
 
-use datafusion::arrow::array::{ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, UInt32Array};
+use datafusion::arrow::array::{
+    ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, UInt32Array,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,42 +20,86 @@ const BATCH: usize = 8192;
 /// Deterministic canonical rows: 40 stores, 8 products, quantities 1-5, prices 19.50-195.00.
 fn batches(rows: usize) -> Vec<RecordBatch> {
     let schema = schema::schema(Target::Sellout);
-    (0..rows).step_by(BATCH).map(|start| {
-        let n = BATCH.min(rows - start);
-        let idx: Vec<usize> = (start..start + n).collect();
-        let text = |f: &dyn Fn(usize) -> Option<String>| Arc::new(idx.iter().map(|i| f(*i)).collect::<StringArray>()) as ArrayRef;
-        let qty: Vec<i64> = idx.iter().map(|i| (i % 5) as i64 + 1).collect();
-        let local: Vec<i128> = idx.iter().map(|i| (1950 * ((i % 10) as i128 + 1)) * 100 * qty[i - start] as i128).collect();
-        let cols: Vec<ArrayRef> = vec![
-            text(&|i| Some(format!("Reseller {}", i % 7))),
-            text(&|i| Some(format!("Store {}", i % 40))),
-            text(&|i| Some(if i % 4 == 0 { "online" } else { "retail" }.into())),
-            text(&|_| Some("GB".into())),
-            text(&|i| Some(["7350154320008", "7350154320015", "7350154320022", "7350154320039", "7350154320046", "7350154320053", "7350154320060", "7350154320077"][i % 8].into())),
-            text(&|i| Some(format!("BBF{}", i % 8))),
-            text(&|_| None),
-            text(&|i| Some(format!("BIBBI product, \"edition\" {}", i % 8))),
-            Arc::new(Int64Array::from(qty.clone())),
-            Arc::new(Decimal128Array::from(idx.iter().map(|i| 1950 * ((i % 10) as i128 + 1) * 100).collect::<Vec<_>>()).with_precision_and_scale(18, 4).unwrap()),
-            Arc::new(Decimal128Array::from(local.clone()).with_precision_and_scale(18, 4).unwrap()),
-            text(&|_| Some("GBP".into())),
-            Arc::new(Decimal128Array::from(vec![1_170_000i128; n]).with_precision_and_scale(12, 6).unwrap()),
-            Arc::new(Decimal128Array::from(local.iter().map(|l| l * 117).collect::<Vec<_>>()).with_precision_and_scale(18, 6).unwrap()),
-            Arc::new(Date32Array::from(vec![None::<i32>; n])),
-            Arc::new(Date32Array::from(vec![20_089; n])),
-            Arc::new(Date32Array::from(vec![20_118; n])),
-            text(&|_| Some("month".into())),
-            Arc::new(Int32Array::from(vec![2025; n])),
-            Arc::new(Int32Array::from(vec![1; n])),
-            text(&|_| Some("bench".into())),
-            text(&|_| Some("bench.csv".into())),
-            text(&|_| None),
-            Arc::new(UInt32Array::from_iter_values(idx.iter().map(|i| *i as u32 + 2))),
-            text(&|_| Some("bench".into())),
-            Arc::new(UInt32Array::from(vec![1u32; n])),
-        ];
-        RecordBatch::try_new(schema.clone(), cols).expect("rows match the schema")
-    }).collect()
+    (0..rows)
+        .step_by(BATCH)
+        .map(|start| {
+            let n = BATCH.min(rows - start);
+            let idx: Vec<usize> = (start..start + n).collect();
+            let text = |f: &dyn Fn(usize) -> Option<String>| {
+                Arc::new(idx.iter().map(|i| f(*i)).collect::<StringArray>()) as ArrayRef
+            };
+            let qty: Vec<i64> = idx.iter().map(|i| (i % 5) as i64 + 1).collect();
+            let local: Vec<i128> = idx
+                .iter()
+                .map(|i| (1950 * ((i % 10) as i128 + 1)) * 100 * qty[i - start] as i128)
+                .collect();
+            let cols: Vec<ArrayRef> = vec![
+                text(&|i| Some(format!("Reseller {}", i % 7))),
+                text(&|i| Some(format!("Store {}", i % 40))),
+                text(&|i| Some(if i % 4 == 0 { "online" } else { "retail" }.into())),
+                text(&|_| Some("GB".into())),
+                text(&|i| {
+                    Some(
+                        [
+                            "7350154320008",
+                            "7350154320015",
+                            "7350154320022",
+                            "7350154320039",
+                            "7350154320046",
+                            "7350154320053",
+                            "7350154320060",
+                            "7350154320077",
+                        ][i % 8]
+                            .into(),
+                    )
+                }),
+                text(&|i| Some(format!("BBF{}", i % 8))),
+                text(&|_| None),
+                text(&|i| Some(format!("BIBBI product, \"edition\" {}", i % 8))),
+                Arc::new(Int64Array::from(qty.clone())),
+                Arc::new(
+                    Decimal128Array::from(
+                        idx.iter()
+                            .map(|i| 1950 * ((i % 10) as i128 + 1) * 100)
+                            .collect::<Vec<_>>(),
+                    )
+                    .with_precision_and_scale(18, 4)
+                    .unwrap(),
+                ),
+                Arc::new(
+                    Decimal128Array::from(local.clone())
+                        .with_precision_and_scale(18, 4)
+                        .unwrap(),
+                ),
+                text(&|_| Some("GBP".into())),
+                Arc::new(
+                    Decimal128Array::from(vec![1_170_000i128; n])
+                        .with_precision_and_scale(12, 6)
+                        .unwrap(),
+                ),
+                Arc::new(
+                    Decimal128Array::from(local.iter().map(|l| l * 117).collect::<Vec<_>>())
+                        .with_precision_and_scale(18, 6)
+                        .unwrap(),
+                ),
+                Arc::new(Date32Array::from(vec![None::<i32>; n])),
+                Arc::new(Date32Array::from(vec![20_089; n])),
+                Arc::new(Date32Array::from(vec![20_118; n])),
+                text(&|_| Some("month".into())),
+                Arc::new(Int32Array::from(vec![2025; n])),
+                Arc::new(Int32Array::from(vec![1; n])),
+                text(&|_| Some("bench".into())),
+                text(&|_| Some("bench.csv".into())),
+                text(&|_| None),
+                Arc::new(UInt32Array::from_iter_values(
+                    idx.iter().map(|i| *i as u32 + 2),
+                )),
+                text(&|_| Some("bench".into())),
+                Arc::new(UInt32Array::from(vec![1u32; n])),
+            ];
+            RecordBatch::try_new(schema.clone(), cols).expect("rows match the schema")
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -63,24 +109,48 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let rows: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let rows: usize = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
     let db = taskifai_tests::pg::TestDb::new().await;
     let pool = db.registry.pool.clone();
     let data = batches(rows);
     let csv_path = std::env::temp_dir().join(format!("{}-bench.csv", db.name));
     {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(std::fs::File::create(&csv_path)?);
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(std::fs::File::create(&csv_path)?);
         for b in &data {
             w.write(b)?;
         }
     }
-    let columns = schema::columns(Target::Sellout).iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
-    let meta = |id: &str| BatchMeta { batch_id: id.into(), table: "sellout_entries".into(), vendor: "bench".into(), spec_version: 1, file_name: "bench.csv".into(), sha256: "0".repeat(64), period_start: String::new(), period_end: String::new(), rows: 0 };
+    let columns = schema::columns(Target::Sellout)
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let meta = |id: &str| BatchMeta {
+        batch_id: id.into(),
+        table: "sellout_entries".into(),
+        vendor: "bench".into(),
+        spec_version: 1,
+        file_name: "bench.csv".into(),
+        sha256: "0".repeat(64),
+        period_start: String::new(),
+        period_end: String::new(),
+        rows: 0,
+    };
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
     for run in 0..runs {
-        sqlx::query("TRUNCATE sellout_entries, upload_batches CASCADE").execute(&pool).await?;
+        sqlx::query("TRUNCATE sellout_entries, upload_batches CASCADE")
+            .execute(&pool)
+            .await?;
         let t = Instant::now();
         let mut load = DbLoad::begin(&pool, &meta("bench"), 0, Default::default()).await?;
         for b in &data {
@@ -89,24 +159,47 @@ async fn main() -> anyhow::Result<()> {
         load.commit().await?;
         ours.push(t.elapsed().as_secs_f64());
 
-        sqlx::query("TRUNCATE sellout_entries, upload_batches CASCADE").execute(&pool).await?;
+        sqlx::query("TRUNCATE sellout_entries, upload_batches CASCADE")
+            .execute(&pool)
+            .await?;
         sqlx::query("INSERT INTO upload_batches (id, file_name, sha256, status) VALUES ('bench', 'bench.csv', repeat('0', 64), 'completed')").execute(&pool).await?;
         let t = Instant::now();
         let status = std::process::Command::new("psql")
             .arg(&db.url)
-            .env("PGPASSWORD", std::env::var("PGPASSWORD").unwrap_or_else(|_| "postgres".into()))
-            .args(["-qc", &format!("\\copy sellout_entries ({columns}) FROM '{}' WITH (FORMAT csv, HEADER)", csv_path.display())])
+            .env(
+                "PGPASSWORD",
+                std::env::var("PGPASSWORD").unwrap_or_else(|_| "postgres".into()),
+            )
+            .args([
+                "-qc",
+                &format!(
+                    "\\copy sellout_entries ({columns}) FROM '{}' WITH (FORMAT csv, HEADER)",
+                    csv_path.display()
+                ),
+            ])
             .status()?;
         anyhow::ensure!(status.success(), "psql \\copy failed");
         peer.push(t.elapsed().as_secs_f64());
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries").fetch_one(&pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries")
+            .fetch_one(&pool)
+            .await?;
         anyhow::ensure!(n as usize == rows, "psql loaded {n} rows, expected {rows}");
-        eprintln!("run {}: taskifai {:.2} s, psql \\copy {:.2} s", run + 1, ours[run], peer[run]);
+        eprintln!(
+            "run {}: taskifai {:.2} s, psql \\copy {:.2} s",
+            run + 1,
+            ours[run],
+            peer[run]
+        );
     }
     let (o, p) = (median(ours), median(peer));
     println!("| rows | taskifai binary COPY | psql \\copy (CSV) | ratio (psql / taskifai) |");
     println!("|---:|---:|---:|---:|");
-    println!("| {rows} | {o:.2} s ({:.0} rows/s) | {p:.2} s ({:.0} rows/s) | {:.2} |", rows as f64 / o, rows as f64 / p, p / o);
+    println!(
+        "| {rows} | {o:.2} s ({:.0} rows/s) | {p:.2} s ({:.0} rows/s) | {:.2} |",
+        rows as f64 / o,
+        rows as f64 / p,
+        p / o
+    );
     let _ = std::fs::remove_file(&csv_path);
     db.cleanup().await;
     Ok(())

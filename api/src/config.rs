@@ -38,7 +38,13 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self { per_tenant: 6000, per_user: 1200, login: 10, uploads: 60, query: 120 }
+        Self {
+            per_tenant: 6000,
+            per_user: 1200,
+            login: 10,
+            uploads: 60,
+            query: 120,
+        }
     }
 }
 

@@ -37,7 +37,13 @@ pub struct JobView {
 
 /// Queues an ingest of a recorded batch.
 pub async fn enqueue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO job_queue (tenant_id, kind, batch_id) VALUES ($1, 'ingest', $2) RETURNING id").bind(tenant).bind(batch_id).fetch_one(registry).await
+    sqlx::query_scalar(
+        "INSERT INTO job_queue (tenant_id, kind, batch_id) VALUES ($1, 'ingest', $2) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(batch_id)
+    .fetch_one(registry)
+    .await
 }
 
 /// Queues a batch again (a retry asked by a user); resets its attempts.
@@ -56,11 +62,18 @@ pub async fn requeue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::R
 
 /// Claims the next runnable job: queued and due, or running with an expired lease, from a
 /// tenant below its concurrency cap.
-pub async fn claim(registry: &PgPool, worker: &str, lease: Duration, per_tenant: i64) -> sqlx::Result<Option<Job>> {
+pub async fn claim(
+    registry: &PgPool,
+    worker: &str,
+    lease: Duration,
+    per_tenant: i64,
+) -> sqlx::Result<Option<Job>> {
     let mut tx = registry.begin().await?;
     // Claims are serialized (they take a millisecond) so the per-tenant count is exact: two
     // workers claiming at once would otherwise both see the tenant below its cap.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('taskifai.job_queue.claim'))").execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('taskifai.job_queue.claim'))")
+        .execute(&mut *tx)
+        .await?;
     let job = sqlx::query_as(
         "UPDATE job_queue SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = now() + make_interval(secs => $2)
          WHERE id = (
@@ -82,7 +95,13 @@ pub async fn claim(registry: &PgPool, worker: &str, lease: Duration, per_tenant:
 }
 
 /// Extends the lease; false when another worker took the job over.
-pub async fn renew(registry: &PgPool, job: &Job, worker: &str, lease: Duration, progress_rows: i64) -> sqlx::Result<bool> {
+pub async fn renew(
+    registry: &PgPool,
+    job: &Job,
+    worker: &str,
+    lease: Duration,
+    progress_rows: i64,
+) -> sqlx::Result<bool> {
     let n = sqlx::query("UPDATE job_queue SET locked_until = now() + make_interval(secs => $3), progress_rows = $4 WHERE id = $1 AND locked_by = $2 AND status = 'running'")
         .bind(job.id)
         .bind(worker)
@@ -108,7 +127,13 @@ pub async fn complete(registry: &PgPool, job: &Job, worker: &str, rows: i64) -> 
 
 /// Records a failed attempt: retried after a backoff while attempts remain and `retry` is set,
 /// failed for good otherwise. Returns whether it will be retried.
-pub async fn fail(registry: &PgPool, job: &Job, worker: &str, error: &str, retry: bool) -> sqlx::Result<bool> {
+pub async fn fail(
+    registry: &PgPool,
+    job: &Job,
+    worker: &str,
+    error: &str,
+    retry: bool,
+) -> sqlx::Result<bool> {
     let again = retry && job.attempts < job.max_attempts;
     // 2, 4, 8, 16 ... seconds, capped at ten minutes.
     let backoff = 2f64.powi(job.attempts.clamp(1, 9)).min(600.0);
@@ -138,11 +163,17 @@ pub async fn release(registry: &PgPool, job: &Job, worker: &str) -> sqlx::Result
 }
 
 /// The job of a batch.
-pub async fn of_batch(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<Option<JobView>> {
+pub async fn of_batch(
+    registry: &PgPool,
+    tenant: &str,
+    batch_id: &str,
+) -> sqlx::Result<Option<JobView>> {
     sqlx::query_as("SELECT id, status, attempts, progress_rows, last_error FROM job_queue WHERE tenant_id = $1 AND batch_id = $2").bind(tenant).bind(batch_id).fetch_optional(registry).await
 }
 
 /// Jobs waiting or running, for the metrics.
 pub async fn depth(registry: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM job_queue WHERE status IN ('queued', 'running')").fetch_one(registry).await
+    sqlx::query_scalar("SELECT count(*) FROM job_queue WHERE status IN ('queued', 'running')")
+        .fetch_one(registry)
+        .await
 }

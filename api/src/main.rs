@@ -9,7 +9,6 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -20,7 +19,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let args = cli::Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts");
     match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(e) => {

@@ -40,21 +40,48 @@ impl Metrics {
         let total: u64 = self.requests.iter().map(|c| c.load(Relaxed)).sum();
         out.push_str("# TYPE taskifai_http_requests_total counter\n");
         for (i, c) in self.requests.iter().enumerate() {
-            let _ = writeln!(out, "taskifai_http_requests_total{{status=\"{}xx\"}} {}", i + 1, c.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "taskifai_http_requests_total{{status=\"{}xx\"}} {}",
+                i + 1,
+                c.load(Relaxed)
+            );
         }
         out.push_str("# TYPE taskifai_http_request_duration_seconds summary\n");
-        let _ = writeln!(out, "taskifai_http_request_duration_seconds_sum {:.6}", self.request_micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "taskifai_http_request_duration_seconds_sum {:.6}",
+            self.request_micros.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "taskifai_http_request_duration_seconds_count {total}");
         out.push_str("# TYPE taskifai_jobs_total counter\n");
-        for (name, c) in [("done", &self.jobs_done), ("failed", &self.jobs_failed), ("retried", &self.jobs_retried)] {
-            let _ = writeln!(out, "taskifai_jobs_total{{outcome=\"{name}\"}} {}", c.load(Relaxed));
+        for (name, c) in [
+            ("done", &self.jobs_done),
+            ("failed", &self.jobs_failed),
+            ("retried", &self.jobs_retried),
+        ] {
+            let _ = writeln!(
+                out,
+                "taskifai_jobs_total{{outcome=\"{name}\"}} {}",
+                c.load(Relaxed)
+            );
         }
-        let jobs = self.jobs_done.load(Relaxed) + self.jobs_failed.load(Relaxed) + self.jobs_retried.load(Relaxed);
+        let jobs = self.jobs_done.load(Relaxed)
+            + self.jobs_failed.load(Relaxed)
+            + self.jobs_retried.load(Relaxed);
         out.push_str("# TYPE taskifai_job_duration_seconds summary\n");
-        let _ = writeln!(out, "taskifai_job_duration_seconds_sum {:.6}", self.job_micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "taskifai_job_duration_seconds_sum {:.6}",
+            self.job_micros.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "taskifai_job_duration_seconds_count {jobs}");
         out.push_str("# TYPE taskifai_rows_ingested_total counter\n");
-        let _ = writeln!(out, "taskifai_rows_ingested_total {}", self.rows_ingested.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "taskifai_rows_ingested_total {}",
+            self.rows_ingested.load(Relaxed)
+        );
         out.push_str("# TYPE taskifai_job_queue_depth gauge\n");
         let _ = writeln!(out, "taskifai_job_queue_depth {queue_depth}");
         out
@@ -80,8 +107,14 @@ mod tests {
         m.request(404, 500);
         m.request(201, 10);
         let text = m.render(3);
-        assert!(text.contains("taskifai_http_requests_total{status=\"2xx\"} 2"), "{text}");
-        assert!(text.contains("taskifai_http_requests_total{status=\"4xx\"} 1"), "{text}");
+        assert!(
+            text.contains("taskifai_http_requests_total{status=\"2xx\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("taskifai_http_requests_total{status=\"4xx\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("taskifai_job_queue_depth 3"), "{text}");
     }
 }

@@ -28,15 +28,35 @@ pub struct Inner {
 }
 
 impl AppState {
-    pub fn new(config: ServerConfig, registry: Registry, pools: PoolManager, lake: Lake, specs: SpecRegistry) -> Self {
+    pub fn new(
+        config: ServerConfig,
+        registry: Registry,
+        pools: PoolManager,
+        lake: Lake,
+        specs: SpecRegistry,
+    ) -> Self {
         let limiter = Limiter::new(&config.rate);
-        Self(Arc::new(Inner { config, registry, pools, lake, specs, limiter, metrics: Metrics::default(), tenants: Default::default(), sessions: Default::default() }))
+        Self(Arc::new(Inner {
+            config,
+            registry,
+            pools,
+            lake,
+            specs,
+            limiter,
+            metrics: Metrics::default(),
+            tenants: Default::default(),
+            sessions: Default::default(),
+        }))
     }
 }
 
 impl AppState {
     /// Suspends or resumes a tenant; its pool and cached host lookup go at once.
-    pub async fn set_tenant_status(&self, tenant: &str, status: &str) -> Result<(), taskifai_connectors::postgres::PgError> {
+    pub async fn set_tenant_status(
+        &self,
+        tenant: &str,
+        status: &str,
+    ) -> Result<(), taskifai_connectors::postgres::PgError> {
         self.registry.set_status(tenant, status).await?;
         self.pools.forget(tenant);
         self.tenants.forget(tenant);
@@ -47,15 +67,24 @@ impl AppState {
     /// versions in place of the same vendors'. A stored spec that no longer compiles (after an
     /// engine upgrade) is skipped with a warning rather than blocking every upload.
     pub async fn specs_for(&self, tenant: &str, pool: &sqlx::PgPool) -> sqlx::Result<SpecRegistry> {
-        let rows: Vec<(String, i32, String)> = sqlx::query_as("SELECT vendor, version, body FROM vendor_specs WHERE active").fetch_all(pool).await?;
+        let rows: Vec<(String, i32, String)> =
+            sqlx::query_as("SELECT vendor, version, body FROM vendor_specs WHERE active")
+                .fetch_all(pool)
+                .await?;
         let mut own = Vec::new();
         for (vendor, version, body) in rows {
             match taskifai_engine::spec::parse(&format!("{vendor} v{version}"), &body) {
                 Ok(s) => own.push(s),
-                Err(e) => tracing::warn!(tenant, vendor, version, error = %e, "A tenant spec does not compile; the platform's is used."),
+                Err(e) => {
+                    tracing::warn!(tenant, vendor, version, error = %e, "A tenant spec does not compile; the platform's is used.")
+                }
             }
         }
-        Ok(if own.is_empty() { self.specs.clone() } else { self.specs.with_overrides(own) })
+        Ok(if own.is_empty() {
+            self.specs.clone()
+        } else {
+            self.specs.with_overrides(own)
+        })
     }
 }
 

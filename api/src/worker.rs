@@ -13,7 +13,9 @@ use object_store::ObjectStoreExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use taskifai_connectors::ingest::{ingest_with_db, Crashpoint, IngestError, IngestRequest, LoadMode, Status};
+use taskifai_connectors::ingest::{
+    ingest_with_db, Crashpoint, IngestError, IngestRequest, LoadMode, Status,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
@@ -31,7 +33,11 @@ pub async fn run(state: AppState, count: usize, shutdown: watch::Receiver<bool>)
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     let loops: Vec<_> = (0..count)
         .map(|i| {
-            let id = format!("{host}:{}:{i}:{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..6]);
+            let id = format!(
+                "{host}:{}:{i}:{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            );
             tokio::spawn(worker_loop(state.clone(), id, shutdown.clone()))
         })
         .collect();
@@ -43,7 +49,14 @@ pub async fn run(state: AppState, count: usize, shutdown: watch::Receiver<bool>)
 async fn worker_loop(state: AppState, id: String, mut shutdown: watch::Receiver<bool>) {
     tracing::info!(worker = %id, "Worker started.");
     while !*shutdown.borrow() {
-        let job = match jobs::claim(&state.registry.pool, &id, state.config.job_lease, state.config.jobs_per_tenant).await {
+        let job = match jobs::claim(
+            &state.registry.pool,
+            &id,
+            state.config.job_lease,
+            state.config.jobs_per_tenant,
+        )
+        .await
+        {
             Ok(Some(job)) => job,
             Ok(None) => {
                 let _ = tokio::time::timeout(IDLE_POLL, shutdown.changed()).await;
@@ -96,7 +109,11 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
     let pool = &state.registry.pool;
     match result {
         None => {
-            tracing::warn!(worker, job = job.id, "Shutting down: the job is given back.");
+            tracing::warn!(
+                worker,
+                job = job.id,
+                "Shutting down: the job is given back."
+            );
             let _ = jobs::release(pool, &job, worker).await;
         }
         Some(Ok(rows)) => {
@@ -105,8 +122,18 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
             tracing::info!(worker, job = job.id, rows, ms = micros / 1000, "Job done.");
         }
         Some(Err(f)) => {
-            let again = jobs::fail(pool, &job, worker, &f.message, f.retry).await.unwrap_or(false);
-            state.metrics.job(if again { JobOutcome::Retried } else { JobOutcome::Failed }, micros, 0);
+            let again = jobs::fail(pool, &job, worker, &f.message, f.retry)
+                .await
+                .unwrap_or(false);
+            state.metrics.job(
+                if again {
+                    JobOutcome::Retried
+                } else {
+                    JobOutcome::Failed
+                },
+                micros,
+                0,
+            );
             if let Ok(tenant) = state.pools.pool(&job.tenant_id).await {
                 let status = if again { "pending" } else { "failed" };
                 let _ = sqlx::query("UPDATE upload_batches SET status = $2, error_summary = $3, finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1 AND status IN ('pending', 'processing')")
@@ -122,11 +149,17 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
 }
 
 fn transient(message: String) -> Failure {
-    Failure { message, retry: true }
+    Failure {
+        message,
+        retry: true,
+    }
 }
 
 fn permanent(message: String) -> Failure {
-    Failure { message, retry: false }
+    Failure {
+        message,
+        retry: false,
+    }
 }
 
 /// What the upload recorded for its job.
@@ -141,36 +174,71 @@ struct Pending {
 
 /// One attempt at loading an upload; returns the rows accepted.
 async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Result<u64, Failure> {
-    let pool = state.pools.pool(&job.tenant_id).await.map_err(|e| match e {
-        taskifai_connectors::postgres::PgError::Suspended(_) | taskifai_connectors::postgres::PgError::UnknownTenant(_) => permanent(e.to_string()),
-        e => transient(format!("tenant database: {e}")),
-    })?;
+    let pool = state
+        .pools
+        .pool(&job.tenant_id)
+        .await
+        .map_err(|e| match e {
+            taskifai_connectors::postgres::PgError::Suspended(_)
+            | taskifai_connectors::postgres::PgError::UnknownTenant(_) => permanent(e.to_string()),
+            e => transient(format!("tenant database: {e}")),
+        })?;
     let row: Option<Pending> = sqlx::query_as("SELECT file_name, storage_path, mode, vendor_override, status FROM upload_batches WHERE id = $1").bind(&job.batch_id).fetch_optional(&pool).await.map_err(|e| transient(e.to_string()))?;
-    let Some(Pending { file_name, storage_path, mode, vendor_override: vendor, status }) = row else {
-        return Err(permanent("the upload was deleted before it was processed".into()));
+    let Some(Pending {
+        file_name,
+        storage_path,
+        mode,
+        vendor_override: vendor,
+        status,
+    }) = row
+    else {
+        return Err(permanent(
+            "the upload was deleted before it was processed".into(),
+        ));
     };
     if status == "completed" || status == "completed_with_errors" {
         return Ok(0);
     }
-    let storage_path = storage_path.ok_or_else(|| permanent("the upload has no stored file".into()))?;
+    let storage_path =
+        storage_path.ok_or_else(|| permanent("the upload has no stored file".into()))?;
     sqlx::query("UPDATE upload_batches SET status = 'processing', started_at = coalesce(started_at, now()) WHERE id = $1").bind(&job.batch_id).execute(&pool).await.map_err(|e| transient(e.to_string()))?;
     let local = download(state, &storage_path, &file_name).await?;
-    let reference = Arc::new(taskifai_connectors::postgres::tenants::load_reference(&pool).await.map_err(|e| transient(e.to_string()))?);
+    let reference = Arc::new(
+        taskifai_connectors::postgres::tenants::load_reference(&pool)
+            .await
+            .map_err(|e| transient(e.to_string()))?,
+    );
     let req = IngestRequest {
         path: local.path().to_owned(),
         name: file_name,
         tenant: job.tenant_id.clone(),
         vendor,
         dry_run: false,
-        mode: if mode == "append" { LoadMode::Append } else { LoadMode::Replace },
+        mode: if mode == "append" {
+            LoadMode::Append
+        } else {
+            LoadMode::Replace
+        },
         batch_id: Some(job.batch_id.clone()),
-        pause_at: std::env::var("TASKIFAI_CRASHPOINT").ok().and_then(|p| Crashpoint::parse(&p)),
+        pause_at: std::env::var("TASKIFAI_CRASHPOINT")
+            .ok()
+            .and_then(|p| Crashpoint::parse(&p)),
     };
     let tick = progress.clone();
-    let specs = state.specs_for(&job.tenant_id, &pool).await.map_err(|e| transient(e.to_string()))?;
-    let report = ingest_with_db(&state.lake, Some(&pool), &specs, reference, req, Arc::new(move |n| {
-        tick.fetch_add(n as u64, Ordering::Relaxed);
-    }))
+    let specs = state
+        .specs_for(&job.tenant_id, &pool)
+        .await
+        .map_err(|e| transient(e.to_string()))?;
+    let report = ingest_with_db(
+        &state.lake,
+        Some(&pool),
+        &specs,
+        reference,
+        req,
+        Arc::new(move |n| {
+            tick.fetch_add(n as u64, Ordering::Relaxed);
+        }),
+    )
     .await
     .map_err(|e| match e {
         IngestError::Lake(_) | IngestError::Db(_) => transient(format!("{e:#}")),
@@ -180,23 +248,47 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         Status::Loaded { .. } => Ok(report.outcome.map_or(0, |o| o.summary.rows_accepted as u64)),
         // A previous attempt loaded it and died before recording so; the repair made it visible.
         Status::Duplicate { batch_id } if batch_id == job.batch_id => Ok(0),
-        Status::Duplicate { batch_id } => Err(permanent(format!("identical content is already loaded as upload {batch_id}"))),
+        Status::Duplicate { batch_id } => Err(permanent(format!(
+            "identical content is already loaded as upload {batch_id}"
+        ))),
         Status::DryRun => Err(permanent("a dry run reached the worker".into())),
     }
 }
 
 /// Copies the uploaded object to a local temporary file (the readers need a seekable file).
-async fn download(state: &AppState, path: &str, name: &str) -> Result<tempfile::NamedTempFile, Failure> {
-    let ext = std::path::Path::new(name).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-    let tmp = tempfile::Builder::new().prefix("taskifai-upload-").suffix(&ext).tempfile().map_err(|e| transient(format!("temporary file: {e}")))?;
-    let get = state.lake.store().get(&object_store::path::Path::from(path)).await.map_err(|e| match e {
-        object_store::Error::NotFound { .. } => permanent(format!("the uploaded file is gone from the store ({path})")),
-        e => transient(e.to_string()),
-    })?;
+async fn download(
+    state: &AppState,
+    path: &str,
+    name: &str,
+) -> Result<tempfile::NamedTempFile, Failure> {
+    let ext = std::path::Path::new(name)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix("taskifai-upload-")
+        .suffix(&ext)
+        .tempfile()
+        .map_err(|e| transient(format!("temporary file: {e}")))?;
+    let get = state
+        .lake
+        .store()
+        .get(&object_store::path::Path::from(path))
+        .await
+        .map_err(|e| match e {
+            object_store::Error::NotFound { .. } => {
+                permanent(format!("the uploaded file is gone from the store ({path})"))
+            }
+            e => transient(e.to_string()),
+        })?;
     let mut stream = get.into_stream();
-    let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| transient(e.to_string()))?;
+    let mut out = tokio::fs::File::create(tmp.path())
+        .await
+        .map_err(|e| transient(e.to_string()))?;
     while let Some(chunk) = stream.next().await {
-        out.write_all(&chunk.map_err(|e| transient(e.to_string()))?).await.map_err(|e| transient(e.to_string()))?;
+        out.write_all(&chunk.map_err(|e| transient(e.to_string()))?)
+            .await
+            .map_err(|e| transient(e.to_string()))?;
     }
     out.flush().await.map_err(|e| transient(e.to_string()))?;
     Ok(tmp)

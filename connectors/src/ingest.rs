@@ -27,7 +27,11 @@ pub enum IngestError {
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error("{file}: unknown vendor {vendor:?}; known: {known}")]
-    UnknownVendor { file: String, vendor: String, known: String },
+    UnknownVendor {
+        file: String,
+        vendor: String,
+        known: String,
+    },
     #[error("{0}: cannot read: {1}")]
     Io(String, #[source] std::io::Error),
     #[error("tenant database: {0}")]
@@ -103,7 +107,10 @@ impl Crashpoint {
 #[derive(Debug, Clone)]
 pub enum Status {
     /// Committed; `replaced` are the earlier batches of the same vendor and period.
-    Loaded { commit: Box<Commit>, replaced: Vec<String> },
+    Loaded {
+        commit: Box<Commit>,
+        replaced: Vec<String>,
+    },
     /// The same bytes are already loaded as this batch; nothing was done.
     Duplicate { batch_id: String },
     /// Processed and discarded, as asked.
@@ -143,12 +150,25 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 /// The database transaction stays open while the lake commits; the lake commit is the decision.
 /// A crash after it and before the database commit is repaired by
 /// [`crate::postgres::load::sync_from_lake`], which runs before every load.
-pub async fn ingest(lake: &Lake, specs: &SpecRegistry, reference: Arc<Reference>, req: IngestRequest, progress: Arc<dyn Fn(usize) + Send + Sync>) -> Result<Report, IngestError> {
+pub async fn ingest(
+    lake: &Lake,
+    specs: &SpecRegistry,
+    reference: Arc<Reference>,
+    req: IngestRequest,
+    progress: Arc<dyn Fn(usize) + Send + Sync>,
+) -> Result<Report, IngestError> {
     ingest_with_db(lake, None, specs, reference, req, progress).await
 }
 
 /// [`ingest`] with the tenant's database.
-pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &SpecRegistry, reference: Arc<Reference>, req: IngestRequest, progress: Arc<dyn Fn(usize) + Send + Sync>) -> Result<Report, IngestError> {
+pub async fn ingest_with_db(
+    lake: &Lake,
+    db: Option<&sqlx::PgPool>,
+    specs: &SpecRegistry,
+    reference: Arc<Reference>,
+    req: IngestRequest,
+    progress: Arc<dyn Fn(usize) + Send + Sync>,
+) -> Result<Report, IngestError> {
     // The hash runs beside detection and the first batches; it is needed only to refuse a
     // duplicate and to record the batch.
     let hashing = {
@@ -159,7 +179,10 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
     if let (Some(pool), false) = (db, req.dry_run) {
         crate::postgres::load::sync_from_lake(pool, lake, &req.tenant).await?;
     }
-    let batch_id = req.batch_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let batch_id = req
+        .batch_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(8);
     let (spec_tx, spec_rx) = tokio::sync::oneshot::channel::<(Arc<CompiledSpec>, Vec<Candidate>)>();
     let specs = specs.clone();
@@ -168,18 +191,42 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
     let worker = tokio::task::spawn_blocking(move || -> Result<Outcome, IngestError> {
         let mut wb = crate::readers::open(&r.path, &r.name).map_err(Error::from)?;
         let (spec, candidates) = match &r.vendor {
-            Some(v) => (specs.get(v).cloned().ok_or_else(|| IngestError::UnknownVendor { file: r.name.clone(), vendor: v.clone(), known: specs.vendors().join(", ") })?, vec![]),
+            Some(v) => (
+                specs
+                    .get(v)
+                    .cloned()
+                    .ok_or_else(|| IngestError::UnknownVendor {
+                        file: r.name.clone(),
+                        vendor: v.clone(),
+                        known: specs.vendors().join(", "),
+                    })?,
+                vec![],
+            ),
             None => detect(&specs, wb.as_mut())?,
         };
         let _ = spec_tx.send((spec.clone(), candidates));
-        let mut sink = |b: &RecordBatch| tx.blocking_send(b.clone()).map_err(|_| Error::Internal("the lake writer stopped".into()));
+        let mut sink = |b: &RecordBatch| {
+            tx.blocking_send(b.clone())
+                .map_err(|_| Error::Internal("the lake writer stopped".into()))
+        };
         let mut tick = |n: usize| progress(n);
-        Ok(pipeline::run(wb.as_mut(), &spec, &reference, &id, &mut sink, &mut tick)?)
+        Ok(pipeline::run(
+            wb.as_mut(),
+            &spec,
+            &reference,
+            &id,
+            &mut sink,
+            &mut tick,
+        )?)
     });
     let detected = spec_rx.await;
     let mut hash = Hashing::Running(hashing);
     let Ok((spec, candidates)) = detected else {
-        return Err(worker.await.map_err(|e| Error::Internal(e.to_string()))?.err().unwrap_or(Error::Internal("pipeline ended early".into()).into()));
+        return Err(worker
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .err()
+            .unwrap_or(Error::Internal("pipeline ended early".into()).into()));
     };
     // A duplicate is refused as soon as the hash is known. The database's batch row needs the
     // hash up front; a lake-only load starts writing at once and checks when it is ready (a
@@ -206,7 +253,9 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
         rows: 0,
     };
     let mut dbload = match (db, req.dry_run) {
-        (Some(pool), false) => Some(crate::postgres::load::DbLoad::begin(pool, &meta, file_size, req.mode).await?),
+        (Some(pool), false) => {
+            Some(crate::postgres::load::DbLoad::begin(pool, &meta, file_size, req.mode).await?)
+        }
         _ => None,
     };
     let mut staged = lake.begin(&req.tenant, meta.clone(), schema::schema(target));
@@ -272,11 +321,21 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
     };
     if req.dry_run {
         staged.abort().await;
-        return Ok(Report { batch_id, sha256: hash.wait(&req.name).await?.to_owned(), status: Status::DryRun, candidates, outcome: Some(outcome), error_report: None });
+        return Ok(Report {
+            batch_id,
+            sha256: hash.wait(&req.name).await?.to_owned(),
+            status: Status::DryRun,
+            candidates,
+            outcome: Some(outcome),
+            error_report: None,
+        });
     }
     let sha256 = hash.wait(&req.name).await?.to_owned();
     staged.set_sha256(&sha256);
-    staged.set_period(&outcome.summary.period.start.to_string(), &outcome.summary.period.end.to_string());
+    staged.set_period(
+        &outcome.summary.period.start.to_string(),
+        &outcome.summary.period.end.to_string(),
+    );
     let prepared = async {
         let report = write_error_report(lake, &req.tenant, &batch_id, &outcome.issues).await?;
         if let Some(d) = dbload.as_mut() {
@@ -287,7 +346,8 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
                 LoadMode::Replace => lake.snapshot(&req.tenant).await?.same_period(&m),
                 LoadMode::Append => vec![],
             };
-            d.finish(&outcome.summary, &outcome.issues, &replaced).await?;
+            d.finish(&outcome.summary, &outcome.issues, &replaced)
+                .await?;
         }
         Ok::<_, IngestError>(report)
     }
@@ -320,7 +380,17 @@ pub async fn ingest_with_db(lake: &Lake, db: Option<&sqlx::PgPool>, specs: &Spec
         }
     }
     let replaced = commit.remove.clone();
-    Ok(Report { batch_id, sha256, status: Status::Loaded { commit: Box::new(commit), replaced }, candidates, outcome: Some(outcome), error_report })
+    Ok(Report {
+        batch_id,
+        sha256,
+        status: Status::Loaded {
+            commit: Box::new(commit),
+            replaced,
+        },
+        candidates,
+        outcome: Some(outcome),
+        error_report,
+    })
 }
 
 /// The file's hash, computed beside the load.
@@ -332,7 +402,10 @@ enum Hashing {
 impl Hashing {
     async fn wait(&mut self, file: &str) -> Result<&str, IngestError> {
         if let Self::Running(task) = self {
-            let sha = task.await.map_err(|e| Error::Internal(e.to_string()))?.map_err(|e| IngestError::Io(file.to_owned(), e))?;
+            let sha = task
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?
+                .map_err(|e| IngestError::Io(file.to_owned(), e))?;
             *self = Self::Done(sha);
         }
         Ok(self.known().expect("done"))
@@ -354,14 +427,28 @@ impl Hashing {
 }
 
 /// The live batch loaded from the same bytes, if any, once the hash is known.
-async fn duplicate_of(lake: &Lake, tenant: &str, hash: &mut Hashing, file: &str) -> Result<Option<BatchMeta>, IngestError> {
+async fn duplicate_of(
+    lake: &Lake,
+    tenant: &str,
+    hash: &mut Hashing,
+    file: &str,
+) -> Result<Option<BatchMeta>, IngestError> {
     let sha256 = hash.wait(file).await?;
     Ok(lake.snapshot(tenant).await?.by_sha(sha256).cloned())
 }
 
 impl Report {
     fn duplicate(existing: &BatchMeta, hash: &Hashing) -> Self {
-        Self { batch_id: existing.batch_id.clone(), sha256: hash.known().unwrap_or_default().to_owned(), status: Status::Duplicate { batch_id: existing.batch_id.clone() }, candidates: vec![], outcome: None, error_report: None }
+        Self {
+            batch_id: existing.batch_id.clone(),
+            sha256: hash.known().unwrap_or_default().to_owned(),
+            status: Status::Duplicate {
+                batch_id: existing.batch_id.clone(),
+            },
+            candidates: vec![],
+            outcome: None,
+            error_report: None,
+        }
     }
 }
 
@@ -369,14 +456,22 @@ impl Report {
 pub fn error_report_schema() -> Arc<Schema> {
     let t = |n: &str, null| Field::new(n, DataType::Utf8, null);
     Arc::new(Schema::new(vec![
-        t("file", false), t("sheet", true), Field::new("source_row", DataType::UInt32, true), t("column", true),
-        t("value", true), t("rule", false), t("severity", false), t("message", false),
+        t("file", false),
+        t("sheet", true),
+        Field::new("source_row", DataType::UInt32, true),
+        t("column", true),
+        t("value", true),
+        t("rule", false),
+        t("severity", false),
+        t("message", false),
     ]))
 }
 
 /// The issues as an Arrow batch in error-report form.
 pub fn error_report_batch(issues: &[Issue]) -> RecordBatch {
-    let s = |f: &dyn Fn(&Issue) -> Option<String>| Arc::new(issues.iter().map(f).collect::<StringArray>()) as ArrayRef;
+    let s = |f: &dyn Fn(&Issue) -> Option<String>| {
+        Arc::new(issues.iter().map(f).collect::<StringArray>()) as ArrayRef
+    };
     let cols = vec![
         s(&|i| Some(i.at.file.clone())),
         s(&|i| i.at.sheet.clone()),
@@ -390,25 +485,39 @@ pub fn error_report_batch(issues: &[Issue]) -> RecordBatch {
     RecordBatch::try_new(error_report_schema(), cols).expect("report matches its schema")
 }
 
-async fn write_error_report(lake: &Lake, tenant: &str, batch_id: &str, issues: &[Issue]) -> Result<Option<(String, String)>, IngestError> {
+async fn write_error_report(
+    lake: &Lake,
+    tenant: &str,
+    batch_id: &str,
+    issues: &[Issue],
+) -> Result<Option<(String, String)>, IngestError> {
     if issues.is_empty() {
         return Ok(None);
     }
     let batch = error_report_batch(issues);
     let mut csv = Vec::new();
     {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut csv);
         w.write(&batch).map_err(LakeError::from)?;
     }
     let mut pq = Vec::new();
     {
-        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut pq, batch.schema(), None).map_err(LakeError::from)?;
+        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut pq, batch.schema(), None)
+            .map_err(LakeError::from)?;
         w.write(&batch).map_err(LakeError::from)?;
         w.close().map_err(LakeError::from)?;
     }
     let base = format!("tenant={tenant}/_errors/{batch_id}");
     let (csv_path, pq_path) = (format!("{base}.csv"), format!("{base}.errors.parquet"));
-    lake.store().put(&StorePath::from(csv_path.as_str()), PutPayload::from(csv)).await.map_err(LakeError::from)?;
-    lake.store().put(&StorePath::from(pq_path.as_str()), PutPayload::from(pq)).await.map_err(LakeError::from)?;
+    lake.store()
+        .put(&StorePath::from(csv_path.as_str()), PutPayload::from(csv))
+        .await
+        .map_err(LakeError::from)?;
+    lake.store()
+        .put(&StorePath::from(pq_path.as_str()), PutPayload::from(pq))
+        .await
+        .map_err(LakeError::from)?;
     Ok(Some((csv_path, pq_path)))
 }

@@ -14,15 +14,15 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Scalar, UInt32Array};
 use datafusion::arrow::compute::kernels::cmp::not_distinct;
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::ScalarValue;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::async_writer::AsyncArrowWriter;
-use object_store::buffered::BufWriter;
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 use futures::TryStreamExt;
+use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -107,12 +107,19 @@ pub struct Snapshot {
 impl Snapshot {
     /// Files of live batches of a table.
     pub fn files(&self, table: &str) -> Vec<&DataFile> {
-        self.batches.values().filter(|(m, _)| m.table == table).flat_map(|(_, f)| f).collect()
+        self.batches
+            .values()
+            .filter(|(m, _)| m.table == table)
+            .flat_map(|(_, f)| f)
+            .collect()
     }
 
     /// A live batch loaded from byte-identical content.
     pub fn by_sha(&self, sha256: &str) -> Option<&BatchMeta> {
-        self.batches.values().map(|(m, _)| m).find(|m| m.sha256 == sha256)
+        self.batches
+            .values()
+            .map(|(m, _)| m)
+            .find(|m| m.sha256 == sha256)
     }
 
     /// Live batches of the same vendor, table and period, which a new load replaces.
@@ -120,7 +127,12 @@ impl Snapshot {
         self.batches
             .values()
             .map(|(m, _)| m)
-            .filter(|m| m.vendor == meta.vendor && m.table == meta.table && m.period_start == meta.period_start && m.period_end == meta.period_end)
+            .filter(|m| {
+                m.vendor == meta.vendor
+                    && m.table == meta.table
+                    && m.period_start == meta.period_start
+                    && m.period_end == meta.period_end
+            })
             .map(|m| m.batch_id.clone())
             .collect()
     }
@@ -147,32 +159,63 @@ impl Lake {
     /// configured by the standard environment variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`; e.g.
     /// `AWS_ENDPOINT` and `AWS_ALLOW_HTTP` for MinIO or another S3-compatible server).
     pub fn open(location: &str) -> Result<Self> {
-        let err = |m: String| LakeError::Location { location: location.to_owned(), message: m };
-        if location.split_once("://").is_some_and(|(scheme, _)| scheme != "file") {
-            let env = std::env::vars().filter(|(k, _)| ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| k.starts_with(p)));
-            return Self::open_cloud(location, env.map(|(k, v)| (k.to_ascii_lowercase(), v)).collect());
+        let err = |m: String| LakeError::Location {
+            location: location.to_owned(),
+            message: m,
+        };
+        if location
+            .split_once("://")
+            .is_some_and(|(scheme, _)| scheme != "file")
+        {
+            let env = std::env::vars().filter(|(k, _)| {
+                ["AWS_", "GOOGLE_", "AZURE_"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            });
+            return Self::open_cloud(
+                location,
+                env.map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+            );
         }
         let path = std::path::PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
         std::fs::create_dir_all(&path).map_err(|e| err(format!("cannot create: {e}")))?;
         let path = path.canonicalize().map_err(|e| err(e.to_string()))?;
         let store = LocalFileSystem::new_with_prefix(&path).map_err(|e| err(e.to_string()))?;
-        let url = url::Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?;
-        Ok(Self { store: Arc::new(store), root: None, location: location.to_owned(), url, snapshots: Default::default() })
+        let url =
+            url::Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?;
+        Ok(Self {
+            store: Arc::new(store),
+            root: None,
+            location: location.to_owned(),
+            url,
+            snapshots: Default::default(),
+        })
     }
 
     /// Opens a cloud lake with explicit object_store options (`aws_endpoint`, `aws_region`, ...)
     /// instead of the environment.
     pub fn open_cloud(location: &str, options: Vec<(String, String)>) -> Result<Self> {
-        let err = |m: String| LakeError::Location { location: location.to_owned(), message: m };
+        let err = |m: String| LakeError::Location {
+            location: location.to_owned(),
+            message: m,
+        };
         let mut url = url::Url::parse(location).map_err(|e| err(e.to_string()))?;
-        let (root, prefix) = object_store::parse_url_opts(&url, options).map_err(|e| err(e.to_string()))?;
+        let (root, prefix) =
+            object_store::parse_url_opts(&url, options).map_err(|e| err(e.to_string()))?;
         let root: Arc<dyn ObjectStore> = Arc::from(root);
-        let store: Arc<dyn ObjectStore> = Arc::new(object_store::prefix::PrefixStore::new(root.clone(), prefix));
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(object_store::prefix::PrefixStore::new(root.clone(), prefix));
         if !url.path().ends_with('/') {
             let dir = format!("{}/", url.path());
             url.set_path(&dir);
         }
-        Ok(Self { store, root: Some(root), location: location.to_owned(), url, snapshots: Default::default() })
+        Ok(Self {
+            store,
+            root: Some(root),
+            location: location.to_owned(),
+            url,
+            snapshots: Default::default(),
+        })
     }
 
     /// The store DataFusion should use for [`Lake::url`]: the whole bucket, since it reads
@@ -184,7 +227,11 @@ impl Lake {
     /// Bytes a data file buffers before going to the store: small locally, and at least S3's
     /// smallest multipart part (5 MB) in the cloud.
     fn write_buffer(&self) -> usize {
-        if self.root.is_some() { 10 << 20 } else { WRITE_BUFFER }
+        if self.root.is_some() {
+            10 << 20
+        } else {
+            WRITE_BUFFER
+        }
     }
 
     pub fn store(&self) -> Arc<dyn ObjectStore> {
@@ -202,16 +249,28 @@ impl Lake {
 
     /// Replays the tenant's commit log from the last snapshot this process read.
     pub async fn snapshot(&self, tenant: &str) -> Result<Snapshot> {
-        let mut snap = self.snapshots.lock().expect("snapshot cache lock").get(tenant).cloned().unwrap_or_default();
+        let mut snap = self
+            .snapshots
+            .lock()
+            .expect("snapshot cache lock")
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default();
         let start = snap.version;
         loop {
-            let path = StorePath::from(format!("tenant={tenant}/_log/{:020}.json", snap.version + 1));
+            let path = StorePath::from(format!(
+                "tenant={tenant}/_log/{:020}.json",
+                snap.version + 1
+            ));
             let bytes = match self.store.get(&path).await {
                 Ok(r) => r.bytes().await?,
                 Err(object_store::Error::NotFound { .. }) => break,
                 Err(e) => return Err(e.into()),
             };
-            let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| LakeError::Log { path: path.to_string(), message: e.to_string() })?;
+            let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| LakeError::Log {
+                path: path.to_string(),
+                message: e.to_string(),
+            })?;
             for id in &commit.remove {
                 snap.batches.remove(id);
             }
@@ -231,22 +290,50 @@ impl Lake {
 
     /// Starts a load; nothing is visible until [`Staged::commit`].
     pub fn begin(&self, tenant: &str, meta: BatchMeta, schema: SchemaRef) -> Staged {
-        let (constant, stored): (Vec<usize>, Vec<usize>) = (0..schema.fields().len()).partition(|&i| schema::PER_FILE.contains(&schema.field(i).name().as_str()));
+        let (constant, stored): (Vec<usize>, Vec<usize>) = (0..schema.fields().len())
+            .partition(|&i| schema::PER_FILE.contains(&schema.field(i).name().as_str()));
         let file_schema = Arc::new(schema.project(&stored).expect("indices from the schema"));
-        Staged { lake: self.clone(), tenant: tenant.to_owned(), meta, schema, file_schema, stored, constant, writers: HashMap::new(), files: Vec::new(), replace: true }
+        Staged {
+            lake: self.clone(),
+            tenant: tenant.to_owned(),
+            meta,
+            schema,
+            file_schema,
+            stored,
+            constant,
+            writers: HashMap::new(),
+            files: Vec::new(),
+            replace: true,
+        }
     }
 
     /// Appends a commit, retrying on a concurrent writer's commit. `plan` sees the latest
     /// snapshot and returns what to add and remove.
-    async fn commit_with(&self, tenant: &str, mut plan: impl FnMut(&Snapshot) -> (Option<(BatchMeta, Vec<DataFile>)>, Vec<String>)) -> Result<Commit> {
+    async fn commit_with(
+        &self,
+        tenant: &str,
+        mut plan: impl FnMut(&Snapshot) -> (Option<(BatchMeta, Vec<DataFile>)>, Vec<String>),
+    ) -> Result<Commit> {
         for _ in 0..64 {
             let snap = self.snapshot(tenant).await?;
             let (add, remove) = plan(&snap);
-            let commit = Commit { version: snap.version + 1, committed_at: chrono::Utc::now().to_rfc3339(), add, remove };
+            let commit = Commit {
+                version: snap.version + 1,
+                committed_at: chrono::Utc::now().to_rfc3339(),
+                add,
+                remove,
+            };
             let path = StorePath::from(format!("tenant={tenant}/_log/{:020}.json", commit.version));
             let body = serde_json::to_vec_pretty(&commit).expect("commits serialize");
-            let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
-            match self.store.put_opts(&path, PutPayload::from(body), opts).await {
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            match self
+                .store
+                .put_opts(&path, PutPayload::from(body), opts)
+                .await
+            {
                 Ok(_) => {
                     self.remove_files(&snap, &commit.remove).await;
                     return Ok(commit);
@@ -262,7 +349,12 @@ impl Lake {
     /// [`Lake::vacuum`] catches what a crash leaves.
     async fn remove_files(&self, before: &Snapshot, removed: &[String]) {
         for id in removed {
-            for f in before.batches.get(id).map(|(_, f)| f.as_slice()).unwrap_or_default() {
+            for f in before
+                .batches
+                .get(id)
+                .map(|(_, f)| f.as_slice())
+                .unwrap_or_default()
+            {
                 let _ = self.store.delete(&StorePath::from(f.path.as_str())).await;
             }
         }
@@ -273,7 +365,14 @@ impl Lake {
         let mut found = false;
         self.commit_with(tenant, |s| {
             found = s.batches.contains_key(batch_id);
-            (None, if found { vec![batch_id.to_owned()] } else { vec![] })
+            (
+                None,
+                if found {
+                    vec![batch_id.to_owned()]
+                } else {
+                    vec![]
+                },
+            )
         })
         .await?;
         Ok(found)
@@ -281,9 +380,22 @@ impl Lake {
 
     /// Reads one data file of the lake back as rows of `table_schema`, its per-file constants
     /// restored as columns.
-    pub async fn read_file(&self, file: &DataFile, table_schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
-        let bytes = self.store.get(&StorePath::from(file.path.as_str())).await?.bytes().await?;
-        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+    pub async fn read_file(
+        &self,
+        file: &DataFile,
+        table_schema: &SchemaRef,
+    ) -> Result<Vec<RecordBatch>> {
+        let bytes = self
+            .store
+            .get(&StorePath::from(file.path.as_str()))
+            .await?
+            .bytes()
+            .await?;
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                bytes,
+            )?
+            .build()?;
         let mut out = Vec::new();
         for batch in reader {
             let batch = batch?;
@@ -306,9 +418,18 @@ impl Lake {
     /// flight. Returns how many were removed.
     pub async fn vacuum(&self, tenant: &str, min_age: std::time::Duration) -> Result<usize> {
         let snap = self.snapshot(tenant).await?;
-        let live: std::collections::HashSet<&str> = snap.batches.values().flat_map(|(_, f)| f.iter().map(|f| f.path.as_str())).collect();
-        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(min_age).unwrap_or(chrono::Duration::MAX);
-        let all: Vec<object_store::ObjectMeta> = self.store.list(Some(&StorePath::from(format!("tenant={tenant}")))).try_collect().await?;
+        let live: std::collections::HashSet<&str> = snap
+            .batches
+            .values()
+            .flat_map(|(_, f)| f.iter().map(|f| f.path.as_str()))
+            .collect();
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(min_age).unwrap_or(chrono::Duration::MAX);
+        let all: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&StorePath::from(format!("tenant={tenant}"))))
+            .try_collect()
+            .await?;
         let mut n = 0;
         for m in all {
             let s = m.location.to_string();
@@ -320,24 +441,50 @@ impl Lake {
             }
         }
         if self.url.scheme() == "file" {
-            n += remove_staging_files(&self.url.to_file_path().unwrap_or_default().join(format!("tenant={tenant}")), min_age);
+            n += remove_staging_files(
+                &self
+                    .url
+                    .to_file_path()
+                    .unwrap_or_default()
+                    .join(format!("tenant={tenant}")),
+                min_age,
+            );
         }
         Ok(n)
     }
 }
 
 /// The value of a column `file` does not store, from the commit log.
-pub fn constant_value(file: &DataFile, field: &datafusion::arrow::datatypes::Field) -> Result<ScalarValue> {
-    let bad = |message: String| LakeError::Log { path: file.path.clone(), message };
+pub fn constant_value(
+    file: &DataFile,
+    field: &datafusion::arrow::datatypes::Field,
+) -> Result<ScalarValue> {
+    let bad = |message: String| LakeError::Log {
+        path: file.path.clone(),
+        message,
+    };
     match file.constants.get(field.name()) {
-        Some(Some(text)) => ScalarValue::try_from_string(text.clone(), field.data_type()).map_err(|e| bad(format!("{}: {e}", field.name()))),
+        Some(Some(text)) => ScalarValue::try_from_string(text.clone(), field.data_type())
+            .map_err(|e| bad(format!("{}: {e}", field.name()))),
         Some(None) => ScalarValue::try_from(field.data_type()).map_err(|e| bad(e.to_string())),
-        None => Err(bad(format!("the file has no column {} and the log no value for it", field.name()))),
+        None => Err(bad(format!(
+            "the file has no column {} and the log no value for it",
+            field.name()
+        ))),
     }
 }
 
-fn constant_array(file: &DataFile, field: &datafusion::arrow::datatypes::Field, n: usize) -> Result<ArrayRef> {
-    constant_value(file, field)?.to_array_of_size(n).map_err(|e| LakeError::Log { path: file.path.clone(), message: e.to_string() })
+fn constant_array(
+    file: &DataFile,
+    field: &datafusion::arrow::datatypes::Field,
+    n: usize,
+) -> Result<ArrayRef> {
+    constant_value(file, field)?
+        .to_array_of_size(n)
+        .map_err(|e| LakeError::Log {
+            path: file.path.clone(),
+            message: e.to_string(),
+        })
 }
 
 /// Removes `name#n` files (object_store's local multipart staging) older than `min_age`.
@@ -349,8 +496,16 @@ fn remove_staging_files(dir: &std::path::Path, min_age: std::time::Duration) -> 
             n += remove_staging_files(&path, min_age);
             continue;
         }
-        let staging = path.file_name().and_then(|f| f.to_str()).is_some_and(|f| f.contains('#'));
-        let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age >= min_age);
+        let staging = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .is_some_and(|f| f.contains('#'));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
         if staging && old && std::fs::remove_file(&path).is_ok() {
             n += 1;
         }
@@ -378,7 +533,17 @@ pub struct Staged {
 /// delta encoding packs them into a few bits per value, smaller than a dictionary or plain
 /// values and cheaper to write than either, since a dictionary hashes every value. On the
 /// 1M-row benchmark: 16.6 MB to 14.1 MB of Parquet, and about 10% less time.
-const DELTA: [&str; 9] = ["source_row", "quantity", "unit_price", "sales_local", "sales_eur", "sale_date", "order_date", "cost_of_goods", "payment_fee"];
+const DELTA: [&str; 9] = [
+    "source_row",
+    "quantity",
+    "unit_price",
+    "sales_local",
+    "sales_eur",
+    "sale_date",
+    "order_date",
+    "cost_of_goods",
+    "payment_fee",
+];
 
 /// Text whose values are all distinct: a dictionary only costs time there, since the writer
 /// interns every value before it gives up on it.
@@ -391,19 +556,30 @@ const WRITE_BUFFER: usize = 2 << 20;
 /// Columns whose min/max never skip a page: descriptive text, and codes in file order (a page of
 /// EANs spans nearly the whole range). Statistics there cost a string comparison per value
 /// (3-4% of a 1M-row load in a profile).
-const NO_STATISTICS: [&str; 6] = ["source_row", "store", "vendor_product_name", "vendor_product_code", "product_ean", "functional_name"];
+const NO_STATISTICS: [&str; 6] = [
+    "source_row",
+    "store",
+    "vendor_product_name",
+    "vendor_product_code",
+    "product_ean",
+    "functional_name",
+];
 
 /// How the lake writes Parquet: zstd, bounded row groups, delta-packed integers, no dictionary
 /// where values are distinct, no statistics where they cannot prune.
 pub fn writer_props() -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for c in NO_DICTIONARY {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
     }
     for c in DELTA {
-        b = b.set_column_dictionary_enabled(ColumnPath::from(c), false).set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
+        b = b
+            .set_column_dictionary_enabled(ColumnPath::from(c), false)
+            .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
     }
     for c in NO_STATISTICS {
         b = b.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
@@ -422,7 +598,11 @@ impl Staged {
             if w.tx.send(stored).await.is_err() {
                 // The task stopped on an error; it is the one to report.
                 let w = self.writers.remove(&key).expect("just used");
-                return Err(w.finish().await.err().unwrap_or(LakeError::Writer("stopped early".into())));
+                return Err(w
+                    .finish()
+                    .await
+                    .err()
+                    .unwrap_or(LakeError::Writer("stopped early".into())));
             }
         }
         Ok(())
@@ -447,11 +627,27 @@ impl Staged {
     /// Opens the partition's file unless it is open; the first rows it gets fix its constants.
     fn open(&mut self, (y, m): (i32, i32), first: &RecordBatch) -> Result<()> {
         if !self.writers.contains_key(&(y, m)) {
-            let path = format!("tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet", self.tenant, self.meta.table, self.meta.batch_id, self.writers.len());
-            let sink = BufWriter::with_capacity(self.lake.store.clone(), StorePath::from(path.as_str()), self.lake.write_buffer());
-            let w = AsyncArrowWriter::try_new(sink, self.file_schema.clone(), Some(writer_props()))?;
-            let constants = self.constant.iter().map(|&i| first.column(i).slice(0, 1)).collect();
-            self.writers.insert((y, m), PartWriter::start(path, w, constants));
+            let path = format!(
+                "tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet",
+                self.tenant,
+                self.meta.table,
+                self.meta.batch_id,
+                self.writers.len()
+            );
+            let sink = BufWriter::with_capacity(
+                self.lake.store.clone(),
+                StorePath::from(path.as_str()),
+                self.lake.write_buffer(),
+            );
+            let w =
+                AsyncArrowWriter::try_new(sink, self.file_schema.clone(), Some(writer_props()))?;
+            let constants = self
+                .constant
+                .iter()
+                .map(|&i| first.column(i).slice(0, 1))
+                .collect();
+            self.writers
+                .insert((y, m), PartWriter::start(path, w, constants));
         }
         Ok(())
     }
@@ -459,10 +655,18 @@ impl Staged {
     async fn close(&mut self) -> Result<()> {
         // Every sender is dropped before any task is awaited, so the partitions flush their last
         // row groups at the same time. A failed file stays listed so an abort deletes it.
-        let closing: Vec<_> = self.writers.drain().map(|(_, w)| (w.path, w.constants, w.task)).collect();
+        let closing: Vec<_> = self
+            .writers
+            .drain()
+            .map(|(_, w)| (w.path, w.constants, w.task))
+            .collect();
         let mut failure = None;
         for (path, values, task) in closing {
-            let (rows, bytes) = match task.await.map_err(|e| LakeError::Writer(e.to_string())).and_then(|r| r) {
+            let (rows, bytes) = match task
+                .await
+                .map_err(|e| LakeError::Writer(e.to_string()))
+                .and_then(|r| r)
+            {
                 Ok(done) => done,
                 Err(e) => {
                     failure.get_or_insert(e);
@@ -471,10 +675,19 @@ impl Staged {
             };
             let mut constants = BTreeMap::new();
             for (&i, v) in self.constant.iter().zip(&values) {
-                let text = if v.is_valid(0) { Some(array_value_to_string(v, 0)?) } else { None };
+                let text = if v.is_valid(0) {
+                    Some(array_value_to_string(v, 0)?)
+                } else {
+                    None
+                };
                 constants.insert(self.schema.field(i).name().clone(), text);
             }
-            self.files.push(DataFile { path, rows, bytes: Some(bytes), constants });
+            self.files.push(DataFile {
+                path,
+                rows,
+                bytes: Some(bytes),
+                constants,
+            });
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         failure.map_or(Ok(()), Err)
@@ -488,7 +701,19 @@ impl Staged {
         self.meta.rows = self.files.iter().map(|f| f.rows).sum();
         let (meta, files) = (self.meta.clone(), self.files.clone());
         let replace = self.replace;
-        let result = self.lake.commit_with(&self.tenant, |snap| (Some((meta.clone(), files.clone())), if replace { snap.same_period(&meta) } else { vec![] })).await;
+        let result = self
+            .lake
+            .commit_with(&self.tenant, |snap| {
+                (
+                    Some((meta.clone(), files.clone())),
+                    if replace {
+                        snap.same_period(&meta)
+                    } else {
+                        vec![]
+                    },
+                )
+            })
+            .await;
         if result.is_err() {
             self.abort().await;
         }
@@ -502,7 +727,10 @@ impl Staged {
             written.push(w.path.clone());
             w.cancel().await;
         }
-        for p in written.into_iter().chain(self.files.drain(..).map(|f| f.path)) {
+        for p in written
+            .into_iter()
+            .chain(self.files.drain(..).map(|f| f.path))
+        {
             let _ = self.lake.store.delete(&StorePath::from(p.as_str())).await;
         }
     }
@@ -530,7 +758,12 @@ impl PartWriter {
             w.finish().await?;
             Ok((rows, w.bytes_written() as u64))
         });
-        Self { path, constants, tx, task }
+        Self {
+            path,
+            constants,
+            tx,
+            task,
+        }
     }
 
     /// Checks that the rows carry the file's value in every per-file column: the file will not
@@ -539,7 +772,10 @@ impl PartWriter {
         for (&i, value) in columns.iter().zip(&self.constants) {
             let same = not_distinct(part.column(i), &Scalar::new(value.clone()))?;
             if same.true_count() != part.num_rows() {
-                return Err(LakeError::NotConstant { column: part.schema().field(i).name().clone(), path: self.path.clone() });
+                return Err(LakeError::NotConstant {
+                    column: part.schema().field(i).name().clone(),
+                    path: self.path.clone(),
+                });
             }
         }
         Ok(())
@@ -548,7 +784,9 @@ impl PartWriter {
     /// Closes the file; returns its row count and size.
     async fn finish(self) -> Result<(u64, u64)> {
         drop(self.tx);
-        self.task.await.map_err(|e| LakeError::Writer(e.to_string()))?
+        self.task
+            .await
+            .map_err(|e| LakeError::Writer(e.to_string()))?
     }
 
     /// Stops the task without closing the file.
@@ -562,20 +800,37 @@ impl PartWriter {
 /// A batch's rows grouped by (year, month), in key order. The normalizer hands rows already
 /// grouped, which become slices; other batches are gathered once, not filtered per month.
 fn by_month(batch: &RecordBatch) -> Result<Vec<((i32, i32), RecordBatch)>> {
-    let col = |name| batch.column_by_name(name).expect("canonical rows have year and month").as_primitive::<Int32Type>().values().clone();
+    let col = |name| {
+        batch
+            .column_by_name(name)
+            .expect("canonical rows have year and month")
+            .as_primitive::<Int32Type>()
+            .values()
+            .clone()
+    };
     let (years, months) = (col("year"), col("month"));
-    let keys: Vec<(i32, i32)> = years.iter().zip(months.iter()).map(|(y, m)| (*y, *m)).collect();
+    let keys: Vec<(i32, i32)> = years
+        .iter()
+        .zip(months.iter())
+        .map(|(y, m)| (*y, *m))
+        .collect();
     let (sorted, keys) = if keys.is_sorted() {
         (batch.clone(), keys)
     } else {
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
         order.sort_by_key(|&i| keys[i as usize]);
         let sorted_keys: Vec<(i32, i32)> = order.iter().map(|&i| keys[i as usize]).collect();
-        (take_record_batch(batch, &UInt32Array::from(order))?, sorted_keys)
+        (
+            take_record_batch(batch, &UInt32Array::from(order))?,
+            sorted_keys,
+        )
     };
-    Ok(keys.chunk_by(|a, b| a == b).scan(0, |start, run| {
-        let part = (run[0], sorted.slice(*start, run.len()));
-        *start += run.len();
-        Some(part)
-    }).collect())
+    Ok(keys
+        .chunk_by(|a, b| a == b)
+        .scan(0, |start, run| {
+            let part = (run[0], sorted.slice(*start, run.len()));
+            *start += run.len();
+            Some(part)
+        })
+        .collect())
 }

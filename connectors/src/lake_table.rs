@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{internal_datafusion_err, project_schema, DFSchema, Result as DfResult, Statistics};
+use datafusion::common::{
+    internal_datafusion_err, project_schema, DFSchema, Result as DfResult, Statistics,
+};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::{helpers, ListingTableUrl, PartitionedFile};
@@ -44,40 +46,87 @@ pub struct LakeTable {
 
 impl LakeTable {
     /// The table over `files`, whose columns are `schema`'s, stored or recorded per file.
-    pub async fn new(lake: &Lake, schema: SchemaRef, files: &[&DataFile]) -> Result<Self, LakeError> {
-        let bad = |message: String| LakeError::Location { location: lake.location().to_owned(), message };
-        let store_url = ListingTableUrl::parse(lake.url().as_str()).map_err(|e| bad(e.to_string()))?.object_store();
+    pub async fn new(
+        lake: &Lake,
+        schema: SchemaRef,
+        files: &[&DataFile],
+    ) -> Result<Self, LakeError> {
+        let bad = |message: String| LakeError::Location {
+            location: lake.location().to_owned(),
+            message,
+        };
+        let store_url = ListingTableUrl::parse(lake.url().as_str())
+            .map_err(|e| bad(e.to_string()))?
+            .object_store();
         let mut groups: Vec<Group> = Vec::new();
         for f in files {
             let joined = lake.url().join(&f.path).map_err(|e| bad(e.to_string()))?;
             let url = ListingTableUrl::parse(joined.as_str()).map_err(|e| bad(e.to_string()))?;
             let size = match f.bytes {
                 Some(b) => b,
-                None => lake.store().head(&StorePath::from(f.path.as_str())).await?.size,
+                None => {
+                    lake.store()
+                        .head(&StorePath::from(f.path.as_str()))
+                        .await?
+                        .size
+                }
             };
-            let (stored, constants): (Vec<FieldRef>, Vec<FieldRef>) = schema.fields().iter().cloned().partition(|c| !f.constants.contains_key(c.name()));
-            let values = constants.iter().map(|c| constant_value(f, c)).collect::<Result<Vec<_>, _>>()?;
+            let (stored, constants): (Vec<FieldRef>, Vec<FieldRef>) = schema
+                .fields()
+                .iter()
+                .cloned()
+                .partition(|c| !f.constants.contains_key(c.name()));
+            let values = constants
+                .iter()
+                .map(|c| constant_value(f, c))
+                .collect::<Result<Vec<_>, _>>()?;
             // The log knows each file's row count: counts need not open the files.
-            let rows = Statistics::new_unknown(&Schema::new(stored.clone())).with_num_rows(Precision::Exact(f.rows as usize));
-            let file = PartitionedFile::new(url.prefix().to_string(), size).with_partition_values(values).with_statistics(Arc::new(rows));
+            let rows = Statistics::new_unknown(&Schema::new(stored.clone()))
+                .with_num_rows(Precision::Exact(f.rows as usize));
+            let file = PartitionedFile::new(url.prefix().to_string(), size)
+                .with_partition_values(values)
+                .with_statistics(Arc::new(rows));
             match groups.iter_mut().find(|g| g.constants == constants) {
                 Some(g) => g.files.push(file),
-                None => groups.push(Group { file_schema: Arc::new(Schema::new(stored)), constants, files: vec![file] }),
+                None => groups.push(Group {
+                    file_schema: Arc::new(Schema::new(stored)),
+                    constants,
+                    files: vec![file],
+                }),
             }
         }
-        Ok(Self { schema, store_url, groups })
+        Ok(Self {
+            schema,
+            store_url,
+            groups,
+        })
     }
 
-    fn scan_group(&self, g: &Group, state: &dyn Session, wanted: &[usize], filters: &[Expr], limit: Option<usize>) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+    fn scan_group(
+        &self,
+        g: &Group,
+        state: &dyn Session,
+        wanted: &[usize],
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
         let names: Vec<&str> = g.constants.iter().map(|f| f.name().as_str()).collect();
         let files = if names.is_empty() {
             g.files.clone()
         } else {
-            let pruning: Vec<Expr> = filters.iter().filter(|e| helpers::expr_applicable_for_cols(&names, e)).cloned().collect();
+            let pruning: Vec<Expr> = filters
+                .iter()
+                .filter(|e| helpers::expr_applicable_for_cols(&names, e))
+                .cloned()
+                .collect();
             let values_schema = DFSchema::try_from(Schema::new(g.constants.clone()))?;
             let mut kept = Vec::new();
             for f in &g.files {
-                kept.extend(helpers::filter_partitioned_file(f.clone(), &pruning, &values_schema)?);
+                kept.extend(helpers::filter_partitioned_file(
+                    f.clone(),
+                    &pruning,
+                    &values_schema,
+                )?);
             }
             kept
         };
@@ -90,12 +139,27 @@ impl LakeTable {
             .iter()
             .map(|&i| {
                 let name = self.schema.field(i).name();
-                g.file_schema.index_of(name).ok().or_else(|| names.iter().position(|n| n == name).map(|p| stored + p)).ok_or_else(|| internal_datafusion_err!("lake file group has no column {name}"))
+                g.file_schema
+                    .index_of(name)
+                    .ok()
+                    .or_else(|| names.iter().position(|n| n == name).map(|p| stored + p))
+                    .ok_or_else(|| internal_datafusion_err!("lake file group has no column {name}"))
             })
             .collect::<DfResult<Vec<_>>>()?;
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let table_schema = TableSchema::builder(g.file_schema.clone()).with_table_partition_cols(g.constants.clone()).build();
-        let statistics = Statistics::new_unknown(table_schema.table_schema()).with_num_rows(files.iter().map(|f| f.statistics.as_ref().map_or(Precision::Absent, |s| s.num_rows)).fold(Precision::Exact(0), |a, b| a.add(&b)));
+        let table_schema = TableSchema::builder(g.file_schema.clone())
+            .with_table_partition_cols(g.constants.clone())
+            .build();
+        let statistics = Statistics::new_unknown(table_schema.table_schema()).with_num_rows(
+            files
+                .iter()
+                .map(|f| {
+                    f.statistics
+                        .as_ref()
+                        .map_or(Precision::Absent, |s| s.num_rows)
+                })
+                .fold(Precision::Exact(0), |a, b| a.add(&b)),
+        );
         let source = format.file_source(table_schema);
         let partitions = state.config().target_partitions().max(1);
         let config = FileScanConfigBuilder::new(self.store_url.clone(), source)
@@ -118,21 +182,35 @@ impl TableProvider for LakeTable {
         TableType::Base
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let wanted: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
         let mut plans = Vec::new();
         for g in &self.groups {
             plans.extend(self.scan_group(g, state, &wanted, filters, limit)?);
         }
         if plans.is_empty() {
-            return Ok(Arc::new(EmptyExec::new(project_schema(&self.schema, projection)?)));
+            return Ok(Arc::new(EmptyExec::new(project_schema(
+                &self.schema,
+                projection,
+            )?)));
         }
         UnionExec::try_new(plans)
     }
 
     /// Filters prune files by their per-file values here and row groups by statistics in the
     /// scan; DataFusion still applies every filter to the rows.
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 }

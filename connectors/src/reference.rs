@@ -19,8 +19,16 @@ pub fn load_dir(dir: &Path) -> Result<Reference, Error> {
         if rows.is_empty() {
             continue;
         }
-        let header: Vec<String> = rows.remove(0).into_iter().map(Option::unwrap_or_default).collect();
-        r.add_table(table, &header, &rows).map_err(|message| Error::Reference { file: name, message })?;
+        let header: Vec<String> = rows
+            .remove(0)
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
+        r.add_table(table, &header, &rows)
+            .map_err(|message| Error::Reference {
+                file: name,
+                message,
+            })?;
     }
     Ok(r)
 }

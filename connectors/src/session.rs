@@ -4,8 +4,8 @@
 
 use crate::lake::{Lake, LakeError};
 use crate::lake_table::LakeTable;
-use datafusion::datasource::MemTable;
 use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::collections::HashMap;
@@ -25,7 +25,9 @@ pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext,
 }
 
 fn new_context(runtime: Arc<RuntimeEnv>) -> SessionContext {
-    let config = SessionConfig::new().with_information_schema(false).with_default_catalog_and_schema("datafusion", "public");
+    let config = SessionConfig::new()
+        .with_information_schema(false)
+        .with_default_catalog_and_schema("datafusion", "public");
     SessionContext::new_with_config_rt(config, runtime)
 }
 
@@ -66,7 +68,10 @@ pub struct SessionCache {
 
 impl Default for SessionCache {
     fn default() -> Self {
-        Self { runtime: Arc::new(RuntimeEnv::default()), tables: Mutex::new(HashMap::new()) }
+        Self {
+            runtime: Arc::new(RuntimeEnv::default()),
+            tables: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -74,12 +79,21 @@ impl SessionCache {
     /// A session over the tenant's current snapshot and nothing else.
     pub async fn session(&self, lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
         let snap = lake.snapshot(tenant).await?;
-        let cached = self.tables.lock().expect("session cache lock").get(tenant).filter(|(v, _)| *v == snap.version).map(|(_, t)| t.clone());
+        let cached = self
+            .tables
+            .lock()
+            .expect("session cache lock")
+            .get(tenant)
+            .filter(|(v, _)| *v == snap.version)
+            .map(|(_, t)| t.clone());
         let tables = match cached {
             Some(t) => t,
             None => {
                 let t = tables(lake, &snap).await?;
-                self.tables.lock().expect("session cache lock").insert(tenant.to_owned(), (snap.version, t.clone()));
+                self.tables
+                    .lock()
+                    .expect("session cache lock")
+                    .insert(tenant.to_owned(), (snap.version, t.clone()));
                 t
             }
         };
@@ -97,5 +111,8 @@ fn df(e: datafusion::error::DataFusionError) -> LakeError {
 }
 
 fn df_msg(message: String) -> LakeError {
-    LakeError::Location { location: "session".into(), message }
+    LakeError::Location {
+        location: "session".into(),
+        message,
+    }
 }

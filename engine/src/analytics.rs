@@ -57,13 +57,19 @@ impl Window {
     /// The window just before, of the same length.
     pub fn previous(&self) -> Self {
         let len = Duration::days(self.days());
-        Self { from: self.from - len, to: self.to - len }
+        Self {
+            from: self.from - len,
+            to: self.to - len,
+        }
     }
 
     /// The same dates a year earlier.
     pub fn year_before(&self) -> Self {
         let back = |d: NaiveDate| d.with_year(d.year() - 1).unwrap_or(d - Duration::days(365));
-        Self { from: back(self.from), to: back(self.to) }
+        Self {
+            from: back(self.from),
+            to: back(self.to),
+        }
     }
 
     fn sql(&self) -> String {
@@ -74,7 +80,9 @@ impl Window {
 /// A named range relative to `today`.
 pub fn named_range(name: &str, today: NaiveDate) -> Option<Window> {
     let month_start = |d: NaiveDate| d.with_day(1).expect("day 1 exists");
-    let quarter_start = |d: NaiveDate| NaiveDate::from_ymd_opt(d.year(), (d.month0() / 3) * 3 + 1, 1).expect("valid quarter");
+    let quarter_start = |d: NaiveDate| {
+        NaiveDate::from_ymd_opt(d.year(), (d.month0() / 3) * 3 + 1, 1).expect("valid quarter")
+    };
     let w = |from, to| Some(Window { from, to });
     match name {
         "last_7_days" => w(today - Duration::days(6), today),
@@ -91,7 +99,10 @@ pub fn named_range(name: &str, today: NaiveDate) -> Option<Window> {
             w(quarter_start(end), end)
         }
         "this_year" | "year_to_date" => w(NaiveDate::from_ymd_opt(today.year(), 1, 1)?, today),
-        "last_year" => w(NaiveDate::from_ymd_opt(today.year() - 1, 1, 1)?, NaiveDate::from_ymd_opt(today.year() - 1, 12, 31)?),
+        "last_year" => w(
+            NaiveDate::from_ymd_opt(today.year() - 1, 1, 1)?,
+            NaiveDate::from_ymd_opt(today.year() - 1, 12, 31)?,
+        ),
         _ => None,
     }
 }
@@ -116,12 +127,17 @@ impl Filters {
             }
         }
         if let Some(r) = &self.range {
-            return named_range(r, today).map(Some).ok_or_else(|| FilterError::UnknownRange(r.clone()));
+            return named_range(r, today)
+                .map(Some)
+                .ok_or_else(|| FilterError::UnknownRange(r.clone()));
         }
         match (self.from, self.to) {
             (Some(from), Some(to)) if from > to => Err(FilterError::Inverted { from, to }),
             (None, None) => Ok(None),
-            (from, to) => Ok(Some(Window { from: from.unwrap_or(EARLIEST), to: to.unwrap_or(LATEST) })),
+            (from, to) => Ok(Some(Window {
+                from: from.unwrap_or(EARLIEST),
+                to: to.unwrap_or(LATEST),
+            })),
         }
     }
 
@@ -131,8 +147,14 @@ impl Filters {
             eq("channel", &self.channel),
             eq("reseller", &self.reseller),
             eq("store", &self.store),
-            self.country.as_ref().map(|c| col("country").eq(lit(c.to_uppercase()))),
-            self.product.as_ref().map(|p| col("product_ean").eq(lit(p.clone())).or(col("product").eq(lit(p.clone())))),
+            self.country
+                .as_ref()
+                .map(|c| col("country").eq(lit(c.to_uppercase()))),
+            self.product.as_ref().map(|p| {
+                col("product_ean")
+                    .eq(lit(p.clone()))
+                    .or(col("product").eq(lit(p.clone())))
+            }),
         ]
         .into_iter()
         .flatten()
@@ -160,14 +182,33 @@ pub async fn resolve_window(ctx: &SessionContext, asked: Option<Window>) -> Resu
     if let Some(w) = asked {
         return Ok(Some(w));
     }
-    let batches = run(ctx, "SELECT CAST(min(day) AS VARCHAR), CAST(max(day_end) AS VARCHAR) FROM f").await?;
+    let batches = run(
+        ctx,
+        "SELECT CAST(min(day) AS VARCHAR), CAST(max(day_end) AS VARCHAR) FROM f",
+    )
+    .await?;
     let text = |i: usize| {
         let b = batches.iter().find(|b| b.num_rows() > 0)?;
-        let utf8 = datafusion::arrow::compute::cast(b.column(i), &datafusion::arrow::datatypes::DataType::Utf8).ok()?;
-        datafusion::arrow::array::as_string_array(&utf8).iter().next().flatten().map(str::to_owned)
+        let utf8 = datafusion::arrow::compute::cast(
+            b.column(i),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .ok()?;
+        datafusion::arrow::array::as_string_array(&utf8)
+            .iter()
+            .next()
+            .flatten()
+            .map(str::to_owned)
     };
     Ok(match (text(0), text(1)) {
-        (Some(a), Some(b)) => Some(Window { from: a.parse().map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?, to: b.parse().map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))? }),
+        (Some(a), Some(b)) => Some(Window {
+            from: a
+                .parse()
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+            to: b
+                .parse()
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+        }),
         _ => None,
     })
 }
@@ -186,8 +227,14 @@ pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>>
 
 /// Products sold in the last 30 days of the window (fast) and in its last 90 but not its last 30 (slow).
 pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    let recent = Window { from: w.to - Duration::days(29), to: w.to };
-    let quarter = Window { from: w.to - Duration::days(89), to: w.to };
+    let recent = Window {
+        from: w.to - Duration::days(29),
+        to: w.to,
+    };
+    let quarter = Window {
+        from: w.to - Duration::days(89),
+        to: w.to,
+    };
     run(ctx, &format!(
         "SELECT (SELECT count(DISTINCT product) FROM f WHERE quantity > 0 AND {r}) AS fast_movers,
                 (SELECT count(DISTINCT product) FROM f WHERE quantity > 0 AND {q} AND product NOT IN (SELECT product FROM f WHERE quantity > 0 AND {r} AND product IS NOT NULL)) AS slow_movers",
@@ -214,7 +261,11 @@ pub enum Bucket {
     Month,
 }
 
-pub async fn timeseries(ctx: &SessionContext, w: Window, bucket: Bucket) -> Result<Vec<RecordBatch>> {
+pub async fn timeseries(
+    ctx: &SessionContext,
+    w: Window,
+    bucket: Bucket,
+) -> Result<Vec<RecordBatch>> {
     let unit = match bucket {
         Bucket::Day => "day",
         Bucket::Week => "week",
@@ -235,14 +286,23 @@ pub enum Dimension {
     Store,
 }
 
-pub async fn top(ctx: &SessionContext, w: Window, by: Dimension, limit: usize) -> Result<Vec<RecordBatch>> {
+pub async fn top(
+    ctx: &SessionContext,
+    w: Window,
+    by: Dimension,
+    limit: usize,
+) -> Result<Vec<RecordBatch>> {
     let key = match by {
         Dimension::Product => "product",
         Dimension::Reseller => "reseller",
         Dimension::Market => "country",
         Dimension::Store => "store",
     };
-    let extra = if by == Dimension::Store { ", min(reseller) AS reseller" } else { "" };
+    let extra = if by == Dimension::Store {
+        ", min(reseller) AS reseller"
+    } else {
+        ""
+    };
     run(ctx, &format!(
         "SELECT {key} AS name{extra}, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(DISTINCT order_key) AS orders
          FROM f WHERE {} AND {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", w.sql(), limit.clamp(1, 1000)
@@ -250,7 +310,12 @@ pub async fn top(ctx: &SessionContext, w: Window, by: Dimension, limit: usize) -
 }
 
 /// Sale lines, newest first.
-pub async fn rows(ctx: &SessionContext, w: Window, limit: usize, offset: usize) -> Result<Vec<RecordBatch>> {
+pub async fn rows(
+    ctx: &SessionContext,
+    w: Window,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<RecordBatch>> {
     run(ctx, &format!(
         "SELECT CAST(day AS VARCHAR) AS day, reseller, store, channel, country, product_ean, product, quantity, CAST(sales_eur AS VARCHAR) AS sales_eur
          FROM f WHERE {} ORDER BY day DESC, reseller, product, order_key LIMIT {} OFFSET {}", w.sql(), limit.clamp(1, 1000), offset
@@ -268,27 +333,79 @@ mod tests {
     #[test]
     fn named_ranges_follow_the_calendar() {
         let today = d("2025-05-14");
-        assert_eq!(named_range("last_month", today), Some(Window { from: d("2025-04-01"), to: d("2025-04-30") }));
-        assert_eq!(named_range("this_quarter", today), Some(Window { from: d("2025-04-01"), to: today }));
-        assert_eq!(named_range("last_quarter", today), Some(Window { from: d("2025-01-01"), to: d("2025-03-31") }));
+        assert_eq!(
+            named_range("last_month", today),
+            Some(Window {
+                from: d("2025-04-01"),
+                to: d("2025-04-30")
+            })
+        );
+        assert_eq!(
+            named_range("this_quarter", today),
+            Some(Window {
+                from: d("2025-04-01"),
+                to: today
+            })
+        );
+        assert_eq!(
+            named_range("last_quarter", today),
+            Some(Window {
+                from: d("2025-01-01"),
+                to: d("2025-03-31")
+            })
+        );
         assert_eq!(named_range("last_30_days", today).unwrap().days(), 30);
         assert_eq!(named_range("fortnight", today), None);
     }
 
     #[test]
     fn comparison_windows_have_the_same_length() {
-        let w = Window { from: d("2025-03-01"), to: d("2025-03-31") };
-        assert_eq!(w.previous(), Window { from: d("2025-01-29"), to: d("2025-02-28") });
-        assert_eq!(w.year_before(), Window { from: d("2024-03-01"), to: d("2024-03-31") });
+        let w = Window {
+            from: d("2025-03-01"),
+            to: d("2025-03-31"),
+        };
+        assert_eq!(
+            w.previous(),
+            Window {
+                from: d("2025-01-29"),
+                to: d("2025-02-28")
+            }
+        );
+        assert_eq!(
+            w.year_before(),
+            Window {
+                from: d("2024-03-01"),
+                to: d("2024-03-31")
+            }
+        );
     }
 
     #[test]
     fn bad_filters_are_named() {
-        let f = Filters { range: Some("soon".into()), ..Default::default() };
-        assert!(matches!(f.window(d("2025-01-01")), Err(FilterError::UnknownRange(_))));
-        let f = Filters { from: Some(d("2025-02-01")), to: Some(d("2025-01-01")), ..Default::default() };
-        assert!(matches!(f.window(d("2025-01-01")), Err(FilterError::Inverted { .. })));
-        let f = Filters { channel: Some("mail".into()), ..Default::default() };
-        assert_eq!(f.window(d("2025-01-01")), Err(FilterError::Channel("mail".into())));
+        let f = Filters {
+            range: Some("soon".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            f.window(d("2025-01-01")),
+            Err(FilterError::UnknownRange(_))
+        ));
+        let f = Filters {
+            from: Some(d("2025-02-01")),
+            to: Some(d("2025-01-01")),
+            ..Default::default()
+        };
+        assert!(matches!(
+            f.window(d("2025-01-01")),
+            Err(FilterError::Inverted { .. })
+        ));
+        let f = Filters {
+            channel: Some("mail".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            f.window(d("2025-01-01")),
+            Err(FilterError::Channel("mail".into()))
+        );
     }
 }

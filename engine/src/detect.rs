@@ -22,14 +22,22 @@ pub struct Candidate {
 /// Scores a file against one spec.
 pub fn score(spec: &CompiledSpec, wb: &mut dyn Workbook) -> Candidate {
     let d = &spec.spec.detect;
-    let file = wb.file_name().rsplit(['/', '\\']).next().unwrap_or_default().to_owned();
+    let file = wb
+        .file_name()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let sheets = wb.sheet_names();
     let mut score = 0.0;
     let mut reasons = Vec::new();
     if let (Some(re), Some(sig)) = (&spec.filename, &d.filename) {
         if re.is_match(&file) {
             score += sig.weight;
-            reasons.push(format!("+{} file name matches /{}/", sig.weight, sig.pattern));
+            reasons.push(format!(
+                "+{} file name matches /{}/",
+                sig.weight, sig.pattern
+            ));
         } else {
             reasons.push(format!("+0 file name does not match /{}/", sig.pattern));
         }
@@ -38,15 +46,32 @@ pub fn score(spec: &CompiledSpec, wb: &mut dyn Workbook) -> Candidate {
         match sheets.iter().find(|s| re.is_match(s.trim())) {
             Some(s) => {
                 score += sig.weight;
-                reasons.push(format!("+{} sheet {s:?} matches /{}/", sig.weight, sig.pattern));
+                reasons.push(format!(
+                    "+{} sheet {s:?} matches /{}/",
+                    sig.weight, sig.pattern
+                ));
             }
             None => reasons.push(format!("+0 no sheet matches /{}/", sig.pattern)),
         }
     }
     if let Some(sig) = &d.header {
-        let found = choose_sheet(spec, &file, &sheets).ok().and_then(|i| wb.head(i, sig.within as usize).ok());
-        let cells: Vec<String> = found.iter().flatten().flatten().flatten().map(|c| norm_label(c)).collect();
-        let missing: Vec<&String> = spec.header_signal.iter().zip(&sig.labels).filter(|(m, _)| m.find(&cells).is_none()).map(|(_, l)| l).collect();
+        let found = choose_sheet(spec, &file, &sheets)
+            .ok()
+            .and_then(|i| wb.head(i, sig.within as usize).ok());
+        let cells: Vec<String> = found
+            .iter()
+            .flatten()
+            .flatten()
+            .flatten()
+            .map(|c| norm_label(c))
+            .collect();
+        let missing: Vec<&String> = spec
+            .header_signal
+            .iter()
+            .zip(&sig.labels)
+            .filter(|(m, _)| m.find(&cells).is_none())
+            .map(|(_, l)| l)
+            .collect();
         if missing.is_empty() {
             score += sig.weight;
             reasons.push(format!("+{} header has {:?}", sig.weight, sig.labels));
@@ -54,7 +79,12 @@ pub fn score(spec: &CompiledSpec, wb: &mut dyn Workbook) -> Candidate {
             reasons.push(format!("+0 header lacks {missing:?}"));
         }
     }
-    Candidate { vendor: spec.spec.vendor.clone(), score: (score * 1000.0).round() / 1000.0, threshold: d.threshold, reasons }
+    Candidate {
+        vendor: spec.spec.vendor.clone(),
+        score: (score * 1000.0).round() / 1000.0,
+        threshold: d.threshold,
+        reasons,
+    }
 }
 
 /// Scores every spec, best first.
@@ -65,9 +95,18 @@ pub fn rank(registry: &SpecRegistry, wb: &mut dyn Workbook) -> Vec<Candidate> {
 }
 
 /// The spec that claims the file, or why none does.
-pub fn detect(registry: &SpecRegistry, wb: &mut dyn Workbook) -> Result<(Arc<CompiledSpec>, Vec<Candidate>)> {
+pub fn detect(
+    registry: &SpecRegistry,
+    wb: &mut dyn Workbook,
+) -> Result<(Arc<CompiledSpec>, Vec<Candidate>)> {
     let ranked = rank(registry, wb);
-    let list = |c: &[Candidate]| c.iter().take(4).map(|c| format!("{} {:.2}", c.vendor, c.score)).collect::<Vec<_>>().join(", ");
+    let list = |c: &[Candidate]| {
+        c.iter()
+            .take(4)
+            .map(|c| format!("{} {:.2}", c.vendor, c.score))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let file = wb.file_name().to_owned();
     match ranked.as_slice() {
         [] => Err(Error::Detect { file, message: "no vendor specs are loaded".into() }),

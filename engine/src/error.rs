@@ -13,17 +13,36 @@ pub enum Error {
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error("{file}: no sheet matches {wanted} (sheets: {sheets:?})")]
-    NoSheet { file: String, wanted: String, sheets: Vec<String> },
+    NoSheet {
+        file: String,
+        wanted: String,
+        sheets: Vec<String>,
+    },
     #[error("{at}: no header row with {wanted:?} in the first {within} rows{}", nearest_hint(.nearest))]
-    NoHeader { at: Location, wanted: Vec<String>, within: u32, nearest: Option<String> },
+    NoHeader {
+        at: Location,
+        wanted: Vec<String>,
+        within: u32,
+        nearest: Option<String>,
+    },
     #[error("{at}: no column {wanted:?}{} (headers: {headers:?})", nearest_hint(.nearest))]
-    MissingColumn { at: Location, wanted: String, nearest: Option<String>, headers: Vec<String> },
+    MissingColumn {
+        at: Location,
+        wanted: String,
+        nearest: Option<String>,
+        headers: Vec<String>,
+    },
     #[error("{file}: no reporting period found; tried {tried}")]
     NoPeriod { file: String, tried: String },
     #[error("{at}: hook failed: {message}")]
     Hook { at: Location, message: String },
     #[error("{file}: {rejected} of {total} rows rejected, more than the spec allows ({max:.0}%); nothing was loaded")]
-    TooManyRejects { file: String, rejected: usize, total: usize, max: f64 },
+    TooManyRejects {
+        file: String,
+        rejected: usize,
+        total: usize,
+        max: f64,
+    },
     #[error("{file}: {message}")]
     Detect { file: String, message: String },
     #[error("{file}: reference data: {message}")]
@@ -33,7 +52,9 @@ pub enum Error {
 }
 
 fn nearest_hint(n: &Option<String>) -> String {
-    n.as_ref().map(|n| format!("; nearest header found: {n:?}")).unwrap_or_default()
+    n.as_ref()
+        .map(|n| format!("; nearest header found: {n:?}"))
+        .unwrap_or_default()
 }
 
 impl From<datafusion::error::DataFusionError> for Error {

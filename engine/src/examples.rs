@@ -28,34 +28,68 @@ fn cell(v: &Value) -> Option<String> {
 }
 
 fn workbook(e: &Example) -> MemoryWorkbook {
-    let rows = e.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
-    MemoryWorkbook { file_name: e.file_name.clone(), sheets: vec![MemorySheet::new(e.sheet.clone().unwrap_or_default(), rows)] }
+    let rows = e
+        .rows
+        .iter()
+        .map(|r| r.iter().map(cell).collect())
+        .collect();
+    MemoryWorkbook {
+        file_name: e.file_name.clone(),
+        sheets: vec![MemorySheet::new(e.sheet.clone().unwrap_or_default(), rows)],
+    }
 }
 
 /// Runs every example of a spec; an empty result means all passed.
 pub fn run_examples(spec: &CompiledSpec, reference: &Reference) -> Vec<Failure> {
-    spec.spec.examples.iter().flat_map(|e| run_one(spec, reference, e)).collect()
+    spec.spec
+        .examples
+        .iter()
+        .flat_map(|e| run_one(spec, reference, e))
+        .collect()
 }
 
 fn run_one(spec: &CompiledSpec, reference: &Reference, e: &Example) -> Vec<Failure> {
-    let fail = |m: String| Failure { example: e.name.clone(), message: m };
+    let fail = |m: String| Failure {
+        example: e.name.clone(),
+        message: m,
+    };
     let mut batches: Vec<RecordBatch> = Vec::new();
     let mut wb = workbook(e);
-    let result = pipeline::run(&mut wb, spec, reference, "example", &mut |b| {
-        batches.push(b.clone());
-        Ok(())
-    }, &mut |_| {});
+    let result = pipeline::run(
+        &mut wb,
+        spec,
+        reference,
+        "example",
+        &mut |b| {
+            batches.push(b.clone());
+            Ok(())
+        },
+        &mut |_| {},
+    );
     let outcome = match (result, &e.expect.error) {
         (Err(err), Some(want)) if err.to_string().contains(want.as_str()) => return vec![],
-        (Err(err), Some(want)) => return vec![fail(format!("expected an error containing {want:?}, got: {err}"))],
+        (Err(err), Some(want)) => {
+            return vec![fail(format!(
+                "expected an error containing {want:?}, got: {err}"
+            ))]
+        }
         (Err(err), None) => return vec![fail(format!("failed: {err}"))],
-        (Ok(_), Some(want)) => return vec![fail(format!("expected an error containing {want:?}, but the file was accepted"))],
+        (Ok(_), Some(want)) => {
+            return vec![fail(format!(
+                "expected an error containing {want:?}, but the file was accepted"
+            ))]
+        }
         (Ok(o), None) => o,
     };
     let rows = to_json(&batches);
     let mut failures = Vec::new();
     if rows.len() != e.expect.rows.len() {
-        failures.push(fail(format!("expected {} rows, got {}: {}", e.expect.rows.len(), rows.len(), serde_json::to_string(&rows).unwrap_or_default())));
+        failures.push(fail(format!(
+            "expected {} rows, got {}: {}",
+            e.expect.rows.len(),
+            rows.len(),
+            serde_json::to_string(&rows).unwrap_or_default()
+        )));
     }
     for (i, (want, got)) in e.expect.rows.iter().zip(&rows).enumerate() {
         for (k, v) in want {
@@ -65,19 +99,36 @@ fn run_one(spec: &CompiledSpec, reference: &Reference, e: &Example) -> Vec<Failu
             }
         }
     }
-    let mut got: Vec<(u32, String)> = outcome.rejects().map(|i| (i.at.row.unwrap_or(0), i.rule.clone())).collect();
+    let mut got: Vec<(u32, String)> = outcome
+        .rejects()
+        .map(|i| (i.at.row.unwrap_or(0), i.rule.clone()))
+        .collect();
     got.sort();
     got.dedup();
-    let mut want: Vec<(u32, String)> = e.expect.rejects.iter().map(|r| (r.row, r.rule.clone())).collect();
+    let mut want: Vec<(u32, String)> = e
+        .expect
+        .rejects
+        .iter()
+        .map(|r| (r.row, r.rule.clone()))
+        .collect();
     want.sort();
     if got != want {
         let details: Vec<String> = outcome.rejects().map(ToString::to_string).collect();
-        failures.push(fail(format!("expected rejects {want:?}, got {got:?} ({})", details.join("; "))));
+        failures.push(fail(format!(
+            "expected rejects {want:?}, got {got:?} ({})",
+            details.join("; ")
+        )));
     }
     if let Some(expected) = &e.expect.warnings {
-        let mut got: Vec<(u32, String)> = outcome.issues.iter().filter(|i| i.severity == crate::issues::Severity::Warn).map(|i| (i.at.row.unwrap_or(0), i.rule.clone())).collect();
+        let mut got: Vec<(u32, String)> = outcome
+            .issues
+            .iter()
+            .filter(|i| i.severity == crate::issues::Severity::Warn)
+            .map(|i| (i.at.row.unwrap_or(0), i.rule.clone()))
+            .collect();
         got.sort();
-        let mut want: Vec<(u32, String)> = expected.iter().map(|r| (r.row, r.rule.clone())).collect();
+        let mut want: Vec<(u32, String)> =
+            expected.iter().map(|r| (r.row, r.rule.clone())).collect();
         want.sort();
         if got != want {
             failures.push(fail(format!("expected warnings {want:?}, got {got:?}")));
@@ -94,7 +145,11 @@ fn same(want: &Value, got: &Value) -> bool {
         _ => None,
     };
     match (num(want), num(got)) {
-        (Some(a), Some(b)) if matches!(want, Value::Number(_)) || matches!(got, Value::Number(_)) => (a - b).abs() < 1e-9,
+        (Some(a), Some(b))
+            if matches!(want, Value::Number(_)) || matches!(got, Value::Number(_)) =>
+        {
+            (a - b).abs() < 1e-9
+        }
         _ => want == got || want.as_str().is_some_and(|w| got.as_str() == Some(w)),
     }
 }

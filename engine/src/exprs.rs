@@ -46,22 +46,41 @@ pub fn compile(spec: &VendorSpec) -> Result<SpecExprs, (String, String)> {
         return Ok(SpecExprs::default());
     }
     let arrow_schema = schema::schema(spec.target);
-    let df_schema = DFSchema::try_from(arrow_schema.as_ref().clone()).map_err(|e| ("derive".into(), e.to_string()))?;
+    let df_schema = DFSchema::try_from(arrow_schema.as_ref().clone())
+        .map_err(|e| ("derive".into(), e.to_string()))?;
     let ctx = SessionContext::new();
     let mut out = SpecExprs::default();
     for (i, d) in spec.derive.iter().enumerate() {
         let path = format!("derive[{i}].expr");
-        let col = schema::column_for(spec.target, d.field).ok_or_else(|| (format!("derive[{i}].field"), "not a column of the target table".to_owned()))?;
-        let column = arrow_schema.index_of(col.name).map_err(|e| (path.clone(), e.to_string()))?;
-        let expr = plan(&ctx, &df_schema, &d.expr).map_err(|e| (path, first_line(&e.to_string())))?;
-        out.derive.push(DeriveExpr { column, data_type: col.data_type.clone(), expr });
+        let col = schema::column_for(spec.target, d.field).ok_or_else(|| {
+            (
+                format!("derive[{i}].field"),
+                "not a column of the target table".to_owned(),
+            )
+        })?;
+        let column = arrow_schema
+            .index_of(col.name)
+            .map_err(|e| (path.clone(), e.to_string()))?;
+        let expr =
+            plan(&ctx, &df_schema, &d.expr).map_err(|e| (path, first_line(&e.to_string())))?;
+        out.derive.push(DeriveExpr {
+            column,
+            data_type: col.data_type.clone(),
+            expr,
+        });
     }
     for (i, v) in spec.validate.iter().enumerate() {
         let path = format!("validate[{i}].check");
-        let expr = plan(&ctx, &df_schema, &v.check).map_err(|e| (path.clone(), first_line(&e.to_string())))?;
-        let ty = expr.data_type(&arrow_schema).map_err(|e| (path.clone(), e.to_string()))?;
+        let expr = plan(&ctx, &df_schema, &v.check)
+            .map_err(|e| (path.clone(), first_line(&e.to_string())))?;
+        let ty = expr
+            .data_type(&arrow_schema)
+            .map_err(|e| (path.clone(), e.to_string()))?;
         if ty != DataType::Boolean {
-            return Err((path, format!("a check must be true or false, this one is {ty}")));
+            return Err((
+                path,
+                format!("a check must be true or false, this one is {ty}"),
+            ));
         }
         out.checks.push(CheckExpr { index: i, expr });
     }
@@ -88,6 +107,11 @@ pub fn apply_derive(exprs: &SpecExprs, batch: RecordBatch) -> DfResult<RecordBat
 /// Evaluates one check; `false` marks a failing row, `NULL` passes (SQL CHECK semantics).
 pub fn failing_rows(check: &CheckExpr, batch: &RecordBatch) -> DfResult<Vec<usize>> {
     let v = check.expr.evaluate(batch)?.into_array(batch.num_rows())?;
-    let b = v.as_any().downcast_ref::<BooleanArray>().expect("checks are planned as boolean");
-    Ok((0..b.len()).filter(|&i| b.is_valid(i) && !b.value(i)).collect())
+    let b = v
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .expect("checks are planned as boolean");
+    Ok((0..b.len())
+        .filter(|&i| b.is_valid(i) && !b.value(i))
+        .collect())
 }

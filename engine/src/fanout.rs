@@ -9,7 +9,9 @@ const DEPTH: usize = 2;
 
 /// Worker threads worth running on this machine.
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
 }
 
 /// Runs each item of `source` through a worker made by `make` (one per thread) and gives the
@@ -41,24 +43,28 @@ where
             let (tx, rx) = sync_channel::<I>(DEPTH);
             let (otx, orx) = sync_channel::<Result<O, E>>(DEPTH);
             let make = &make;
-            let worker = std::thread::Builder::new().name(format!("taskifai-fanout-{}", inputs.len()));
-            worker.spawn_scoped(s, move || {
-                let mut work = make();
-                for item in rx {
-                    let out = work(item);
-                    let failed = out.is_err();
-                    if otx.send(out).is_err() || failed {
-                        break;
+            let worker =
+                std::thread::Builder::new().name(format!("taskifai-fanout-{}", inputs.len()));
+            worker
+                .spawn_scoped(s, move || {
+                    let mut work = make();
+                    for item in rx {
+                        let out = work(item);
+                        let failed = out.is_err();
+                        if otx.send(out).is_err() || failed {
+                            break;
+                        }
                     }
-                }
-            })
-            .expect("the system can start a thread");
+                })
+                .expect("the system can start a thread");
             inputs.push(tx);
             outputs.push(orx);
         }
         let (mut sent, mut done) = (0usize, 0usize);
         let mut next = |done: &mut usize| -> Result<(), E> {
-            let out = outputs[*done % workers].recv().expect("a worker stops only after sending its error");
+            let out = outputs[*done % workers]
+                .recv()
+                .expect("a worker stops only after sending its error");
             *done += 1;
             sink(out?)
         };
@@ -98,12 +104,29 @@ where
 mod tests {
     use super::*;
 
-    fn run(workers: usize, items: Vec<Result<u32, String>>, fail_on: u32) -> (Vec<u32>, Result<(), String>) {
+    fn run(
+        workers: usize,
+        items: Vec<Result<u32, String>>,
+        fail_on: u32,
+    ) -> (Vec<u32>, Result<(), String>) {
         let mut seen = Vec::new();
-        let r = ordered_map(workers, items.into_iter(), || move |x: u32| if x == fail_on { Err(format!("bad {x}")) } else { Ok(x * 10) }, |o| {
-            seen.push(o);
-            Ok(())
-        });
+        let r = ordered_map(
+            workers,
+            items.into_iter(),
+            || {
+                move |x: u32| {
+                    if x == fail_on {
+                        Err(format!("bad {x}"))
+                    } else {
+                        Ok(x * 10)
+                    }
+                }
+            },
+            |o| {
+                seen.push(o);
+                Ok(())
+            },
+        );
         (seen, r)
     }
 
@@ -112,7 +135,11 @@ mod tests {
         for workers in [1, 2, 3, 8] {
             let (seen, r) = run(workers, (0..100).map(Ok).collect(), u32::MAX);
             assert!(r.is_ok());
-            assert_eq!(seen, (0..100).map(|x| x * 10).collect::<Vec<_>>(), "{workers} workers");
+            assert_eq!(
+                seen,
+                (0..100).map(|x| x * 10).collect::<Vec<_>>(),
+                "{workers} workers"
+            );
         }
     }
 

@@ -22,7 +22,9 @@ pub fn hook_engine() -> Engine {
         .disable_symbol("eval");
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
-    engine.register_fn("reject", |why: &str| -> Result<(), Box<EvalAltResult>> { Err(format!("{REJECT_MARK}{why}").into()) });
+    engine.register_fn("reject", |why: &str| -> Result<(), Box<EvalAltResult>> {
+        Err(format!("{REJECT_MARK}{why}").into())
+    });
     engine
 }
 
@@ -35,7 +37,9 @@ pub const REJECT_FIELD: &str = "_reject";
 /// The engine for batch hooks: the same sandbox, with room for a batch of rows.
 pub fn batch_hook_engine() -> Engine {
     let mut engine = hook_engine();
-    engine.set_max_operations(MAX_BATCH_OPERATIONS).set_max_array_size(1_000_000);
+    engine
+        .set_max_operations(MAX_BATCH_OPERATIONS)
+        .set_max_array_size(1_000_000);
     engine
 }
 
@@ -49,7 +53,10 @@ pub struct BatchHook {
 
 impl BatchHook {
     pub fn compile(source: &str) -> Result<Self, Box<rhai::ParseError>> {
-        batch_hook_engine().compile(source).map(|ast| Self { ast }).map_err(Box::new)
+        batch_hook_engine()
+            .compile(source)
+            .map(|ast| Self { ast })
+            .map_err(Box::new)
     }
 
     /// Runs the hook; errors (and a changed row count) fail the file.
@@ -61,11 +68,19 @@ impl BatchHook {
             EvalAltResult::ErrorTooManyOperations(_) => format!("the batch hook ran more than {MAX_BATCH_OPERATIONS} operations and was stopped (an endless loop?)"),
             other => other.to_string(),
         })?;
-        let out = scope.get_value::<rhai::Array>("rows").ok_or("the batch hook replaced `rows` with something that is not an array")?;
+        let out = scope
+            .get_value::<rhai::Array>("rows")
+            .ok_or("the batch hook replaced `rows` with something that is not an array")?;
         if out.len() != n {
             return Err(format!("the batch hook returned {} rows for {n}; it may change and reject rows, not add or remove them", out.len()));
         }
-        out.into_iter().map(|r| r.try_cast::<Map>().ok_or_else(|| "the batch hook put something that is not a map in `rows`".to_owned())).collect()
+        out.into_iter()
+            .map(|r| {
+                r.try_cast::<Map>().ok_or_else(|| {
+                    "the batch hook put something that is not a map in `rows`".to_owned()
+                })
+            })
+            .collect()
     }
 }
 
@@ -86,7 +101,10 @@ pub struct RowHook {
 
 impl RowHook {
     pub fn compile(source: &str) -> Result<Self, Box<rhai::ParseError>> {
-        hook_engine().compile(source).map(|ast| Self { ast }).map_err(Box::new)
+        hook_engine()
+            .compile(source)
+            .map(|ast| Self { ast })
+            .map_err(Box::new)
     }
 
     /// Runs the hook on one row (`row` in the script). Errors other than `reject` fail the file.
@@ -94,7 +112,11 @@ impl RowHook {
         let mut scope = Scope::new();
         scope.push("row", row);
         match engine.run_ast_with_scope(&mut scope, &self.ast) {
-            Ok(()) => Ok(HookOutcome::Keep(scope.get_value::<Map>("row").ok_or("the hook replaced `row` with something that is not a map")?)),
+            Ok(()) => {
+                Ok(HookOutcome::Keep(scope.get_value::<Map>("row").ok_or(
+                    "the hook replaced `row` with something that is not a map",
+                )?))
+            }
             Err(e) => match reject_reason(&e) {
                 Some(why) => Ok(HookOutcome::Reject(why)),
                 None => Err(describe(&e)),
@@ -105,7 +127,12 @@ impl RowHook {
 
 fn reject_reason(e: &EvalAltResult) -> Option<String> {
     match e {
-        EvalAltResult::ErrorRuntime(v, _) => v.clone().into_string().ok()?.strip_prefix(REJECT_MARK).map(str::to_owned),
+        EvalAltResult::ErrorRuntime(v, _) => v
+            .clone()
+            .into_string()
+            .ok()?
+            .strip_prefix(REJECT_MARK)
+            .map(str::to_owned),
         EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => reject_reason(inner),
         _ => None,
     }
@@ -137,19 +164,31 @@ mod tests {
     fn hooks_change_rows_and_reject_them() {
         let e = hook_engine();
         let h = RowHook::compile(r#"if row.store == "ON" { row.channel = "online"; }"#).unwrap();
-        let HookOutcome::Keep(m) = h.run(&e, row()).unwrap() else { panic!("kept") };
+        let HookOutcome::Keep(m) = h.run(&e, row()).unwrap() else {
+            panic!("kept")
+        };
         assert_eq!(m["channel"].clone().into_string().unwrap(), "online");
         let h = RowHook::compile(r#"reject("closed store")"#).unwrap();
-        assert!(matches!(h.run(&e, row()).unwrap(), HookOutcome::Reject(why) if why == "closed store"));
+        assert!(
+            matches!(h.run(&e, row()).unwrap(), HookOutcome::Reject(why) if why == "closed store")
+        );
     }
 
     #[test]
     fn batch_hooks_see_every_row_and_reject_by_field() {
         let h = BatchHook::compile(r#"let seen = #{}; for i in 0..rows.len() { let s = rows[i].store; if s in seen { rows[i]._reject = "duplicate store"; } seen[s] = true; }"#).unwrap();
-        let out = h.run(&batch_hook_engine(), vec![row().into(), row().into()]).unwrap();
+        let out = h
+            .run(&batch_hook_engine(), vec![row().into(), row().into()])
+            .unwrap();
         assert!(!out[0].contains_key(REJECT_FIELD));
-        assert_eq!(out[1][REJECT_FIELD].clone().into_string().unwrap(), "duplicate store");
-        let err = BatchHook::compile("rows.pop();").unwrap().run(&batch_hook_engine(), vec![row().into()]).unwrap_err();
+        assert_eq!(
+            out[1][REJECT_FIELD].clone().into_string().unwrap(),
+            "duplicate store"
+        );
+        let err = BatchHook::compile("rows.pop();")
+            .unwrap()
+            .run(&batch_hook_engine(), vec![row().into()])
+            .unwrap_err();
         assert!(err.contains("not add or remove"), "{err}");
     }
 

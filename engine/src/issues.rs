@@ -18,7 +18,10 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: impl Into<String>) -> Self {
-        Self { file: file.into(), ..Self::default() }
+        Self {
+            file: file.into(),
+            ..Self::default()
+        }
     }
 
     pub fn with_sheet(mut self, sheet: Option<&str>) -> Self {
@@ -54,7 +57,9 @@ impl fmt::Display for Location {
 }
 
 /// Whether an issue rejects its row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The row is rejected and goes to the error report.

@@ -22,8 +22,14 @@ impl LabelMatcher {
     /// `re:^sales qty` is a regex (case-insensitive), `col:C` a column letter; anything else an
     /// exact label.
     pub fn parse(spec: &str) -> Result<Self, regex::Error> {
-        if let Some(letters) = spec.strip_prefix("col:").filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_alphabetic())) {
-            let n = letters.to_ascii_uppercase().bytes().fold(0usize, |acc, b| acc * 26 + (b - b'A' + 1) as usize);
+        if let Some(letters) = spec
+            .strip_prefix("col:")
+            .filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            let n = letters
+                .to_ascii_uppercase()
+                .bytes()
+                .fold(0usize, |acc, b| acc * 26 + (b - b'A' + 1) as usize);
             return Ok(Self::Position(n - 1));
         }
         match spec.strip_prefix("re:") {
@@ -43,7 +49,10 @@ impl LabelMatcher {
 
     /// First index in `labels` (already normalized) that matches.
     pub fn find(&self, labels: &[String]) -> Option<usize> {
-        labels.iter().enumerate().position(|(i, l)| self.matches_at(i, l))
+        labels
+            .iter()
+            .enumerate()
+            .position(|(i, l)| self.matches_at(i, l))
     }
 }
 
@@ -66,7 +75,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -83,7 +94,12 @@ pub fn join_header_rows(rows: &[Vec<Option<String>>], width: usize) -> Vec<Strin
             let mut parts = Vec::new();
             let mut new_group = false;
             for (r, row) in rows.iter().enumerate() {
-                let cell = row.get(col).cloned().flatten().map(|c| crate::values::clean_text(&c).into_owned()).filter(|c| !c.is_empty());
+                let cell = row
+                    .get(col)
+                    .cloned()
+                    .flatten()
+                    .map(|c| crate::values::clean_text(&c).into_owned())
+                    .filter(|c| !c.is_empty());
                 if r < last {
                     if cell.is_some() || new_group {
                         carried[r] = cell.clone();
@@ -108,10 +124,18 @@ pub fn dedupe(labels: Vec<String>) -> Vec<String> {
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
-            let l = if l.is_empty() { format!("column {}", i + 1) } else { l };
+            let l = if l.is_empty() {
+                format!("column {}", i + 1)
+            } else {
+                l
+            };
             let n = seen.entry(norm_label(&l)).or_insert(0);
             *n += 1;
-            if *n == 1 { l } else { format!("{l} #{n}") }
+            if *n == 1 {
+                l
+            } else {
+                format!("{l} #{n}")
+            }
         })
         .collect()
 }
@@ -121,7 +145,16 @@ mod tests {
     use super::*;
 
     fn row(cells: &[&str]) -> Vec<Option<String>> {
-        cells.iter().map(|c| if c.is_empty() { None } else { Some(c.to_string()) }).collect()
+        cells
+            .iter()
+            .map(|c| {
+                if c.is_empty() {
+                    None
+                } else {
+                    Some(c.to_string())
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -129,7 +162,16 @@ mod tests {
         let rows = vec![
             row(&["", "", "Flagship", "", "", "", "Internet", ""]),
             row(&["", "", "Actual", "", "YTD", "", "Actual", ""]),
-            row(&["Brand", "Item", "Sales Qty Un", "Sales Inc VAT £ ", "Sales Qty Un", "Sales Inc VAT £ ", "Sales Qty Un", "Sales Inc VAT £ "]),
+            row(&[
+                "Brand",
+                "Item",
+                "Sales Qty Un",
+                "Sales Inc VAT £ ",
+                "Sales Qty Un",
+                "Sales Inc VAT £ ",
+                "Sales Qty Un",
+                "Sales Inc VAT £ ",
+            ]),
         ];
         let labels = join_header_rows(&rows, 8);
         assert_eq!(labels[0], "Brand");
@@ -141,18 +183,35 @@ mod tests {
 
     #[test]
     fn a_new_upper_group_resets_lower_carries() {
-        let rows = vec![row(&["A", "", "B", ""]), row(&["x", "", "", ""]), row(&["q", "s", "q", "s"])];
-        assert_eq!(join_header_rows(&rows, 4), ["A / x / q", "A / x / s", "B / q", "B / s"]);
+        let rows = vec![
+            row(&["A", "", "B", ""]),
+            row(&["x", "", "", ""]),
+            row(&["q", "s", "q", "s"]),
+        ];
+        assert_eq!(
+            join_header_rows(&rows, 4),
+            ["A / x / q", "A / x / s", "B / q", "B / s"]
+        );
     }
 
     #[test]
     fn labels_match_loosely_and_suggest_the_nearest() {
         let m = LabelMatcher::parse("Sales Inc VAT £").unwrap();
         assert!(m.matches_at(0, &norm_label("  SALES inc  VAT £ ")));
-        assert!(LabelMatcher::parse("re:^qty").unwrap().matches_at(0, "qty sold"));
-        assert_eq!(LabelMatcher::parse("col:C").unwrap().find(&["a".into(), "b".into(), "c".into()]), Some(2));
+        assert!(LabelMatcher::parse("re:^qty")
+            .unwrap()
+            .matches_at(0, "qty sold"));
+        assert_eq!(
+            LabelMatcher::parse("col:C")
+                .unwrap()
+                .find(&["a".into(), "b".into(), "c".into()]),
+            Some(2)
+        );
         assert_eq!(nearest("EAN Code", ["EANCode", "Brand"]), Some("EANCode"));
         assert_eq!(nearest("Quantity", ["Brand", "Store"]), None);
-        assert_eq!(dedupe(vec!["Qty".into(), "qty".into(), "".into()]), ["Qty", "qty #2", "column 3"]);
+        assert_eq!(
+            dedupe(vec!["Qty".into(), "qty".into(), "".into()]),
+            ["Qty", "qty #2", "column 3"]
+        );
     }
 }

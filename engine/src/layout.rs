@@ -18,7 +18,11 @@ use std::sync::Arc;
 /// Picks the sheet: the spec's choices in order, else the first sheet.
 pub fn choose_sheet(spec: &CompiledSpec, file: &str, sheets: &[String]) -> Result<usize> {
     if sheets.is_empty() {
-        return Err(Error::NoSheet { file: file.into(), wanted: "any sheet".into(), sheets: vec![] });
+        return Err(Error::NoSheet {
+            file: file.into(),
+            wanted: "any sheet".into(),
+            sheets: vec![],
+        });
     }
     // Delimited text, Parquet and JSON lines have one unnamed sheet: there is nothing to choose.
     if spec.sheets.is_empty() || (sheets.len() == 1 && sheets[0].is_empty()) {
@@ -34,8 +38,19 @@ pub fn choose_sheet(spec: &CompiledSpec, file: &str, sheets: &[String]) -> Resul
             return Ok(i);
         }
     }
-    let wanted = spec.spec.read.sheet.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" or ");
-    Err(Error::NoSheet { file: file.into(), wanted, sheets: sheets.to_vec() })
+    let wanted = spec
+        .spec
+        .read
+        .sheet
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Err(Error::NoSheet {
+        file: file.into(),
+        wanted,
+        sheets: sheets.to_vec(),
+    })
 }
 
 /// Where the header is and what the columns are called.
@@ -56,7 +71,11 @@ pub fn head_rows_needed(spec: &CompiledSpec) -> usize {
 }
 
 /// Finds the header in the first rows of the sheet.
-pub fn locate_header(spec: &CompiledSpec, head: &[Vec<Option<String>>], at: &Location) -> Result<Header> {
+pub fn locate_header(
+    spec: &CompiledSpec,
+    head: &[Vec<Option<String>>],
+    at: &Location,
+) -> Result<Header> {
     let h = &spec.spec.read.header;
     let width = head.iter().map(Vec::len).max().unwrap_or(0);
     let row = match h.row {
@@ -64,8 +83,13 @@ pub fn locate_header(spec: &CompiledSpec, head: &[Vec<Option<String>>], at: &Loc
         Some(_) => return Err(no_header(spec, head, at)),
         None => {
             let found = head.iter().take(h.within as usize).position(|cells| {
-                let normalized: Vec<String> = cells.iter().map(|c| c.as_deref().map(norm_label).unwrap_or_default()).collect();
-                spec.header_contains.iter().all(|m| m.find(&normalized).is_some())
+                let normalized: Vec<String> = cells
+                    .iter()
+                    .map(|c| c.as_deref().map(norm_label).unwrap_or_default())
+                    .collect();
+                spec.header_contains
+                    .iter()
+                    .all(|m| m.find(&normalized).is_some())
             });
             found.ok_or_else(|| no_header(spec, head, at))? as u32 + 1
         }
@@ -73,15 +97,37 @@ pub fn locate_header(spec: &CompiledSpec, head: &[Vec<Option<String>>], at: &Loc
     let first = (row - h.rows) as usize;
     let labels = dedupe(join_header_rows(&head[first..row as usize], width));
     let normalized = labels.iter().map(|l| norm_label(l)).collect();
-    Ok(Header { row, labels, normalized })
+    Ok(Header {
+        row,
+        labels,
+        normalized,
+    })
 }
 
 fn no_header(spec: &CompiledSpec, head: &[Vec<Option<String>>], at: &Location) -> Error {
     let h = &spec.spec.read.header;
-    let cells: Vec<&str> = head.iter().flatten().flatten().map(String::as_str).collect();
-    let wanted = if h.contains.is_empty() { vec![format!("row {}", h.row.unwrap_or(1))] } else { h.contains.clone() };
-    let nearest = h.contains.iter().find_map(|w| nearest(w, cells.iter().copied())).map(str::to_owned);
-    Error::NoHeader { at: at.clone(), wanted, within: h.within, nearest }
+    let cells: Vec<&str> = head
+        .iter()
+        .flatten()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let wanted = if h.contains.is_empty() {
+        vec![format!("row {}", h.row.unwrap_or(1))]
+    } else {
+        h.contains.clone()
+    };
+    let nearest = h
+        .contains
+        .iter()
+        .find_map(|w| nearest(w, cells.iter().copied()))
+        .map(str::to_owned);
+    Error::NoHeader {
+        at: at.clone(),
+        wanted,
+        within: h.within,
+        nearest,
+    }
 }
 
 /// Reads a cell reference like `B2` from the head rows.
@@ -89,9 +135,14 @@ pub fn cell(head: &[Vec<Option<String>>], reference: &str) -> Option<String> {
     let r = reference.trim().to_ascii_uppercase();
     let split = r.find(|c: char| c.is_ascii_digit())?;
     let (letters, digits) = r.split_at(split);
-    let col = letters.bytes().try_fold(0usize, |acc, b| b.is_ascii_uppercase().then(|| acc * 26 + (b - b'A' + 1) as usize))?;
+    let col = letters.bytes().try_fold(0usize, |acc, b| {
+        b.is_ascii_uppercase()
+            .then(|| acc * 26 + (b - b'A' + 1) as usize)
+    })?;
     let row: usize = digits.parse().ok()?;
-    head.get(row.checked_sub(1)?)?.get(col.checked_sub(1)?)?.clone()
+    head.get(row.checked_sub(1)?)?
+        .get(col.checked_sub(1)?)?
+        .clone()
 }
 
 /// Applies the spec's row rules and unpivot to raw batches, producing source batches whose
@@ -113,18 +164,40 @@ pub struct Reshaper<'a> {
 
 impl<'a> Reshaper<'a> {
     pub fn new(spec: &'a CompiledSpec, header: &'a Header, at: Location) -> Result<Self> {
-        let fill = spec.fill_down.iter().zip(&spec.spec.reshape.fill_down).map(|(m, text)| {
-            m.find(&header.normalized).map(|i| (i, None)).ok_or_else(|| text.clone())
-        });
-        let fill = fill.collect::<std::result::Result<Vec<_>, _>>().map_err(|w| missing(header, &w, Location::default()))?;
+        let fill = spec
+            .fill_down
+            .iter()
+            .zip(&spec.spec.reshape.fill_down)
+            .map(|(m, text)| {
+                m.find(&header.normalized)
+                    .map(|i| (i, None))
+                    .ok_or_else(|| text.clone())
+            });
+        let fill = fill
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|w| missing(header, &w, Location::default()))?;
         let data_from = header.row + spec.spec.read.skip_after_header + 1;
-        Ok(Self { spec, header, data_from, stopped: false, fill, skipped: 0, read: 0, issues: Vec::new(), at })
+        Ok(Self {
+            spec,
+            header,
+            data_from,
+            stopped: false,
+            fill,
+            skipped: 0,
+            read: 0,
+            issues: Vec::new(),
+            at,
+        })
     }
 
     /// Turns one raw batch into a source batch (possibly empty).
     pub fn apply(&mut self, raw: &RecordBatch) -> Result<RecordBatch> {
         let rows: &UInt32Array = raw.column(0).as_primitive();
-        let mut keep: Vec<bool> = rows.values().iter().map(|r| *r >= self.data_from && !self.stopped).collect();
+        let mut keep: Vec<bool> = rows
+            .values()
+            .iter()
+            .map(|r| *r >= self.data_from && !self.stopped)
+            .collect();
         if let Some(stop) = &self.spec.stop {
             let hits = rule_hits(stop, raw, &self.header.normalized)?;
             if let Some(first) = (0..raw.num_rows()).find(|&i| keep[i] && hits[i]) {
@@ -137,7 +210,9 @@ impl<'a> Reshaper<'a> {
         self.read += data_rows;
         let batch = filter_record_batch(raw, &BooleanArray::from(keep))?;
         let batch = self.fill_down(batch)?;
-        let mut keep: Vec<bool> = (0..batch.num_rows()).map(|i| (1..batch.num_columns()).any(|c| batch.column(c).is_valid(i))).collect();
+        let mut keep: Vec<bool> = (0..batch.num_rows())
+            .map(|i| (1..batch.num_columns()).any(|c| batch.column(c).is_valid(i)))
+            .collect();
         for rule in &self.spec.drop {
             let hits = rule_hits(rule, &batch, &self.header.normalized)?;
             keep.iter_mut().zip(hits).for_each(|(k, h)| *k &= !h);
@@ -162,21 +237,46 @@ impl<'a> Reshaper<'a> {
         let rows: &UInt32Array = batch.column(0).as_primitive();
         let num = |c: usize, r: usize| -> Option<i128> {
             let a: &StringArray = batch.column(c + 1).as_string();
-            if a.is_null(r) { Some(0) } else { crate::values::parse_decimal(a.value(r), 4, self.spec.spec.read.decimal).ok() }
+            if a.is_null(r) {
+                Some(0)
+            } else {
+                crate::values::parse_decimal(a.value(r), 4, self.spec.spec.read.decimal).ok()
+            }
         };
         for (total, parts, tolerance) in &self.spec.reconcile {
-            let Some(t) = total.find(&self.header.normalized) else { continue };
-            let p: Vec<usize> = self.header.normalized.iter().enumerate().filter(|(i, l)| parts.iter().any(|m| m.matches_at(*i, l))).map(|(i, _)| i).collect();
+            let Some(t) = total.find(&self.header.normalized) else {
+                continue;
+            };
+            let p: Vec<usize> = self
+                .header
+                .normalized
+                .iter()
+                .enumerate()
+                .filter(|(i, l)| parts.iter().any(|m| m.matches_at(*i, l)))
+                .map(|(i, _)| i)
+                .collect();
             for r in 0..batch.num_rows() {
-                let (Some(want), Some(got)) = (num(t, r), p.iter().map(|c| num(*c, r)).sum::<Option<i128>>()) else { continue };
+                let (Some(want), Some(got)) = (
+                    num(t, r),
+                    p.iter().map(|c| num(*c, r)).sum::<Option<i128>>(),
+                ) else {
+                    continue;
+                };
                 if ((want - got).abs() as f64) / 10_000.0 > *tolerance {
                     let label = &self.header.labels[t];
                     self.issues.push(crate::issues::Issue {
-                        at: self.at.clone().with_row(rows.value(r)).with_column(label.clone()),
+                        at: self
+                            .at
+                            .clone()
+                            .with_row(rows.value(r))
+                            .with_column(label.clone()),
                         value: Some(crate::values::format_scaled(want, 4)),
                         rule: "reconcile".into(),
                         severity: crate::issues::Severity::Warn,
-                        message: format!("expected the sum of its parts, {}", crate::values::format_scaled(got, 4)),
+                        message: format!(
+                            "expected the sum of its parts, {}",
+                            crate::values::format_scaled(got, 4)
+                        ),
                     });
                 }
             }
@@ -207,7 +307,12 @@ impl<'a> Reshaper<'a> {
 
 fn missing(header: &Header, wanted: &str, at: Location) -> Error {
     let nearest = nearest(wanted, header.labels.iter().map(String::as_str)).map(str::to_owned);
-    Error::MissingColumn { at, wanted: wanted.into(), nearest, headers: header.labels.clone() }
+    Error::MissingColumn {
+        at,
+        wanted: wanted.into(),
+        nearest,
+        headers: header.labels.clone(),
+    }
 }
 
 /// Which rows of a raw batch (column 0 = row number) a rule matches.
@@ -219,13 +324,22 @@ fn rule_hits(rule: &CompiledRowRule, batch: &RecordBatch, labels: &[String]) -> 
             return Ok(vec![false; n]);
         };
         let arr: &StringArray = batch.column(i + 1).as_string();
-        hits.iter_mut().zip(arr.iter()).for_each(|(h, v)| *h &= v.is_some_and(|v| re.is_match(v.trim())));
+        hits.iter_mut()
+            .zip(arr.iter())
+            .for_each(|(h, v)| *h &= v.is_some_and(|v| re.is_match(v.trim())));
     }
     for m in &rule.blank {
-        let cols: Vec<usize> = labels.iter().enumerate().filter(|(i, l)| m.matches_at(*i, l)).map(|(i, _)| i + 1).collect();
+        let cols: Vec<usize> = labels
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| m.matches_at(*i, l))
+            .map(|(i, _)| i + 1)
+            .collect();
         for c in cols {
             let arr = batch.column(c);
-            hits.iter_mut().enumerate().for_each(|(r, h)| *h &= arr.is_null(r));
+            hits.iter_mut()
+                .enumerate()
+                .for_each(|(r, h)| *h &= arr.is_null(r));
         }
     }
     Ok(hits)
@@ -234,15 +348,37 @@ fn rule_hits(rule: &CompiledRowRule, batch: &RecordBatch, labels: &[String]) -> 
 fn rename(batch: &RecordBatch, labels: &[String]) -> Result<RecordBatch> {
     let mut fields = vec![Field::new(ROW, DataType::UInt32, false)];
     let width = batch.num_columns() - 1;
-    fields.extend((0..width).map(|i| Field::new(labels.get(i).cloned().unwrap_or_else(|| format!("column {}", i + 1)), DataType::Utf8, true)));
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())?)
+    fields.extend((0..width).map(|i| {
+        Field::new(
+            labels
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("column {}", i + 1)),
+            DataType::Utf8,
+            true,
+        )
+    }));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        batch.columns().to_vec(),
+    )?)
 }
 
 /// Wide to long. Columns matching the pattern form groups (keyed by the non-measure captures);
 /// each group becomes one output row per input row, with capture columns and measure columns.
 /// Returns the long batch and how many (row, group) pairs were dropped as empty.
-fn unpivot(u: &crate::spec::CompiledUnpivot, batch: &RecordBatch, normalized: &[String]) -> Result<(RecordBatch, usize)> {
-    let captures: Vec<String> = u.columns.capture_names().flatten().filter(|n| *n != "measure").map(str::to_owned).collect();
+fn unpivot(
+    u: &crate::spec::CompiledUnpivot,
+    batch: &RecordBatch,
+    normalized: &[String],
+) -> Result<(RecordBatch, usize)> {
+    let captures: Vec<String> = u
+        .columns
+        .capture_names()
+        .flatten()
+        .filter(|n| *n != "measure")
+        .map(str::to_owned)
+        .collect();
     let measure_names: Vec<String> = match &u.value {
         Some(v) if u.measures.is_empty() => vec![v.clone()],
         _ => {
@@ -254,11 +390,23 @@ fn unpivot(u: &crate::spec::CompiledUnpivot, batch: &RecordBatch, normalized: &[
     // group key (capture values) -> measure index -> source column
     let mut groups: Vec<(Vec<String>, Vec<Option<usize>>)> = Vec::new();
     let mut matched = vec![false; normalized.len()];
-    let labels: Vec<String> = batch.schema().fields().iter().skip(1).map(|f| f.name().clone()).collect();
+    let labels: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .skip(1)
+        .map(|f| f.name().clone())
+        .collect();
     for (i, label) in normalized.iter().enumerate() {
-        let Some(c) = u.columns.captures(label) else { continue };
+        let Some(c) = u.columns.captures(label) else {
+            continue;
+        };
         let measure = match c.name("measure") {
-            Some(m) => match u.measures.iter().find(|(k, _)| *k == norm_label(m.as_str())) {
+            Some(m) => match u
+                .measures
+                .iter()
+                .find(|(k, _)| *k == norm_label(m.as_str()))
+            {
                 Some((_, name)) => measure_names.iter().position(|n| n == name),
                 None => continue,
             },
@@ -266,11 +414,14 @@ fn unpivot(u: &crate::spec::CompiledUnpivot, batch: &RecordBatch, normalized: &[
         };
         let Some(measure) = measure else { continue };
         matched[i] = true;
-        let key: Vec<String> = captures.iter().map(|n| {
-            let text = c.name(n).map_or("", |m| m.as_str());
-            // Keep the label's original spelling for capture values (`Flagship`, not `flagship`).
-            original_slice(&labels[i], label, text)
-        }).collect();
+        let key: Vec<String> = captures
+            .iter()
+            .map(|n| {
+                let text = c.name(n).map_or("", |m| m.as_str());
+                // Keep the label's original spelling for capture values (`Flagship`, not `flagship`).
+                original_slice(&labels[i], label, text)
+            })
+            .collect();
         let g = match groups.iter().position(|(k, _)| *k == key) {
             Some(g) => g,
             None => {
@@ -288,17 +439,27 @@ fn unpivot(u: &crate::spec::CompiledUnpivot, batch: &RecordBatch, normalized: &[
     let mut dropped = 0;
     for r in 0..n {
         for (key, cols) in &groups {
-            let values: Vec<Option<String>> = cols.iter().map(|c| c.and_then(|c| {
-                let a: &StringArray = batch.column(c + 1).as_string();
-                a.is_valid(r).then(|| a.value(r).to_owned())
-            })).collect();
+            let values: Vec<Option<String>> = cols
+                .iter()
+                .map(|c| {
+                    c.and_then(|c| {
+                        let a: &StringArray = batch.column(c + 1).as_string();
+                        a.is_valid(r).then(|| a.value(r).to_owned())
+                    })
+                })
+                .collect();
             if !u.keep_empty && values.iter().all(Option::is_none) {
                 dropped += 1;
                 continue;
             }
             indices.push(r as u32);
-            key.iter().zip(&mut key_values).for_each(|(k, out)| out.push(k.clone()));
-            values.into_iter().zip(&mut measures).for_each(|(v, out)| out.push(v));
+            key.iter()
+                .zip(&mut key_values)
+                .for_each(|(k, out)| out.push(k.clone()));
+            values
+                .into_iter()
+                .zip(&mut measures)
+                .for_each(|(v, out)| out.push(v));
         }
     }
     let idx = UInt32Array::from(indices);
@@ -316,7 +477,10 @@ fn unpivot(u: &crate::spec::CompiledUnpivot, batch: &RecordBatch, normalized: &[
         fields.push(Field::new(name.clone(), DataType::Utf8, true));
         cols.push(Arc::new(StringArray::from(values)));
     }
-    Ok((RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?, dropped))
+    Ok((
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?,
+        dropped,
+    ))
 }
 
 /// Finds `part` (a slice of the normalized label) in the original label, case-insensitively.
@@ -333,11 +497,20 @@ fn original_slice(original: &str, normalized: &str, part: &str) -> String {
 }
 
 /// Index of the source column a field reads, or the missing-column error.
-pub fn find_column(batch_labels: &[String], matchers: &[crate::labels::LabelMatcher], wanted: &[String], header: &Header, at: Location) -> Result<usize> {
+pub fn find_column(
+    batch_labels: &[String],
+    matchers: &[crate::labels::LabelMatcher],
+    wanted: &[String],
+    header: &Header,
+    at: Location,
+) -> Result<usize> {
     let normalized: Vec<String> = batch_labels.iter().map(|l| norm_label(l)).collect();
     let found = matchers.iter().find_map(|m| match m {
         // Positions name raw columns; unpivot may have moved them, so go through the header label.
-        crate::labels::LabelMatcher::Position(i) => header.labels.get(*i).and_then(|l| batch_labels.iter().position(|b| b == l)),
+        crate::labels::LabelMatcher::Position(i) => header
+            .labels
+            .get(*i)
+            .and_then(|l| batch_labels.iter().position(|b| b == l)),
         m => m.find(&normalized),
     });
     found.ok_or_else(|| {
@@ -348,6 +521,10 @@ pub fn find_column(batch_labels: &[String], matchers: &[crate::labels::LabelMatc
 }
 
 /// Reads the first rows of a sheet, bounded by what the spec needs.
-pub fn read_head(wb: &mut dyn Workbook, sheet: usize, spec: &CompiledSpec) -> Result<Vec<Vec<Option<String>>>> {
+pub fn read_head(
+    wb: &mut dyn Workbook,
+    sheet: usize,
+    spec: &CompiledSpec,
+) -> Result<Vec<Vec<Option<String>>>> {
     Ok(wb.head(sheet, head_rows_needed(spec).max(40))?)
 }

@@ -40,20 +40,36 @@ impl Period {
     pub fn month(year: i32, month: u32) -> Option<Self> {
         let start = NaiveDate::from_ymd_opt(year, month, 1)?;
         let end = start.checked_add_months(Months::new(1))? - Duration::days(1);
-        Some(Self { start, end, grain: Grain::Month })
+        Some(Self {
+            start,
+            end,
+            grain: Grain::Month,
+        })
     }
 
     /// The seven days ending on `end`, as weekly reports are dated by their last day.
     pub fn week_ending(end: NaiveDate) -> Self {
-        Self { start: end - Duration::days(6), end, grain: Grain::Week }
+        Self {
+            start: end - Duration::days(6),
+            end,
+            grain: Grain::Week,
+        }
     }
 
     pub fn year(year: i32) -> Option<Self> {
-        Some(Self { start: NaiveDate::from_ymd_opt(year, 1, 1)?, end: NaiveDate::from_ymd_opt(year, 12, 31)?, grain: Grain::Year })
+        Some(Self {
+            start: NaiveDate::from_ymd_opt(year, 1, 1)?,
+            end: NaiveDate::from_ymd_opt(year, 12, 31)?,
+            grain: Grain::Year,
+        })
     }
 
     pub fn day(d: NaiveDate) -> Self {
-        Self { start: d, end: d, grain: Grain::Day }
+        Self {
+            start: d,
+            end: d,
+            grain: Grain::Day,
+        }
     }
 
     /// Shifts by whole periods of its grain (`-1` = the previous week or month).
@@ -101,16 +117,66 @@ pub enum Token {
 /// Month names and abbreviations: English, Polish (nominative and genitive), Ukrainian
 /// (nominative and genitive), each mapped to its month number.
 const MONTH_NAMES: [(&str, u32); 60] = [
-    ("january", 1), ("february", 2), ("march", 3), ("april", 4), ("may", 5), ("june", 6),
-    ("july", 7), ("august", 8), ("september", 9), ("october", 10), ("november", 11), ("december", 12),
-    ("styczeń", 1), ("luty", 2), ("marzec", 3), ("kwiecień", 4), ("maj", 5), ("czerwiec", 6),
-    ("lipiec", 7), ("sierpień", 8), ("wrzesień", 9), ("październik", 10), ("listopad", 11), ("grudzień", 12),
-    ("stycznia", 1), ("lutego", 2), ("marca", 3), ("kwietnia", 4), ("maja", 5), ("czerwca", 6),
-    ("lipca", 7), ("sierpnia", 8), ("września", 9), ("października", 10), ("listopada", 11), ("grudnia", 12),
-    ("січень", 1), ("лютий", 2), ("березень", 3), ("квітень", 4), ("травень", 5), ("червень", 6),
-    ("липень", 7), ("серпень", 8), ("вересень", 9), ("жовтень", 10), ("листопад", 11), ("грудень", 12),
-    ("січня", 1), ("лютого", 2), ("березня", 3), ("квітня", 4), ("травня", 5), ("червня", 6),
-    ("липня", 7), ("серпня", 8), ("вересня", 9), ("жовтня", 10), ("листопада", 11), ("грудня", 12),
+    ("january", 1),
+    ("february", 2),
+    ("march", 3),
+    ("april", 4),
+    ("may", 5),
+    ("june", 6),
+    ("july", 7),
+    ("august", 8),
+    ("september", 9),
+    ("october", 10),
+    ("november", 11),
+    ("december", 12),
+    ("styczeń", 1),
+    ("luty", 2),
+    ("marzec", 3),
+    ("kwiecień", 4),
+    ("maj", 5),
+    ("czerwiec", 6),
+    ("lipiec", 7),
+    ("sierpień", 8),
+    ("wrzesień", 9),
+    ("październik", 10),
+    ("listopad", 11),
+    ("grudzień", 12),
+    ("stycznia", 1),
+    ("lutego", 2),
+    ("marca", 3),
+    ("kwietnia", 4),
+    ("maja", 5),
+    ("czerwca", 6),
+    ("lipca", 7),
+    ("sierpnia", 8),
+    ("września", 9),
+    ("października", 10),
+    ("listopada", 11),
+    ("grudnia", 12),
+    ("січень", 1),
+    ("лютий", 2),
+    ("березень", 3),
+    ("квітень", 4),
+    ("травень", 5),
+    ("червень", 6),
+    ("липень", 7),
+    ("серпень", 8),
+    ("вересень", 9),
+    ("жовтень", 10),
+    ("листопад", 11),
+    ("грудень", 12),
+    ("січня", 1),
+    ("лютого", 2),
+    ("березня", 3),
+    ("квітня", 4),
+    ("травня", 5),
+    ("червня", 6),
+    ("липня", 7),
+    ("серпня", 8),
+    ("вересня", 9),
+    ("жовтня", 10),
+    ("листопада", 11),
+    ("грудня", 12),
 ];
 
 /// Reads a month name or its 3-letter English abbreviation (`Apr`, `APR`, `sept`).
@@ -123,7 +189,10 @@ pub fn month_from_name(word: &str) -> Option<u32> {
         return Some(*m);
     }
     // English abbreviations: a prefix of at least three letters (`apr`, `sept`).
-    MONTH_NAMES[..12].iter().find(|(name, _)| name.starts_with(&w)).map(|(_, m)| *m)
+    MONTH_NAMES[..12]
+        .iter()
+        .find(|(name, _)| name.starts_with(&w))
+        .map(|(_, m)| *m)
 }
 
 fn year4(y: &str) -> Option<i32> {
@@ -135,13 +204,20 @@ fn year4(y: &str) -> Option<i32> {
     }
 }
 
-static DMY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{1,2})[-_./](\d{1,2})[-_./](\d{4})(?:\D|$)").unwrap());
-static YMD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{4})[-_./](\d{1,2})[-_./](\d{1,2})(?:\D|$)").unwrap());
-static MY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{1,2})[-_./](\d{4})(?:\D|$)").unwrap());
-static YM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{4})[-_ ./](\d{1,2})(?:\D|$)").unwrap());
-static WORD_YEAR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(\p{L}{3,})[\s'’_.\-]*(\d{4}|\d{2})(?:\D|$)").unwrap());
-static YEAR_WORD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?:^|\D)(\d{4})[\s_\-]+(\p{L}{3,})").unwrap());
-static YEAR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\D)((?:19|20)\d{2})(?:\D|$)").unwrap());
+static DMY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{1,2})[-_./](\d{1,2})[-_./](\d{4})(?:\D|$)").unwrap());
+static YMD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{4})[-_./](\d{1,2})[-_./](\d{1,2})(?:\D|$)").unwrap());
+static MY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{1,2})[-_./](\d{4})(?:\D|$)").unwrap());
+static YM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{4})[-_ ./](\d{1,2})(?:\D|$)").unwrap());
+static WORD_YEAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(\p{L}{3,})[\s'’_.\-]*(\d{4}|\d{2})(?:\D|$)").unwrap());
+static YEAR_WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|\D)(\d{4})[\s_\-]+(\p{L}{3,})").unwrap());
+static YEAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\D)((?:19|20)\d{2})(?:\D|$)").unwrap());
 
 /// Finds the most specific time token in `text`: a full date beats a month of a year, which beats
 /// a year or a month alone. Month names must be real names, never guessed from other words.
@@ -177,10 +253,15 @@ pub fn find_token(text: &str) -> Option<Token> {
             }
         }
     }
-    if let Some(m) = text.split(|c: char| !c.is_alphabetic()).find_map(month_from_name_strict) {
+    if let Some(m) = text
+        .split(|c: char| !c.is_alphabetic())
+        .find_map(month_from_name_strict)
+    {
         return Some(Token::Month(m));
     }
-    YEAR.captures(text).and_then(|c| year4(&c[1])).map(Token::Year)
+    YEAR.captures(text)
+        .and_then(|c| year4(&c[1]))
+        .map(Token::Year)
 }
 
 /// Like [`month_from_name`] but only for whole words, so `Report` never reads as a month.
@@ -206,18 +287,36 @@ mod tests {
 
     #[test]
     fn file_name_tokens_from_real_reseller_files() {
-        assert_eq!(find_token("Continuity Supplier Size Report 27-04-2025.xlsx"), date(2025, 4, 27));
-        assert_eq!(find_token("Continuity Supplier Size Report 27_04_2025.xlsm"), date(2025, 4, 27));
-        assert_eq!(find_token("BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"), ym(2025, 4));
+        assert_eq!(
+            find_token("Continuity Supplier Size Report 27-04-2025.xlsx"),
+            date(2025, 4, 27)
+        );
+        assert_eq!(
+            find_token("Continuity Supplier Size Report 27_04_2025.xlsm"),
+            date(2025, 4, 27)
+        );
+        assert_eq!(
+            find_token("BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"),
+            ym(2025, 4)
+        );
         assert_eq!(find_token("CDLC BIBBI_Sell_Out_2025 01.xlsx"), ym(2025, 1));
         assert_eq!(find_token("BIBBI_Sell_Out_2025_05.xlsx"), ym(2025, 5));
-        assert_eq!(find_token("BIBBIPARFU_ReportPeriod02-2025.xlsx"), ym(2025, 2));
+        assert_eq!(
+            find_token("BIBBIPARFU_ReportPeriod02-2025.xlsx"),
+            ym(2025, 2)
+        );
         assert_eq!(find_token("bibbi sales march'25.xlsx"), ym(2025, 3));
-        assert_eq!(find_token("Skins SA BIBBI CY 2025 February.xlsx"), ym(2025, 2));
+        assert_eq!(
+            find_token("Skins SA BIBBI CY 2025 February.xlsx"),
+            ym(2025, 2)
+        );
         assert_eq!(find_token("2025 April"), ym(2025, 4));
         assert_eq!(find_token("березня-25"), ym(2025, 3));
         assert_eq!(find_token("stycznia 2025"), ym(2025, 1));
-        assert_eq!(find_token("BIbbi_sellout_Galilu_2025.xlsx"), Some(Token::Year(2025)));
+        assert_eq!(
+            find_token("BIbbi_sellout_Galilu_2025.xlsx"),
+            Some(Token::Year(2025))
+        );
         assert_eq!(find_token("Jun"), Some(Token::Month(6)));
         assert_eq!(find_token("Report.xlsx"), None);
     }
@@ -227,7 +326,10 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2025, 4, 27).unwrap();
         let w = Period::week_ending(d);
         assert_eq!(w.label(), "2025-04-21..2025-04-27");
-        assert_eq!(w.shift(-1).end, NaiveDate::from_ymd_opt(2025, 4, 20).unwrap());
+        assert_eq!(
+            w.shift(-1).end,
+            NaiveDate::from_ymd_opt(2025, 4, 20).unwrap()
+        );
         let m = Period::month(2025, 1).unwrap().shift(-1);
         assert_eq!(m.label(), "2024-12");
         assert_eq!(m.end, NaiveDate::from_ymd_opt(2024, 12, 31).unwrap());

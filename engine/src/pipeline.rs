@@ -3,9 +3,9 @@
 //! or refused as a unit when the whole stream has been seen.
 
 use crate::error::{Error, Result};
+use crate::fanout;
 use crate::issues::{Issue, Location, Severity};
 use crate::layout::{choose_sheet, locate_header, read_head, Header, Reshaper};
-use crate::fanout;
 use crate::normalize::{FileContext, Normalizer};
 use crate::period::{find_token, Grain, Period, Token};
 use crate::raw::Workbook;
@@ -75,7 +75,12 @@ pub fn run(
     let head = read_head(wb, sheet, spec)?;
     let header = locate_header(spec, &head, &at)?;
     let period = resolve_period(spec, &file, &sheets[sheet], &head, &header)?;
-    let ctx = FileContext { file: file.clone(), sheet: sheet_name.clone(), batch_id: batch_id.to_owned(), period };
+    let ctx = FileContext {
+        file: file.clone(),
+        sheet: sheet_name.clone(),
+        batch_id: batch_id.to_owned(),
+        period,
+    };
     let mut reshaper = Reshaper::new(spec, &header, at.clone())?;
     let mut issues = Vec::new();
     let (mut accepted, mut rejected, mut other_period) = (0, 0, 0);
@@ -115,10 +120,18 @@ pub fn run(
     let max = spec.spec.max_reject_ratio.unwrap_or(0.5);
     let total = accepted + rejected;
     if total > 0 && rejected as f64 / total as f64 > max {
-        return Err(Error::TooManyRejects { file, rejected, total, max: max * 100.0 });
+        return Err(Error::TooManyRejects {
+            file,
+            rejected,
+            total,
+            max: max * 100.0,
+        });
     }
     issues.append(&mut reshaper.issues);
-    let warnings = issues.iter().filter(|i| i.severity == Severity::Warn).count();
+    let warnings = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Warn)
+        .count();
     let summary = Summary {
         file,
         vendor: spec.spec.vendor.clone(),
@@ -145,43 +158,73 @@ fn totals(batch: &RecordBatch, quantity: &mut i64, local: &mut i128, eur: &mut i
     if let Some(q) = batch.column_by_name("quantity") {
         *quantity += q.as_primitive::<Int64Type>().iter().flatten().sum::<i64>();
     }
-    let sum = |name: &str| batch.column_by_name(name).map_or(0, |c| c.as_primitive::<Decimal128Type>().iter().flatten().sum::<i128>());
+    let sum = |name: &str| {
+        batch.column_by_name(name).map_or(0, |c| {
+            c.as_primitive::<Decimal128Type>()
+                .iter()
+                .flatten()
+                .sum::<i128>()
+        })
+    };
     *local += sum("sales_local");
     *eur += sum("sales_eur");
 }
 
 /// Reads the period from the spec's sources in order; later sources complete earlier partial
 /// tokens (a month from a header and a year from a cell).
-pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<Option<String>>], header: &Header) -> Result<Period> {
+pub fn resolve_period(
+    spec: &CompiledSpec,
+    file: &str,
+    sheet: &str,
+    head: &[Vec<Option<String>>],
+    header: &Header,
+) -> Result<Period> {
     let rule = &spec.spec.period;
     let mut year = None;
     let mut month = None;
     let mut tried = Vec::new();
     for source in &rule.from {
         let (what, text) = match source {
-            PeriodSource::Filename => ("the file name".to_owned(), Some(file.rsplit(['/', '\\']).next().unwrap_or(file).to_owned())),
+            PeriodSource::Filename => (
+                "the file name".to_owned(),
+                Some(file.rsplit(['/', '\\']).next().unwrap_or(file).to_owned()),
+            ),
             PeriodSource::SheetName => ("the sheet name".to_owned(), Some(sheet.to_owned())),
             PeriodSource::Cell(c) => (format!("cell {c}"), crate::layout::cell(head, c)),
             PeriodSource::HeaderLeftOf(l) => {
                 let m = crate::labels::norm_label(l);
                 let i = header.normalized.iter().position(|h| *h == m);
-                (format!("the header left of {l:?}"), i.filter(|i| *i > 0).map(|i| header.labels[i - 1].clone()))
+                (
+                    format!("the header left of {l:?}"),
+                    i.filter(|i| *i > 0).map(|i| header.labels[i - 1].clone()),
+                )
             }
             PeriodSource::Column(l) => {
                 let m = crate::labels::LabelMatcher::parse(l).ok();
                 let i = m.and_then(|m| m.find(&header.normalized));
-                let first = i.and_then(|i| head.iter().skip(header.row as usize).find_map(|r| r.get(i).cloned().flatten()));
+                let first = i.and_then(|i| {
+                    head.iter()
+                        .skip(header.row as usize)
+                        .find_map(|r| r.get(i).cloned().flatten())
+                });
                 (format!("column {l:?}"), first)
             }
         };
         let token = text.as_deref().and_then(find_token);
-        tried.push(format!("{what} ({})", text.as_deref().map_or("not found".to_owned(), |t| format!("{t:?}"))));
+        tried.push(format!(
+            "{what} ({})",
+            text.as_deref()
+                .map_or("not found".to_owned(), |t| format!("{t:?}"))
+        ));
         match token {
             Some(Token::Date(d)) => {
                 let p = match rule.grain {
                     Grain::Day => Period::day(d),
                     Grain::Week => Period::week_ending(d),
-                    Grain::Month => Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d)).expect("valid month"),
+                    Grain::Month => {
+                        Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d))
+                            .expect("valid month")
+                    }
                     Grain::Year => Period::year(chrono::Datelike::year(&d)).expect("valid year"),
                 };
                 return Ok(p.shift(rule.offset));
@@ -195,8 +238,12 @@ pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<
             None => {}
         }
         match (year, month, rule.grain) {
-            (Some(y), Some(m), Grain::Month) => return Ok(Period::month(y, m).expect("valid month").shift(rule.offset)),
-            (Some(y), _, Grain::Year) => return Ok(Period::year(y).expect("valid year").shift(rule.offset)),
+            (Some(y), Some(m), Grain::Month) => {
+                return Ok(Period::month(y, m).expect("valid month").shift(rule.offset))
+            }
+            (Some(y), _, Grain::Year) => {
+                return Ok(Period::year(y).expect("valid year").shift(rule.offset))
+            }
             _ => {}
         }
     }
@@ -205,7 +252,10 @@ pub fn resolve_period(spec: &CompiledSpec, file: &str, sheet: &str, head: &[Vec<
         Grain::Year => "a year",
         _ => "a full date",
     };
-    Err(Error::NoPeriod { file: file.to_owned(), tried: format!("{}; expected {need}", tried.join(", ")) })
+    Err(Error::NoPeriod {
+        file: file.to_owned(),
+        tried: format!("{}; expected {need}", tried.join(", ")),
+    })
 }
 
 /// Whether a batch holds no rows of interest (used by callers to skip empty writes).
@@ -233,20 +283,46 @@ fields:
 
     fn run(rows: Vec<Vec<&str>>) -> crate::Result<super::Outcome> {
         let spec = crate::spec::parse("inline", SPEC).expect("spec compiles");
-        let rows = rows.into_iter().map(|r| r.into_iter().map(|c| (!c.is_empty()).then(|| c.to_owned())).collect()).collect();
-        let mut wb = MemoryWorkbook { file_name: "weekly.csv".into(), sheets: vec![MemorySheet::new("", rows)] };
-        super::run(&mut wb, &spec, &Reference::default(), "t", &mut |_| Ok(()), &mut |_| {})
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|c| (!c.is_empty()).then(|| c.to_owned()))
+                    .collect()
+            })
+            .collect();
+        let mut wb = MemoryWorkbook {
+            file_name: "weekly.csv".into(),
+            sheets: vec![MemorySheet::new("", rows)],
+        };
+        super::run(
+            &mut wb,
+            &spec,
+            &Reference::default(),
+            "t",
+            &mut |_| Ok(()),
+            &mut |_| {},
+        )
     }
 
     #[test]
     fn the_period_can_come_from_a_data_column() {
-        let o = run(vec![vec!["Week Ending", "EAN", "Qty"], vec!["2025-05-04", "7350154320008", "2"]]).unwrap();
+        let o = run(vec![
+            vec!["Week Ending", "EAN", "Qty"],
+            vec!["2025-05-04", "7350154320008", "2"],
+        ])
+        .unwrap();
         assert_eq!(o.summary.period.label(), "2025-04-28..2025-05-04");
     }
 
     #[test]
     fn no_period_anywhere_names_every_source_tried() {
-        let err = run(vec![vec!["Week Ending", "EAN", "Qty"], vec!["", "7350154320008", "2"]]).unwrap_err().to_string();
+        let err = run(vec![
+            vec!["Week Ending", "EAN", "Qty"],
+            vec!["", "7350154320008", "2"],
+        ])
+        .unwrap_err()
+        .to_string();
         assert_eq!(err, "weekly.csv: no reporting period found; tried column \"Week Ending\" (not found), the file name (\"weekly.csv\"); expected a full date");
     }
 }

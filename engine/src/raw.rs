@@ -29,7 +29,10 @@ pub struct ReadError {
 
 impl ReadError {
     pub fn new(file: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { file: file.into(), message: message.into() }
+        Self {
+            file: file.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -70,7 +73,14 @@ pub struct RawBatchBuilder {
 
 impl RawBatchBuilder {
     pub fn new(width: usize) -> Self {
-        Self { width, rows: UInt32Builder::with_capacity(BATCH_ROWS), cols: (0..width).map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)).collect(), len: 0 }
+        Self {
+            width,
+            rows: UInt32Builder::with_capacity(BATCH_ROWS),
+            cols: (0..width)
+                .map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+                .collect(),
+            len: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -100,7 +110,11 @@ impl RawBatchBuilder {
 
     pub fn finish(&mut self) -> RecordBatch {
         let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.rows.finish())];
-        arrays.extend(self.cols.iter_mut().map(|c| Arc::new(c.finish()) as ArrayRef));
+        arrays.extend(
+            self.cols
+                .iter_mut()
+                .map(|c| Arc::new(c.finish()) as ArrayRef),
+        );
         self.len = 0;
         RecordBatch::try_new(raw_schema(self.width), arrays).expect("raw batch matches its schema")
     }
@@ -115,7 +129,10 @@ pub struct MemorySheet {
 
 impl MemorySheet {
     pub fn new(name: impl Into<String>, rows: Vec<Vec<Option<String>>>) -> Self {
-        Self { name: name.into(), rows: Arc::new(rows) }
+        Self {
+            name: name.into(),
+            rows: Arc::new(rows),
+        }
     }
 }
 
@@ -149,7 +166,9 @@ impl Workbook for MemoryWorkbook {
 }
 
 /// Splits in-memory rows into raw batches of [`BATCH_ROWS`].
-pub fn memory_batches(rows: Arc<Vec<Vec<Option<String>>>>) -> impl Iterator<Item = Result<RecordBatch, ReadError>> + Send {
+pub fn memory_batches(
+    rows: Arc<Vec<Vec<Option<String>>>>,
+) -> impl Iterator<Item = Result<RecordBatch, ReadError>> + Send {
     let width = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut next = 0;
     std::iter::from_fn(move || {

@@ -40,47 +40,111 @@ pub struct Reference {
 
 /// Lower-cases, drops punctuation and collapses spaces: `BIBBI. Swimming  Pool` -> `bibbi swimming pool`.
 pub fn loose_key(s: &str) -> String {
-    let t: String = s.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    let t: String = s
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
     norm_label(&t)
 }
 
 impl Reference {
     /// Adds rows of one table; `header` names the columns. Errors name the row (1-based, after
     /// the header) and what was wrong.
-    pub fn add_table(&mut self, table: &str, header: &[String], rows: &[Vec<Option<String>>]) -> Result<(), String> {
-        let idx = |name: &str| header.iter().position(|h| norm_label(h) == name).ok_or(format!("table {table} has no column {name:?}"));
-        let get = |row: &Vec<Option<String>>, i: usize| row.get(i).cloned().flatten().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    pub fn add_table(
+        &mut self,
+        table: &str,
+        header: &[String],
+        rows: &[Vec<Option<String>>],
+    ) -> Result<(), String> {
+        let idx = |name: &str| {
+            header
+                .iter()
+                .position(|h| norm_label(h) == name)
+                .ok_or(format!("table {table} has no column {name:?}"))
+        };
+        let get = |row: &Vec<Option<String>>, i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
         for (n, row) in rows.iter().enumerate() {
             let at = |m: String| format!("{table} row {}: {m}", n + 2);
-            let req = |name: &str| -> Result<String, String> { get(row, idx(name)?).ok_or_else(|| at(format!("{name} is empty"))) };
-            let ean = |s: String| parse_ean(&s).map(std::borrow::Cow::into_owned).map_err(|e| at(format!("ean {s:?}: expected {e}")));
+            let req = |name: &str| -> Result<String, String> {
+                get(row, idx(name)?).ok_or_else(|| at(format!("{name} is empty")))
+            };
+            let ean = |s: String| {
+                parse_ean(&s)
+                    .map(std::borrow::Cow::into_owned)
+                    .map_err(|e| at(format!("ean {s:?}: expected {e}")))
+            };
             match table {
                 "products" => {
-                    let p = Product { ean: ean(req("ean")?)?, functional_name: req("functional_name")?, name: idx("name").ok().and_then(|i| get(row, i)) };
+                    let p = Product {
+                        ean: ean(req("ean")?)?,
+                        functional_name: req("functional_name")?,
+                        name: idx("name").ok().and_then(|i| get(row, i)),
+                    };
                     self.by_ean.insert(p.ean.clone(), self.products.len());
-                    self.by_functional.insert(p.functional_name.to_uppercase(), self.products.len());
+                    self.by_functional
+                        .insert(p.functional_name.to_uppercase(), self.products.len());
                     self.products.push(p);
                 }
                 "vendor_products" => {
                     let (vendor, key, target) = (req("vendor")?, req("key")?, ean(req("ean")?)?);
                     match req("match")?.as_str() {
-                        "exact" => self.exact.insert((vendor, key), target).map(|_| ()).unwrap_or(()),
-                        "normalized" => self.normalized.insert((vendor, loose_key(&key)), target).map(|_| ()).unwrap_or(()),
-                        "pattern" => self.patterns.push((vendor, Regex::new(&format!("(?i){key}")).map_err(|e| at(e.to_string()))?, target)),
-                        other => return Err(at(format!("match {other:?}: expected exact, normalized or pattern"))),
+                        "exact" => self
+                            .exact
+                            .insert((vendor, key), target)
+                            .map(|_| ())
+                            .unwrap_or(()),
+                        "normalized" => self
+                            .normalized
+                            .insert((vendor, loose_key(&key)), target)
+                            .map(|_| ())
+                            .unwrap_or(()),
+                        "pattern" => self.patterns.push((
+                            vendor,
+                            Regex::new(&format!("(?i){key}")).map_err(|e| at(e.to_string()))?,
+                            target,
+                        )),
+                        other => {
+                            return Err(at(format!(
+                                "match {other:?}: expected exact, normalized or pattern"
+                            )))
+                        }
                     }
                 }
                 "prices" => {
-                    let price = parse_decimal(&req("price")?, LOCAL_SCALE as u32, DecimalSep::Auto).map_err(|e| at(format!("price: expected {e}")))?;
-                    self.prices.insert((req("price_list")?, ean(req("ean")?)?), (price, req("currency")?.to_uppercase()));
+                    let price = parse_decimal(&req("price")?, LOCAL_SCALE as u32, DecimalSep::Auto)
+                        .map_err(|e| at(format!("price: expected {e}")))?;
+                    self.prices.insert(
+                        (req("price_list")?, ean(req("ean")?)?),
+                        (price, req("currency")?.to_uppercase()),
+                    );
                 }
                 "fx_rates" => {
-                    let year: i32 = req("year")?.parse().map_err(|_| at("year: expected a year".into()))?;
-                    let month: u32 = req("month")?.parse().ok().filter(|m| (1..=12).contains(m)).ok_or_else(|| at("month: expected 1-12".into()))?;
-                    let rate = parse_decimal(&req("rate")?, RATE_SCALE as u32, DecimalSep::Point).map_err(|e| at(format!("rate: expected {e}")))?;
-                    self.fx.entry(req("currency")?.to_uppercase()).or_default().insert((year, month), rate);
+                    let year: i32 = req("year")?
+                        .parse()
+                        .map_err(|_| at("year: expected a year".into()))?;
+                    let month: u32 = req("month")?
+                        .parse()
+                        .ok()
+                        .filter(|m| (1..=12).contains(m))
+                        .ok_or_else(|| at("month: expected 1-12".into()))?;
+                    let rate = parse_decimal(&req("rate")?, RATE_SCALE as u32, DecimalSep::Point)
+                        .map_err(|e| at(format!("rate: expected {e}")))?;
+                    self.fx
+                        .entry(req("currency")?.to_uppercase())
+                        .or_default()
+                        .insert((year, month), rate);
                 }
-                other => return Err(format!("unknown reference table {other:?}; expected one of {TABLES:?}")),
+                other => {
+                    return Err(format!(
+                        "unknown reference table {other:?}; expected one of {TABLES:?}"
+                    ))
+                }
             }
         }
         Ok(())
@@ -91,7 +155,9 @@ impl Reference {
     }
 
     pub fn product_by_functional(&self, name: &str) -> Option<&Product> {
-        self.by_functional.get(&name.trim().to_uppercase()).map(|&i| &self.products[i])
+        self.by_functional
+            .get(&name.trim().to_uppercase())
+            .map(|&i| &self.products[i])
     }
 
     /// A vendor's product name or code to an EAN: exact, then normalized, then patterns.
@@ -100,7 +166,12 @@ impl Reference {
         self.exact
             .get(&(vendor.to_owned(), k.to_owned()))
             .or_else(|| self.normalized.get(&(vendor.to_owned(), loose_key(k))))
-            .or_else(|| self.patterns.iter().find(|(v, re, _)| v == vendor && re.is_match(k)).map(|(_, _, e)| e))
+            .or_else(|| {
+                self.patterns
+                    .iter()
+                    .find(|(v, re, _)| v == vendor && re.is_match(k))
+                    .map(|(_, _, e)| e)
+            })
             .map(String::as_str)
     }
 
@@ -130,20 +201,40 @@ mod tests {
     fn lookups_try_exact_then_normalized_then_pattern() {
         let mut r = Reference::default();
         let h: Vec<String> = ["vendor", "match", "key", "ean"].map(String::from).to_vec();
-        r.add_table("vendor_products", &h, &[
-            s(&["galilu", "normalized", "BIBBI świeca zapachowa  Wild Moss", "7350154320008"]),
-            s(&["selfridges", "pattern", r"^86033481\b", "7350154320008"]),
-        ]).unwrap();
-        assert_eq!(r.vendor_product("galilu", "  bibbi ŚWIECA zapachowa wild moss "), Some("7350154320008"));
-        assert_eq!(r.vendor_product("selfridges", "86033481 - rainbow rose edp"), Some("7350154320008"));
+        r.add_table(
+            "vendor_products",
+            &h,
+            &[
+                s(&[
+                    "galilu",
+                    "normalized",
+                    "BIBBI świeca zapachowa  Wild Moss",
+                    "7350154320008",
+                ]),
+                s(&["selfridges", "pattern", r"^86033481\b", "7350154320008"]),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            r.vendor_product("galilu", "  bibbi ŚWIECA zapachowa wild moss "),
+            Some("7350154320008")
+        );
+        assert_eq!(
+            r.vendor_product("selfridges", "86033481 - rainbow rose edp"),
+            Some("7350154320008")
+        );
         assert_eq!(r.vendor_product("galilu", "something else"), None);
     }
 
     #[test]
     fn bad_reference_rows_are_named() {
         let mut r = Reference::default();
-        let h: Vec<String> = ["currency", "year", "month", "rate"].map(String::from).to_vec();
-        let err = r.add_table("fx_rates", &h, &[s(&["GBP", "2025", "13", "1.17"])]).unwrap_err();
+        let h: Vec<String> = ["currency", "year", "month", "rate"]
+            .map(String::from)
+            .to_vec();
+        let err = r
+            .add_table("fx_rates", &h, &[s(&["GBP", "2025", "13", "1.17"])])
+            .unwrap_err();
         assert_eq!(err, "fx_rates row 2: month: expected 1-12");
     }
 }

@@ -3,12 +3,12 @@
 //! through here; nothing else runs user SQL.
 
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::execution::context::SQLOptions;
 
 /// Why a query was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -24,8 +24,13 @@ pub enum SqlRejected {
 }
 
 /// Plans `sql` as a read-only query capped at `max_rows` rows.
-pub async fn plan_read_only(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<LogicalPlan, SqlRejected> {
-    let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).map_err(|e| SqlRejected::Syntax(e.to_string()))?;
+pub async fn plan_read_only(
+    ctx: &SessionContext,
+    sql: &str,
+    max_rows: usize,
+) -> Result<LogicalPlan, SqlRejected> {
+    let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
+        .map_err(|e| SqlRejected::Syntax(e.to_string()))?;
     if statements.len() != 1 {
         return Err(SqlRejected::StatementCount(statements.len()));
     }
@@ -33,13 +38,18 @@ pub async fn plan_read_only(ctx: &SessionContext, sql: &str, max_rows: usize) ->
     match &statement {
         Statement::Statement(s) if matches!(s.as_ref(), SqlStatement::Query(_)) => {}
         Statement::Statement(s) => return Err(SqlRejected::NotAQuery(kind(&s.to_string()))),
-        Statement::CreateExternalTable(_) => return Err(SqlRejected::NotAQuery("CREATE EXTERNAL TABLE".into())),
+        Statement::CreateExternalTable(_) => {
+            return Err(SqlRejected::NotAQuery("CREATE EXTERNAL TABLE".into()))
+        }
         Statement::CopyTo(_) => return Err(SqlRejected::NotAQuery("COPY".into())),
         Statement::Explain(_) => return Err(SqlRejected::NotAQuery("EXPLAIN".into())),
         _ => return Err(SqlRejected::NotAQuery("this kind of".into())),
     }
     let state = ctx.state();
-    let plan = state.statement_to_plan(statement).await.map_err(|e| SqlRejected::Plan(explain_plan_error(ctx, &e.to_string())))?;
+    let plan = state
+        .statement_to_plan(statement)
+        .await
+        .map_err(|e| SqlRejected::Plan(explain_plan_error(ctx, &e.to_string())))?;
     SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
@@ -47,14 +57,23 @@ pub async fn plan_read_only(ctx: &SessionContext, sql: &str, max_rows: usize) ->
         .verify_plan(&plan)
         .map_err(|e| SqlRejected::NotAQuery(e.to_string()))?;
     check_no_side_effects(&plan)?;
-    LogicalPlanBuilder::from(plan).limit(0, Some(max_rows)).and_then(|b| b.build()).map_err(|e| SqlRejected::Plan(e.to_string()))
+    LogicalPlanBuilder::from(plan)
+        .limit(0, Some(max_rows))
+        .and_then(|b| b.build())
+        .map_err(|e| SqlRejected::Plan(e.to_string()))
 }
 
 /// Refuses plans that read or write outside the registered tables, even if nested.
 fn check_no_side_effects(plan: &LogicalPlan) -> Result<(), SqlRejected> {
     let mut bad = None;
     let _ = plan.apply(|node| {
-        if matches!(node, LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Copy(_) | LogicalPlan::Statement(_)) {
+        if matches!(
+            node,
+            LogicalPlan::Dml(_)
+                | LogicalPlan::Ddl(_)
+                | LogicalPlan::Copy(_)
+                | LogicalPlan::Statement(_)
+        ) {
             bad = Some(node.display().to_string());
             return Ok(TreeNodeRecursion::Stop);
         }
@@ -64,7 +83,11 @@ fn check_no_side_effects(plan: &LogicalPlan) -> Result<(), SqlRejected> {
 }
 
 fn kind(sql: &str) -> String {
-    sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ").to_uppercase()
+    sql.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
 }
 
 /// Adds "did you mean" for unknown tables, from the tables this session has.
@@ -77,8 +100,19 @@ fn explain_plan_error(ctx: &SessionContext, message: &str) -> String {
     if !(lower.contains("table") && lower.contains("not found")) {
         return first;
     }
-    let tables: Vec<String> = ctx.catalog("datafusion").and_then(|c| c.schema("public")).map(|s| s.table_names()).unwrap_or_default();
-    let wanted = first.split(['\'', '"', '`']).nth(1).unwrap_or_default().rsplit('.').next().unwrap_or_default().to_owned();
+    let tables: Vec<String> = ctx
+        .catalog("datafusion")
+        .and_then(|c| c.schema("public"))
+        .map(|s| s.table_names())
+        .unwrap_or_default();
+    let wanted = first
+        .split(['\'', '"', '`'])
+        .nth(1)
+        .unwrap_or_default()
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     match crate::labels::nearest(&wanted, tables.iter().map(String::as_str)) {
         Some(t) => format!("{first}; did you mean {t:?}? Tables: {}", tables.join(", ")),
         None => format!("{first}; tables: {}", tables.join(", ")),
@@ -87,10 +121,22 @@ fn explain_plan_error(ctx: &SessionContext, message: &str) -> String {
 
 /// Adds "did you mean" for an unknown column, from the canonical tables' columns.
 fn explain_unknown_column(first: &str, rest: &str) -> String {
-    let wanted = rest.trim_end_matches('.').trim_matches(['"', '\'', '`']).rsplit('.').next().unwrap_or_default().to_owned();
+    let wanted = rest
+        .trim_end_matches('.')
+        .trim_matches(['"', '\'', '`'])
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let columns: Vec<String> = [crate::spec::Target::Sellout, crate::spec::Target::Orders]
         .iter()
-        .flat_map(|t| crate::schema::schema(*t).fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>())
+        .flat_map(|t| {
+            crate::schema::schema(*t)
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect::<Vec<_>>()
+        })
         .collect();
     match crate::labels::nearest(&wanted, columns.iter().map(String::as_str)) {
         Some(c) => format!("{first} Did you mean {c:?}?"),

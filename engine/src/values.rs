@@ -5,11 +5,21 @@
 //! Every parser takes trimmed cell text and returns the value or a short phrase saying what was
 //! expected, which the caller turns into an [`crate::issues::Issue`] with the cell's location.
 
-use std::borrow::Cow;
 use chrono::{Duration, NaiveDate};
+use std::borrow::Cow;
 
 /// Which character separates the decimals when a number has only one separator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DecimalSep {
     /// `1,5` and `1.5` are both one and a half; `1.234,5` and `1,234.5` are resolved by the last
@@ -32,12 +42,18 @@ pub fn parse_decimal(text: &str, scale: u32, sep: DecimalSep) -> Result<i128, &'
     }
     let mut value: i128 = 0;
     for d in int_part.bytes() {
-        value = value.checked_mul(10).and_then(|v| v.checked_add((d - b'0') as i128)).ok_or("a number small enough to store")?;
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((d - b'0') as i128))
+            .ok_or("a number small enough to store")?;
     }
     let mut frac = frac_part.bytes();
     for _ in 0..scale {
         let d = frac.next().map_or(0, |d| (d - b'0') as i128);
-        value = value.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or("a number small enough to store")?;
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(d))
+            .ok_or("a number small enough to store")?;
     }
     if frac.next().is_some_and(|d| d >= b'5') {
         value += 1;
@@ -52,13 +68,18 @@ pub fn parse_integer(text: &str, sep: DecimalSep) -> Result<i64, &'static str> {
     if int_part.is_empty() || frac_part.bytes().any(|b| b != b'0') {
         return Err(WHOLE);
     }
-    let v: i64 = int_part.parse().map_err(|_| "a whole number small enough to store")?;
+    let v: i64 = int_part
+        .parse()
+        .map_err(|_| "a whole number small enough to store")?;
     Ok(if negative { -v } else { v })
 }
 
 /// Sign, integer digits and fraction digits of a number. Plain `-?digits[.digits]` (nearly
 /// every cell) is read without allocating; anything else goes through the full rules.
-fn number_parts(text: &str, sep: DecimalSep) -> Option<(bool, std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
+fn number_parts(
+    text: &str,
+    sep: DecimalSep,
+) -> Option<(bool, std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
     if let Some((negative, int, frac)) = plain_number(text, sep) {
         return Some((negative, int.into(), frac.into()));
     }
@@ -134,9 +155,15 @@ fn strip_sign(text: &str) -> Option<(bool, String)> {
     }
     // A trailing sign after digits must be the very last character.
     if sign_seen && seen_digit {
-        let trimmed = t.trim_end_matches(|c: char| c.is_whitespace() || is_currency(c) || c.is_ascii_alphabetic());
+        let trimmed = t.trim_end_matches(|c: char| {
+            c.is_whitespace() || is_currency(c) || c.is_ascii_alphabetic()
+        });
         let ends_with_sign = trimmed.ends_with(['-', '\u{2212}', '\u{2013}']);
-        let starts_with_sign = t.trim_start_matches(|c: char| c.is_whitespace() || is_currency(c) || c.is_ascii_alphabetic()).starts_with(['-', '\u{2212}', '\u{2013}']);
+        let starts_with_sign = t
+            .trim_start_matches(|c: char| {
+                c.is_whitespace() || is_currency(c) || c.is_ascii_alphabetic()
+            })
+            .starts_with(['-', '\u{2212}', '\u{2013}']);
         if !ends_with_sign && !starts_with_sign {
             return None;
         }
@@ -145,12 +172,18 @@ fn strip_sign(text: &str) -> Option<(bool, String)> {
 }
 
 fn is_currency(c: char) -> bool {
-    matches!(c, '€' | '£' | '$' | '¥' | '₴' | '₽' | '₣' | 'ł' | 'č' | 'ž' | '₹' | '¤')
+    matches!(
+        c,
+        '€' | '£' | '$' | '¥' | '₴' | '₽' | '₣' | 'ł' | 'č' | 'ž' | '₹' | '¤'
+    )
 }
 
 /// Splits `1.234,56` into (`1234`, `56`) following the separator rules of [`DecimalSep`].
 fn split_number(body: &str, sep: DecimalSep) -> Option<(String, String)> {
-    let body: String = body.chars().map(|c| if c == '’' { '\'' } else { c }).collect();
+    let body: String = body
+        .chars()
+        .map(|c| if c == '’' { '\'' } else { c })
+        .collect();
     let body = body.replace('\'', "");
     let commas = body.matches(',').count();
     let points = body.matches('.').count();
@@ -158,8 +191,20 @@ fn split_number(body: &str, sep: DecimalSep) -> Option<(String, String)> {
         (0, 0) => None,
         (_, 0) if commas > 1 => None,
         (0, _) if points > 1 => None,
-        (1, 0) => if sep == DecimalSep::Point { None } else { Some(',') },
-        (0, 1) => if sep == DecimalSep::Comma { None } else { Some('.') },
+        (1, 0) => {
+            if sep == DecimalSep::Point {
+                None
+            } else {
+                Some(',')
+            }
+        }
+        (0, 1) => {
+            if sep == DecimalSep::Comma {
+                None
+            } else {
+                Some('.')
+            }
+        }
         _ => {
             let last = body.rfind([',', '.'])?;
             let d = body[last..].chars().next()?;
@@ -204,7 +249,10 @@ pub fn parse_ean(text: &str) -> Result<Cow<'_, str>, &'static str> {
 pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'static str> {
     let t = trim(text).trim_start_matches('\'');
     // Most cells are already a clean code: check it in place, without building a new string.
-    let plain = t.len() >= 8 && t.len() <= 14 && t.bytes().all(|b| b.is_ascii_digit()) && (!check_digit || matches!(t.len(), 8 | 13 | 14));
+    let plain = t.len() >= 8
+        && t.len() <= 14
+        && t.bytes().all(|b| b.is_ascii_digit())
+        && (!check_digit || matches!(t.len(), 8 | 13 | 14));
     if plain {
         if check_digit && !check_digit_ok(t) {
             return Err(CHECK_DIGIT);
@@ -214,7 +262,10 @@ pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'stati
     if t.contains(['E', 'e']) && t.chars().any(|c| c.is_ascii_digit()) {
         return Err("an EAN written out in full; Excel turned this one into scientific notation and its last digits are lost");
     }
-    let t = t.strip_suffix(".0").or_else(|| t.strip_suffix(".00")).unwrap_or(t);
+    let t = t
+        .strip_suffix(".0")
+        .or_else(|| t.strip_suffix(".00"))
+        .unwrap_or(t);
     let digits: String = t.chars().filter(|c| !c.is_whitespace()).collect();
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(EAN);
@@ -231,12 +282,18 @@ pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'stati
     Ok(Cow::Owned(code))
 }
 
-const CHECK_DIGIT: &str = "an EAN/GTIN whose last digit is its check digit; this one does not add up";
+const CHECK_DIGIT: &str =
+    "an EAN/GTIN whose last digit is its check digit; this one does not add up";
 
 fn check_digit_ok(code: &str) -> bool {
     let digits: Vec<u32> = code.bytes().map(|b| (b - b'0') as u32).collect();
     let (body, check) = digits.split_at(digits.len() - 1);
-    let sum: u32 = body.iter().rev().enumerate().map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d }).sum();
+    let sum: u32 = body
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
+        .sum();
     (10 - sum % 10) % 10 == check[0]
 }
 
@@ -259,7 +316,9 @@ pub fn parse_date(text: &str, formats: &[String]) -> Result<NaiveDate, &'static 
             return Ok(d);
         }
     }
-    if let Some(d) = fixed_width_date(t, "%Y-%m-%d").or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()) {
+    if let Some(d) =
+        fixed_width_date(t, "%Y-%m-%d").or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+    {
         return Ok(d);
     }
     if let Ok(serial) = t.parse::<f64>() {
@@ -320,13 +379,18 @@ pub fn clean_text(text: &str) -> Cow<'_, str> {
 }
 
 fn collapse_whitespace(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    text.split(|c: char| c.is_whitespace() || c == '\u{a0}')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether `clean_text` would return the text unchanged, in one pass over the bytes. Most cells
 /// are; anything unusual (non-ASCII, control bytes, two spaces) takes the general path.
 fn is_clean(b: &[u8]) -> bool {
-    let (Some(&first), Some(&last)) = (b.first(), b.last()) else { return false };
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
     if first == b' ' || last == b' ' {
         return false;
     }
@@ -348,38 +412,96 @@ pub fn format_scaled(v: i128, scale: u32) -> String {
     let p = 10i128.pow(scale);
     let sign = if v < 0 { "-" } else { "" };
     let a = v.unsigned_abs();
-    format!("{sign}{}.{:0width$}", a / p as u128, a % p as u128, width = scale as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        a / p as u128,
+        a % p as u128,
+        width = scale as usize
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_clean_text_fast_path_agrees_with_the_general_one() {
-        for t in ["a", "Store 1", " a", "a ", "a  b", "a\tb", "a\u{a0}b", "é", "x\u{1}y", "", " ", "Ghost of Tom, \"EDP\" 100 ml", "a b c"] {
+        for t in [
+            "a",
+            "Store 1",
+            " a",
+            "a ",
+            "a  b",
+            "a\tb",
+            "a\u{a0}b",
+            "é",
+            "x\u{1}y",
+            "",
+            " ",
+            "Ghost of Tom, \"EDP\" 100 ml",
+            "a b c",
+        ] {
             assert_eq!(super::clean_text(t), super::collapse_whitespace(t), "{t:?}");
         }
     }
 
     #[test]
     fn the_fixed_width_date_fast_path_agrees_with_chrono() {
-        for text in ["05/04/2025", "5/4/2025", "31/02/2025", "29/02/2024", "2025-04-30", "05/04/25", "05-04-2025", "05/04/2025x", "aa/bb/cccc"] {
+        for text in [
+            "05/04/2025",
+            "5/4/2025",
+            "31/02/2025",
+            "29/02/2024",
+            "2025-04-30",
+            "05/04/25",
+            "05-04-2025",
+            "05/04/2025x",
+            "aa/bb/cccc",
+        ] {
             for f in ["%d/%m/%Y", "%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y"] {
                 if let Some(d) = fixed_width_date(text, f) {
-                    assert_eq!(NaiveDate::parse_from_str(text, f).ok(), Some(d), "{text:?} {f:?}");
+                    assert_eq!(
+                        NaiveDate::parse_from_str(text, f).ok(),
+                        Some(d),
+                        "{text:?} {f:?}"
+                    );
                 }
             }
         }
-        assert_eq!(fixed_width_date("05/04/2025", "%d/%m/%Y"), NaiveDate::from_ymd_opt(2025, 4, 5));
+        assert_eq!(
+            fixed_width_date("05/04/2025", "%d/%m/%Y"),
+            NaiveDate::from_ymd_opt(2025, 4, 5)
+        );
         assert_eq!(fixed_width_date("31/02/2025", "%d/%m/%Y"), None);
     }
 
     #[test]
     fn the_plain_number_fast_path_agrees_with_the_full_rules() {
-        for text in ["0", "7", "-7", "123.45", "-0.5", "007", "12.", ".5", "1.234", " 42 ", "-", "1e5", "1,5", "--3", "3.0", "99999999999999999999"] {
+        for text in [
+            "0",
+            "7",
+            "-7",
+            "123.45",
+            "-0.5",
+            "007",
+            "12.",
+            ".5",
+            "1.234",
+            " 42 ",
+            "-",
+            "1e5",
+            "1,5",
+            "--3",
+            "3.0",
+            "99999999999999999999",
+        ] {
             for sep in [DecimalSep::Auto, DecimalSep::Point, DecimalSep::Comma] {
-                let slow = strip_sign(text).and_then(|(n, b)| split_number(&b, sep).map(|(i, f)| (n, i, f)));
+                let slow = strip_sign(text)
+                    .and_then(|(n, b)| split_number(&b, sep).map(|(i, f)| (n, i, f)));
                 if let Some((n, i, f)) = plain_number(text, sep) {
-                    assert_eq!(slow, Some((n, i.to_owned(), f.to_owned())), "{text:?} {sep:?}");
+                    assert_eq!(
+                        slow,
+                        Some((n, i.to_owned(), f.to_owned())),
+                        "{text:?} {sep:?}"
+                    );
                 }
             }
         }
@@ -413,7 +535,16 @@ mod tests {
 
     #[test]
     fn things_that_are_not_numbers_are_refused() {
-        for bad in ["", "abc", "12abc", "1.2.3", "1,2,3.4,5", "--", "1-2", "1.23.4"] {
+        for bad in [
+            "",
+            "abc",
+            "12abc",
+            "1.2.3",
+            "1,2,3.4,5",
+            "--",
+            "1-2",
+            "1.23.4",
+        ] {
             assert!(dec(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -443,7 +574,9 @@ mod tests {
         // A GTIN-13 starting with 0 that was stored as a number.
         assert_eq!(parse_ean("12345678905").as_deref(), Ok("0012345678905"));
         assert!(parse_ean("7.35015E+12").unwrap_err().contains("scientific"));
-        assert!(parse_ean("7350154320009").unwrap_err().contains("check digit"));
+        assert!(parse_ean("7350154320009")
+            .unwrap_err()
+            .contains("check digit"));
         assert!(parse_ean("abc").is_err());
         assert!(parse_ean("123").is_err());
     }
@@ -462,14 +595,31 @@ mod tests {
 
     #[test]
     fn the_trim_fast_path_agrees_with_str_trim() {
-        for s in ["", " ", "a", " a", "a ", "\u{a0}a\u{a0}", "\ta\n", "ab cd", "é", " é ", "\u{3000}x", "x\u{2003}", "\x7f"] {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a\u{a0}",
+            "\ta\n",
+            "ab cd",
+            "é",
+            " é ",
+            "\u{3000}x",
+            "x\u{2003}",
+            "\x7f",
+        ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
 
     #[test]
     fn text_is_trimmed_and_collapsed() {
-        assert_eq!(clean_text("  świeca   zapachowa\u{a0} BIBBI "), "świeca zapachowa BIBBI");
+        assert_eq!(
+            clean_text("  świeca   zapachowa\u{a0} BIBBI "),
+            "świeca zapachowa BIBBI"
+        );
     }
 
     #[test]

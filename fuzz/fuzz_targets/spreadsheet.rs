@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     // panic that escapes the reader is a finding, and libfuzzer-sys aborts on those itself.
     static QUIET: std::sync::Once = std::sync::Once::new();
     QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {})));
-    let Ok(mut wb) = SpreadsheetWorkbook::from_bytes("fuzz.xlsx", data.to_vec()) else { return };
+    let Ok(mut wb) = SpreadsheetWorkbook::from_bytes("fuzz.xlsx", data.to_vec()) else {
+        return;
+    };
     for i in 0..wb.sheet_names().len() {
         let _ = wb.head(i, 50);
         if let Ok(stream) = wb.stream(i) {

@@ -2,12 +2,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use taskifai_engine::values::{format_scaled, parse_date, parse_decimal, parse_ean, parse_integer, DecimalSep};
+use taskifai_engine::values::{
+    format_scaled, parse_date, parse_decimal, parse_ean, parse_integer, DecimalSep,
+};
 
 fuzz_target!(|text: &str| {
     for sep in [DecimalSep::Auto, DecimalSep::Comma, DecimalSep::Point] {
         if let Ok(v) = parse_decimal(text, 4, sep) {
-            assert_eq!(parse_decimal(&format_scaled(v, 4), 4, DecimalSep::Point), Ok(v));
+            assert_eq!(
+                parse_decimal(&format_scaled(v, 4), 4, DecimalSep::Point),
+                Ok(v)
+            );
         }
         let _ = parse_integer(text, sep);
     }

@@ -13,7 +13,11 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(tree(&p)) } else { out.push(p) }
+            if p.is_dir() {
+                out.extend(tree(&p))
+            } else {
+                out.push(p)
+            }
         }
     }
     out.sort();
@@ -30,7 +34,11 @@ fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("lake");
     let lake = Lake::open(root.to_str().unwrap()).unwrap();
-    Env { _dir: dir, root, lake }
+    Env {
+        _dir: dir,
+        root,
+        lake,
+    }
 }
 
 fn write(env: &Env, name: &str, bytes: &[u8]) -> PathBuf {
@@ -44,12 +52,43 @@ fn write(env: &Env, name: &str, bytes: &[u8]) -> PathBuf {
 async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<&str>) -> String {
     let env = env();
     let good = repo_path("sample-data/vendors/skins_nl/BIBBIPARFU_ReportPeriod02-2025.xlsx");
-    let req = |path: PathBuf, name: &str, vendor: Option<&str>| IngestRequest { path, name: name.into(), tenant: "demo".into(), vendor: vendor.map(Into::into), dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
-    ingest(&env.lake, &taskifai_tests::specs(), Arc::new(reference()), req(good, "BIBBIPARFU_ReportPeriod02-2025.xlsx", None), Arc::new(|_| {})).await.expect("good file loads");
+    let req = |path: PathBuf, name: &str, vendor: Option<&str>| IngestRequest {
+        path,
+        name: name.into(),
+        tenant: "demo".into(),
+        vendor: vendor.map(Into::into),
+        dry_run: false,
+        mode: Default::default(),
+        batch_id: None,
+        pause_at: None,
+    };
+    ingest(
+        &env.lake,
+        &taskifai_tests::specs(),
+        Arc::new(reference()),
+        req(good, "BIBBIPARFU_ReportPeriod02-2025.xlsx", None),
+        Arc::new(|_| {}),
+    )
+    .await
+    .expect("good file loads");
     let before = tree(&env.root);
     let path = write(&env, name, bytes);
-    let err = ingest(&env.lake, specs, Arc::new(reference()), req(path, name, vendor), Arc::new(|_| {})).await.err().expect("refused").to_string();
-    assert_eq!(tree(&env.root), before, "the lake changed after refusing {name}: {err}");
+    let err = ingest(
+        &env.lake,
+        specs,
+        Arc::new(reference()),
+        req(path, name, vendor),
+        Arc::new(|_| {}),
+    )
+    .await
+    .err()
+    .expect("refused")
+    .to_string();
+    assert_eq!(
+        tree(&env.root),
+        before,
+        "the lake changed after refusing {name}: {err}"
+    );
     err
 }
 
@@ -59,81 +98,177 @@ fn sample(rel: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn an_empty_file_is_refused() {
-    let err = refused(&specs(), "BOXNOX - BIBBI Monthly Sales Report APR2025.csv", b"", None).await;
-    assert_eq!(err, "BOXNOX - BIBBI Monthly Sales Report APR2025.csv: the file is empty");
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.csv",
+        b"",
+        None,
+    )
+    .await;
+    assert_eq!(
+        err,
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.csv: the file is empty"
+    );
 }
 
 #[tokio::test]
 async fn a_truncated_workbook_is_refused() {
     let bytes = sample("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
-    let err = refused(&specs(), "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx", &bytes[..bytes.len() / 2], None).await;
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
+        &bytes[..bytes.len() / 2],
+        None,
+    )
+    .await;
     assert!(err.starts_with("BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx: not a readable spreadsheet: the file is a ZIP archive"), "{err}");
 }
 
 #[tokio::test]
 async fn a_pdf_renamed_xlsx_is_called_a_pdf() {
-    let err = refused(&specs(), "Skins SA BIBBI CY 2025 February.xlsx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", None).await;
+    let err = refused(
+        &specs(),
+        "Skins SA BIBBI CY 2025 February.xlsx",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+        None,
+    )
+    .await;
     assert_eq!(err, "Skins SA BIBBI CY 2025 February.xlsx: not a readable spreadsheet: the file is a PDF document");
 }
 
 #[tokio::test]
 async fn a_wrong_vendor_forced_names_the_missing_header() {
     let bytes = sample("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
-    let err = refused(&specs(), "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx", &bytes, Some("skins_sa")).await;
-    assert!(err.contains("no header row with [\"Branch\", \"StockCode\", \"OrderQty\"]"), "{err}");
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
+        &bytes,
+        Some("skins_sa"),
+    )
+    .await;
+    assert!(
+        err.contains("no header row with [\"Branch\", \"StockCode\", \"OrderQty\"]"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_column_is_named_with_the_nearest_header() {
     let csv = "YEAR,MONTH,CHANNEL,POS,EAN,QTTY,AMOUNT,DESCRIPTION,SKU\n2025,4,Retail,Paris,7350154320008,2,390,Ghost,BBGOT100\n";
-    let err = refused(&specs(), "BOXNOX - BIBBI Monthly Sales Report APR2025.csv", csv.as_bytes(), Some("boxnox")).await;
-    assert!(err.contains("no column \"QTY\"; nearest header found: \"QTTY\""), "{err}");
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.csv",
+        csv.as_bytes(),
+        Some("boxnox"),
+    )
+    .await;
+    assert!(
+        err.contains("no column \"QTY\"; nearest header found: \"QTTY\""),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_file_without_a_period_is_refused() {
     let bytes = sample("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
-    let err = refused(&specs(), "BOXNOX - BIBBI Monthly Sales Report.xlsx", &bytes, None).await;
-    assert!(err.contains("no reporting period found; tried the file name"), "{err}");
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report.xlsx",
+        &bytes,
+        None,
+    )
+    .await;
+    assert!(
+        err.contains("no reporting period found; tried the file name"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_hook_that_loops_forever_fails_the_file() {
-    let text = std::fs::read_to_string(repo_path("vendor-specs/skins_nl.yaml")).unwrap().replace("examples:", "hooks:\n  row: \"loop { }\"\nexamples: []\nold_examples:");
+    let text = std::fs::read_to_string(repo_path("vendor-specs/skins_nl.yaml"))
+        .unwrap()
+        .replace(
+            "examples:",
+            "hooks:\n  row: \"loop { }\"\nexamples: []\nold_examples:",
+        );
     let text = text.split("old_examples:").next().unwrap().to_owned();
-    let spec = taskifai_engine::spec::parse("skins_nl.yaml", &text).expect("spec with a hook compiles");
+    let spec =
+        taskifai_engine::spec::parse("skins_nl.yaml", &text).expect("spec with a hook compiles");
     let registry = SpecRegistry::new(vec![spec]);
     let csv = "Brand,Article,EANCode,SalesAmount,SalesAmountSPLY,SalesQuantity\nB,Ghost,7350154320008,195,,1\n";
-    let err = refused(&registry, "BIBBIPARFU_ReportPeriod03-2025.csv", csv.as_bytes(), None).await;
-    assert!(err.contains("hook failed") && err.contains("endless loop"), "{err}");
+    let err = refused(
+        &registry,
+        "BIBBIPARFU_ReportPeriod03-2025.csv",
+        csv.as_bytes(),
+        None,
+    )
+    .await;
+    assert!(
+        err.contains("hook failed") && err.contains("endless loop"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn too_many_rejected_rows_fail_the_whole_file() {
     let csv = "YEAR,MONTH,CHANNEL,POS,EAN,QTY,AMOUNT,DESCRIPTION,SKU\n2025,4,Retail,Paris,123,2,390,Ghost,\n2025,4,Retail,Paris,7350154320008,x,390,Ghost,BBGOT100\n";
-    let err = refused(&specs(), "BOXNOX - BIBBI Monthly Sales Report APR2025.csv", csv.as_bytes(), None).await;
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.csv",
+        csv.as_bytes(),
+        None,
+    )
+    .await;
     assert!(err.contains("2 of 2 rows rejected"), "{err}");
 }
 
 #[test]
 fn a_yaml_alias_bomb_is_refused_quickly() {
     let mut text = String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
-    for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().zip(["b", "c", "d", "e", "f", "g", "h", "i"]) {
+    for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+    {
         text.push_str(&format!("{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
     }
-    let err = taskifai_engine::spec::parse("bomb.yaml", &text).err().expect("refused").to_string();
+    let err = taskifai_engine::spec::parse("bomb.yaml", &text)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(err.starts_with("bomb.yaml:"), "{err}");
 }
 
 #[test]
 fn spec_errors_point_at_line_and_column() {
-    let text = std::fs::read_to_string(repo_path("vendor-specs/boxnox.yaml")).unwrap().replace("product_ean: { column: EAN }", "product_ean: { column: EAN, extract: '(' }");
-    let err = taskifai_engine::spec::parse("vendor-specs/boxnox.yaml", &text).err().expect("refused").to_string();
-    let line = text.lines().position(|l| l.contains("extract: '('")).unwrap() + 1;
-    assert!(err.starts_with(&format!("vendor-specs/boxnox.yaml:{line}:")), "{err}");
-    assert!(err.contains("fields.product_ean.extract: invalid regex"), "{err}");
+    let text = std::fs::read_to_string(repo_path("vendor-specs/boxnox.yaml"))
+        .unwrap()
+        .replace(
+            "product_ean: { column: EAN }",
+            "product_ean: { column: EAN, extract: '(' }",
+        );
+    let err = taskifai_engine::spec::parse("vendor-specs/boxnox.yaml", &text)
+        .err()
+        .expect("refused")
+        .to_string();
+    let line = text
+        .lines()
+        .position(|l| l.contains("extract: '('"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.starts_with(&format!("vendor-specs/boxnox.yaml:{line}:")),
+        "{err}"
+    );
+    assert!(
+        err.contains("fields.product_ean.extract: invalid regex"),
+        "{err}"
+    );
     let typo = text.replace("keep_only_period: true", "keep_only_periods: true");
-    let err = taskifai_engine::spec::parse("vendor-specs/boxnox.yaml", &typo).err().expect("refused").to_string();
+    let err = taskifai_engine::spec::parse("vendor-specs/boxnox.yaml", &typo)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(err.contains("unknown field `keep_only_periods`"), "{err}");
 }
 
@@ -164,7 +299,8 @@ examples:
 "#;
     let original = std::fs::read_to_string(repo_path("vendor-specs/boxnox.yaml")).unwrap();
     let text = format!("{}{hook}", original.split("examples:").next().unwrap());
-    let spec = taskifai_engine::spec::parse("boxnox.yaml", &text).expect("a spec with a batch hook compiles");
+    let spec = taskifai_engine::spec::parse("boxnox.yaml", &text)
+        .expect("a spec with a batch hook compiles");
     let failures = taskifai_engine::examples::run_examples(&spec, &reference());
     assert!(failures.is_empty(), "{failures:?}");
     // The same example fails without the hook, so the test can tell.

@@ -27,14 +27,32 @@ struct Moto {
 
 impl Moto {
     fn start() -> Self {
-        let exe = std::env::var("TASKIFAI_MOTO_SERVER").map(PathBuf::from).unwrap_or_else(|_| repo_path("target/moto/bin/moto_server"));
-        assert!(exe.exists(), "{} is missing: ./scripts/test installs moto (an S3 server for tests)", exe.display());
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(&exe).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("moto starts");
+        let exe = std::env::var("TASKIFAI_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_path("target/moto/bin/moto_server"));
+        assert!(
+            exe.exists(),
+            "{} is missing: ./scripts/test installs moto (an S3 server for tests)",
+            exe.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto starts");
         let moto = Self { child, port };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "moto did not listen on {port} within 30 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto did not listen on {port} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
@@ -46,14 +64,23 @@ impl Moto {
         write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.port).unwrap();
         let mut reply = String::new();
         s.read_to_string(&mut reply).unwrap();
-        assert!(reply.starts_with("HTTP/1.1 200"), "bucket not created: {reply}");
+        assert!(
+            reply.starts_with("HTTP/1.1 200"),
+            "bucket not created: {reply}"
+        );
     }
 
     fn options(&self) -> Vec<(String, String)> {
-        [("aws_endpoint", format!("http://127.0.0.1:{}", self.port)), ("aws_allow_http", "true".into()), ("aws_access_key_id", "test".into()), ("aws_secret_access_key", "test".into()), ("aws_region", "us-east-1".into())]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect()
+        [
+            ("aws_endpoint", format!("http://127.0.0.1:{}", self.port)),
+            ("aws_allow_http", "true".into()),
+            ("aws_access_key_id", "test".into()),
+            ("aws_secret_access_key", "test".into()),
+            ("aws_region", "us-east-1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 }
 
@@ -67,14 +94,32 @@ impl Drop for Moto {
 async fn load(lake: &Lake, rel: &str) -> Status {
     let path = repo_path(&format!("sample-data/vendors/{rel}"));
     let name = rel.rsplit('/').next().unwrap().to_owned();
-    let req = IngestRequest { path, name, tenant: "demo".into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
-    ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.expect("loads").status
+    let req = IngestRequest {
+        path,
+        name,
+        tenant: "demo".into(),
+        vendor: None,
+        dry_run: false,
+        mode: Default::default(),
+        batch_id: None,
+        pause_at: None,
+    };
+    ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {}))
+        .await
+        .expect("loads")
+        .status
 }
 
 async fn count(lake: &Lake, sql: &str) -> i64 {
     let ctx = tenant_session(lake, "demo").await.unwrap();
     let plan = plan_read_only(&ctx, sql, 100).await.unwrap();
-    let batches: Vec<RecordBatch> = ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap();
+    let batches: Vec<RecordBatch> = ctx
+        .execute_logical_plan(plan)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     batches[0].column(0).as_primitive::<Int64Type>().value(0)
 }
 
@@ -88,38 +133,95 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
     let url = "s3://taskifai-lake/lakes/prod";
     let lake = Lake::open_cloud(url, moto.options()).unwrap();
     assert!(matches!(load(&lake, SKINS_NL).await, Status::Loaded { .. }));
-    assert!(matches!(load(&lake, SKINS_NL).await, Status::Duplicate { .. }));
+    assert!(matches!(
+        load(&lake, SKINS_NL).await,
+        Status::Duplicate { .. }
+    ));
     assert!(matches!(load(&lake, BOXNOX).await, Status::Loaded { .. }));
-    assert_eq!(count(&lake, "SELECT count(*) FROM sellout_entries").await, 7);
+    assert_eq!(
+        count(&lake, "SELECT count(*) FROM sellout_entries").await,
+        7
+    );
 
     // The objects are in the bucket, under the lake's prefix, Hive-partitioned.
     let root = lake.root_store().expect("a cloud lake has a bucket store");
-    let keys: Vec<String> = root.list(Some(&StorePath::from("lakes/prod/tenant=demo"))).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
-    assert!(keys.iter().any(|k| k.starts_with("lakes/prod/tenant=demo/table=sellout_entries/year=2025/month=4/") && k.ends_with(".parquet")), "{keys:?}");
-    assert!(keys.iter().any(|k| k.starts_with("lakes/prod/tenant=demo/_log/")), "{keys:?}");
+    let keys: Vec<String> = root
+        .list(Some(&StorePath::from("lakes/prod/tenant=demo")))
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        keys.iter().any(|k| k
+            .starts_with("lakes/prod/tenant=demo/table=sellout_entries/year=2025/month=4/")
+            && k.ends_with(".parquet")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("lakes/prod/tenant=demo/_log/")),
+        "{keys:?}"
+    );
 
     // Commits rely on put-if-absent: the bucket refuses a second writer of the same log entry.
     let entry = StorePath::from("tenant=demo/_log/00000000000000000001.json");
-    let again = lake.store().put_opts(&entry, PutPayload::from_static(b"{}"), PutMode::Create.into()).await;
-    assert!(matches!(again, Err(object_store::Error::AlreadyExists { .. })), "{again:?}");
+    let again = lake
+        .store()
+        .put_opts(
+            &entry,
+            PutPayload::from_static(b"{}"),
+            PutMode::Create.into(),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(object_store::Error::AlreadyExists { .. })),
+        "{again:?}"
+    );
 
     // Another process opening the same URL sees the same data through the commit log.
     let other = Lake::open_cloud(url, moto.options()).unwrap();
-    assert_eq!(count(&other, "SELECT sum(quantity) FROM sellout_entries").await, count(&lake, "SELECT sum(quantity) FROM sellout_entries").await);
+    assert_eq!(
+        count(&other, "SELECT sum(quantity) FROM sellout_entries").await,
+        count(&lake, "SELECT sum(quantity) FROM sellout_entries").await
+    );
 
     // A deleted batch leaves the queries and its data files leave the bucket.
     let snap = other.snapshot("demo").await.unwrap();
-    let boxnox = snap.batches.iter().find(|(_, (m, _))| m.vendor == "boxnox").map(|(id, _)| id.clone()).unwrap();
+    let boxnox = snap
+        .batches
+        .iter()
+        .find(|(_, (m, _))| m.vendor == "boxnox")
+        .map(|(id, _)| id.clone())
+        .unwrap();
     assert!(other.delete_batch("demo", &boxnox).await.unwrap());
-    assert_eq!(count(&other, "SELECT count(*) FROM sellout_entries").await, 3);
+    assert_eq!(
+        count(&other, "SELECT count(*) FROM sellout_entries").await,
+        3
+    );
     other.vacuum("demo", Duration::ZERO).await.unwrap();
-    let keys: Vec<String> = root.list(Some(&StorePath::from("lakes/prod/tenant=demo"))).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
-    assert!(!keys.iter().any(|k| k.contains("/table=") && k.contains(&boxnox)), "{keys:?}");
-    assert!(keys.iter().any(|k| k.contains("/table=")), "the other batch's files stay: {keys:?}");
+    let keys: Vec<String> = root
+        .list(Some(&StorePath::from("lakes/prod/tenant=demo")))
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.contains("/table=") && k.contains(&boxnox)),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.contains("/table=")),
+        "the other batch's files stay: {keys:?}"
+    );
 }
 
 #[test]
 fn a_cloud_url_without_a_bucket_is_refused_with_the_location() {
-    let err = Lake::open_cloud("s3://", vec![]).err().expect("refused").to_string();
+    let err = Lake::open_cloud("s3://", vec![])
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(err.contains("s3://"), "{err}");
 }

@@ -18,18 +18,38 @@ fn lake() -> (tempfile::TempDir, Lake) {
 }
 
 async fn load(lake: &Lake, tenant: &str, path: PathBuf, name: &str) -> Status {
-    let req = IngestRequest { path, name: name.into(), tenant: tenant.into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
-    ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.expect("loads").status
+    let req = IngestRequest {
+        path,
+        name: name.into(),
+        tenant: tenant.into(),
+        vendor: None,
+        dry_run: false,
+        mode: Default::default(),
+        batch_id: None,
+        pause_at: None,
+    };
+    ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {}))
+        .await
+        .expect("loads")
+        .status
 }
 
 async fn query(lake: &Lake, tenant: &str, sql: &str) -> Vec<RecordBatch> {
     let ctx = tenant_session(lake, tenant).await.unwrap();
     let plan = plan_read_only(&ctx, sql, 100).await.unwrap();
-    ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap()
+    ctx.execute_logical_plan(plan)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap()
 }
 
 async fn count(lake: &Lake, tenant: &str, sql: &str) -> i64 {
-    query(lake, tenant, sql).await[0].column(0).as_primitive::<Int64Type>().value(0)
+    query(lake, tenant, sql).await[0]
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .value(0)
 }
 
 const SKINS_NL: &str = "skins_nl/BIBBIPARFU_ReportPeriod02-2025.xlsx";
@@ -41,93 +61,252 @@ fn sample(rel: &str) -> PathBuf {
 #[tokio::test]
 async fn identical_content_is_loaded_once() {
     let (d, lake) = lake();
-    assert!(matches!(load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await, Status::Loaded { .. }));
-    assert!(matches!(load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await, Status::Duplicate { .. }));
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3);
+    assert!(matches!(
+        load(
+            &lake,
+            "demo",
+            sample(SKINS_NL),
+            "BIBBIPARFU_ReportPeriod02-2025.xlsx"
+        )
+        .await,
+        Status::Loaded { .. }
+    ));
+    assert!(matches!(
+        load(
+            &lake,
+            "demo",
+            sample(SKINS_NL),
+            "BIBBIPARFU_ReportPeriod02-2025.xlsx"
+        )
+        .await,
+        Status::Duplicate { .. }
+    ));
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        3
+    );
     assert_eq!(lake.snapshot("demo").await.unwrap().batches.len(), 1);
     // A lake-only load may have started writing before the hash showed the duplicate.
-    assert_eq!(data_files(&d.path().join("lake")).len(), 1, "the duplicate left no data file");
+    assert_eq!(
+        data_files(&d.path().join("lake")).len(),
+        1,
+        "the duplicate left no data file"
+    );
 }
 
 #[tokio::test]
 async fn a_new_file_for_the_same_vendor_and_period_replaces_the_old_rows() {
     let (d, lake) = lake();
-    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
-    let first: Vec<String> = lake.snapshot("demo").await.unwrap().batches.keys().cloned().collect();
+    load(
+        &lake,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
+    let first: Vec<String> = lake
+        .snapshot("demo")
+        .await
+        .unwrap()
+        .batches
+        .keys()
+        .cloned()
+        .collect();
     // Same vendor and period, different bytes: a corrected file with one more row.
     let csv = d.path().join("BIBBIPARFU_ReportPeriod02-2025.csv");
     std::fs::write(&csv, "Brand;Article;EANCode;SalesAmount;SalesAmountSPLY;SalesAmountVariance;SalesQuantity;SalesQuantitySPLY;SalesQuantityVariance\nB;Ghost;7350154320008;€ 195;;;1;;\nB;Ghost;7350154320008;€ 195;;;1;;\n").unwrap();
     let status = load(&lake, "demo", csv, "BIBBIPARFU_ReportPeriod02-2025.csv").await;
-    let Status::Loaded { replaced, .. } = status else { panic!("loaded") };
+    let Status::Loaded { replaced, .. } = status else {
+        panic!("loaded")
+    };
     assert_eq!(replaced, first);
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 2);
-    assert_eq!(count(&lake, "demo", "SELECT sum(quantity) FROM sellout_entries").await, 2);
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        2
+    );
+    assert_eq!(
+        count(&lake, "demo", "SELECT sum(quantity) FROM sellout_entries").await,
+        2
+    );
     // Another vendor's rows are untouched by the replacement.
-    load(&lake, "demo", sample("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"), "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx").await;
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 6);
+    load(
+        &lake,
+        "demo",
+        sample("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
+    )
+    .await;
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        6
+    );
 }
 
 #[tokio::test]
 async fn a_deleted_batch_disappears_from_queries() {
     let (_d, lake) = lake();
-    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
-    let id = lake.snapshot("demo").await.unwrap().batches.keys().next().cloned().unwrap();
+    load(
+        &lake,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
+    let id = lake
+        .snapshot("demo")
+        .await
+        .unwrap()
+        .batches
+        .keys()
+        .next()
+        .cloned()
+        .unwrap();
     assert!(lake.delete_batch("demo", &id).await.unwrap());
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 0);
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        0
+    );
     assert!(!lake.delete_batch("demo", &id).await.unwrap());
 }
 
 #[tokio::test]
 async fn one_tenants_batch_is_invisible_to_another() {
     let (_d, lake) = lake();
-    load(&lake, "acme", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
-    assert_eq!(count(&lake, "acme", "SELECT count(*) FROM sellout_entries").await, 3);
-    assert_eq!(count(&lake, "globex", "SELECT count(*) FROM sellout_entries").await, 0);
+    load(
+        &lake,
+        "acme",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
+    assert_eq!(
+        count(&lake, "acme", "SELECT count(*) FROM sellout_entries").await,
+        3
+    );
+    assert_eq!(
+        count(&lake, "globex", "SELECT count(*) FROM sellout_entries").await,
+        0
+    );
     let ctx = tenant_session(&lake, "globex").await.unwrap();
-    let err = plan_read_only(&ctx, "SELECT * FROM acme.sellout_entries", 10).await.unwrap_err().to_string();
+    let err = plan_read_only(&ctx, "SELECT * FROM acme.sellout_entries", 10)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not found"), "{err}");
 }
 
 #[tokio::test]
 async fn a_load_that_never_commits_stays_invisible_and_is_vacuumed() {
     let (_d, lake) = lake();
-    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
-    let (_, batches) = taskifai_tests::normalize_file(&specs(), &reference(), &sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")).unwrap();
-    let meta = BatchMeta { batch_id: "crashed".into(), table: "sellout_entries".into(), vendor: "cdlc".into(), spec_version: 1, file_name: "x.xlsx".into(), sha256: "0".into(), period_start: "2025-04-01".into(), period_end: "2025-04-30".into(), rows: 0 };
-    let mut staged = lake.begin("demo", meta, taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout));
+    load(
+        &lake,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
+    let (_, batches) = taskifai_tests::normalize_file(
+        &specs(),
+        &reference(),
+        &sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
+    )
+    .unwrap();
+    let meta = BatchMeta {
+        batch_id: "crashed".into(),
+        table: "sellout_entries".into(),
+        vendor: "cdlc".into(),
+        spec_version: 1,
+        file_name: "x.xlsx".into(),
+        sha256: "0".into(),
+        period_start: "2025-04-01".into(),
+        period_end: "2025-04-30".into(),
+        rows: 0,
+    };
+    let mut staged = lake.begin(
+        "demo",
+        meta,
+        taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
+    );
     for b in &batches {
         staged.write(b).await.unwrap();
     }
     // The process dies here: the writer is dropped without commit or abort.
     drop(staged);
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3);
-    lake.vacuum("demo", std::time::Duration::ZERO).await.unwrap();
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3);
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        3
+    );
+    lake.vacuum("demo", std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        3
+    );
 }
 
 #[tokio::test]
 async fn vacuum_removes_old_orphans_and_staging_files_but_not_young_ones() {
     let (d, lake) = lake();
-    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
-    let part = d.path().join("lake/tenant=demo/table=sellout_entries/year=2025/month=4");
+    load(
+        &lake,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
+    let part = d
+        .path()
+        .join("lake/tenant=demo/table=sellout_entries/year=2025/month=4");
     std::fs::create_dir_all(&part).unwrap();
     let orphan = part.join("part-crashed-0.parquet");
     let staging = part.join("part-crashed-1.parquet#7");
     std::fs::write(&orphan, b"PAR1").unwrap();
     std::fs::write(&staging, b"PAR1").unwrap();
     // A load in flight could own them: an hour's grace keeps them.
-    assert_eq!(lake.vacuum("demo", std::time::Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(
+        lake.vacuum("demo", std::time::Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
     assert!(orphan.exists() && staging.exists());
-    assert_eq!(lake.vacuum("demo", std::time::Duration::ZERO).await.unwrap(), 2);
+    assert_eq!(
+        lake.vacuum("demo", std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        2
+    );
     assert!(!orphan.exists() && !staging.exists());
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 3, "live data stays");
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        3,
+        "live data stays"
+    );
 }
 
 #[tokio::test]
 async fn a_dry_run_loads_nothing() {
     let (_d, lake) = lake();
-    let req = IngestRequest { path: sample(SKINS_NL), name: "BIBBIPARFU_ReportPeriod02-2025.xlsx".into(), tenant: "demo".into(), vendor: None, dry_run: true, mode: Default::default(), batch_id: None, pause_at: None };
-    let report = ingest(&lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.unwrap();
+    let req = IngestRequest {
+        path: sample(SKINS_NL),
+        name: "BIBBIPARFU_ReportPeriod02-2025.xlsx".into(),
+        tenant: "demo".into(),
+        vendor: None,
+        dry_run: true,
+        mode: Default::default(),
+        batch_id: None,
+        pause_at: None,
+    };
+    let report = ingest(
+        &lake,
+        &specs(),
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
     assert!(matches!(report.status, Status::DryRun));
     assert_eq!(report.outcome.unwrap().summary.rows_accepted, 3);
     assert!(lake.snapshot("demo").await.unwrap().batches.is_empty());
@@ -138,16 +317,31 @@ async fn a_reader_that_cached_a_snapshot_sees_later_commits_from_another_process
     let (dir, writer) = lake();
     let reader = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
     assert_eq!(reader.snapshot("demo").await.unwrap().version, 0);
-    load(&writer, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
+    load(
+        &writer,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
     let first = reader.snapshot("demo").await.unwrap();
     assert_eq!((first.version, first.batches.len()), (1, 1));
-    load(&writer, "demo", sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"), "CDLC BIBBI_Sell_Out_2025 04.xlsx").await;
+    load(
+        &writer,
+        "demo",
+        sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
+        "CDLC BIBBI_Sell_Out_2025 04.xlsx",
+    )
+    .await;
     let id = first.batches.keys().next().unwrap().clone();
     writer.delete_batch("demo", &id).await.unwrap();
     let later = reader.snapshot("demo").await.unwrap();
     assert_eq!(later.version, 3);
     assert_eq!(later.batches.len(), 1);
-    assert!(!later.batches.contains_key(&id), "the delete is replayed on top of the cached snapshot");
+    assert!(
+        !later.batches.contains_key(&id),
+        "the delete is replayed on top of the cached snapshot"
+    );
 }
 
 fn data_files(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -164,52 +358,125 @@ fn data_files(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 async fn strings(lake: &Lake, tenant: &str, sql: &str) -> Vec<String> {
-    query(lake, tenant, sql).await.iter().flat_map(|b| (0..b.num_rows()).map(|i| datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap()).collect::<Vec<_>>()).collect()
+    query(lake, tenant, sql)
+        .await
+        .iter()
+        .flat_map(|b| {
+            (0..b.num_rows())
+                .map(|i| {
+                    datafusion::arrow::util::display::array_value_to_string(b.column(0), i).unwrap()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn stored_columns(path: &std::path::Path) -> Vec<String> {
     let file = std::fs::File::open(path).unwrap();
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-    reader.schema().fields().iter().map(|f| f.name().clone()).collect()
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap();
+    reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
 }
 
 #[tokio::test]
 async fn per_file_columns_are_recorded_once_in_the_log_and_come_back_in_queries() {
     let (d, lake) = lake();
-    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
+    load(
+        &lake,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
     let snap = lake.snapshot("demo").await.unwrap();
     let (id, (_, files)) = snap.batches.iter().next().unwrap();
     let file = &files[0];
     let stored = stored_columns(&d.path().join("lake").join(&file.path));
     for c in taskifai_engine::schema::PER_FILE {
-        assert!(!stored.contains(&c.to_string()), "{c} is not stored per row: {stored:?}");
+        assert!(
+            !stored.contains(&c.to_string()),
+            "{c} is not stored per row: {stored:?}"
+        );
     }
     assert!(stored.contains(&"product_ean".to_string()));
     assert_eq!(file.constants["batch_id"].as_deref(), Some(id.as_str()));
     assert_eq!(file.constants["month"].as_deref(), Some("2"));
-    assert_eq!(file.bytes, Some(std::fs::metadata(d.path().join("lake").join(&file.path)).unwrap().len()));
+    assert_eq!(
+        file.bytes,
+        Some(
+            std::fs::metadata(d.path().join("lake").join(&file.path))
+                .unwrap()
+                .len()
+        )
+    );
     let sql = format!("SELECT count(*) FROM sellout_entries WHERE batch_id = '{id}' AND year = 2025 AND month = 2 AND source_file = 'BIBBIPARFU_ReportPeriod02-2025.xlsx' AND spec_name = 'skins_nl' AND spec_version = 1 AND period_start = DATE '2025-02-01' AND period_grain = 'month'");
     assert_eq!(count(&lake, "demo", &sql).await, 3);
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries WHERE month = 3").await, 0);
+    assert_eq!(
+        count(
+            &lake,
+            "demo",
+            "SELECT count(*) FROM sellout_entries WHERE month = 3"
+        )
+        .await,
+        0
+    );
     // The filter on a per-file column drops the file before the scan: nothing is opened.
     let ctx = tenant_session(&lake, "demo").await.unwrap();
-    let plan = plan_read_only(&ctx, "SELECT product_ean FROM sellout_entries WHERE month = 3", 100).await.unwrap();
+    let plan = plan_read_only(
+        &ctx,
+        "SELECT product_ean FROM sellout_entries WHERE month = 3",
+        100,
+    )
+    .await
+    .unwrap();
     let physical = ctx.state().create_physical_plan(&plan).await.unwrap();
-    let shown = datafusion::physical_plan::displayable(physical.as_ref()).indent(false).to_string();
-    assert!(shown.contains("EmptyExec") && !shown.contains("DataSourceExec"), "{shown}");
-    assert_eq!(strings(&lake, "demo", "SELECT DISTINCT source_file FROM sellout_entries").await, vec!["BIBBIPARFU_ReportPeriod02-2025.xlsx"]);
+    let shown = datafusion::physical_plan::displayable(physical.as_ref())
+        .indent(false)
+        .to_string();
+    assert!(
+        shown.contains("EmptyExec") && !shown.contains("DataSourceExec"),
+        "{shown}"
+    );
+    assert_eq!(
+        strings(
+            &lake,
+            "demo",
+            "SELECT DISTINCT source_file FROM sellout_entries"
+        )
+        .await,
+        vec!["BIBBIPARFU_ReportPeriod02-2025.xlsx"]
+    );
     // Whole rows, as the database repair reads them.
     let schema = taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout);
     let rows = lake.read_file(file, &schema).await.unwrap();
     assert_eq!(rows[0].schema(), schema);
-    assert_eq!(rows[0].column_by_name("batch_id").unwrap().as_string::<i32>().value(2), id);
+    assert_eq!(
+        rows[0]
+            .column_by_name("batch_id")
+            .unwrap()
+            .as_string::<i32>()
+            .value(2),
+        id
+    );
 }
 
 #[tokio::test]
 async fn files_that_store_every_column_are_read_beside_newer_ones() {
     use taskifai_connectors::lake::{Commit, DataFile};
     let (d, lake) = lake();
-    load(&lake, "demo", sample(SKINS_NL), "BIBBIPARFU_ReportPeriod02-2025.xlsx").await;
+    load(
+        &lake,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
     let snap = lake.snapshot("demo").await.unwrap();
     let (meta, files) = snap.batches.values().next().unwrap().clone();
     // A file as lakes wrote them before per-file columns moved to the log: every column stored.
@@ -217,35 +484,125 @@ async fn files_that_store_every_column_are_read_beside_newer_ones() {
     let rows = lake.read_file(&files[0], &schema).await.unwrap();
     let old_path = "tenant=demo/table=sellout_entries/year=2025/month=2/part-old-0.parquet";
     let out = d.path().join("lake").join(old_path);
-    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&out).unwrap(), schema.clone(), None).unwrap();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&out).unwrap(),
+        schema.clone(),
+        None,
+    )
+    .unwrap();
     for b in &rows {
         let mut columns = b.columns().to_vec();
-        columns[schema.index_of("batch_id").unwrap()] = Arc::new(datafusion::arrow::array::StringArray::from(vec!["old"; b.num_rows()]));
-        w.write(&RecordBatch::try_new(schema.clone(), columns).unwrap()).unwrap();
+        columns[schema.index_of("batch_id").unwrap()] =
+            Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                "old";
+                b.num_rows(
+                )
+            ]));
+        w.write(&RecordBatch::try_new(schema.clone(), columns).unwrap())
+            .unwrap();
     }
     w.close().unwrap();
-    let old_meta = taskifai_connectors::lake::BatchMeta { batch_id: "old".into(), ..meta };
-    let commit = Commit { version: snap.version + 1, committed_at: "2025-01-01T00:00:00Z".into(), add: Some((old_meta, vec![DataFile { path: old_path.into(), rows: 3, bytes: None, constants: Default::default() }])), remove: vec![] };
-    std::fs::write(d.path().join(format!("lake/tenant=demo/_log/{:020}.json", commit.version)), serde_json::to_vec(&commit).unwrap()).unwrap();
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries WHERE month = 2").await, 6);
-    assert_eq!(count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await, 6, "row counts from the log, both groups");
-    assert_eq!(count(&lake, "demo", "SELECT count(DISTINCT batch_id) FROM sellout_entries").await, 2, "the old file's batch_id column is read from the file");
-    assert_eq!(count(&lake, "demo", "SELECT sum(quantity) FROM sellout_entries WHERE batch_id = 'old'").await, count(&lake, "demo", "SELECT sum(quantity) FROM sellout_entries WHERE batch_id <> 'old'").await);
+    let old_meta = taskifai_connectors::lake::BatchMeta {
+        batch_id: "old".into(),
+        ..meta
+    };
+    let commit = Commit {
+        version: snap.version + 1,
+        committed_at: "2025-01-01T00:00:00Z".into(),
+        add: Some((
+            old_meta,
+            vec![DataFile {
+                path: old_path.into(),
+                rows: 3,
+                bytes: None,
+                constants: Default::default(),
+            }],
+        )),
+        remove: vec![],
+    };
+    std::fs::write(
+        d.path()
+            .join(format!("lake/tenant=demo/_log/{:020}.json", commit.version)),
+        serde_json::to_vec(&commit).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        count(
+            &lake,
+            "demo",
+            "SELECT count(*) FROM sellout_entries WHERE month = 2"
+        )
+        .await,
+        6
+    );
+    assert_eq!(
+        count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
+        6,
+        "row counts from the log, both groups"
+    );
+    assert_eq!(
+        count(
+            &lake,
+            "demo",
+            "SELECT count(DISTINCT batch_id) FROM sellout_entries"
+        )
+        .await,
+        2,
+        "the old file's batch_id column is read from the file"
+    );
+    assert_eq!(
+        count(
+            &lake,
+            "demo",
+            "SELECT sum(quantity) FROM sellout_entries WHERE batch_id = 'old'"
+        )
+        .await,
+        count(
+            &lake,
+            "demo",
+            "SELECT sum(quantity) FROM sellout_entries WHERE batch_id <> 'old'"
+        )
+        .await
+    );
 }
 
 #[tokio::test]
 async fn a_per_file_column_that_varies_within_a_file_is_refused() {
     let (_d, lake) = lake();
-    let (_, batches) = taskifai_tests::normalize_file(&specs(), &reference(), &sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")).unwrap();
+    let (_, batches) = taskifai_tests::normalize_file(
+        &specs(),
+        &reference(),
+        &sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
+    )
+    .unwrap();
     let b = &batches[0];
     assert!(b.num_rows() > 1);
     let i = b.schema().index_of("spec_name").unwrap();
     let mut columns = b.columns().to_vec();
-    columns[i] = Arc::new(datafusion::arrow::array::StringArray::from_iter_values((0..b.num_rows()).map(|r| format!("spec{r}"))));
+    columns[i] = Arc::new(datafusion::arrow::array::StringArray::from_iter_values(
+        (0..b.num_rows()).map(|r| format!("spec{r}")),
+    ));
     let varied = RecordBatch::try_new(b.schema(), columns).unwrap();
-    let meta = BatchMeta { batch_id: "x".into(), table: "sellout_entries".into(), vendor: "cdlc".into(), spec_version: 1, file_name: "x.xlsx".into(), sha256: "0".into(), period_start: "2025-04-01".into(), period_end: "2025-04-30".into(), rows: 0 };
-    let mut staged = lake.begin("demo", meta, taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout));
+    let meta = BatchMeta {
+        batch_id: "x".into(),
+        table: "sellout_entries".into(),
+        vendor: "cdlc".into(),
+        spec_version: 1,
+        file_name: "x.xlsx".into(),
+        sha256: "0".into(),
+        period_start: "2025-04-01".into(),
+        period_end: "2025-04-30".into(),
+        rows: 0,
+    };
+    let mut staged = lake.begin(
+        "demo",
+        meta,
+        taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
+    );
     let err = staged.write(&varied).await.unwrap_err().to_string();
-    assert!(err.contains("column spec_name differs between rows of one lake file"), "{err}");
+    assert!(
+        err.contains("column spec_name differs between rows of one lake file"),
+        "{err}"
+    );
     staged.abort().await;
 }

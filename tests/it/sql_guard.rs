@@ -8,16 +8,28 @@ async fn check(sql: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
     let ctx = tenant_session(&lake, "demo").await.unwrap();
-    plan_read_only(&ctx, sql, 10).await.map(|_| ()).map_err(|e| e.to_string())
+    plan_read_only(&ctx, sql, 10)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]
 async fn queries_run_and_everything_else_is_refused() {
-    assert_eq!(check("SELECT reseller, sum(quantity) FROM sellout_entries GROUP BY reseller").await, Ok(()));
+    assert_eq!(
+        check("SELECT reseller, sum(quantity) FROM sellout_entries GROUP BY reseller").await,
+        Ok(())
+    );
     for (sql, why) in [
         ("DROP TABLE sellout_entries", "only SELECT"),
-        ("INSERT INTO sellout_entries (reseller) VALUES ('x')", "only SELECT"),
-        ("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'", "CREATE EXTERNAL TABLE"),
+        (
+            "INSERT INTO sellout_entries (reseller) VALUES ('x')",
+            "only SELECT",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+            "CREATE EXTERNAL TABLE",
+        ),
         ("COPY sellout_entries TO '/tmp/out.csv'", "COPY"),
         ("SELECT 1; SELECT 2", "exactly one statement"),
         ("SET datafusion.execution.batch_size = 1", "only SELECT"),
@@ -37,6 +49,8 @@ async fn an_unknown_table_gets_a_suggestion() {
 
 #[tokio::test]
 async fn an_unknown_column_gets_a_suggestion() {
-    let err = check("SELECT quantiy FROM sellout_entries").await.unwrap_err();
+    let err = check("SELECT quantiy FROM sellout_entries")
+        .await
+        .unwrap_err();
     assert!(err.contains("Did you mean \"quantity\""), "{err}");
 }

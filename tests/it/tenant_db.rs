@@ -13,12 +13,34 @@ use taskifai_tests::pg::TestDb;
 use taskifai_tests::{reference, repo_path, specs};
 
 fn sample(rel: &str) -> (PathBuf, String) {
-    (repo_path(&format!("sample-data/vendors/{rel}")), rel.rsplit('/').next().unwrap().to_owned())
+    (
+        repo_path(&format!("sample-data/vendors/{rel}")),
+        rel.rsplit('/').next().unwrap().to_owned(),
+    )
 }
 
 async fn load(lake: &Lake, pool: &PgPool, tenant: &str, (path, name): (PathBuf, String)) -> Status {
-    let req = IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
-    ingest_with_db(lake, Some(pool), &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.expect("loads").status
+    let req = IngestRequest {
+        path,
+        name,
+        tenant: tenant.into(),
+        vendor: None,
+        dry_run: false,
+        mode: Default::default(),
+        batch_id: None,
+        pause_at: None,
+    };
+    ingest_with_db(
+        lake,
+        Some(pool),
+        &specs(),
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+    .expect("loads")
+    .status
 }
 
 async fn scalar(pool: &PgPool, sql: &str) -> i64 {
@@ -36,15 +58,36 @@ async fn a_batch_loaded_for_one_tenant_is_invisible_to_another() {
     db.registry.create("acme", "Acme").await.unwrap();
     db.registry.create("globex", "Globex").await.unwrap();
     let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
-    let (acme, globex) = (pools.pool("acme").await.unwrap(), pools.pool("globex").await.unwrap());
+    let (acme, globex) = (
+        pools.pool("acme").await.unwrap(),
+        pools.pool("globex").await.unwrap(),
+    );
     load(&lake, &acme, "acme", sample(SKINS_NL)).await;
-    assert_eq!(scalar(&acme, "SELECT count(*) FROM sellout_entries").await, 3);
-    assert_eq!(scalar(&globex, "SELECT count(*) FROM sellout_entries").await, 0);
-    assert_eq!(scalar(&globex, "SELECT count(*) FROM upload_batches").await, 0);
+    assert_eq!(
+        scalar(&acme, "SELECT count(*) FROM sellout_entries").await,
+        3
+    );
+    assert_eq!(
+        scalar(&globex, "SELECT count(*) FROM sellout_entries").await,
+        0
+    );
+    assert_eq!(
+        scalar(&globex, "SELECT count(*) FROM upload_batches").await,
+        0
+    );
     // Different databases, not a filter: globex's connection cannot name acme's tables.
     let acme_db = db.registry.get("acme").await.unwrap().database_name;
-    let err = sqlx::query(&format!("SELECT * FROM \"{acme_db}\".public.sellout_entries")).fetch_all(&globex).await.unwrap_err().to_string();
-    assert!(err.contains("cross-database references are not implemented"), "{err}");
+    let err = sqlx::query(&format!(
+        "SELECT * FROM \"{acme_db}\".public.sellout_entries"
+    ))
+    .fetch_all(&globex)
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("cross-database references are not implemented"),
+        "{err}"
+    );
     db.cleanup().await;
 }
 
@@ -56,17 +99,56 @@ async fn reloading_identical_content_changes_nothing_and_replacing_touches_only_
     let pool = db.registry.pool.clone(); // the demo tenant lives in the registry database
     load(&lake, &pool, "demo", sample(SKINS_NL)).await;
     load(&lake, &pool, "demo", sample(BOXNOX)).await;
-    assert!(matches!(load(&lake, &pool, "demo", sample(SKINS_NL)).await, Status::Duplicate { .. }));
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM upload_batches").await, 2);
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 7);
+    assert!(matches!(
+        load(&lake, &pool, "demo", sample(SKINS_NL)).await,
+        Status::Duplicate { .. }
+    ));
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM upload_batches").await,
+        2
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
+        7
+    );
     // A corrected Skins NL file for the same period replaces its rows, and only those.
     let csv = dir.path().join("BIBBIPARFU_ReportPeriod02-2025.csv");
     std::fs::write(&csv, "Brand,Article,EANCode,SalesAmount,SalesAmountSPLY,SalesQuantity\nB,Ghost,7350154320008,195,,1\n").unwrap();
-    let Status::Loaded { replaced, .. } = load(&lake, &pool, "demo", (csv, "BIBBIPARFU_ReportPeriod02-2025.csv".into())).await else { panic!("loaded") };
+    let Status::Loaded { replaced, .. } = load(
+        &lake,
+        &pool,
+        "demo",
+        (csv, "BIBBIPARFU_ReportPeriod02-2025.csv".into()),
+    )
+    .await
+    else {
+        panic!("loaded")
+    };
     assert_eq!(replaced.len(), 1);
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries WHERE spec_name = 'skins_nl'").await, 1);
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries WHERE spec_name = 'boxnox'").await, 4);
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM upload_batches WHERE replaced_by IS NOT NULL").await, 1);
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT count(*) FROM sellout_entries WHERE spec_name = 'skins_nl'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT count(*) FROM sellout_entries WHERE spec_name = 'boxnox'"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT count(*) FROM upload_batches WHERE replaced_by IS NOT NULL"
+        )
+        .await,
+        1
+    );
     assert_eq!(scalar(&pool, "SELECT count(*) FROM error_reports").await, 1);
     db.cleanup().await;
 }
@@ -79,17 +161,50 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
     let pool = db.registry.pool.clone();
     // Load into the lake alone, as if the process died between the lake and database commits.
     let (path, name) = sample(BOXNOX);
-    let req = IngestRequest { path, name, tenant: "demo".into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None };
-    ingest_with_db(&lake, None, &specs(), Arc::new(reference()), req, Arc::new(|_| {})).await.unwrap();
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
+    let req = IngestRequest {
+        path,
+        name,
+        tenant: "demo".into(),
+        vendor: None,
+        dry_run: false,
+        mode: Default::default(),
+        batch_id: None,
+        pause_at: None,
+    };
+    ingest_with_db(
+        &lake,
+        None,
+        &specs(),
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
+        0
+    );
     let report = sync_from_lake(&pool, &lake, "demo").await.unwrap();
     assert_eq!(report.loaded.len(), 1);
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 4);
-    assert_eq!(scalar(&pool, "SELECT sum(quantity)::bigint FROM sellout_entries").await, 5);
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
+        4
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT sum(quantity)::bigint FROM sellout_entries").await,
+        5
+    );
     // And a batch deleted from the lake leaves the database too.
     lake.delete_batch("demo", &report.loaded[0]).await.unwrap();
-    assert_eq!(sync_from_lake(&pool, &lake, "demo").await.unwrap().removed, report.loaded);
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
+    assert_eq!(
+        sync_from_lake(&pool, &lake, "demo").await.unwrap().removed,
+        report.loaded
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
+        0
+    );
     db.cleanup().await;
 }
 
@@ -101,7 +216,10 @@ async fn a_suspended_tenant_is_refused_and_resumes() {
     pools.pool("acme").await.unwrap();
     db.registry.set_status("acme", "suspended").await.unwrap();
     assert!(matches!(pools.pool("acme").await, Err(PgError::Suspended(t)) if t == "acme"));
-    assert!(matches!(pools.pool("nobody").await, Err(PgError::UnknownTenant(_))));
+    assert!(matches!(
+        pools.pool("nobody").await,
+        Err(PgError::UnknownTenant(_))
+    ));
     db.registry.set_status("acme", "active").await.unwrap();
     pools.pool("acme").await.unwrap();
     db.cleanup().await;
@@ -110,17 +228,40 @@ async fn a_suspended_tenant_is_refused_and_resumes() {
 #[tokio::test]
 async fn provisioning_refuses_bad_and_duplicate_ids_and_migrations_rerun() {
     let db = TestDb::new().await;
-    assert!(matches!(db.registry.create("Acme; DROP", "x").await, Err(PgError::InvalidTenantId(_))));
+    assert!(matches!(
+        db.registry.create("Acme; DROP", "x").await,
+        Err(PgError::InvalidTenantId(_))
+    ));
     db.registry.create("acme", "Acme").await.unwrap();
-    assert!(matches!(db.registry.create("acme", "Acme").await, Err(PgError::TenantExists(_))));
-    let pool = PoolManager::new(db.registry.clone(), PoolConfig::default()).pool("acme").await.unwrap();
-    migrate(&pool, &TENANT_MIGRATOR).await.expect("migrations re-run cleanly");
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
+    assert!(matches!(
+        db.registry.create("acme", "Acme").await,
+        Err(PgError::TenantExists(_))
+    ));
+    let pool = PoolManager::new(db.registry.clone(), PoolConfig::default())
+        .pool("acme")
+        .await
+        .unwrap();
+    migrate(&pool, &TENANT_MIGRATOR)
+        .await
+        .expect("migrations re-run cleanly");
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
+        0
+    );
     // Constraints protect the data: months are 1-12.
-    let err = sqlx::query("INSERT INTO fx_rates VALUES ('GBP', 2025, 13, 1.17)").execute(&pool).await.unwrap_err().to_string();
+    let err = sqlx::query("INSERT INTO fx_rates VALUES ('GBP', 2025, 13, 1.17)")
+        .execute(&pool)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("fx_rates_month_check"), "{err}");
     let exports = tempfile::tempdir().unwrap();
-    let exported = db.registry.drop_tenant("acme", Some(exports.path())).await.unwrap().unwrap();
+    let exported = db
+        .registry
+        .drop_tenant("acme", Some(exports.path()))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(exported.join("upload_batches.csv").exists());
     assert!(db.registry.list().await.unwrap().is_empty());
     db.cleanup().await;
@@ -135,18 +276,54 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
     db.registry.create("acme", "Acme").await.unwrap();
     db.registry.create("globex", "Globex").await.unwrap();
     let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
-    let (acme, globex) = (pools.pool("acme").await.unwrap(), pools.pool("globex").await.unwrap());
-    seed_reference(&acme, &repo_path("sample-data/reference")).await.unwrap();
+    let (acme, globex) = (
+        pools.pool("acme").await.unwrap(),
+        pools.pool("globex").await.unwrap(),
+    );
+    seed_reference(&acme, &repo_path("sample-data/reference"))
+        .await
+        .unwrap();
     let galilu = |tenant: &str| {
         let (path, name) = sample("galilu/BIbbi_sellout_Galilu_2025.xlsx");
-        IngestRequest { path, name, tenant: tenant.into(), vendor: None, dry_run: false, mode: Default::default(), batch_id: None, pause_at: None }
+        IngestRequest {
+            path,
+            name,
+            tenant: tenant.into(),
+            vendor: None,
+            dry_run: false,
+            mode: Default::default(),
+            batch_id: None,
+            pause_at: None,
+        }
     };
-    let r = ingest_with_db(&lake, Some(&acme), &specs(), Arc::new(load_reference(&acme).await.unwrap()), galilu("acme"), Arc::new(|_| {})).await.unwrap();
+    let r = ingest_with_db(
+        &lake,
+        Some(&acme),
+        &specs(),
+        Arc::new(load_reference(&acme).await.unwrap()),
+        galilu("acme"),
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.outcome.unwrap().summary.rows_accepted, 3);
     // Globex has no mapping for Galilu's names: every row is unknown, and the file is refused.
-    let err = ingest_with_db(&lake, Some(&globex), &specs(), Arc::new(load_reference(&globex).await.unwrap()), galilu("globex"), Arc::new(|_| {})).await.unwrap_err().to_string();
+    let err = ingest_with_db(
+        &lake,
+        Some(&globex),
+        &specs(),
+        Arc::new(load_reference(&globex).await.unwrap()),
+        galilu("globex"),
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("4 of 4 rows rejected"), "{err}");
-    assert_eq!(scalar(&globex, "SELECT count(*) FROM upload_batches").await, 0);
+    assert_eq!(
+        scalar(&globex, "SELECT count(*) FROM upload_batches").await,
+        0
+    );
     db.cleanup().await;
 }
 
@@ -164,8 +341,20 @@ async fn rows_the_database_refuses_mid_copy_fail_the_load_and_leave_nothing() {
     let mut cols = good.columns().to_vec();
     cols[month] = Arc::new(Int32Array::from(vec![13; good.num_rows()])) as ArrayRef;
     let bad = datafusion::arrow::record_batch::RecordBatch::try_new(good.schema(), cols).unwrap();
-    let meta = BatchMeta { batch_id: "b1".into(), table: "sellout_entries".into(), vendor: "boxnox".into(), spec_version: 1, file_name: "x.xlsx".into(), sha256: "0".repeat(64), period_start: String::new(), period_end: String::new(), rows: 0 };
-    let mut load = DbLoad::begin(&pool, &meta, 0, Default::default()).await.unwrap();
+    let meta = BatchMeta {
+        batch_id: "b1".into(),
+        table: "sellout_entries".into(),
+        vendor: "boxnox".into(),
+        spec_version: 1,
+        file_name: "x.xlsx".into(),
+        sha256: "0".repeat(64),
+        period_start: String::new(),
+        period_end: String::new(),
+        rows: 0,
+    };
+    let mut load = DbLoad::begin(&pool, &meta, 0, Default::default())
+        .await
+        .unwrap();
     let mut failed = None;
     for b in [&good, &bad, &good] {
         if let Err(e) = load.write(b).await {
@@ -175,10 +364,22 @@ async fn rows_the_database_refuses_mid_copy_fail_the_load_and_leave_nothing() {
     }
     let err = match failed {
         Some(e) => e,
-        None => load.commit().await.expect_err("month 13 breaks a CHECK constraint"),
+        None => load
+            .commit()
+            .await
+            .expect_err("month 13 breaks a CHECK constraint"),
     };
-    assert!(format!("{err:?}").contains("month"), "the cause names the constraint: {err:?}");
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM sellout_entries").await, 0);
-    assert_eq!(scalar(&pool, "SELECT count(*) FROM upload_batches").await, 0);
+    assert!(
+        format!("{err:?}").contains("month"),
+        "the cause names the constraint: {err:?}"
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
+        0
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM upload_batches").await,
+        0
+    );
     db.cleanup().await;
 }

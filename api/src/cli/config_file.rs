@@ -39,12 +39,18 @@ fn path(args: &[String]) -> Option<PathBuf> {
 
 /// The settings of a file's text as (environment variable, value) pairs.
 pub fn parse(file: &str, text: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let map: serde_yaml::Mapping = serde_yaml::from_str(text).with_context(|| format!("{file}: not a YAML mapping of option: value"))?;
+    let map: serde_yaml::Mapping = serde_yaml::from_str(text)
+        .with_context(|| format!("{file}: not a YAML mapping of option: value"))?;
     let mut out = Vec::new();
     for (k, v) in map {
-        let key = k.as_str().with_context(|| format!("{file}: keys must be text"))?;
+        let key = k
+            .as_str()
+            .with_context(|| format!("{file}: keys must be text"))?;
         let Some((_, var)) = KEYS.iter().find(|(name, _)| *name == key) else {
-            bail!("{file}: unknown option {key:?}; known: {}", KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", "));
+            bail!(
+                "{file}: unknown option {key:?}; known: {}",
+                KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+            );
         };
         let value = match v {
             serde_yaml::Value::String(s) => s,
@@ -61,7 +67,8 @@ pub fn parse(file: &str, text: &str) -> anyhow::Result<Vec<(&'static str, String
 pub fn apply(args: &[String]) -> anyhow::Result<Option<PathBuf>> {
     let Some(p) = path(args) else { return Ok(None) };
     let name = p.display().to_string();
-    let text = std::fs::read_to_string(&p).with_context(|| format!("reading the configuration file {name}"))?;
+    let text = std::fs::read_to_string(&p)
+        .with_context(|| format!("reading the configuration file {name}"))?;
     for (var, value) in parse(&name, &text)? {
         if std::env::var_os(var).is_none() {
             // Single-threaded here: main calls this before the runtime starts.
@@ -77,22 +84,44 @@ mod tests {
 
     #[test]
     fn options_map_to_their_variables() {
-        let got = parse("taskifai.yaml", "port: 9000\nbase_domain: acme.example\nworkers: 4\n").unwrap();
-        assert_eq!(got, vec![("TASKIFAI_PORT", "9000".into()), ("TASKIFAI_BASE_DOMAIN", "acme.example".into()), ("TASKIFAI_WORKERS", "4".into())]);
+        let got = parse(
+            "taskifai.yaml",
+            "port: 9000\nbase_domain: acme.example\nworkers: 4\n",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("TASKIFAI_PORT", "9000".into()),
+                ("TASKIFAI_BASE_DOMAIN", "acme.example".into()),
+                ("TASKIFAI_WORKERS", "4".into())
+            ]
+        );
     }
 
     #[test]
     fn a_typo_names_the_file_and_the_known_options() {
-        let err = parse("taskifai.yaml", "prot: 9000\n").unwrap_err().to_string();
-        assert!(err.starts_with("taskifai.yaml: unknown option \"prot\""), "{err}");
+        let err = parse("taskifai.yaml", "prot: 9000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("taskifai.yaml: unknown option \"prot\""),
+            "{err}"
+        );
         assert!(err.contains("port"), "{err}");
     }
 
     #[test]
     fn the_flag_wins_over_the_environment_variable_for_the_path() {
-        let args: Vec<String> = ["taskifai", "serve", "--config", "a.yaml"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["taskifai", "serve", "--config", "a.yaml"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(path(&args), Some(PathBuf::from("a.yaml")));
-        let args: Vec<String> = ["taskifai", "--config=b.yaml"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["taskifai", "--config=b.yaml"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(path(&args), Some(PathBuf::from("b.yaml")));
     }
 }

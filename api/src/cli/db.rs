@@ -10,8 +10,13 @@ use taskifai_connectors::postgres::tenants::{seed_reference, Registry};
 pub const DB_PREFIX: &str = "taskifai_tenant_";
 
 pub async fn registry(cli: &Cli) -> anyhow::Result<Registry> {
-    let url = cli.database_url.as_deref().context("no database: set DATABASE_URL or pass --database-url")?;
-    Registry::open(url, DB_PREFIX).await.context("opening the registry database")
+    let url = cli
+        .database_url
+        .as_deref()
+        .context("no database: set DATABASE_URL or pass --database-url")?;
+    Registry::open(url, DB_PREFIX)
+        .await
+        .context("opening the registry database")
 }
 
 /// The tenant's pool when a database is configured.
@@ -35,7 +40,11 @@ pub async fn migrate(cli: &Cli) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        taskifai_connectors::postgres::migrate(&pool, &taskifai_connectors::postgres::TENANT_MIGRATOR).await?;
+        taskifai_connectors::postgres::migrate(
+            &pool,
+            &taskifai_connectors::postgres::TENANT_MIGRATOR,
+        )
+        .await?;
         println!("migrated {}", t.id);
     }
     println!("migrated the registry and the demo tenant");
@@ -45,18 +54,33 @@ pub async fn migrate(cli: &Cli) -> anyhow::Result<ExitCode> {
 pub async fn tenant(cli: &Cli, command: &TenantCommand) -> anyhow::Result<ExitCode> {
     let r = registry(cli).await?;
     match command {
-        TenantCommand::Create { id, name, seed_demo } => {
+        TenantCommand::Create {
+            id,
+            name,
+            seed_demo,
+        } => {
             let t = r.create(id, name.as_deref().unwrap_or(id)).await?;
             if *seed_demo {
-                let pool = PoolManager::new(r.clone(), PoolConfig::default()).pool(id).await?;
+                let pool = PoolManager::new(r.clone(), PoolConfig::default())
+                    .pool(id)
+                    .await?;
                 seed_reference(&pool, &cli.reference).await?;
             }
-            println!("created tenant {} (database {}, subdomain {})", t.id, t.database_name, t.subdomain);
+            println!(
+                "created tenant {} (database {}, subdomain {})",
+                t.id, t.database_name, t.subdomain
+            );
         }
         TenantCommand::List => {
-            println!("{:<20} {:<20} {:<10} {:<32} name", "id", "subdomain", "status", "database");
+            println!(
+                "{:<20} {:<20} {:<10} {:<32} name",
+                "id", "subdomain", "status", "database"
+            );
             for t in r.list().await? {
-                println!("{:<20} {:<20} {:<10} {:<32} {}", t.id, t.subdomain, t.status, t.database_name, t.display_name);
+                println!(
+                    "{:<20} {:<20} {:<10} {:<32} {}",
+                    t.id, t.subdomain, t.status, t.database_name, t.display_name
+                );
             }
         }
         TenantCommand::Suspend { id } => {
@@ -67,10 +91,26 @@ pub async fn tenant(cli: &Cli, command: &TenantCommand) -> anyhow::Result<ExitCo
             r.set_status(id, "active").await?;
             println!("resumed {id}");
         }
-        TenantCommand::Drop { id, force, export_dir } => {
-            let exported = r.drop_tenant(id, if *force { None } else { Some(export_dir.as_path()) }).await?;
+        TenantCommand::Drop {
+            id,
+            force,
+            export_dir,
+        } => {
+            let exported = r
+                .drop_tenant(
+                    id,
+                    if *force {
+                        None
+                    } else {
+                        Some(export_dir.as_path())
+                    },
+                )
+                .await?;
             match exported {
-                Some(dir) => println!("exported {id} to {} and dropped its database; its lake is kept", dir.display()),
+                Some(dir) => println!(
+                    "exported {id} to {} and dropped its database; its lake is kept",
+                    dir.display()
+                ),
                 None => println!("dropped {id} without export; its lake is kept"),
             }
         }

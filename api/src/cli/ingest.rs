@@ -14,11 +14,23 @@ use taskifai_engine::spec::SpecRegistry;
 use taskifai_engine::values::format_scaled;
 
 pub fn specs(cli: &Cli) -> anyhow::Result<SpecRegistry> {
-    SpecRegistry::load_dir(&cli.specs).map_err(|errors| anyhow!("vendor specs do not load:\n{}", errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")))
+    SpecRegistry::load_dir(&cli.specs).map_err(|errors| {
+        anyhow!(
+            "vendor specs do not load:\n{}",
+            errors
+                .iter()
+                .map(|e| format!("  {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
 }
 
 fn display_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 pub fn detect(cli: &Cli, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -42,26 +54,49 @@ pub fn detect(cli: &Cli, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
         }
         for c in rank(&registry, wb.as_mut()).iter().take(3) {
-            println!("  {:<12} {:.2} (needs {:.2}): {}", c.vendor, c.score, c.threshold, c.reasons.join("; "));
+            println!(
+                "  {:<12} {:.2} (needs {:.2}): {}",
+                c.vendor,
+                c.score,
+                c.threshold,
+                c.reasons.join("; ")
+            );
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
+            .expect("valid template"),
+    );
     bar
 }
 
-pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&str>, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn ingest(
+    cli: &Cli,
+    files: &[PathBuf],
+    tenant: &str,
+    vendor: Option<&str>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let registry = specs(cli)?;
     let lake = Lake::open(&cli.lake)?;
     let db = super::db::tenant_pool(cli, tenant).await?;
     // With a database, reference data is the tenant's own; without, the reference folder.
     let reference = Arc::new(match &db {
-        Some(pool) => taskifai_connectors::postgres::tenants::load_reference(pool).await.context("loading the tenant's reference data")?,
-        None => taskifai_connectors::reference::load_dir(&cli.reference).context("loading reference data")?,
+        Some(pool) => taskifai_connectors::postgres::tenants::load_reference(pool)
+            .await
+            .context("loading the tenant's reference data")?,
+        None => taskifai_connectors::reference::load_dir(&cli.reference)
+            .context("loading reference data")?,
     });
     let mut code = ExitCode::SUCCESS;
     for f in files {
@@ -69,14 +104,40 @@ pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&
         bar.set_message(display_name(f));
         let b = bar.clone();
         // Crash tests freeze the process at a named point, then kill it.
-        let pause_at = std::env::var("TASKIFAI_CRASHPOINT").ok().and_then(|p| Crashpoint::parse(&p));
-        let req = IngestRequest { path: f.clone(), name: display_name(f), tenant: tenant.to_owned(), vendor: vendor.map(str::to_owned), dry_run, mode: Default::default(), batch_id: None, pause_at };
-        let result = ingest_with_db(&lake, db.as_ref(), &registry, reference.clone(), req, Arc::new(move |n| b.inc(n as u64))).await;
+        let pause_at = std::env::var("TASKIFAI_CRASHPOINT")
+            .ok()
+            .and_then(|p| Crashpoint::parse(&p));
+        let req = IngestRequest {
+            path: f.clone(),
+            name: display_name(f),
+            tenant: tenant.to_owned(),
+            vendor: vendor.map(str::to_owned),
+            dry_run,
+            mode: Default::default(),
+            batch_id: None,
+            pause_at,
+        };
+        let result = ingest_with_db(
+            &lake,
+            db.as_ref(),
+            &registry,
+            reference.clone(),
+            req,
+            Arc::new(move |n| b.inc(n as u64)),
+        )
+        .await;
         bar.finish_and_clear();
         match result {
             Ok(report) => {
-                if json { print_json(&report) } else { print_report(&report, &lake) }
-                let rejected = report.outcome.as_ref().is_some_and(|o| o.summary.rows_rejected > 0);
+                if json {
+                    print_json(&report)
+                } else {
+                    print_report(&report, &lake)
+                }
+                let rejected = report
+                    .outcome
+                    .as_ref()
+                    .is_some_and(|o| o.summary.rows_rejected > 0);
                 if rejected && code == ExitCode::SUCCESS {
                     code = ExitCode::from(EXIT_WITH_REJECTS);
                 }
@@ -92,8 +153,12 @@ pub async fn ingest(cli: &Cli, files: &[PathBuf], tenant: &str, vendor: Option<&
 
 fn print_json(r: &Report) {
     let status = match &r.status {
-        Status::Loaded { replaced, .. } => serde_json::json!({"status": "loaded", "replaced": replaced}),
-        Status::Duplicate { batch_id } => serde_json::json!({"status": "duplicate", "batch_id": batch_id}),
+        Status::Loaded { replaced, .. } => {
+            serde_json::json!({"status": "loaded", "replaced": replaced})
+        }
+        Status::Duplicate { batch_id } => {
+            serde_json::json!({"status": "duplicate", "batch_id": batch_id})
+        }
         Status::DryRun => serde_json::json!({"status": "dry_run"}),
     };
     let v = serde_json::json!({
@@ -108,37 +173,78 @@ fn print_json(r: &Report) {
 fn print_report(r: &Report, lake: &Lake) {
     let Some(o) = &r.outcome else {
         if let Status::Duplicate { batch_id } = &r.status {
-            println!("duplicate: identical content is already loaded as batch {batch_id}; nothing to do");
+            println!(
+                "duplicate: identical content is already loaded as batch {batch_id}; nothing to do"
+            );
         }
         return;
     };
     let s = &o.summary;
-    println!("{}  (spec {} v{}{})", s.file, s.vendor, s.spec_version, s.sheet.as_ref().map(|n| format!(", sheet {n:?}")).unwrap_or_default());
-    println!("  period    {} ({})", s.period.label(), s.period.grain.as_str());
+    println!(
+        "{}  (spec {} v{}{})",
+        s.file,
+        s.vendor,
+        s.spec_version,
+        s.sheet
+            .as_ref()
+            .map(|n| format!(", sheet {n:?}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  period    {} ({})",
+        s.period.label(),
+        s.period.grain.as_str()
+    );
     println!(
         "  rows      read {}, accepted {}, rejected {}, skipped {}, other periods {}, warnings {}",
-        s.rows_read, s.rows_accepted, s.rows_rejected, s.rows_skipped, s.rows_other_period, s.warnings
+        s.rows_read,
+        s.rows_accepted,
+        s.rows_rejected,
+        s.rows_skipped,
+        s.rows_other_period,
+        s.warnings
     );
     let eur = format_scaled(s.sales_eur, EUR_SCALE as u32);
     if s.table == taskifai_engine::schema::SELLOUT {
-        println!("  totals    quantity {}, sales {} {} = {eur} EUR", s.quantity, format_scaled(s.sales_local, LOCAL_SCALE as u32), s.currency);
+        println!(
+            "  totals    quantity {}, sales {} {} = {eur} EUR",
+            s.quantity,
+            format_scaled(s.sales_local, LOCAL_SCALE as u32),
+            s.currency
+        );
     } else {
         println!("  totals    quantity {}, sales {eur} EUR", s.quantity);
     }
     for issue in o.issues.iter().take(10) {
-        println!("  {:<9} {issue}", format!("{:?}", issue.severity).to_lowercase());
+        println!(
+            "  {:<9} {issue}",
+            format!("{:?}", issue.severity).to_lowercase()
+        );
     }
     if o.issues.len() > 10 {
-        println!("  ...       {} more in the error report", o.issues.len() - 10);
+        println!(
+            "  ...       {} more in the error report",
+            o.issues.len() - 10
+        );
     }
     match &r.status {
-        Status::Loaded { replaced, .. } if replaced.is_empty() => println!("  loaded    batch {} into {}", r.batch_id, s.table),
-        Status::Loaded { replaced, .. } => println!("  loaded    batch {} into {}, replacing {}", r.batch_id, s.table, replaced.join(", ")),
+        Status::Loaded { replaced, .. } if replaced.is_empty() => {
+            println!("  loaded    batch {} into {}", r.batch_id, s.table)
+        }
+        Status::Loaded { replaced, .. } => println!(
+            "  loaded    batch {} into {}, replacing {}",
+            r.batch_id,
+            s.table,
+            replaced.join(", ")
+        ),
         Status::DryRun => println!("  dry run   nothing loaded"),
         Status::Duplicate { .. } => {}
     }
     if let Some((csv, _)) = &r.error_report {
-        println!("  errors    {}/{csv}", lake.location().trim_end_matches('/'));
+        println!(
+            "  errors    {}/{csv}",
+            lake.location().trim_end_matches('/')
+        );
     }
     println!("  time      {:.2} s", s.seconds);
 }
@@ -148,11 +254,16 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
     let mut files: Vec<PathBuf> = walk(samples)?;
     files.sort();
     if files.is_empty() {
-        anyhow::bail!("no sample files under {}; rebuild them with `python3 sample-data/generate.py`", samples.display());
+        anyhow::bail!(
+            "no sample files under {}; rebuild them with `python3 sample-data/generate.py`",
+            samples.display()
+        );
     }
     if cli.database_url.is_some() {
         let registry = super::db::registry(cli).await?;
-        taskifai_connectors::postgres::tenants::seed_reference(&registry.pool, &cli.reference).await.context("seeding the demo reference data")?;
+        taskifai_connectors::postgres::tenants::seed_reference(&registry.pool, &cli.reference)
+            .await
+            .context("seeding the demo reference data")?;
         println!("database: demo tenant in the registry database, reference data seeded");
     }
     let code = ingest(cli, &files, "demo", None, false, false).await?;
@@ -165,7 +276,11 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
         let (batches, rows): (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM upload_batches WHERE replaced_by IS NULL), (SELECT count(*) FROM sellout_entries) + (SELECT count(*) FROM ecommerce_orders)").fetch_one(&pool).await?;
         println!("database: {batches} batches, {rows} rows in the demo tenant");
     }
-    Ok(if code == ExitCode::from(1) { code } else { ExitCode::SUCCESS })
+    Ok(if code == ExitCode::from(1) {
+        code
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -174,7 +289,10 @@ fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let p = e?.path();
         if p.is_dir() {
             out.extend(walk(&p)?);
-        } else if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        } else if !p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
             out.push(p);
         }
     }

@@ -17,16 +17,35 @@ use std::process::ExitCode;
 pub const EXIT_WITH_REJECTS: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "taskifai", version, about = "Sell-out files to one clean dataset: detect, ingest, test specs, query.")]
+#[command(
+    name = "taskifai",
+    version,
+    about = "Sell-out files to one clean dataset: detect, ingest, test specs, query."
+)]
 pub struct Cli {
     /// Lake location: a folder or file:// URL.
-    #[arg(long, global = true, env = "TASKIFAI_LAKE", default_value = "./data/lake")]
+    #[arg(
+        long,
+        global = true,
+        env = "TASKIFAI_LAKE",
+        default_value = "./data/lake"
+    )]
     pub lake: String,
     /// Folder of vendor specs.
-    #[arg(long, global = true, env = "TASKIFAI_SPECS", default_value = "vendor-specs")]
+    #[arg(
+        long,
+        global = true,
+        env = "TASKIFAI_SPECS",
+        default_value = "vendor-specs"
+    )]
     pub specs: PathBuf,
     /// Folder of the tenant's reference tables (products, vendor_products, prices, fx_rates).
-    #[arg(long, global = true, env = "TASKIFAI_REFERENCE", default_value = "sample-data/reference")]
+    #[arg(
+        long,
+        global = true,
+        env = "TASKIFAI_REFERENCE",
+        default_value = "sample-data/reference"
+    )]
     pub reference: PathBuf,
     /// Registry database; tenant databases live on the same server. Without it, loads go to
     /// the lake only.
@@ -151,8 +170,12 @@ pub enum TenantCommand {
         seed_demo: bool,
     },
     List,
-    Suspend { id: String },
-    Resume { id: String },
+    Suspend {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
     /// Drop a tenant's database (its lake stays). Exports every table as CSV first unless --force.
     Drop {
         id: String,
@@ -190,7 +213,11 @@ pub enum LakeCommand {
 #[derive(Debug, clap::Args)]
 pub struct ServiceArgs {
     /// Tenants are `<subdomain>.<base domain>`; localhost and IPs are the demo tenant.
-    #[arg(long, env = "TASKIFAI_BASE_DOMAIN", default_value = "taskifai.localhost")]
+    #[arg(
+        long,
+        env = "TASKIFAI_BASE_DOMAIN",
+        default_value = "taskifai.localhost"
+    )]
     pub base_domain: String,
     /// Signs access tokens; every server process needs the same one.
     #[arg(long, env = "TASKIFAI_JWT_SECRET", hide_env_values = true)]
@@ -233,21 +260,49 @@ pub enum Format {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Detect { files } => ingest::detect(&cli, files),
-        Command::Ingest { files, tenant, vendor, dry_run, json } => ingest::ingest(&cli, files, tenant, vendor.as_deref(), *dry_run, *json).await,
+        Command::Ingest {
+            files,
+            tenant,
+            vendor,
+            dry_run,
+            json,
+        } => ingest::ingest(&cli, files, tenant, vendor.as_deref(), *dry_run, *json).await,
         Command::Demo { samples } => ingest::demo(&cli, samples).await,
         Command::Spec { command } => spec::run(&cli, command),
-        Command::Query { tenant, format, max_rows, sql } => query::run(&cli, tenant, *format, *max_rows, sql).await,
+        Command::Query {
+            tenant,
+            format,
+            max_rows,
+            sql,
+        } => query::run(&cli, tenant, *format, *max_rows, sql).await,
         Command::Lake { command } => query::lake(&cli, command).await,
         Command::Migrate => db::migrate(&cli).await,
-        Command::GenBench { rows, seed, format, out } => {
+        Command::GenBench {
+            rows,
+            seed,
+            format,
+            out,
+        } => {
             let (path, truth) = bench::generate(out, *rows, *seed, format)?;
-            println!("wrote {} ({} accepted, rejects {:?}, sales_eur {})", path.display(), truth.accepted, truth.rejects, truth.sales_eur);
+            println!(
+                "wrote {} ({} accepted, rejects {:?}, sales_eur {})",
+                path.display(),
+                truth.accepted,
+                truth.rejects,
+                truth.sales_eur
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant { command } => db::tenant(&cli, command).await,
-        Command::Serve { host, port, service } => serve::serve(&cli, service, host, *port).await,
+        Command::Serve {
+            host,
+            port,
+            service,
+        } => serve::serve(&cli, service, host, *port).await,
         Command::Worker { service } => serve::worker(&cli, service).await,
-        Command::Admin { command: AdminCommand::Add { email, password } } => serve::add_admin(&cli, email, password).await,
+        Command::Admin {
+            command: AdminCommand::Add { email, password },
+        } => serve::add_admin(&cli, email, password).await,
         Command::GenSamples { out } => {
             for p in samples::generate(out)? {
                 println!("wrote {}", p.display());

@@ -7,7 +7,13 @@ use taskifai_connectors::lake::Lake;
 use taskifai_connectors::session::tenant_session;
 use taskifai_engine::sql::plan_read_only;
 
-pub async fn run(cli: &Cli, tenant: &str, format: Format, max_rows: usize, sql: &str) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    cli: &Cli,
+    tenant: &str,
+    format: Format,
+    max_rows: usize,
+    sql: &str,
+) -> anyhow::Result<ExitCode> {
     let lake = Lake::open(&cli.lake)?;
     let ctx = tenant_session(&lake, tenant).await?;
     let plan = plan_read_only(&ctx, sql, max_rows).await?;
@@ -15,7 +21,9 @@ pub async fn run(cli: &Cli, tenant: &str, format: Format, max_rows: usize, sql: 
     match format {
         Format::Table => println!("{}", pretty_format_batches(&batches)?),
         Format::Csv => {
-            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(std::io::stdout());
+            let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(std::io::stdout());
             for b in &batches {
                 w.write(b)?;
             }
@@ -35,9 +43,20 @@ pub async fn lake(cli: &Cli, command: &LakeCommand) -> anyhow::Result<ExitCode> 
     match command {
         LakeCommand::Batches { tenant } => {
             let snap = lake.snapshot(tenant).await?;
-            println!("{:<34} {:<16} {:<12} {:<23} {:>8}  file", "batch", "table", "vendor", "period", "rows");
+            println!(
+                "{:<34} {:<16} {:<12} {:<23} {:>8}  file",
+                "batch", "table", "vendor", "period", "rows"
+            );
             for (m, _) in snap.batches.values() {
-                println!("{:<34} {:<16} {:<12} {:<23} {:>8}  {}", m.batch_id, m.table, m.vendor, format!("{}..{}", m.period_start, m.period_end), m.rows, m.file_name);
+                println!(
+                    "{:<34} {:<16} {:<12} {:<23} {:>8}  {}",
+                    m.batch_id,
+                    m.table,
+                    m.vendor,
+                    format!("{}..{}", m.period_start, m.period_end),
+                    m.rows,
+                    m.file_name
+                );
             }
         }
         LakeCommand::Delete { tenant, batch } => {
@@ -46,7 +65,14 @@ pub async fn lake(cli: &Cli, command: &LakeCommand) -> anyhow::Result<ExitCode> 
             }
             println!("deleted batch {batch}");
         }
-        LakeCommand::Vacuum { tenant, min_age_secs } => println!("removed {} unreferenced files", lake.vacuum(tenant, std::time::Duration::from_secs(*min_age_secs)).await?),
+        LakeCommand::Vacuum {
+            tenant,
+            min_age_secs,
+        } => println!(
+            "removed {} unreferenced files",
+            lake.vacuum(tenant, std::time::Duration::from_secs(*min_age_secs))
+                .await?
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

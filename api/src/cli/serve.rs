@@ -11,9 +11,16 @@ use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
 use tokio::sync::watch;
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,datafusion=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if std::env::var("TASKIFAI_LOG_FORMAT").is_ok_and(|f| f == "json") { builder.json().try_init() } else { builder.try_init() };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,datafusion=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("TASKIFAI_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn config(args: &ServiceArgs) -> ServerConfig {
@@ -40,7 +47,14 @@ async fn state(cli: &Cli, args: &ServiceArgs) -> anyhow::Result<AppState> {
     let lake = Lake::open(&cli.lake)?;
     let specs = super::ingest::specs(cli)?;
     let config = config(args);
-    println!("TaskifAI {}\nlake              {}\nspecs             {} vendors from {}\n{}", env!("CARGO_PKG_VERSION"), cli.lake, specs.vendors().len(), cli.specs.display(), config.summary());
+    println!(
+        "TaskifAI {}\nlake              {}\nspecs             {} vendors from {}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        cli.lake,
+        specs.vendors().len(),
+        cli.specs.display(),
+        config.summary()
+    );
     Ok(AppState::new(config, registry, pools, lake, specs))
 }
 
@@ -67,13 +81,26 @@ fn shutdown_signal() -> watch::Receiver<bool> {
     rx
 }
 
-pub async fn serve(cli: &Cli, args: &ServiceArgs, host: &str, port: u16) -> anyhow::Result<ExitCode> {
+pub async fn serve(
+    cli: &Cli,
+    args: &ServiceArgs,
+    host: &str,
+    port: u16,
+) -> anyhow::Result<ExitCode> {
     init_logs();
     let state = state(cli, args).await?;
-    let listener = tokio::net::TcpListener::bind((host, port)).await.with_context(|| format!("binding {host}:{port}"))?;
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("binding {host}:{port}"))?;
     println!("listening on http://{}", listener.local_addr()?);
     let shutdown = shutdown_signal();
-    let workers = (args.workers > 0).then(|| tokio::spawn(taskifai_api::worker::run(state.clone(), args.workers, shutdown.clone())));
+    let workers = (args.workers > 0).then(|| {
+        tokio::spawn(taskifai_api::worker::run(
+            state.clone(),
+            args.workers,
+            shutdown.clone(),
+        ))
+    });
     let mut stop = shutdown.clone();
     taskifai_api::serve(listener, state, async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -98,7 +125,9 @@ pub async fn add_admin(cli: &Cli, email: &str, password: &str) -> anyhow::Result
     if password.chars().count() < 10 {
         anyhow::bail!("a password needs at least 10 characters");
     }
-    let hash = taskifai_api::server::auth::hash_password(password.to_owned()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = taskifai_api::server::auth::hash_password(password.to_owned())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     sqlx::query("INSERT INTO platform_admins (email, password_hash) VALUES ($1, $2) ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash")
         .bind(email.trim().to_lowercase())
         .bind(hash)

@@ -12,7 +12,16 @@ fn files(cli: &Cli, given: &[PathBuf]) -> Vec<PathBuf> {
     if given.is_empty() {
         return spec_files(&cli.specs);
     }
-    given.iter().map(|g| if g.exists() || g.extension().is_some() { g.clone() } else { cli.specs.join(g).with_extension("yaml") }).collect()
+    given
+        .iter()
+        .map(|g| {
+            if g.exists() || g.extension().is_some() {
+                g.clone()
+            } else {
+                cli.specs.join(g).with_extension("yaml")
+            }
+        })
+        .collect()
 }
 
 pub fn run(cli: &Cli, command: &SpecCommand) -> anyhow::Result<ExitCode> {
@@ -29,10 +38,15 @@ pub fn run(cli: &Cli, command: &SpecCommand) -> anyhow::Result<ExitCode> {
             for e in &errors {
                 println!("error  {e}");
             }
-            Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         SpecCommand::Test { files: specs } => {
-            let reference = taskifai_connectors::reference::load_dir(&cli.reference).context("loading reference data")?;
+            let reference = taskifai_connectors::reference::load_dir(&cli.reference)
+                .context("loading reference data")?;
             let (ok, errors) = load_all(&files(cli, specs));
             let mut failed = errors.len();
             for e in &errors {
@@ -45,13 +59,25 @@ pub fn run(cli: &Cli, command: &SpecCommand) -> anyhow::Result<ExitCode> {
                     println!("pass   {} ({n} examples)", s.spec.vendor);
                 } else {
                     failed += 1;
-                    println!("FAIL   {} ({} of {n} examples failed)", s.spec.vendor, failures.iter().map(|f| &f.example).collect::<std::collections::BTreeSet<_>>().len());
+                    println!(
+                        "FAIL   {} ({} of {n} examples failed)",
+                        s.spec.vendor,
+                        failures
+                            .iter()
+                            .map(|f| &f.example)
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .len()
+                    );
                     for f in failures {
                         println!("       {}: {}", f.example, f.message);
                     }
                 }
             }
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

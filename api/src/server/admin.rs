@@ -28,32 +28,58 @@ impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let token = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(|| ApiError::Unauthorized("sign in as a platform admin".into()))?;
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::Unauthorized("sign in as a platform admin".into()))?;
         let claims = super::auth::verify_token(state, token.trim())?;
         if claims.tenant != PLATFORM {
-            return Err(ApiError::Forbidden("platform administration needs a platform admin's token".into()));
+            return Err(ApiError::Forbidden(
+                "platform administration needs a platform admin's token".into(),
+            ));
         }
-        Ok(Self { email: claims.email })
+        Ok(Self {
+            email: claims.email,
+        })
     }
 }
 
 #[utoipa::path(post, path = "/api/admin/login", request_body = Credentials, responses((status = 200), (status = 401)), tag = "admin")]
-pub async fn login(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Json(body): Json<Credentials>) -> ApiResult<Json<Value>> {
-    state.limiter.check(Bucket::Login, &format!("platform:{}", peer.ip()))?;
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<Credentials>,
+) -> ApiResult<Json<Value>> {
+    state
+        .limiter
+        .check(Bucket::Login, &format!("platform:{}", peer.ip()))?;
     let email = body.email.trim().to_lowercase();
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM platform_admins WHERE email = $1").bind(&email).fetch_optional(&state.registry.pool).await?;
-    let hash = row.as_ref().map_or_else(|| super::sessions::DUMMY_HASH.to_owned(), |r| r.1.clone());
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, password_hash FROM platform_admins WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&state.registry.pool)
+            .await?;
+    let hash = row
+        .as_ref()
+        .map_or_else(|| super::sessions::DUMMY_HASH.to_owned(), |r| r.1.clone());
     match row {
         Some((id, _)) if verify_password(body.password, hash).await => {
             let token = access_token(&state, PLATFORM, id, &email, Role::Admin)?;
-            Ok(Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.access_ttl.as_secs() })))
+            Ok(Json(
+                json!({ "access_token": token, "token_type": "Bearer", "expires_in": state.config.access_ttl.as_secs() }),
+            ))
         }
         _ => Err(ApiError::Unauthorized("wrong email or password".into())),
     }
 }
 
 #[utoipa::path(get, path = "/api/admin/tenants", responses((status = 200)), tag = "admin")]
-pub async fn list(State(state): State<AppState>, _admin: PlatformAdmin) -> ApiResult<Json<Vec<Tenant>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+) -> ApiResult<Json<Vec<Tenant>>> {
     Ok(Json(state.registry.list().await?))
 }
 
@@ -65,8 +91,15 @@ pub struct NewTenant {
 }
 
 #[utoipa::path(post, path = "/api/admin/tenants", request_body = NewTenant, responses((status = 201), (status = 409)), tag = "admin")]
-pub async fn create(State(state): State<AppState>, admin: PlatformAdmin, Json(body): Json<NewTenant>) -> ApiResult<(StatusCode, Json<Tenant>)> {
-    let t = state.registry.create(&body.id, body.display_name.as_deref().unwrap_or(&body.id)).await?;
+pub async fn create(
+    State(state): State<AppState>,
+    admin: PlatformAdmin,
+    Json(body): Json<NewTenant>,
+) -> ApiResult<(StatusCode, Json<Tenant>)> {
+    let t = state
+        .registry
+        .create(&body.id, body.display_name.as_deref().unwrap_or(&body.id))
+        .await?;
     tracing::info!(tenant = %t.id, by = %admin.email, "Tenant created.");
     Ok((StatusCode::CREATED, Json(t)))
 }
@@ -77,11 +110,19 @@ async fn set_status(state: &AppState, id: &str, status: &str) -> ApiResult<Json<
 }
 
 #[utoipa::path(post, path = "/api/admin/tenants/{id}/suspend", responses((status = 200)), tag = "admin")]
-pub async fn suspend(State(state): State<AppState>, _admin: PlatformAdmin, Path(id): Path<String>) -> ApiResult<Json<Tenant>> {
+pub async fn suspend(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Tenant>> {
     set_status(&state, &id, "suspended").await
 }
 
 #[utoipa::path(post, path = "/api/admin/tenants/{id}/resume", responses((status = 200)), tag = "admin")]
-pub async fn resume(State(state): State<AppState>, _admin: PlatformAdmin, Path(id): Path<String>) -> ApiResult<Json<Tenant>> {
+pub async fn resume(
+    State(state): State<AppState>,
+    _admin: PlatformAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Tenant>> {
     set_status(&state, &id, "active").await
 }

@@ -35,9 +35,15 @@ fn df(e: datafusion::error::DataFusionError) -> ApiError {
 }
 
 /// The session with `f` registered, and the window to report on (`None`: no data).
-async fn prepare(state: &AppState, tenant: &TenantCtx, filters: &Filters) -> ApiResult<(SessionContext, Option<Window>)> {
+async fn prepare(
+    state: &AppState,
+    tenant: &TenantCtx,
+    filters: &Filters,
+) -> ApiResult<(SessionContext, Option<Window>)> {
     let today = chrono::Utc::now().date_naive();
-    let asked = filters.window(today).map_err(|e| ApiError::bad("invalid_filter", e.to_string()))?;
+    let asked = filters
+        .window(today)
+        .map_err(|e| ApiError::bad("invalid_filter", e.to_string()))?;
     let ctx = state.sessions.session(&state.lake, tenant.id()).await?;
     a::register_filtered(&ctx, filters).await.map_err(df)?;
     let window = a::resolve_window(&ctx, asked).await.map_err(df)?;
@@ -45,7 +51,11 @@ async fn prepare(state: &AppState, tenant: &TenantCtx, filters: &Filters) -> Api
 }
 
 fn growth(now: &Value, before: &Value) -> Value {
-    let num = |v: &Value| v["revenue_eur"].as_str().and_then(|s| s.parse::<f64>().ok());
+    let num = |v: &Value| {
+        v["revenue_eur"]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+    };
     match (num(now), num(before)) {
         (Some(n), Some(b)) if b != 0.0 => json!(((n - b) / b * 10000.0).round() / 100.0),
         _ => Value::Null,
@@ -53,14 +63,24 @@ fn growth(now: &Value, before: &Value) -> Value {
 }
 
 #[utoipa::path(get, path = "/api/analytics/kpis", responses((status = 200)), tag = "analytics")]
-pub async fn kpis(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(filters): Query<Filters>) -> ApiResult<Json<Value>> {
+pub async fn kpis(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+    Query(filters): Query<Filters>,
+) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(&state, &tenant, &filters).await?;
     let Some(w) = window else {
-        return Ok(Json(json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 })));
+        return Ok(Json(
+            json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 }),
+        ));
     };
     let mut out = first(&a::totals(&ctx, w).await.map_err(df)?)?;
     let movers = first(&a::movers(&ctx, w).await.map_err(df)?)?;
-    let (prev, last_year) = (first(&a::revenue(&ctx, w.previous()).await.map_err(df)?)?, first(&a::revenue(&ctx, w.year_before()).await.map_err(df)?)?);
+    let (prev, last_year) = (
+        first(&a::revenue(&ctx, w.previous()).await.map_err(df)?)?,
+        first(&a::revenue(&ctx, w.year_before()).await.map_err(df)?)?,
+    );
     out["window"] = json!(w);
     out["fast_movers"] = movers["fast_movers"].clone();
     out["slow_movers"] = movers["slow_movers"].clone();
@@ -78,21 +98,33 @@ pub struct SeriesParams {
 }
 
 #[utoipa::path(get, path = "/api/analytics/timeseries", responses((status = 200)), tag = "analytics")]
-pub async fn timeseries(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(p): Query<SeriesParams>) -> ApiResult<Json<Value>> {
+pub async fn timeseries(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+    Query(p): Query<SeriesParams>,
+) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
     let bucket = p.bucket.unwrap_or(a::Bucket::Month);
     let points = match window {
         Some(w) => to_json(&a::timeseries(&ctx, w, bucket).await.map_err(df)?)?,
         None => vec![],
     };
-    Ok(Json(json!({ "window": window, "bucket": format!("{bucket:?}").to_lowercase(), "points": points })))
+    Ok(Json(
+        json!({ "window": window, "bucket": format!("{bucket:?}").to_lowercase(), "points": points }),
+    ))
 }
 
 /// Numbers in query strings next to a flattened struct arrive as text (serde's flatten buffers
 /// them untyped), so they are parsed here.
 fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
-    s.map(|s| s.trim().parse().map_err(|_| serde::de::Error::custom(format!("{s:?} is not a whole number")))).transpose()
+    s.map(|s| {
+        s.trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a whole number")))
+    })
+    .transpose()
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,37 +135,71 @@ pub struct TopParams {
     pub filters: Filters,
 }
 
-async fn top(state: AppState, tenant: TenantCtx, p: TopParams, by: Dimension) -> ApiResult<Json<Value>> {
+async fn top(
+    state: AppState,
+    tenant: TenantCtx,
+    p: TopParams,
+    by: Dimension,
+) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
     let items = match window {
-        Some(w) => to_json(&a::top(&ctx, w, by, p.limit.unwrap_or(10)).await.map_err(df)?)?,
+        Some(w) => to_json(
+            &a::top(&ctx, w, by, p.limit.unwrap_or(10))
+                .await
+                .map_err(df)?,
+        )?,
         None => vec![],
     };
     Ok(Json(json!({ "window": window, "items": items })))
 }
 
 #[utoipa::path(get, path = "/api/analytics/top-products", responses((status = 200)), tag = "analytics")]
-pub async fn top_products(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+pub async fn top_products(
+    State(s): State<AppState>,
+    t: TenantCtx,
+    _a: Auth,
+    Query(p): Query<TopParams>,
+) -> ApiResult<Json<Value>> {
     top(s, t, p, Dimension::Product).await
 }
 
 #[utoipa::path(get, path = "/api/analytics/top-resellers", responses((status = 200)), tag = "analytics")]
-pub async fn top_resellers(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+pub async fn top_resellers(
+    State(s): State<AppState>,
+    t: TenantCtx,
+    _a: Auth,
+    Query(p): Query<TopParams>,
+) -> ApiResult<Json<Value>> {
     top(s, t, p, Dimension::Reseller).await
 }
 
 #[utoipa::path(get, path = "/api/analytics/top-markets", responses((status = 200)), tag = "analytics")]
-pub async fn top_markets(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+pub async fn top_markets(
+    State(s): State<AppState>,
+    t: TenantCtx,
+    _a: Auth,
+    Query(p): Query<TopParams>,
+) -> ApiResult<Json<Value>> {
     top(s, t, p, Dimension::Market).await
 }
 
 #[utoipa::path(get, path = "/api/analytics/top-stores", responses((status = 200)), tag = "analytics")]
-pub async fn top_stores(State(s): State<AppState>, t: TenantCtx, _a: Auth, Query(p): Query<TopParams>) -> ApiResult<Json<Value>> {
+pub async fn top_stores(
+    State(s): State<AppState>,
+    t: TenantCtx,
+    _a: Auth,
+    Query(p): Query<TopParams>,
+) -> ApiResult<Json<Value>> {
     top(s, t, p, Dimension::Store).await
 }
 
 #[utoipa::path(get, path = "/api/analytics/channel-mix", responses((status = 200)), tag = "analytics")]
-pub async fn channel_mix(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(filters): Query<Filters>) -> ApiResult<Json<Value>> {
+pub async fn channel_mix(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+    Query(filters): Query<Filters>,
+) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(&state, &tenant, &filters).await?;
     let items = match window {
         Some(w) => to_json(&a::channel_mix(&ctx, w).await.map_err(df)?)?,
@@ -153,12 +219,26 @@ pub struct SalesParams {
 }
 
 #[utoipa::path(get, path = "/api/analytics/sales", responses((status = 200)), tag = "analytics")]
-pub async fn sales(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Query(p): Query<SalesParams>) -> ApiResult<Json<Value>> {
+pub async fn sales(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+    Query(p): Query<SalesParams>,
+) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
-    let (page, per_page) = (p.page.unwrap_or(1).max(1), p.per_page.unwrap_or(100).clamp(1, 1000));
+    let (page, per_page) = (
+        p.page.unwrap_or(1).max(1),
+        p.per_page.unwrap_or(100).clamp(1, 1000),
+    );
     let items = match window {
-        Some(w) => to_json(&a::rows(&ctx, w, per_page, (page - 1) * per_page).await.map_err(df)?)?,
+        Some(w) => to_json(
+            &a::rows(&ctx, w, per_page, (page - 1) * per_page)
+                .await
+                .map_err(df)?,
+        )?,
         None => vec![],
     };
-    Ok(Json(json!({ "window": window, "page": page, "per_page": per_page, "items": items })))
+    Ok(Json(
+        json!({ "window": window, "page": page, "per_page": per_page, "items": items }),
+    ))
 }

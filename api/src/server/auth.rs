@@ -8,16 +8,22 @@ use super::error::{ApiError, ApiResult};
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
 use crate::state::AppState;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// What a user may do. Ordered: each role can do what the ones below it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -57,18 +63,44 @@ pub struct Claims {
 }
 
 /// Signs an access token for a user.
-pub fn access_token(state: &AppState, tenant: &str, user_id: i64, email: &str, role: Role) -> ApiResult<String> {
+pub fn access_token(
+    state: &AppState,
+    tenant: &str,
+    user_id: i64,
+    email: &str,
+    role: Role,
+) -> ApiResult<String> {
     let now = chrono::Utc::now().timestamp();
-    let claims = Claims { sub: user_id.to_string(), tenant: tenant.to_owned(), role, email: email.to_owned(), iat: now, exp: now + state.config.access_ttl.as_secs() as i64 };
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(state.config.jwt_secret.expose().as_bytes())).map_err(ApiError::internal)
+    let claims = Claims {
+        sub: user_id.to_string(),
+        tenant: tenant.to_owned(),
+        role,
+        email: email.to_owned(),
+        iat: now,
+        exp: now + state.config.access_ttl.as_secs() as i64,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(state.config.jwt_secret.expose().as_bytes()),
+    )
+    .map_err(ApiError::internal)
 }
 
 pub fn verify_token(state: &AppState, token: &str) -> ApiResult<Claims> {
     let mut v = Validation::new(Algorithm::HS256);
     v.leeway = 5;
     v.set_required_spec_claims(&["exp", "sub"]);
-    decode::<Claims>(token, &DecodingKey::from_secret(state.config.jwt_secret.expose().as_bytes()), &v).map(|d| d.claims).map_err(|e| match e.kind() {
-        ErrorKind::ExpiredSignature => ApiError::Unauthorized("the access token has expired; refresh it".into()),
+    decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(state.config.jwt_secret.expose().as_bytes()),
+        &v,
+    )
+    .map(|d| d.claims)
+    .map_err(|e| match e.kind() {
+        ErrorKind::ExpiredSignature => {
+            ApiError::Unauthorized("the access token has expired; refresh it".into())
+        }
         kind => {
             tracing::info!(?kind, "An access token was refused.");
             ApiError::Unauthorized("the access token is not valid".into())
@@ -80,7 +112,10 @@ pub fn verify_token(state: &AppState, token: &str) -> ApiResult<Claims> {
 pub async fn hash_password(password: String) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))
     })
     .await
     .map_err(ApiError::internal)?
@@ -88,7 +123,15 @@ pub async fn hash_password(password: String) -> ApiResult<String> {
 
 /// Checks a password against a stored hash, off the async threads.
 pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// SHA-256 in hex: how refresh tokens and API keys are stored (they are long and random, so a
@@ -120,7 +163,12 @@ impl Auth {
         if self.role >= role {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this needs the {} role; {} has {}", role.as_str(), self.who, self.role.as_str())))
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role; {} has {}",
+                role.as_str(),
+                self.who,
+                self.role.as_str()
+            )))
         }
     }
 }
@@ -130,8 +178,17 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let tenant = TenantCtx::from_request_parts(parts, state).await?;
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let bearer = header("authorization").and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let bearer = header("authorization").and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        });
         let auth = match (header("x-api-key"), bearer) {
             (Some(key), _) => api_key(&tenant, key).await?,
             (None, Some(t)) if t.starts_with(API_KEY_PREFIX) => api_key(&tenant, t).await?,
@@ -139,13 +196,25 @@ impl FromRequestParts<AppState> for Auth {
                 let claims = verify_token(state, t)?;
                 if claims.tenant != tenant.id() {
                     tracing::warn!(token_tenant = %claims.tenant, host_tenant = %tenant.id(), user = %claims.email, "A token was used on another tenant's host.");
-                    return Err(ApiError::Forbidden("this token belongs to another tenant".into()));
+                    return Err(ApiError::Forbidden(
+                        "this token belongs to another tenant".into(),
+                    ));
                 }
-                Auth { user_id: claims.sub.parse().ok(), role: claims.role, who: claims.email }
+                Auth {
+                    user_id: claims.sub.parse().ok(),
+                    role: claims.role,
+                    who: claims.email,
+                }
             }
-            (None, None) => return Err(ApiError::Unauthorized("sign in: send `Authorization: Bearer <token>` or `X-Api-Key`".into())),
+            (None, None) => {
+                return Err(ApiError::Unauthorized(
+                    "sign in: send `Authorization: Bearer <token>` or `X-Api-Key`".into(),
+                ))
+            }
         };
-        state.limiter.check(Bucket::User, &format!("{}:{}", tenant.id(), auth.who))?;
+        state
+            .limiter
+            .check(Bucket::User, &format!("{}:{}", tenant.id(), auth.who))?;
         Ok(auth)
     }
 }
@@ -154,7 +223,17 @@ impl FromRequestParts<AppState> for Auth {
 pub const API_KEY_PREFIX: &str = "tk_";
 
 async fn api_key(tenant: &TenantCtx, key: &str) -> ApiResult<Auth> {
-    let row: Option<(i64, String, String)> = sqlx::query_as("SELECT id, role, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL").bind(token_hash(key)).fetch_optional(&tenant.pool).await?;
-    let (id, role, name) = row.ok_or_else(|| ApiError::Unauthorized("the API key is not valid for this tenant".into()))?;
-    Ok(Auth { user_id: None, role: Role::parse(&role).unwrap_or(Role::Viewer), who: format!("api key {id} ({name})") })
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, role, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(token_hash(key))
+    .fetch_optional(&tenant.pool)
+    .await?;
+    let (id, role, name) = row
+        .ok_or_else(|| ApiError::Unauthorized("the API key is not valid for this tenant".into()))?;
+    Ok(Auth {
+        user_id: None,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        who: format!("api key {id} ({name})"),
+    })
 }

@@ -40,7 +40,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
@@ -71,9 +74,14 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{e:#}"), "Request failed.");
         }
         let (status, code) = self.parts();
-        let mut res = (status, Json(json!({ "code": code, "message": self.to_string() }))).into_response();
+        let mut res = (
+            status,
+            Json(json!({ "code": code, "message": self.to_string() })),
+        )
+            .into_response();
         if let Self::RateLimited(secs) = self {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         res
     }
@@ -87,7 +95,9 @@ impl From<PgError> for ApiError {
             PgError::ConnectionBudget(_) => Self::Unavailable(e.to_string()),
             PgError::TenantExists(_) => Self::Conflict(e.to_string()),
             PgError::InvalidTenantId(_) => Self::bad("invalid_tenant_id", e.to_string()),
-            PgError::Db(_) | PgError::Migrate(_) | PgError::Load(_) | PgError::Lake(_) => Self::internal(e),
+            PgError::Db(_) | PgError::Migrate(_) | PgError::Load(_) | PgError::Lake(_) => {
+                Self::internal(e)
+            }
         }
     }
 }

@@ -28,16 +28,23 @@ use tower_http::trace::TraceLayer;
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
     // Uploads enforce their own limit while streaming; other bodies are small.
-    let upload_limit = DefaultBodyLimit::max(state.config.max_upload_bytes as usize * 2 + (1 << 20));
+    let upload_limit =
+        DefaultBodyLimit::max(state.config.max_upload_bytes as usize * 2 + (1 << 20));
     let api = Router::new()
         .route("/auth/register", post(sessions::register))
         .route("/auth/login", post(sessions::login))
         .route("/auth/refresh", post(sessions::refresh))
         .route("/auth/logout", post(sessions::logout))
         .route("/me", get(sessions::me))
-        .route("/users", get(sessions::list_users).post(sessions::create_user))
+        .route(
+            "/users",
+            get(sessions::list_users).post(sessions::create_user),
+        )
         .route("/api-keys", post(sessions::create_api_key))
-        .route("/uploads", get(uploads::list).post(uploads::create).layer(upload_limit))
+        .route(
+            "/uploads",
+            get(uploads::list).post(uploads::create).layer(upload_limit),
+        )
         .route("/uploads/{id}", get(uploads::get).delete(uploads::delete))
         .route("/uploads/{id}/events", get(uploads::events))
         .route("/uploads/{id}/errors", get(uploads::errors))
@@ -51,9 +58,17 @@ pub fn router(state: AppState) -> Router {
         .route("/analytics/channel-mix", get(analytics::channel_mix))
         .route("/analytics/sales", get(analytics::sales))
         .route("/specs", get(specs::list))
-        .route("/specs/dry-run", post(specs::dry_run).layer(DefaultBodyLimit::max(state.config.max_upload_bytes as usize + (1 << 20))))
+        .route(
+            "/specs/dry-run",
+            post(specs::dry_run).layer(DefaultBodyLimit::max(
+                state.config.max_upload_bytes as usize + (1 << 20),
+            )),
+        )
         .route("/specs/{vendor}", get(specs::get).post(specs::create))
-        .route("/specs/{vendor}/versions/{version}/activate", post(specs::activate))
+        .route(
+            "/specs/{vendor}/versions/{version}/activate",
+            post(specs::activate),
+        )
         .route("/query", post(query::run))
         .route("/admin/login", post(admin::login))
         .route("/admin/tenants", get(admin::list).post(admin::create))
@@ -79,18 +94,35 @@ pub fn router(state: AppState) -> Router {
 
 /// A bug in a handler answers 500 like any other internal error instead of dropping the connection.
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-    axum::response::IntoResponse::into_response(error::ApiError::internal(anyhow::anyhow!("handler panicked: {message}")))
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    axum::response::IntoResponse::into_response(error::ApiError::internal(anyhow::anyhow!(
+        "handler panicked: {message}"
+    )))
 }
 
 async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let res = next.run(req).await;
-    state.metrics.request(res.status().as_u16(), started.elapsed().as_micros() as u64);
+    state
+        .metrics
+        .request(res.status().as_u16(), started.elapsed().as_micros() as u64);
     res
 }
 
 /// Serves until `shutdown` resolves, then lets open requests finish.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -15,31 +15,77 @@ pub async fn health() -> Json<serde_json::Value> {
 
 /// The registry database and the lake answer.
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let db = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.registry.pool).await.is_ok();
+    let db = sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&state.registry.pool)
+        .await
+        .is_ok();
     let lake = state.lake.snapshot("demo").await.is_ok();
-    let status = if db && lake { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db && lake {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(json!({ "database": db, "lake": lake })))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let depth = crate::jobs::depth(&state.registry.pool).await.unwrap_or(-1);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(depth))
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(depth),
+    )
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TaskifAI API", description = "Sell-out uploads, jobs, analytics and guarded SQL. The tenant comes from the host name; send `Authorization: Bearer <access token>` or `X-Api-Key`."),
-    paths(
-        super::sessions::register, super::sessions::login, super::sessions::refresh, super::sessions::logout, super::sessions::me,
-        super::sessions::list_users, super::sessions::create_user, super::sessions::create_api_key,
-        super::uploads::create, super::uploads::list, super::uploads::get, super::uploads::events, super::uploads::errors, super::uploads::delete, super::uploads::retry,
-        super::analytics::kpis, super::analytics::timeseries, super::analytics::top_products, super::analytics::top_resellers, super::analytics::top_markets,
-        super::analytics::top_stores, super::analytics::channel_mix, super::analytics::sales,
-        super::specs::list, super::specs::get, super::specs::create, super::specs::activate, super::specs::dry_run,
-        super::query::run,
-        super::admin::login, super::admin::list, super::admin::create, super::admin::suspend, super::admin::resume,
+    info(
+        title = "TaskifAI API",
+        description = "Sell-out uploads, jobs, analytics and guarded SQL. The tenant comes from the host name; send `Authorization: Bearer <access token>` or `X-Api-Key`."
     ),
-    components(schemas(super::uploads::Upload, super::uploads::Accepted, super::uploads::ErrorRow, super::sessions::Session, super::sessions::User, crate::jobs::JobView))
+    paths(
+        super::sessions::register,
+        super::sessions::login,
+        super::sessions::refresh,
+        super::sessions::logout,
+        super::sessions::me,
+        super::sessions::list_users,
+        super::sessions::create_user,
+        super::sessions::create_api_key,
+        super::uploads::create,
+        super::uploads::list,
+        super::uploads::get,
+        super::uploads::events,
+        super::uploads::errors,
+        super::uploads::delete,
+        super::uploads::retry,
+        super::analytics::kpis,
+        super::analytics::timeseries,
+        super::analytics::top_products,
+        super::analytics::top_resellers,
+        super::analytics::top_markets,
+        super::analytics::top_stores,
+        super::analytics::channel_mix,
+        super::analytics::sales,
+        super::specs::list,
+        super::specs::get,
+        super::specs::create,
+        super::specs::activate,
+        super::specs::dry_run,
+        super::query::run,
+        super::admin::login,
+        super::admin::list,
+        super::admin::create,
+        super::admin::suspend,
+        super::admin::resume,
+    ),
+    components(schemas(
+        super::uploads::Upload,
+        super::uploads::Accepted,
+        super::uploads::ErrorRow,
+        super::sessions::Session,
+        super::sessions::User,
+        crate::jobs::JobView
+    ))
 )]
 pub struct ApiDoc;
 

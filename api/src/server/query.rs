@@ -22,26 +22,52 @@ pub struct QueryRequest {
 }
 
 #[utoipa::path(post, path = "/api/query", request_body = QueryRequest, responses((status = 200), (status = 400, description = "refused, with the reason"), (status = 408)), tag = "query")]
-pub async fn run(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, Json(req): Json<QueryRequest>) -> ApiResult<Json<Value>> {
-    state.limiter.check(Bucket::Query, &format!("{}:{}", tenant.id(), auth.who))?;
-    let cap = req.max_rows.unwrap_or(state.config.query_max_rows).clamp(1, state.config.query_max_rows);
+pub async fn run(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    auth: Auth,
+    Json(req): Json<QueryRequest>,
+) -> ApiResult<Json<Value>> {
+    state
+        .limiter
+        .check(Bucket::Query, &format!("{}:{}", tenant.id(), auth.who))?;
+    let cap = req
+        .max_rows
+        .unwrap_or(state.config.query_max_rows)
+        .clamp(1, state.config.query_max_rows);
     let ctx = state.sessions.session(&state.lake, tenant.id()).await?;
     let timeout = state.config.query_timeout;
     let work = async {
         // One more row than the cap tells whether the answer was cut.
-        let plan = taskifai_engine::sql::plan_read_only(&ctx, &req.sql, cap + 1).await.map_err(|e| ApiError::bad("sql_refused", e.to_string()))?;
-        let df = ctx.execute_logical_plan(plan).await.map_err(|e| ApiError::bad("sql_failed", first_line(&e.to_string())))?;
+        let plan = taskifai_engine::sql::plan_read_only(&ctx, &req.sql, cap + 1)
+            .await
+            .map_err(|e| ApiError::bad("sql_refused", e.to_string()))?;
+        let df = ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| ApiError::bad("sql_failed", first_line(&e.to_string())))?;
         let schema = df.schema().as_arrow().clone();
-        let batches = df.collect().await.map_err(|e| ApiError::bad("sql_failed", first_line(&e.to_string())))?;
+        let batches = df
+            .collect()
+            .await
+            .map_err(|e| ApiError::bad("sql_failed", first_line(&e.to_string())))?;
         Ok::<_, ApiError>((schema, batches))
     };
-    let (schema, batches) = tokio::time::timeout(timeout, work).await.map_err(|_| ApiError::Timeout(timeout.as_secs()))??;
+    let (schema, batches) = tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| ApiError::Timeout(timeout.as_secs()))??;
     let mut rows = to_json(&batches)?;
     let truncated = rows.len() > cap;
     rows.truncate(cap);
-    let columns: Vec<Value> = schema.fields().iter().map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() })).collect();
+    let columns: Vec<Value> = schema
+        .fields()
+        .iter()
+        .map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() }))
+        .collect();
     tracing::info!(tenant = %tenant.id(), by = %auth.who, rows = rows.len(), truncated, "Query ran.");
-    Ok(Json(json!({ "columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated })))
+    Ok(Json(
+        json!({ "columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated }),
+    ))
 }
 
 fn first_line(s: &str) -> String {

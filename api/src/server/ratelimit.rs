@@ -34,13 +34,26 @@ fn keyed(per_minute: u32) -> Keyed {
 
 impl Limiter {
     pub fn new(r: &RateLimits) -> Self {
-        Self { buckets: [keyed(r.per_tenant), keyed(r.per_user), keyed(r.login), keyed(r.uploads), keyed(r.query)], calls: AtomicU64::new(0) }
+        Self {
+            buckets: [
+                keyed(r.per_tenant),
+                keyed(r.per_user),
+                keyed(r.login),
+                keyed(r.uploads),
+                keyed(r.query),
+            ],
+            calls: AtomicU64::new(0),
+        }
     }
 
     /// Counts one request; refuses it when the key's quota is spent.
     pub fn check(&self, bucket: Bucket, key: &str) -> Result<(), ApiError> {
         let limiter = &self.buckets[bucket as usize];
-        if self.calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(4096) {
+        if self
+            .calls
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(4096)
+        {
             for b in &self.buckets {
                 b.retain_recent();
             }
@@ -58,7 +71,10 @@ mod tests {
 
     #[test]
     fn a_spent_quota_is_refused_with_a_wait_and_other_keys_are_not_affected() {
-        let l = Limiter::new(&RateLimits { login: 2, ..Default::default() });
+        let l = Limiter::new(&RateLimits {
+            login: 2,
+            ..Default::default()
+        });
         assert!(l.check(Bucket::Login, "acme:1.2.3.4").is_ok());
         assert!(l.check(Bucket::Login, "acme:1.2.3.4").is_ok());
         match l.check(Bucket::Login, "acme:1.2.3.4") {

@@ -2,11 +2,29 @@
 
 use super::uploads::ErrorRow;
 
-const HEADER: [&str; 8] = ["file", "sheet", "source_row", "column", "raw_value", "rule", "severity", "message"];
+const HEADER: [&str; 8] = [
+    "file",
+    "sheet",
+    "source_row",
+    "column",
+    "raw_value",
+    "rule",
+    "severity",
+    "message",
+];
 
 fn cells(r: &ErrorRow) -> [String; 8] {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    [r.file.clone(), o(&r.sheet), r.source_row.map(|n| n.to_string()).unwrap_or_default(), o(&r.column), o(&r.raw_value), r.rule.clone(), r.severity.clone(), r.message.clone()]
+    [
+        r.file.clone(),
+        o(&r.sheet),
+        r.source_row.map(|n| n.to_string()).unwrap_or_default(),
+        o(&r.column),
+        o(&r.raw_value),
+        r.rule.clone(),
+        r.severity.clone(),
+        r.message.clone(),
+    ]
 }
 
 pub fn errors_csv(rows: &[ErrorRow]) -> anyhow::Result<Vec<u8>> {

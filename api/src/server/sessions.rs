@@ -4,7 +4,10 @@
 //! family; presenting a token that was already rotated means it leaked, so the whole family is
 //! revoked and the user must sign in again.
 
-use super::auth::{access_token, hash_password, random_token, token_hash, verify_password, Auth, Role, API_KEY_PREFIX};
+use super::auth::{
+    access_token, hash_password, random_token, token_hash, verify_password, Auth, Role,
+    API_KEY_PREFIX,
+};
 use super::error::{ApiError, ApiResult};
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
@@ -64,10 +67,16 @@ const MIN_PASSWORD: usize = 10;
 fn check_new_user(u: &NewUser) -> ApiResult<String> {
     let email = u.email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 || email.starts_with('@') {
-        return Err(ApiError::bad("invalid_email", format!("{:?} is not an email address", u.email)));
+        return Err(ApiError::bad(
+            "invalid_email",
+            format!("{:?} is not an email address", u.email),
+        ));
     }
     if u.password.chars().count() < MIN_PASSWORD {
-        return Err(ApiError::bad("weak_password", format!("a password needs at least {MIN_PASSWORD} characters")));
+        return Err(ApiError::bad(
+            "weak_password",
+            format!("a password needs at least {MIN_PASSWORD} characters"),
+        ));
     }
     Ok(email)
 }
@@ -89,14 +98,24 @@ async fn insert_user(pool: &PgPool, u: &NewUser, email: &str, role: Role) -> Api
 
 /// The first user of a tenant signs up and becomes its admin; later users are added by an admin.
 #[utoipa::path(post, path = "/api/auth/register", request_body = NewUser, responses((status = 201, body = Session), (status = 403, description = "the tenant has users already")), tag = "auth")]
-pub async fn register(State(state): State<AppState>, tenant: TenantCtx, Json(body): Json<NewUser>) -> ApiResult<(StatusCode, Json<Session>)> {
+pub async fn register(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    Json(body): Json<NewUser>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
     let email = check_new_user(&body)?;
     let mut tx = tenant.pool.begin().await?;
     // Serializes concurrent first sign-ups.
-    sqlx::query("LOCK TABLE users IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut *tx).await?;
+    sqlx::query("LOCK TABLE users IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut *tx)
+        .await?;
     if existing > 0 {
-        return Err(ApiError::Forbidden("this tenant has users already; ask an admin to add you".into()));
+        return Err(ApiError::Forbidden(
+            "this tenant has users already; ask an admin to add you".into(),
+        ));
     }
     let hash = hash_password(body.password.clone()).await?;
     let user: User = sqlx::query_as("INSERT INTO users (email, password_hash, full_name, role) VALUES ($1, $2, $3, 'admin') RETURNING id, email, full_name, role")
@@ -106,19 +125,48 @@ pub async fn register(State(state): State<AppState>, tenant: TenantCtx, Json(bod
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(new_session(&state, &tenant, user, None).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(new_session(&state, &tenant, user, None).await?),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/auth/login", request_body = Credentials, responses((status = 200, body = Session), (status = 401), (status = 429)), tag = "auth")]
-pub async fn login(State(state): State<AppState>, tenant: TenantCtx, ConnectInfo(peer): ConnectInfo<SocketAddr>, Json(body): Json<Credentials>) -> ApiResult<Json<Session>> {
-    state.limiter.check(Bucket::Login, &format!("{}:{}", tenant.id(), peer.ip()))?;
+pub async fn login(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<Credentials>,
+) -> ApiResult<Json<Session>> {
+    state
+        .limiter
+        .check(Bucket::Login, &format!("{}:{}", tenant.id(), peer.ip()))?;
     let email = body.email.trim().to_lowercase();
-    let row: Option<(i64, String, String, String)> = sqlx::query_as("SELECT id, full_name, role, password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(&tenant.pool).await?;
+    let row: Option<(i64, String, String, String)> =
+        sqlx::query_as("SELECT id, full_name, role, password_hash FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&tenant.pool)
+            .await?;
     // Hash even for unknown users so timing does not tell which emails exist.
-    let hash = row.as_ref().map_or_else(|| DUMMY_HASH.to_owned(), |r| r.3.clone());
+    let hash = row
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.to_owned(), |r| r.3.clone());
     let ok = verify_password(body.password, hash).await;
     match row {
-        Some((id, full_name, role, _)) if ok => Ok(Json(new_session(&state, &tenant, User { id, email, full_name, role }, None).await?)),
+        Some((id, full_name, role, _)) if ok => Ok(Json(
+            new_session(
+                &state,
+                &tenant,
+                User {
+                    id,
+                    email,
+                    full_name,
+                    role,
+                },
+                None,
+            )
+            .await?,
+        )),
         _ => {
             tracing::info!(tenant = %tenant.id(), email = %email, "A sign-in failed.");
             Err(ApiError::Unauthorized("wrong email or password".into()))
@@ -129,11 +177,18 @@ pub async fn login(State(state): State<AppState>, tenant: TenantCtx, ConnectInfo
 // argon2id of a random password; never matches.
 pub(super) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Wk1aWqj9cB0ajqyBLmC0rcM7sB4wv0Aj5p0e7xGJ4bQ";
 
-async fn new_session(state: &AppState, tenant: &TenantCtx, user: User, family: Option<String>) -> ApiResult<Session> {
-    let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role {:?}", user.role)))?;
+async fn new_session(
+    state: &AppState,
+    tenant: &TenantCtx,
+    user: User,
+    family: Option<String>,
+) -> ApiResult<Session> {
+    let role = Role::parse(&user.role)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role {:?}", user.role)))?;
     let refresh = random_token("rt_");
     let family = family.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let expires = chrono::Utc::now() + chrono::Duration::from_std(state.config.refresh_ttl).map_err(ApiError::internal)?;
+    let expires = chrono::Utc::now()
+        + chrono::Duration::from_std(state.config.refresh_ttl).map_err(ApiError::internal)?;
     sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family, expires_at) VALUES ($1, $2, $3, $4)").bind(token_hash(&refresh)).bind(user.id).bind(family).bind(expires).execute(&tenant.pool).await?;
     Ok(Session {
         access_token: access_token(state, tenant.id(), user.id, &user.email, role)?,
@@ -146,26 +201,50 @@ async fn new_session(state: &AppState, tenant: &TenantCtx, user: User, family: O
 
 /// Trades a refresh token for a new session; the old token stops working.
 #[utoipa::path(post, path = "/api/auth/refresh", request_body = RefreshRequest, responses((status = 200, body = Session), (status = 401)), tag = "auth")]
-pub async fn refresh(State(state): State<AppState>, tenant: TenantCtx, Json(body): Json<RefreshRequest>) -> ApiResult<Json<Session>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<Json<Session>> {
     let mut tx = tenant.pool.begin().await?;
     let row: Option<(i64, String, Option<chrono::DateTime<chrono::Utc>>, bool)> =
         sqlx::query_as("SELECT user_id, family, revoked_at, expires_at < now() FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE").bind(token_hash(&body.refresh_token)).fetch_optional(&mut *tx).await?;
     let Some((user_id, family, revoked, expired)) = row else {
-        return Err(ApiError::Unauthorized("the refresh token is not valid".into()));
+        return Err(ApiError::Unauthorized(
+            "the refresh token is not valid".into(),
+        ));
     };
     if revoked.is_some() {
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family = $1").bind(&family).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family = $1",
+        )
+        .bind(&family)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tracing::warn!(tenant = %tenant.id(), user_id, "A rotated refresh token was presented again; its family is revoked.");
-        return Err(ApiError::Unauthorized("the refresh token was already used; sign in again".into()));
+        return Err(ApiError::Unauthorized(
+            "the refresh token was already used; sign in again".into(),
+        ));
     }
     if expired {
-        return Err(ApiError::Unauthorized("the refresh token has expired; sign in again".into()));
+        return Err(ApiError::Unauthorized(
+            "the refresh token has expired; sign in again".into(),
+        ));
     }
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE token_hash = $1").bind(token_hash(&body.refresh_token)).execute(&mut *tx).await?;
-    let user: User = sqlx::query_as("SELECT id, email, full_name, role FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?.ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
+    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE token_hash = $1")
+        .bind(token_hash(&body.refresh_token))
+        .execute(&mut *tx)
+        .await?;
+    let user: User = sqlx::query_as("SELECT id, email, full_name, role FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
     tx.commit().await?;
-    Ok(Json(new_session(&state, &tenant, user, Some(family)).await?))
+    Ok(Json(
+        new_session(&state, &tenant, user, Some(family)).await?,
+    ))
 }
 
 /// Revokes the refresh token's whole family (this device's session).
@@ -181,23 +260,44 @@ pub async fn logout(tenant: TenantCtx, Json(body): Json<RefreshRequest>) -> ApiR
 #[utoipa::path(get, path = "/api/me", responses((status = 200, body = User)), tag = "auth")]
 pub async fn me(tenant: TenantCtx, auth: Auth) -> ApiResult<Json<serde_json::Value>> {
     let user: Option<User> = match auth.user_id {
-        Some(id) => sqlx::query_as("SELECT id, email, full_name, role FROM users WHERE id = $1").bind(id).fetch_optional(&tenant.pool).await?,
+        Some(id) => {
+            sqlx::query_as("SELECT id, email, full_name, role FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&tenant.pool)
+                .await?
+        }
         None => None,
     };
-    Ok(Json(serde_json::json!({ "tenant": tenant.id(), "role": auth.role, "who": auth.who, "user": user })))
+    Ok(Json(
+        serde_json::json!({ "tenant": tenant.id(), "role": auth.role, "who": auth.who, "user": user }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/users", responses((status = 200, body = [User])), tag = "users")]
 pub async fn list_users(tenant: TenantCtx, auth: Auth) -> ApiResult<Json<Vec<User>>> {
     auth.require(Role::Admin)?;
-    Ok(Json(sqlx::query_as("SELECT id, email, full_name, role FROM users ORDER BY id").fetch_all(&tenant.pool).await?))
+    Ok(Json(
+        sqlx::query_as("SELECT id, email, full_name, role FROM users ORDER BY id")
+            .fetch_all(&tenant.pool)
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/users", request_body = NewUser, responses((status = 201, body = User), (status = 409)), tag = "users")]
-pub async fn create_user(tenant: TenantCtx, auth: Auth, Json(body): Json<NewUser>) -> ApiResult<(StatusCode, Json<User>)> {
+pub async fn create_user(
+    tenant: TenantCtx,
+    auth: Auth,
+    Json(body): Json<NewUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
     auth.require(Role::Admin)?;
     let email = check_new_user(&body)?;
-    let user = insert_user(&tenant.pool, &body, &email, body.role.unwrap_or(Role::Member)).await?;
+    let user = insert_user(
+        &tenant.pool,
+        &body,
+        &email,
+        body.role.unwrap_or(Role::Member),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -210,7 +310,11 @@ pub struct NewApiKey {
 
 /// Creates an API key; the key is shown once.
 #[utoipa::path(post, path = "/api/api-keys", request_body = NewApiKey, responses((status = 201)), tag = "users")]
-pub async fn create_api_key(tenant: TenantCtx, auth: Auth, Json(body): Json<NewApiKey>) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+pub async fn create_api_key(
+    tenant: TenantCtx,
+    auth: Auth,
+    Json(body): Json<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     auth.require(Role::Admin)?;
     let key = random_token(API_KEY_PREFIX);
     let id: i64 = sqlx::query_scalar("INSERT INTO api_keys (name, key_hash, role, created_by) VALUES ($1, $2, $3, $4) RETURNING id")
@@ -220,5 +324,8 @@ pub async fn create_api_key(tenant: TenantCtx, auth: Auth, Json(body): Json<NewA
         .bind(auth.user_id)
         .fetch_one(&tenant.pool)
         .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id, "name": body.name, "role": body.role, "key": key }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "name": body.name, "role": body.role, "key": key })),
+    ))
 }

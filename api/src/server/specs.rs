@@ -15,9 +15,16 @@ use std::sync::Arc;
 use taskifai_connectors::ingest::{ingest, IngestRequest, LoadMode};
 
 #[utoipa::path(get, path = "/api/specs", responses((status = 200)), tag = "specs")]
-pub async fn list(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+) -> ApiResult<Json<Value>> {
     let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
-    let own: Vec<(String, i32, bool)> = sqlx::query_as("SELECT vendor, version, active FROM vendor_specs ORDER BY vendor, version").fetch_all(&tenant.pool).await?;
+    let own: Vec<(String, i32, bool)> =
+        sqlx::query_as("SELECT vendor, version, active FROM vendor_specs ORDER BY vendor, version")
+            .fetch_all(&tenant.pool)
+            .await?;
     let items: Vec<Value> = specs
         .iter()
         .map(|s| {
@@ -32,10 +39,22 @@ pub async fn list(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth)
 
 /// The spec in use for a vendor, as YAML text when it is the tenant's own.
 #[utoipa::path(get, path = "/api/specs/{vendor}", responses((status = 200), (status = 404)), tag = "specs")]
-pub async fn get(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Path(vendor): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+    Path(vendor): Path<String>,
+) -> ApiResult<Json<Value>> {
     let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
-    let spec = specs.get(&vendor).ok_or_else(|| ApiError::NotFound(format!("vendor spec {vendor:?}")))?;
-    let versions: Vec<(i32, bool, String)> = sqlx::query_as("SELECT version, active, body FROM vendor_specs WHERE vendor = $1 ORDER BY version").bind(&vendor).fetch_all(&tenant.pool).await?;
+    let spec = specs
+        .get(&vendor)
+        .ok_or_else(|| ApiError::NotFound(format!("vendor spec {vendor:?}")))?;
+    let versions: Vec<(i32, bool, String)> = sqlx::query_as(
+        "SELECT version, active, body FROM vendor_specs WHERE vendor = $1 ORDER BY version",
+    )
+    .bind(&vendor)
+    .fetch_all(&tenant.pool)
+    .await?;
     let active_body = versions.iter().find(|v| v.1).map(|v| v.2.clone());
     Ok(Json(json!({
         "vendor": vendor, "version": spec.spec.version, "source": if active_body.is_some() { "tenant" } else { "platform" },
@@ -46,72 +65,168 @@ pub async fn get(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, 
 /// Stores a new version of a vendor's spec (the YAML is the request body) after it compiles
 /// and its examples pass; 422 with the errors (line:column) otherwise.
 #[utoipa::path(post, path = "/api/specs/{vendor}", request_body(content = String, content_type = "application/yaml"), responses((status = 201), (status = 409), (status = 422)), tag = "specs")]
-pub async fn create(tenant: TenantCtx, auth: Auth, Path(vendor): Path<String>, body: String) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create(
+    tenant: TenantCtx,
+    auth: Auth,
+    Path(vendor): Path<String>,
+    body: String,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require(Role::Admin)?;
-    let spec = taskifai_engine::spec::parse(&format!("{vendor}.yaml"), &body).map_err(|e| ApiError::Unprocessable { code: "invalid_spec", message: e.to_string() })?;
+    let spec = taskifai_engine::spec::parse(&format!("{vendor}.yaml"), &body).map_err(|e| {
+        ApiError::Unprocessable {
+            code: "invalid_spec",
+            message: e.to_string(),
+        }
+    })?;
     if spec.spec.examples.is_empty() {
-        return Err(ApiError::Unprocessable { code: "spec_without_examples", message: format!("{vendor}.yaml has no examples; add at least one so its behaviour is checked") });
+        return Err(ApiError::Unprocessable {
+            code: "spec_without_examples",
+            message: format!(
+                "{vendor}.yaml has no examples; add at least one so its behaviour is checked"
+            ),
+        });
     }
     let version = spec.spec.version as i32;
     let reference = taskifai_connectors::postgres::tenants::load_reference(&tenant.pool).await?;
-    let failures = tokio::task::spawn_blocking(move || taskifai_engine::examples::run_examples(&spec, &reference).into_iter().map(|f| format!("example {:?}: {}", f.example, f.message)).collect::<Vec<_>>())
-        .await
-        .map_err(ApiError::internal)?;
+    let failures = tokio::task::spawn_blocking(move || {
+        taskifai_engine::examples::run_examples(&spec, &reference)
+            .into_iter()
+            .map(|f| format!("example {:?}: {}", f.example, f.message))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(ApiError::internal)?;
     if !failures.is_empty() {
-        return Err(ApiError::Unprocessable { code: "spec_examples_failed", message: failures.join("; ") });
+        return Err(ApiError::Unprocessable {
+            code: "spec_examples_failed",
+            message: failures.join("; "),
+        });
     }
-    sqlx::query("INSERT INTO vendor_specs (vendor, version, body) VALUES ($1, $2, $3)").bind(&vendor).bind(version).bind(&body).execute(&tenant.pool).await.map_err(|e| {
-        match e.as_database_error().and_then(|d| d.constraint()) {
-            Some("vendor_specs_pkey") => ApiError::Conflict(format!("{vendor} version {version} exists; raise `version` in the spec")),
-            _ => ApiError::internal(e),
-        }
-    })?;
+    sqlx::query("INSERT INTO vendor_specs (vendor, version, body) VALUES ($1, $2, $3)")
+        .bind(&vendor)
+        .bind(version)
+        .bind(&body)
+        .execute(&tenant.pool)
+        .await
+        .map_err(
+            |e| match e.as_database_error().and_then(|d| d.constraint()) {
+                Some("vendor_specs_pkey") => ApiError::Conflict(format!(
+                    "{vendor} version {version} exists; raise `version` in the spec"
+                )),
+                _ => ApiError::internal(e),
+            },
+        )?;
     tracing::info!(tenant = %tenant.id(), vendor, version, by = %auth.who, "Spec version stored.");
-    Ok((StatusCode::CREATED, Json(json!({ "vendor": vendor, "version": version, "active": false }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "vendor": vendor, "version": version, "active": false })),
+    ))
 }
 
 /// Makes a stored version the one uploads use.
 #[utoipa::path(post, path = "/api/specs/{vendor}/versions/{version}/activate", responses((status = 200), (status = 404)), tag = "specs")]
-pub async fn activate(tenant: TenantCtx, auth: Auth, Path((vendor, version)): Path<(String, i32)>) -> ApiResult<Json<Value>> {
+pub async fn activate(
+    tenant: TenantCtx,
+    auth: Auth,
+    Path((vendor, version)): Path<(String, i32)>,
+) -> ApiResult<Json<Value>> {
     auth.require(Role::Admin)?;
     let mut tx = tenant.pool.begin().await?;
-    sqlx::query("UPDATE vendor_specs SET active = false WHERE vendor = $1 AND active").bind(&vendor).execute(&mut *tx).await?;
-    let n = sqlx::query("UPDATE vendor_specs SET active = true WHERE vendor = $1 AND version = $2").bind(&vendor).bind(version).execute(&mut *tx).await?.rows_affected();
+    sqlx::query("UPDATE vendor_specs SET active = false WHERE vendor = $1 AND active")
+        .bind(&vendor)
+        .execute(&mut *tx)
+        .await?;
+    let n = sqlx::query("UPDATE vendor_specs SET active = true WHERE vendor = $1 AND version = $2")
+        .bind(&vendor)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if n == 0 {
         return Err(ApiError::NotFound(format!("{vendor} version {version}")));
     }
     tx.commit().await?;
-    Ok(Json(json!({ "vendor": vendor, "version": version, "active": true })))
+    Ok(Json(
+        json!({ "vendor": vendor, "version": version, "active": true }),
+    ))
 }
 
 /// Runs one file (`file` part, optional `vendor`) through detection and normalization with the
 /// tenant's specs and reference data, and reports what a load would do. Nothing is stored.
 #[utoipa::path(post, path = "/api/specs/dry-run", request_body(content_type = "multipart/form-data"), responses((status = 200), (status = 422)), tag = "specs")]
-pub async fn dry_run(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, mut form: Multipart) -> ApiResult<Json<Value>> {
+pub async fn dry_run(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    auth: Auth,
+    mut form: Multipart,
+) -> ApiResult<Json<Value>> {
     auth.require(Role::Member)?;
     let (mut vendor, mut file) = (None::<String>, None::<(String, tempfile::NamedTempFile)>);
-    while let Some(field) = form.next_field().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
+    {
         match field.name().unwrap_or_default() {
-            "vendor" => vendor = Some(field.text().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?.trim().to_owned()).filter(|v| !v.is_empty()),
+            "vendor" => {
+                vendor = Some(
+                    field
+                        .text()
+                        .await
+                        .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
+                        .trim()
+                        .to_owned(),
+                )
+                .filter(|v| !v.is_empty())
+            }
             "file" => {
                 let name = check_file_name(field.file_name().unwrap_or_default())?;
-                let bytes = field.bytes().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?;
                 if bytes.len() as u64 > state.config.max_upload_bytes {
                     return Err(ApiError::TooLarge(state.config.max_upload_bytes));
                 }
-                let tmp = tempfile::Builder::new().suffix(&format!("-{name}")).tempfile().map_err(ApiError::internal)?;
+                let tmp = tempfile::Builder::new()
+                    .suffix(&format!("-{name}"))
+                    .tempfile()
+                    .map_err(ApiError::internal)?;
                 std::fs::write(tmp.path(), &bytes).map_err(ApiError::internal)?;
                 file = Some((name, tmp));
             }
-            other => return Err(ApiError::bad("unknown_field", format!("unknown form field {other:?}; send `file` and optionally `vendor`"))),
+            other => {
+                return Err(ApiError::bad(
+                    "unknown_field",
+                    format!("unknown form field {other:?}; send `file` and optionally `vendor`"),
+                ))
+            }
         }
     }
-    let (name, tmp) = file.ok_or_else(|| ApiError::bad("no_file", "send the file as a `file` part"))?;
+    let (name, tmp) =
+        file.ok_or_else(|| ApiError::bad("no_file", "send the file as a `file` part"))?;
     let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
-    let reference = Arc::new(taskifai_connectors::postgres::tenants::load_reference(&tenant.pool).await?);
-    let req = IngestRequest { path: tmp.path().to_owned(), name, tenant: tenant.id().to_owned(), vendor, dry_run: true, mode: LoadMode::Replace, batch_id: None, pause_at: None };
-    let report = ingest(&state.lake, &specs, reference, req, Arc::new(|_| {})).await.map_err(|e| ApiError::Unprocessable { code: "file_refused", message: e.to_string() })?;
-    let outcome = report.outcome.ok_or_else(|| ApiError::internal(anyhow::anyhow!("a dry run without an outcome")))?;
+    let reference =
+        Arc::new(taskifai_connectors::postgres::tenants::load_reference(&tenant.pool).await?);
+    let req = IngestRequest {
+        path: tmp.path().to_owned(),
+        name,
+        tenant: tenant.id().to_owned(),
+        vendor,
+        dry_run: true,
+        mode: LoadMode::Replace,
+        batch_id: None,
+        pause_at: None,
+    };
+    let report = ingest(&state.lake, &specs, reference, req, Arc::new(|_| {}))
+        .await
+        .map_err(|e| ApiError::Unprocessable {
+            code: "file_refused",
+            message: e.to_string(),
+        })?;
+    let outcome = report
+        .outcome
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a dry run without an outcome")))?;
     let s = &outcome.summary;
     let dec = |v: i128, scale: i8| taskifai_engine::values::format_scaled(v, scale as u32);
     Ok(Json(json!({

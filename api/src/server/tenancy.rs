@@ -30,13 +30,19 @@ impl TenantCache {
             }
         }
         let t = state.registry.by_subdomain(subdomain).await?;
-        self.0.lock().expect("tenant cache lock").insert(subdomain.to_owned(), (t.clone(), Instant::now()));
+        self.0
+            .lock()
+            .expect("tenant cache lock")
+            .insert(subdomain.to_owned(), (t.clone(), Instant::now()));
         Ok(t)
     }
 
     /// Drops what is cached for a tenant, so a status change applies to the next request.
     pub fn forget(&self, tenant: &str) {
-        self.0.lock().expect("tenant cache lock").retain(|_, (t, _)| t.id != tenant);
+        self.0
+            .lock()
+            .expect("tenant cache lock")
+            .retain(|_, (t, _)| t.id != tenant);
     }
 }
 
@@ -44,8 +50,18 @@ impl TenantCache {
 pub fn subdomain_of(host: &str, base_domain: &str) -> Result<String, String> {
     let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
     let name = match host.strip_prefix('[') {
-        Some(v6) => return v6.split(']').next().filter(|a| a.parse::<IpAddr>().is_ok()).map(|_| DEMO_TENANT.to_owned()).ok_or(format!("bad host {host:?}")),
-        None => host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host.as_str(), |(h, _)| h),
+        Some(v6) => {
+            return v6
+                .split(']')
+                .next()
+                .filter(|a| a.parse::<IpAddr>().is_ok())
+                .map(|_| DEMO_TENANT.to_owned())
+                .ok_or(format!("bad host {host:?}"))
+        }
+        None => host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host.as_str(), |(h, _)| h),
     };
     if name == "localhost" || name.parse::<IpAddr>().is_ok() {
         return Ok(DEMO_TENANT.to_owned());
@@ -77,7 +93,12 @@ impl FromRequestParts<AppState> for TenantCtx {
         if let Some(t) = parts.extensions.get::<TenantCtx>() {
             return Ok(t.clone());
         }
-        let host = parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host()).unwrap_or_default();
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or(parts.uri.host())
+            .unwrap_or_default();
         let sub = subdomain_of(host, &state.config.base_domain).map_err(ApiError::NotFound)?;
         let tenant = state.tenants.get(state, &sub).await?;
         if tenant.status != "active" {
@@ -99,7 +120,10 @@ mod tests {
     fn hosts_map_to_subdomains() {
         let base = "taskifai.example";
         assert_eq!(subdomain_of("acme.taskifai.example", base).unwrap(), "acme");
-        assert_eq!(subdomain_of("ACME.taskifai.example:8443", base).unwrap(), "acme");
+        assert_eq!(
+            subdomain_of("ACME.taskifai.example:8443", base).unwrap(),
+            "acme"
+        );
         assert_eq!(subdomain_of("localhost:3000", base).unwrap(), "demo");
         assert_eq!(subdomain_of("127.0.0.1:8080", base).unwrap(), "demo");
         assert_eq!(subdomain_of("[::1]:8080", base).unwrap(), "demo");

@@ -95,35 +95,81 @@ struct Stored {
 /// `vendor` (skip detection) parts.
 #[utoipa::path(post, path = "/api/uploads", request_body(content_type = "multipart/form-data", description = "`file` parts, optional `mode` and `vendor`"),
     responses((status = 202, body = [Accepted]), (status = 400), (status = 403), (status = 413)), tag = "uploads")]
-pub async fn create(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, mut form: Multipart) -> ApiResult<(StatusCode, Json<Vec<Accepted>>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    auth: Auth,
+    mut form: Multipart,
+) -> ApiResult<(StatusCode, Json<Vec<Accepted>>)> {
     auth.require(Role::Member)?;
-    state.limiter.check(Bucket::Upload, &format!("{}:{}", tenant.id(), auth.who))?;
-    let (mut mode, mut vendor, mut stored) = ("replace".to_owned(), None::<String>, Vec::<Stored>::new());
+    state
+        .limiter
+        .check(Bucket::Upload, &format!("{}:{}", tenant.id(), auth.who))?;
+    let (mut mode, mut vendor, mut stored) =
+        ("replace".to_owned(), None::<String>, Vec::<Stored>::new());
     let result = async {
-        while let Some(field) = form.next_field().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))? {
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
+        {
             match field.name().unwrap_or_default() {
-                "mode" => mode = field.text().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?.trim().to_lowercase(),
-                "vendor" => vendor = Some(field.text().await.map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?.trim().to_owned()).filter(|v| !v.is_empty()),
+                "mode" => {
+                    mode = field
+                        .text()
+                        .await
+                        .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
+                        .trim()
+                        .to_lowercase()
+                }
+                "vendor" => {
+                    vendor = Some(
+                        field
+                            .text()
+                            .await
+                            .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
+                            .trim()
+                            .to_owned(),
+                    )
+                    .filter(|v| !v.is_empty())
+                }
                 "file" | "files" | "files[]" => {
                     if stored.len() == MAX_FILES {
-                        return Err(ApiError::bad("too_many_files", format!("at most {MAX_FILES} files per upload")));
+                        return Err(ApiError::bad(
+                            "too_many_files",
+                            format!("at most {MAX_FILES} files per upload"),
+                        ));
                     }
                     let name = check_file_name(field.file_name().unwrap_or_default())?;
                     stored.push(store_field(&state, tenant.id(), name, field).await?);
                 }
-                other => return Err(ApiError::bad("unknown_field", format!("unknown form field {other:?}; send `file`, `mode` or `vendor`"))),
+                other => {
+                    return Err(ApiError::bad(
+                        "unknown_field",
+                        format!("unknown form field {other:?}; send `file`, `mode` or `vendor`"),
+                    ))
+                }
             }
         }
         if stored.is_empty() {
             return Err(ApiError::bad("no_file", "the upload has no `file` part"));
         }
         if mode != "append" && mode != "replace" {
-            return Err(ApiError::bad("invalid_mode", format!("mode {mode:?}: expected append or replace")));
+            return Err(ApiError::bad(
+                "invalid_mode",
+                format!("mode {mode:?}: expected append or replace"),
+            ));
         }
         if let Some(v) = &vendor {
             let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
             if specs.get(v).is_none() {
-                return Err(ApiError::bad("unknown_vendor", format!("unknown vendor {v:?}; known: {}", specs.vendors().join(", "))));
+                return Err(ApiError::bad(
+                    "unknown_vendor",
+                    format!(
+                        "unknown vendor {v:?}; known: {}",
+                        specs.vendors().join(", ")
+                    ),
+                ));
             }
         }
         Ok(())
@@ -131,7 +177,11 @@ pub async fn create(State(state): State<AppState>, tenant: TenantCtx, auth: Auth
     .await;
     if let Err(e) = result {
         for s in &stored {
-            let _ = state.lake.store().delete(&StorePath::from(s.path.as_str())).await;
+            let _ = state
+                .lake
+                .store()
+                .delete(&StorePath::from(s.path.as_str()))
+                .await;
         }
         return Err(e);
     }
@@ -142,7 +192,12 @@ pub async fn create(State(state): State<AppState>, tenant: TenantCtx, auth: Auth
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
-async fn store_field(state: &AppState, tenant: &str, name: String, mut field: axum::extract::multipart::Field<'_>) -> ApiResult<Stored> {
+async fn store_field(
+    state: &AppState,
+    tenant: &str,
+    name: String,
+    mut field: axum::extract::multipart::Field<'_>,
+) -> ApiResult<Stored> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let path = format!("tenant={tenant}/_uploads/{id}/{name}");
     let mut writer = BufWriter::new(state.lake.store(), StorePath::from(path.as_str()));
@@ -169,10 +224,23 @@ async fn store_field(state: &AppState, tenant: &str, name: String, mut field: ax
         }
     }
     writer.shutdown().await.map_err(ApiError::internal)?;
-    Ok(Stored { id, name, path, size, sha256: hex::encode(sha.finalize()) })
+    Ok(Stored {
+        id,
+        name,
+        path,
+        size,
+        sha256: hex::encode(sha.finalize()),
+    })
 }
 
-async fn record(state: &AppState, tenant: &TenantCtx, auth: &Auth, s: Stored, mode: &str, vendor: Option<&str>) -> ApiResult<Accepted> {
+async fn record(
+    state: &AppState,
+    tenant: &TenantCtx,
+    auth: &Auth,
+    s: Stored,
+    mode: &str,
+    vendor: Option<&str>,
+) -> ApiResult<Accepted> {
     let existing: Option<String> = sqlx::query_scalar(
         "SELECT id FROM upload_batches WHERE sha256 = $1 AND replaced_by IS NULL AND status IN ('pending', 'processing', 'completed', 'completed_with_errors') ORDER BY created_at LIMIT 1",
     )
@@ -180,8 +248,18 @@ async fn record(state: &AppState, tenant: &TenantCtx, auth: &Auth, s: Stored, mo
     .fetch_optional(&tenant.pool)
     .await?;
     if let Some(dup) = existing {
-        let _ = state.lake.store().delete(&StorePath::from(s.path.as_str())).await;
-        return Ok(Accepted { id: dup.clone(), file_name: s.name, status: "duplicate", duplicate_of: Some(dup), job_id: None });
+        let _ = state
+            .lake
+            .store()
+            .delete(&StorePath::from(s.path.as_str()))
+            .await;
+        return Ok(Accepted {
+            id: dup.clone(),
+            file_name: s.name,
+            status: "duplicate",
+            duplicate_of: Some(dup),
+            job_id: None,
+        });
     }
     sqlx::query("INSERT INTO upload_batches (id, file_name, file_size, sha256, mode, status, storage_path, vendor_override, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)")
         .bind(&s.id)
@@ -202,7 +280,13 @@ async fn record(state: &AppState, tenant: &TenantCtx, auth: &Auth, s: Stored, mo
         }
     };
     tracing::info!(tenant = %tenant.id(), batch = %s.id, file = %s.name, bytes = s.size, "Upload queued.");
-    Ok(Accepted { id: s.id, file_name: s.name, status: "pending", duplicate_of: None, job_id: Some(job) })
+    Ok(Accepted {
+        id: s.id,
+        file_name: s.name,
+        status: "pending",
+        duplicate_of: None,
+        job_id: Some(job),
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -225,11 +309,18 @@ pub struct Page<T> {
 }
 
 fn paging(page: Option<u32>, per_page: Option<u32>) -> (u32, u32) {
-    (page.unwrap_or(1).max(1), per_page.unwrap_or(50).clamp(1, 500))
+    (
+        page.unwrap_or(1).max(1),
+        per_page.unwrap_or(50).clamp(1, 500),
+    )
 }
 
 #[utoipa::path(get, path = "/api/uploads", params(ListParams), responses((status = 200, body = Page<Upload>)), tag = "uploads")]
-pub async fn list(tenant: TenantCtx, _auth: Auth, Query(p): Query<ListParams>) -> ApiResult<Json<Page<Upload>>> {
+pub async fn list(
+    tenant: TenantCtx,
+    _auth: Auth,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<Page<Upload>>> {
     let (page, per_page) = paging(p.page, p.per_page);
     let filter = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR vendor = $2) AND ($3::text IS NULL OR file_name ILIKE '%' || $3 || '%')";
     let items = sqlx::query_as(&format!("SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE {filter} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"))
@@ -240,16 +331,39 @@ pub async fn list(tenant: TenantCtx, _auth: Auth, Query(p): Query<ListParams>) -
         .bind(((page - 1) * per_page) as i64)
         .fetch_all(&tenant.pool)
         .await?;
-    let total = sqlx::query_scalar(&format!("SELECT count(*) FROM upload_batches WHERE {filter}")).bind(&p.status).bind(&p.vendor).bind(&p.q).fetch_one(&tenant.pool).await?;
-    Ok(Json(Page { items, page, per_page, total }))
+    let total = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM upload_batches WHERE {filter}"
+    ))
+    .bind(&p.status)
+    .bind(&p.vendor)
+    .bind(&p.q)
+    .fetch_one(&tenant.pool)
+    .await?;
+    Ok(Json(Page {
+        items,
+        page,
+        per_page,
+        total,
+    }))
 }
 
 async fn fetch(tenant: &TenantCtx, id: &str) -> ApiResult<Upload> {
-    sqlx::query_as(&format!("SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE id = $1")).bind(id).fetch_optional(&tenant.pool).await?.ok_or_else(|| ApiError::NotFound(format!("upload {id:?}")))
+    sqlx::query_as(&format!(
+        "SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&tenant.pool)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("upload {id:?}")))
 }
 
 #[utoipa::path(get, path = "/api/uploads/{id}", responses((status = 200, body = Upload), (status = 404)), tag = "uploads")]
-pub async fn get(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let upload = fetch(&tenant, &id).await?;
     let job = jobs::of_batch(&state.registry.pool, tenant.id(), &id).await?;
     let mut v = serde_json::to_value(upload).map_err(ApiError::internal)?;
@@ -263,7 +377,12 @@ fn terminal(status: &str) -> bool {
 
 /// Server-sent events: `progress` while the job runs, then one `done` with the final state.
 #[utoipa::path(get, path = "/api/uploads/{id}/events", responses((status = 200, content_type = "text/event-stream")), tag = "uploads")]
-pub async fn events(State(state): State<AppState>, tenant: TenantCtx, _auth: Auth, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn events(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    _auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     fetch(&tenant, &id).await?;
     let stream = futures::stream::unfold((false, String::new()), move |(finished, last)| {
         let (state, tenant, id) = (state.clone(), tenant.clone(), id.clone());
@@ -273,13 +392,18 @@ pub async fn events(State(state): State<AppState>, tenant: TenantCtx, _auth: Aut
             }
             loop {
                 let upload = fetch(&tenant, &id).await.ok()?;
-                let job = jobs::of_batch(&state.registry.pool, tenant.id(), &id).await.ok().flatten();
+                let job = jobs::of_batch(&state.registry.pool, tenant.id(), &id)
+                    .await
+                    .ok()
+                    .flatten();
                 let body = serde_json::json!({ "status": upload.status, "rows_processed": job.as_ref().map_or(upload.rows_read, |j| j.progress_rows.max(upload.rows_read)),
                     "rows_accepted": upload.rows_accepted, "rows_rejected": upload.rows_rejected, "error": upload.error_summary, "attempts": job.as_ref().map(|j| j.attempts) })
                 .to_string();
                 let done = terminal(&upload.status);
                 if body != last || done {
-                    let event = Event::default().event(if done { "done" } else { "progress" }).data(body.clone());
+                    let event = Event::default()
+                        .event(if done { "done" } else { "progress" })
+                        .data(body.clone());
                     return Some((Ok::<_, std::convert::Infallible>(event), (done, body)));
                 }
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -312,42 +436,109 @@ pub struct ErrorRow {
 
 /// The batch's rejected rows and warnings: a JSON page, or the whole report as CSV or XLSX.
 #[utoipa::path(get, path = "/api/uploads/{id}/errors", params(ErrorParams), responses((status = 200, body = Page<ErrorRow>)), tag = "uploads")]
-pub async fn errors(tenant: TenantCtx, _auth: Auth, Path(id): Path<String>, Query(p): Query<ErrorParams>) -> ApiResult<Response> {
+pub async fn errors(
+    tenant: TenantCtx,
+    _auth: Auth,
+    Path(id): Path<String>,
+    Query(p): Query<ErrorParams>,
+) -> ApiResult<Response> {
     let upload = fetch(&tenant, &id).await?;
     let select = "SELECT file, sheet, source_row, \"column\", raw_value, rule, severity, message FROM error_reports WHERE batch_id = $1 ORDER BY source_row NULLS FIRST, id";
     let format = p.format.as_deref().unwrap_or("json");
     if format == "json" {
         let (page, per_page) = paging(p.page, p.per_page);
-        let items: Vec<ErrorRow> = sqlx::query_as(&format!("{select} LIMIT $2 OFFSET $3")).bind(&id).bind(per_page as i64).bind(((page - 1) * per_page) as i64).fetch_all(&tenant.pool).await?;
-        let total = sqlx::query_scalar("SELECT count(*) FROM error_reports WHERE batch_id = $1").bind(&id).fetch_one(&tenant.pool).await?;
-        return Ok(Json(Page { items, page, per_page, total }).into_response());
+        let items: Vec<ErrorRow> = sqlx::query_as(&format!("{select} LIMIT $2 OFFSET $3"))
+            .bind(&id)
+            .bind(per_page as i64)
+            .bind(((page - 1) * per_page) as i64)
+            .fetch_all(&tenant.pool)
+            .await?;
+        let total = sqlx::query_scalar("SELECT count(*) FROM error_reports WHERE batch_id = $1")
+            .bind(&id)
+            .fetch_one(&tenant.pool)
+            .await?;
+        return Ok(Json(Page {
+            items,
+            page,
+            per_page,
+            total,
+        })
+        .into_response());
     }
-    let rows: Vec<ErrorRow> = sqlx::query_as(select).bind(&id).fetch_all(&tenant.pool).await?;
-    let stem = upload.file_name.rsplit_once('.').map_or(upload.file_name.as_str(), |(s, _)| s).replace(['"', ';'], "_");
+    let rows: Vec<ErrorRow> = sqlx::query_as(select)
+        .bind(&id)
+        .fetch_all(&tenant.pool)
+        .await?;
+    let stem = upload
+        .file_name
+        .rsplit_once('.')
+        .map_or(upload.file_name.as_str(), |(s, _)| s)
+        .replace(['"', ';'], "_");
     let (bytes, mime, ext) = match format {
-        "csv" => (super::reports::errors_csv(&rows).map_err(ApiError::internal)?, "text/csv; charset=utf-8", "csv"),
-        "xlsx" => (super::reports::errors_xlsx(&rows).map_err(ApiError::internal)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-        other => return Err(ApiError::bad("invalid_format", format!("format {other:?}: expected json, csv or xlsx"))),
+        "csv" => (
+            super::reports::errors_csv(&rows).map_err(ApiError::internal)?,
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        "xlsx" => (
+            super::reports::errors_xlsx(&rows).map_err(ApiError::internal)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        other => {
+            return Err(ApiError::bad(
+                "invalid_format",
+                format!("format {other:?}: expected json, csv or xlsx"),
+            ))
+        }
     };
     let disposition = format!("attachment; filename=\"{stem}.errors.{ext}\"");
-    Ok(([(header::CONTENT_TYPE, mime.to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Removes a batch from the lake and the database (its rows, error report and source file).
 #[utoipa::path(delete, path = "/api/uploads/{id}", responses((status = 204), (status = 404), (status = 409)), tag = "uploads")]
-pub async fn delete(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     auth.require(Role::Member)?;
     let upload = fetch(&tenant, &id).await?;
     if upload.status == "processing" {
-        return Err(ApiError::Conflict("the upload is being processed; delete it when it has finished".into()));
+        return Err(ApiError::Conflict(
+            "the upload is being processed; delete it when it has finished".into(),
+        ));
     }
-    let source: Option<String> = sqlx::query_scalar("SELECT storage_path FROM upload_batches WHERE id = $1").bind(&id).fetch_one(&tenant.pool).await?;
+    let source: Option<String> =
+        sqlx::query_scalar("SELECT storage_path FROM upload_batches WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&tenant.pool)
+            .await?;
     // The lake decides: once the batch is gone there, the database follows (or is repaired).
     state.lake.delete_batch(tenant.id(), &id).await?;
-    sqlx::query("DELETE FROM upload_batches WHERE id = $1").bind(&id).execute(&tenant.pool).await?;
-    sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2").bind(tenant.id()).bind(&id).execute(&state.registry.pool).await?;
+    sqlx::query("DELETE FROM upload_batches WHERE id = $1")
+        .bind(&id)
+        .execute(&tenant.pool)
+        .await?;
+    sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2")
+        .bind(tenant.id())
+        .bind(&id)
+        .execute(&state.registry.pool)
+        .await?;
     let store = state.lake.store();
-    for p in [format!("tenant={}/_errors/{id}.csv", tenant.id()), format!("tenant={}/_errors/{id}.errors.parquet", tenant.id())] {
+    for p in [
+        format!("tenant={}/_errors/{id}.csv", tenant.id()),
+        format!("tenant={}/_errors/{id}.errors.parquet", tenant.id()),
+    ] {
         let _ = store.delete(&StorePath::from(p.as_str())).await;
     }
     if let Some(path) = source {
@@ -359,11 +550,19 @@ pub async fn delete(State(state): State<AppState>, tenant: TenantCtx, auth: Auth
 
 /// Queues a failed upload again.
 #[utoipa::path(post, path = "/api/uploads/{id}/retry", responses((status = 202), (status = 409)), tag = "uploads")]
-pub async fn retry(State(state): State<AppState>, tenant: TenantCtx, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn retry(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     auth.require(Role::Member)?;
     let upload = fetch(&tenant, &id).await?;
     if upload.status != "failed" {
-        return Err(ApiError::Conflict(format!("only failed uploads can be retried; this one is {}", upload.status)));
+        return Err(ApiError::Conflict(format!(
+            "only failed uploads can be retried; this one is {}",
+            upload.status
+        )));
     }
     sqlx::query("UPDATE upload_batches SET status = 'pending', error_summary = NULL, finished_at = NULL WHERE id = $1").bind(&id).execute(&tenant.pool).await?;
     if !jobs::requeue(&state.registry.pool, tenant.id(), &id).await? {

@@ -3,20 +3,31 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 fn taskifai(lake: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
-    c.current_dir(repo("")).env("TASKIFAI_LAKE", lake).env_remove("TASKIFAI_SPECS").env_remove("TASKIFAI_REFERENCE").env_remove("DATABASE_URL");
+    c.current_dir(repo(""))
+        .env("TASKIFAI_LAKE", lake)
+        .env_remove("TASKIFAI_SPECS")
+        .env_remove("TASKIFAI_REFERENCE")
+        .env_remove("DATABASE_URL");
     c
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("taskifai runs");
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("taskifai runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -24,19 +35,36 @@ fn ingest_exit_codes_tell_success_rejects_and_failure_apart() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let ok = repo("sample-data/vendors/cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx");
-    let (code, out, _) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&ok));
+    let (code, out, _) = run(taskifai(&lake)
+        .args(["ingest", "--tenant", "demo"])
+        .arg(&ok));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("rows      read 4, accepted 6, rejected 0"), "{out}");
-    let rejects = repo("sample-data/vendors/boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
-    let (code, out, _) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&rejects));
+    assert!(
+        out.contains("rows      read 4, accepted 6, rejected 0"),
+        "{out}"
+    );
+    let rejects =
+        repo("sample-data/vendors/boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
+    let (code, out, _) = run(taskifai(&lake)
+        .args(["ingest", "--tenant", "demo"])
+        .arg(&rejects));
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("[bad_product_ean]"), "{out}");
     let bad = dir.path().join("BOXNOX - BIBBI Monthly Sales Report.csv");
     std::fs::write(&bad, "YEAR;MONTH;CHANNEL;POS;EAN;QTY;AMOUNT;DESCRIPTION;SKU\n2025;4;Retail;Paris;7350154320008;1;195;Ghost;BBGOT100\n").unwrap();
-    let (code, _, err) = run(taskifai(&lake).args(["ingest", "--tenant", "demo"]).arg(&bad));
+    let (code, _, err) = run(taskifai(&lake)
+        .args(["ingest", "--tenant", "demo"])
+        .arg(&bad));
     assert_eq!(code, 1);
     assert!(err.contains("no reporting period found"), "{err}");
-    let (code, out, _) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    let (code, out, _) = run(taskifai(&lake).args([
+        "query",
+        "--tenant",
+        "demo",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM sellout_entries",
+    ]));
     assert_eq!((code, out.as_str()), (0, "n\n10\n"));
 }
 
@@ -46,7 +74,14 @@ fn big_boxnox_csv(path: &Path, rows: usize) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(w, "YEAR;MONTH;CHANNEL;POS;EAN;QTY;AMOUNT;DESCRIPTION;SKU").unwrap();
     for i in 0..rows {
-        writeln!(w, "2025;4;Retail;Store {};7350154320008;{};{},00;Ghost of Tom;BBGOT100", i % 97, 1 + i % 3, 195 * (1 + i % 3)).unwrap();
+        writeln!(
+            w,
+            "2025;4;Retail;Store {};7350154320008;{};{},00;Ghost of Tom;BBGOT100",
+            i % 97,
+            1 + i % 3,
+            195 * (1 + i % 3)
+        )
+        .unwrap();
     }
 }
 
@@ -54,7 +89,11 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -66,7 +105,9 @@ fn kill_at(point: &str, db_url: Option<&str>) {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let file = dir.path().join("BOXNOX - BIBBI Monthly Sales Report APR2025.csv");
+    let file = dir
+        .path()
+        .join("BOXNOX - BIBBI Monthly Sales Report APR2025.csv");
     big_boxnox_csv(&file, 50_000);
     let with_db = |mut c: Command| {
         if let Some(url) = db_url {
@@ -74,21 +115,52 @@ fn kill_at(point: &str, db_url: Option<&str>) {
         }
         c
     };
-    let mut child = with_db(taskifai(&lake)).env("TASKIFAI_CRASHPOINT", point).args(["ingest", "--tenant", "demo"]).arg(&file).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = with_db(taskifai(&lake))
+        .env("TASKIFAI_CRASHPOINT", point)
+        .args(["ingest", "--tenant", "demo"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
-    let reached = stderr.lines().map_while(Result::ok).any(|l| l.starts_with("crashpoint"));
+    let reached = stderr
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("crashpoint"));
     assert!(reached, "the load ended without reaching {point}");
     child.kill().unwrap();
     child.wait().unwrap();
-    let (code, out, err) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    let (code, out, err) = run(taskifai(&lake).args([
+        "query",
+        "--tenant",
+        "demo",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM sellout_entries",
+    ]));
     assert_eq!((code, out.as_str()), (0, "n\n0\n"), "{err}");
-    let (code, _, _) = run(taskifai(&lake).args(["lake", "vacuum", "--tenant", "demo", "--min-age-secs", "0"]));
+    let (code, _, _) =
+        run(taskifai(&lake).args(["lake", "vacuum", "--tenant", "demo", "--min-age-secs", "0"]));
     assert_eq!(code, 0);
     let table = lake.join("tenant=demo").join("table=sellout_entries");
-    assert!(files_under(&table).iter().all(|p| !p.to_string_lossy().ends_with(".parquet")), "vacuum left data files");
-    let (code, out, err) = run(with_db(taskifai(&lake)).args(["ingest", "--tenant", "demo"]).arg(&file));
+    assert!(
+        files_under(&table)
+            .iter()
+            .all(|p| !p.to_string_lossy().ends_with(".parquet")),
+        "vacuum left data files"
+    );
+    let (code, out, err) = run(with_db(taskifai(&lake))
+        .args(["ingest", "--tenant", "demo"])
+        .arg(&file));
     assert_eq!(code, 0, "{out}{err}");
-    let (_, out, _) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    let (_, out, _) = run(taskifai(&lake).args([
+        "query",
+        "--tenant",
+        "demo",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM sellout_entries",
+    ]));
     assert_eq!(out, "n\n50000\n");
 }
 
@@ -106,10 +178,18 @@ fn a_load_killed_just_before_its_commit_leaves_nothing_visible() {
 async fn a_load_with_a_database_killed_before_its_commit_leaves_no_trace_in_either_store() {
     let db = taskifai_tests::pg::TestDb::new().await;
     let url = db.url.clone();
-    tokio::task::spawn_blocking(move || kill_at("before_commit", Some(&url))).await.unwrap();
+    tokio::task::spawn_blocking(move || kill_at("before_commit", Some(&url)))
+        .await
+        .unwrap();
     // kill_at loaded the file once more after the crash: exactly one batch and its rows.
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries").fetch_one(&db.registry.pool).await.unwrap();
-    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches").fetch_one(&db.registry.pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries")
+        .fetch_one(&db.registry.pool)
+        .await
+        .unwrap();
+    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches")
+        .fetch_one(&db.registry.pool)
+        .await
+        .unwrap();
     assert_eq!((n, batches), (50_000, 1));
     db.cleanup().await;
 }
@@ -120,7 +200,9 @@ async fn a_load_killed_between_the_lake_and_database_commits_is_repaired_by_the_
     let db = taskifai_tests::pg::TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let file = dir.path().join("BOXNOX - BIBBI Monthly Sales Report APR2025.csv");
+    let file = dir
+        .path()
+        .join("BOXNOX - BIBBI Monthly Sales Report APR2025.csv");
     big_boxnox_csv(&file, 20_000);
     let mut child = taskifai(&lake)
         .env("DATABASE_URL", &db.url)
@@ -130,21 +212,39 @@ async fn a_load_killed_between_the_lake_and_database_commits_is_repaired_by_the_
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).any(|l| l.starts_with("crashpoint"));
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("crashpoint"));
     assert!(reached, "the load ended without reaching the crashpoint");
     child.kill().unwrap();
     child.wait().unwrap();
     let count = |sql: &'static str| {
         let pool = db.registry.pool.clone();
-        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
     };
     // The lake committed, the database did not.
-    let (_, out, _) = run(taskifai(&lake).args(["query", "--tenant", "demo", "--format", "csv", "SELECT count(*) AS n FROM sellout_entries"]));
+    let (_, out, _) = run(taskifai(&lake).args([
+        "query",
+        "--tenant",
+        "demo",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM sellout_entries",
+    ]));
     assert_eq!(out, "n\n20000\n");
     assert_eq!(count("SELECT count(*) FROM sellout_entries").await, 0);
     // The next load repairs the database before doing its own work.
     let other = repo("sample-data/vendors/cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx");
-    let (code, out, err) = run(taskifai(&lake).env("DATABASE_URL", &db.url).args(["ingest", "--tenant", "demo"]).arg(&other));
+    let (code, out, err) = run(taskifai(&lake)
+        .env("DATABASE_URL", &db.url)
+        .args(["ingest", "--tenant", "demo"])
+        .arg(&other));
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(count("SELECT count(*) FROM sellout_entries").await, 20_006);
     assert_eq!(count("SELECT count(*) FROM upload_batches").await, 2);

@@ -2,7 +2,9 @@
 //! row-by-row INSERTs or text parsing on the server.
 
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, Int64Type, UInt32Type};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Int32Type, Int64Type, UInt32Type,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 
 /// The binary COPY header: signature, flags, header extension length.
@@ -38,11 +40,26 @@ pub fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), String> {
             };
             match col.data_type() {
                 DataType::Utf8 => field(out, col.as_string::<i32>().value(row).as_bytes()),
-                DataType::Int64 => field(out, &col.as_primitive::<Int64Type>().value(row).to_be_bytes()),
-                DataType::Int32 => field(out, &col.as_primitive::<Int32Type>().value(row).to_be_bytes()),
-                DataType::UInt32 => field(out, &(col.as_primitive::<UInt32Type>().value(row) as i64).to_be_bytes()),
-                DataType::Date32 => field(out, &(col.as_primitive::<Date32Type>().value(row) - PG_EPOCH_DAYS).to_be_bytes()),
-                DataType::Decimal128(_, s) => field(out, &numeric(col.as_primitive::<Decimal128Type>().value(row), *s as u32)),
+                DataType::Int64 => field(
+                    out,
+                    &col.as_primitive::<Int64Type>().value(row).to_be_bytes(),
+                ),
+                DataType::Int32 => field(
+                    out,
+                    &col.as_primitive::<Int32Type>().value(row).to_be_bytes(),
+                ),
+                DataType::UInt32 => field(
+                    out,
+                    &(col.as_primitive::<UInt32Type>().value(row) as i64).to_be_bytes(),
+                ),
+                DataType::Date32 => field(
+                    out,
+                    &(col.as_primitive::<Date32Type>().value(row) - PG_EPOCH_DAYS).to_be_bytes(),
+                ),
+                DataType::Decimal128(_, s) => field(
+                    out,
+                    &numeric(col.as_primitive::<Decimal128Type>().value(row), *s as u32),
+                ),
                 other => return Err(format!("no binary COPY encoding for {other}")),
             }
         }
@@ -62,8 +79,20 @@ pub fn numeric(v: i128, scale: u32) -> Vec<u8> {
     }
     int_groups.reverse();
     let frac_text = format!("{frac:0width$}", width = scale as usize);
-    let padded = format!("{frac_text:0<width$}", width = frac_text.len().div_ceil(4) * 4);
-    let frac_groups: Vec<i16> = padded.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).expect("digits").parse().expect("digits")).collect();
+    let padded = format!(
+        "{frac_text:0<width$}",
+        width = frac_text.len().div_ceil(4) * 4
+    );
+    let frac_groups: Vec<i16> = padded
+        .as_bytes()
+        .chunks(4)
+        .map(|c| {
+            std::str::from_utf8(c)
+                .expect("digits")
+                .parse()
+                .expect("digits")
+        })
+        .collect();
     let mut weight = int_groups.len() as i16 - 1;
     let mut digits: Vec<i16> = int_groups.into_iter().chain(frac_groups).collect();
     while digits.first() == Some(&0) {
@@ -76,7 +105,11 @@ pub fn numeric(v: i128, scale: u32) -> Vec<u8> {
     if digits.is_empty() {
         weight = 0;
     }
-    let sign: u16 = if v < 0 && !digits.is_empty() { 0x4000 } else { 0 };
+    let sign: u16 = if v < 0 && !digits.is_empty() {
+        0x4000
+    } else {
+        0
+    };
     let mut b = Vec::with_capacity(8 + 2 * digits.len());
     b.extend_from_slice(&(digits.len() as i16).to_be_bytes());
     b.extend_from_slice(&weight.to_be_bytes());
@@ -93,7 +126,9 @@ mod tests {
     use super::numeric;
 
     fn words(b: &[u8]) -> Vec<i16> {
-        b.chunks(2).map(|c| i16::from_be_bytes([c[0], c[1]])).collect()
+        b.chunks(2)
+            .map(|c| i16::from_be_bytes([c[0], c[1]]))
+            .collect()
     }
 
     #[test]
@@ -103,7 +138,10 @@ mod tests {
         // -0.05 -> digits [500], weight -1, negative
         assert_eq!(words(&numeric(-500, 4)), vec![1, -1, 0x4000, 4, 500]);
         // 123456789.000001 at scale 6 -> [1, 2345, 6789, 0, 100], weight 2
-        assert_eq!(words(&numeric(123_456_789_000_001, 6)), vec![5, 2, 0, 6, 1, 2345, 6789, 0, 100]);
+        assert_eq!(
+            words(&numeric(123_456_789_000_001, 6)),
+            vec![5, 2, 0, 6, 1, 2345, 6789, 0, 100]
+        );
         assert_eq!(words(&numeric(0, 2)), vec![0, 0, 0, 2]);
         assert_eq!(words(&numeric(10_000_0000, 4)), vec![1, 1, 0, 4, 1]);
     }

@@ -17,11 +17,19 @@ use taskifai_engine::spec::Target;
 
 /// Column list of a canonical table, quoted for COPY.
 fn column_list(target: Target) -> String {
-    schema::columns(target).iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
+    schema::columns(target)
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn target_of(table: &str) -> Target {
-    if table == schema::ORDERS { Target::Orders } else { Target::Sellout }
+    if table == schema::ORDERS {
+        Target::Orders
+    } else {
+        Target::Sellout
+    }
 }
 
 /// A load in progress inside an open transaction.
@@ -63,15 +71,26 @@ impl Copier {
     /// Ends the COPY and returns the transaction, or the COPY's error.
     async fn finish(self) -> Result<Transaction<'static, Postgres>, PgError> {
         drop(self.chunks);
-        self.done.await.map_err(|e| PgError::Load(format!("the COPY task stopped: {e}")))?
+        self.done
+            .await
+            .map_err(|e| PgError::Load(format!("the COPY task stopped: {e}")))?
     }
 }
 
-async fn copy_batch(tx: &mut Transaction<'static, Postgres>, table: &str, columns: &str, batch: &RecordBatch) -> Result<(), PgError> {
+async fn copy_batch(
+    tx: &mut Transaction<'static, Postgres>,
+    table: &str,
+    columns: &str,
+    batch: &RecordBatch,
+) -> Result<(), PgError> {
     let mut bytes = copy::header();
     copy::encode(batch, &mut bytes).map_err(PgError::Load)?;
     bytes.extend(copy::trailer());
-    let mut c = tx.copy_in_raw(&format!("COPY \"{table}\" ({columns}) FROM STDIN WITH (FORMAT binary)")).await?;
+    let mut c = tx
+        .copy_in_raw(&format!(
+            "COPY \"{table}\" ({columns}) FROM STDIN WITH (FORMAT binary)"
+        ))
+        .await?;
     c.send(bytes).await?;
     c.finish().await?;
     Ok(())
@@ -80,7 +99,12 @@ async fn copy_batch(tx: &mut Transaction<'static, Postgres>, table: &str, column
 impl DbLoad {
     /// Opens the transaction and records the batch as processing.
     /// An upload recorded the batch already (pending); its row is taken over.
-    pub async fn begin(pool: &PgPool, meta: &BatchMeta, file_size: u64, mode: crate::ingest::LoadMode) -> Result<Self, PgError> {
+    pub async fn begin(
+        pool: &PgPool,
+        meta: &BatchMeta,
+        file_size: u64,
+        mode: crate::ingest::LoadMode,
+    ) -> Result<Self, PgError> {
         let mut tx = pool.begin().await?;
         sqlx::query(
             "INSERT INTO upload_batches (id, file_name, file_size, sha256, vendor, spec_version, status, target_table, started_at, mode) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7, now(), $8)
@@ -97,14 +121,26 @@ impl DbLoad {
             .bind(mode.as_str())
             .execute(&mut *tx)
             .await?;
-        Ok(Self { tx: Some(tx), copier: None, meta: meta.clone(), target: target_of(&meta.table) })
+        Ok(Self {
+            tx: Some(tx),
+            copier: None,
+            meta: meta.clone(),
+            target: target_of(&meta.table),
+        })
     }
 
     /// Copies canonical rows in.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), PgError> {
         if self.copier.is_none() {
-            let tx = self.tx.take().ok_or_else(|| PgError::Load("the load has ended".into()))?;
-            let statement = format!("COPY \"{}\" ({}) FROM STDIN WITH (FORMAT binary)", self.meta.table, column_list(self.target));
+            let tx = self
+                .tx
+                .take()
+                .ok_or_else(|| PgError::Load("the load has ended".into()))?;
+            let statement = format!(
+                "COPY \"{}\" ({}) FROM STDIN WITH (FORMAT binary)",
+                self.meta.table,
+                column_list(self.target)
+            );
             self.copier = Some(Copier::start(tx, statement));
         }
         let mut bytes = Vec::with_capacity(batch.num_rows() * 256);
@@ -113,7 +149,11 @@ impl DbLoad {
         if copier.chunks.send(bytes).await.is_err() {
             // The COPY failed; its error says why.
             let copier = self.copier.take().expect("present");
-            return Err(copier.finish().await.err().unwrap_or_else(|| PgError::Load("the COPY ended early".into())));
+            return Err(copier
+                .finish()
+                .await
+                .err()
+                .unwrap_or_else(|| PgError::Load("the COPY ended early".into())));
         }
         Ok(())
     }
@@ -123,16 +163,27 @@ impl DbLoad {
         if let Some(c) = self.copier.take() {
             self.tx = Some(c.finish().await?);
         }
-        self.tx.as_mut().ok_or_else(|| PgError::Load("the load has ended".into()))
+        self.tx
+            .as_mut()
+            .ok_or_else(|| PgError::Load("the load has ended".into()))
     }
 
     /// Writes the error report and totals, and removes the rows of the batches this one
     /// replaces. Nothing is visible until [`DbLoad::commit`].
-    pub async fn finish(&mut self, summary: &Summary, issues: &[Issue], replaced: &[String]) -> Result<(), PgError> {
+    pub async fn finish(
+        &mut self,
+        summary: &Summary,
+        issues: &[Issue],
+        replaced: &[String],
+    ) -> Result<(), PgError> {
         let batch_id = self.meta.batch_id.clone();
         let tx = self.tx().await?;
         write_issues(tx, &batch_id, issues).await?;
-        let status = if summary.rows_rejected > 0 { "completed_with_errors" } else { "completed" };
+        let status = if summary.rows_rejected > 0 {
+            "completed_with_errors"
+        } else {
+            "completed"
+        };
         let dec = |v: i128, s: i8| taskifai_engine::values::format_scaled(v, s as u32);
         sqlx::query(
             "UPDATE upload_batches SET status = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5, rows_skipped = $6, warnings = $7,
@@ -177,26 +228,58 @@ impl DbLoad {
 }
 
 /// Removes the rows of replaced batches (same vendor, table and period) and records why.
-async fn replace(tx: &mut Transaction<'static, Postgres>, meta: &BatchMeta, replaced: &[String]) -> Result<(), PgError> {
+async fn replace(
+    tx: &mut Transaction<'static, Postgres>,
+    meta: &BatchMeta,
+    replaced: &[String],
+) -> Result<(), PgError> {
     if replaced.is_empty() {
         return Ok(());
     }
-    sqlx::query(&format!("DELETE FROM \"{}\" WHERE batch_id = ANY($1)", meta.table)).bind(replaced).execute(&mut **tx).await?;
-    sqlx::query("UPDATE upload_batches SET replaced_by = $2 WHERE id = ANY($1)").bind(replaced).bind(&meta.batch_id).execute(&mut **tx).await?;
+    sqlx::query(&format!(
+        "DELETE FROM \"{}\" WHERE batch_id = ANY($1)",
+        meta.table
+    ))
+    .bind(replaced)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE upload_batches SET replaced_by = $2 WHERE id = ANY($1)")
+        .bind(replaced)
+        .bind(&meta.batch_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
-async fn write_issues(tx: &mut Transaction<'static, Postgres>, batch_id: &str, issues: &[Issue]) -> Result<(), PgError> {
+async fn write_issues(
+    tx: &mut Transaction<'static, Postgres>,
+    batch_id: &str,
+    issues: &[Issue],
+) -> Result<(), PgError> {
     if issues.is_empty() {
         return Ok(());
     }
     let report = crate::ingest::error_report_batch(issues);
     let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![batch_id; issues.len()]))];
     cols.extend(report.columns().iter().cloned());
-    let mut fields = vec![datafusion::arrow::datatypes::Field::new("batch_id", datafusion::arrow::datatypes::DataType::Utf8, false)];
+    let mut fields = vec![datafusion::arrow::datatypes::Field::new(
+        "batch_id",
+        datafusion::arrow::datatypes::DataType::Utf8,
+        false,
+    )];
     fields.extend(report.schema().fields().iter().map(|f| f.as_ref().clone()));
-    let batch = RecordBatch::try_new(Arc::new(datafusion::arrow::datatypes::Schema::new(fields)), cols).map_err(|e| PgError::Load(e.to_string()))?;
-    copy_batch(tx, "error_reports", "batch_id, file, sheet, source_row, \"column\", raw_value, rule, severity, message", &batch).await
+    let batch = RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        cols,
+    )
+    .map_err(|e| PgError::Load(e.to_string()))?;
+    copy_batch(
+        tx,
+        "error_reports",
+        "batch_id, file, sheet, source_row, \"column\", raw_value, rule, severity, message",
+        &batch,
+    )
+    .await
 }
 
 /// What a repair did.
@@ -209,7 +292,11 @@ pub struct SyncReport {
 /// Makes the database hold exactly the lake's live batches: batches the lake committed but the
 /// database missed (a crash between the two commits) are copied in from their Parquet files,
 /// and completed batches the lake no longer has are removed.
-pub async fn sync_from_lake(pool: &PgPool, lake: &Lake, tenant: &str) -> Result<SyncReport, PgError> {
+pub async fn sync_from_lake(
+    pool: &PgPool,
+    lake: &Lake,
+    tenant: &str,
+) -> Result<SyncReport, PgError> {
     // The database first, then the lake: a batch the database has committed was committed to
     // the lake before, so this snapshot holds it (read the other way round, a load finishing
     // in between would look like a batch the lake dropped, and be deleted).
@@ -229,12 +316,22 @@ pub async fn sync_from_lake(pool: &PgPool, lake: &Lake, tenant: &str) -> Result<
         let mut tx = pool.begin().await?;
         // The batch's own load may be between its lake and database commits: its transaction
         // holds the row, so wait for it and leave the batch alone if it committed.
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM upload_batches WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
-        if matches!(status.as_deref(), Some("completed" | "completed_with_errors")) {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM upload_batches WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if matches!(
+            status.as_deref(),
+            Some("completed" | "completed_with_errors")
+        ) {
             tx.rollback().await?;
             continue;
         }
-        sqlx::query("DELETE FROM upload_batches WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM upload_batches WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let inserted = sqlx::query("INSERT INTO upload_batches (id, file_name, sha256, vendor, spec_version, status, target_table, rows_accepted, period_start, period_end, finished_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8::date, $9::date, now()) ON CONFLICT (id) DO NOTHING")
             .bind(id)
             .bind(&meta.file_name)

@@ -47,7 +47,12 @@ pub enum PgError {
 
 /// Migrates a database with a migrator that tolerates the other migrator's versions.
 pub async fn migrate(pool: &sqlx::PgPool, migrator: &'static Migrator) -> Result<(), PgError> {
-    let m = Migrator { migrations: migrator.migrations.clone(), ignore_missing: true, locking: migrator.locking, no_tx: migrator.no_tx };
+    let m = Migrator {
+        migrations: migrator.migrations.clone(),
+        ignore_missing: true,
+        locking: migrator.locking,
+        no_tx: migrator.no_tx,
+    };
     m.run(pool).await?;
     Ok(())
 }
@@ -63,5 +68,7 @@ pub fn valid_tenant_id(id: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && id.len() >= 2
         && id.len() <= 41
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }

@@ -19,7 +19,11 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { per_tenant: 4, budget: 64, idle: Duration::from_secs(300) }
+        Self {
+            per_tenant: 4,
+            budget: 64,
+            idle: Duration::from_secs(300),
+        }
     }
 }
 
@@ -33,7 +37,12 @@ pub struct PoolManager {
 
 impl PoolManager {
     pub fn new(registry: Registry, config: PoolConfig) -> Self {
-        Self { registry, config, pools: Mutex::new(HashMap::new()), migrated: Mutex::new(Default::default()) }
+        Self {
+            registry,
+            config,
+            pools: Mutex::new(HashMap::new()),
+            migrated: Mutex::new(Default::default()),
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -44,9 +53,17 @@ impl PoolManager {
     /// applied on first use in this process, so a deploy with new migrations needs no extra step.
     pub async fn pool(&self, tenant: &str) -> Result<PgPool, PgError> {
         let pool = self.open(tenant).await?;
-        if !self.migrated.lock().expect("migrated set lock").contains(tenant) {
+        if !self
+            .migrated
+            .lock()
+            .expect("migrated set lock")
+            .contains(tenant)
+        {
             super::migrate(&pool, &super::TENANT_MIGRATOR).await?;
-            self.migrated.lock().expect("migrated set lock").insert(tenant.to_owned());
+            self.migrated
+                .lock()
+                .expect("migrated set lock")
+                .insert(tenant.to_owned());
         }
         Ok(pool)
     }
@@ -91,7 +108,13 @@ impl PoolManager {
 
     /// Tenants with an open pool.
     pub fn open_tenants(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.pools.lock().expect("pool map lock").keys().cloned().collect();
+        let mut v: Vec<String> = self
+            .pools
+            .lock()
+            .expect("pool map lock")
+            .keys()
+            .cloned()
+            .collect();
         v.sort();
         v
     }

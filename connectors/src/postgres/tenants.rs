@@ -32,22 +32,46 @@ impl Registry {
         let pool = PgPoolOptions::new().max_connections(4).connect(url).await?;
         migrate(&pool, &super::REGISTRY_MIGRATOR).await?;
         migrate(&pool, &TENANT_MIGRATOR).await?;
-        Ok(Self { pool, url: url.to_owned(), db_prefix: db_prefix.to_owned() })
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+            db_prefix: db_prefix.to_owned(),
+        })
     }
 
     /// A tenant by id; `demo` always exists and lives in the registry's own database.
     pub async fn get(&self, id: &str) -> Result<Tenant, PgError> {
-        let row = sqlx::query("SELECT id, subdomain, display_name, database_name, status FROM tenants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(
+            "SELECT id, subdomain, display_name, database_name, status FROM tenants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
-            Some(r) => Ok(Tenant { id: r.get(0), subdomain: r.get(1), display_name: r.get(2), database_name: r.get(3), status: r.get(4) }),
-            None if id == DEMO_TENANT => Ok(Tenant { id: id.into(), subdomain: id.into(), display_name: "Demo".into(), database_name: self.registry_database().await?, status: "active".into() }),
+            Some(r) => Ok(Tenant {
+                id: r.get(0),
+                subdomain: r.get(1),
+                display_name: r.get(2),
+                database_name: r.get(3),
+                status: r.get(4),
+            }),
+            None if id == DEMO_TENANT => Ok(Tenant {
+                id: id.into(),
+                subdomain: id.into(),
+                display_name: "Demo".into(),
+                database_name: self.registry_database().await?,
+                status: "active".into(),
+            }),
             None => Err(PgError::UnknownTenant(id.to_owned())),
         }
     }
 
     /// The tenant a host's subdomain names; `demo` is always there.
     pub async fn by_subdomain(&self, subdomain: &str) -> Result<Tenant, PgError> {
-        let id: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE subdomain = $1").bind(subdomain).fetch_optional(&self.pool).await?;
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE subdomain = $1")
+            .bind(subdomain)
+            .fetch_optional(&self.pool)
+            .await?;
         match id {
             Some(id) => self.get(&id).await,
             None if subdomain == DEMO_TENANT => self.get(DEMO_TENANT).await,
@@ -56,12 +80,27 @@ impl Registry {
     }
 
     async fn registry_database(&self) -> Result<String, PgError> {
-        Ok(sqlx::query_scalar("SELECT current_database()").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub async fn list(&self) -> Result<Vec<Tenant>, PgError> {
-        let rows = sqlx::query("SELECT id, subdomain, display_name, database_name, status FROM tenants ORDER BY id").fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(|r| Tenant { id: r.get(0), subdomain: r.get(1), display_name: r.get(2), database_name: r.get(3), status: r.get(4) }).collect())
+        let rows = sqlx::query(
+            "SELECT id, subdomain, display_name, database_name, status FROM tenants ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Tenant {
+                id: r.get(0),
+                subdomain: r.get(1),
+                display_name: r.get(2),
+                database_name: r.get(3),
+                status: r.get(4),
+            })
+            .collect())
     }
 
     /// Creates the tenant's database, migrates it and registers it. On any failure the database
@@ -75,7 +114,9 @@ impl Registry {
         }
         let database_name = format!("{}{id}", self.db_prefix);
         // Identifiers cannot be bound; the id was checked to be [a-z0-9_] above.
-        sqlx::query(&format!("CREATE DATABASE \"{database_name}\"")).execute(&self.pool).await?;
+        sqlx::query(&format!("CREATE DATABASE \"{database_name}\""))
+            .execute(&self.pool)
+            .await?;
         let result = async {
             let pool = PgPoolOptions::new().max_connections(1).connect_with(options_for(&self.url, &database_name)?).await?;
             migrate(&pool, &TENANT_MIGRATOR).await?;
@@ -91,7 +132,11 @@ impl Registry {
         }
         .await;
         if let Err(e) = result {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)")).execute(&self.pool).await;
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)"
+            ))
+            .execute(&self.pool)
+            .await;
             return Err(e);
         }
         self.get(id).await
@@ -99,7 +144,12 @@ impl Registry {
 
     /// Sets a tenant `active` or `suspended`.
     pub async fn set_status(&self, id: &str, status: &str) -> Result<(), PgError> {
-        let n = sqlx::query("UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1").bind(id).bind(status).execute(&self.pool).await?.rows_affected();
+        let n = sqlx::query("UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         if n == 0 {
             return Err(PgError::UnknownTenant(id.to_owned()));
         }
@@ -108,7 +158,11 @@ impl Registry {
 
     /// Drops a tenant's database and registration. Unless `force`, every table is first
     /// exported as CSV into `export_dir/<tenant>/`; the lake is never touched.
-    pub async fn drop_tenant(&self, id: &str, export_dir: Option<&Path>) -> Result<Option<PathBuf>, PgError> {
+    pub async fn drop_tenant(
+        &self,
+        id: &str,
+        export_dir: Option<&Path>,
+    ) -> Result<Option<PathBuf>, PgError> {
         let t = self.get(id).await?;
         if t.id == DEMO_TENANT {
             return Err(PgError::InvalidTenantId(id.to_owned()));
@@ -117,25 +171,40 @@ impl Registry {
             Some(dir) => Some(self.export(&t, dir).await?),
             None => None,
         };
-        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", t.database_name)).execute(&self.pool).await?;
-        sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(&self.pool).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            t.database_name
+        ))
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(exported)
     }
 
     async fn export(&self, t: &Tenant, dir: &Path) -> Result<PathBuf, PgError> {
         let out = dir.join(&t.id);
-        std::fs::create_dir_all(&out).map_err(|e| PgError::Load(format!("cannot create {}: {e}", out.display())))?;
-        let mut conn = PgConnection::connect_with(&options_for(&self.url, &t.database_name)?).await?;
+        std::fs::create_dir_all(&out)
+            .map_err(|e| PgError::Load(format!("cannot create {}: {e}", out.display())))?;
+        let mut conn =
+            PgConnection::connect_with(&options_for(&self.url, &t.database_name)?).await?;
         let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_sqlx%' ORDER BY 1").fetch_all(&mut conn).await?;
         for table in tables {
-            let mut stream = conn.copy_out_raw(&format!("COPY \"{table}\" TO STDOUT WITH (FORMAT csv, HEADER)")).await?;
+            let mut stream = conn
+                .copy_out_raw(&format!(
+                    "COPY \"{table}\" TO STDOUT WITH (FORMAT csv, HEADER)"
+                ))
+                .await?;
             let mut bytes = Vec::new();
             use futures::StreamExt;
             while let Some(chunk) = stream.next().await {
                 bytes.extend_from_slice(&chunk?);
             }
             drop(stream);
-            std::fs::write(out.join(format!("{table}.csv")), bytes).map_err(|e| PgError::Load(e.to_string()))?;
+            std::fs::write(out.join(format!("{table}.csv")), bytes)
+                .map_err(|e| PgError::Load(e.to_string()))?;
         }
         Ok(out)
     }
@@ -145,16 +214,28 @@ impl Registry {
 /// `fx_rates.csv` from `dir`) into a tenant database, replacing what was there.
 pub async fn seed_reference(pool: &PgPool, dir: &Path) -> Result<(), PgError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("TRUNCATE vendor_product_mappings, prices, fx_rates, products").execute(&mut *tx).await?;
+    sqlx::query("TRUNCATE vendor_product_mappings, prices, fx_rates, products")
+        .execute(&mut *tx)
+        .await?;
     for (file, table, columns) in [
         ("products.csv", "products", "ean, functional_name, name"),
-        ("vendor_products.csv", "vendor_product_mappings", "vendor, match, key, ean"),
+        (
+            "vendor_products.csv",
+            "vendor_product_mappings",
+            "vendor, match, key, ean",
+        ),
         ("prices.csv", "prices", "price_list, ean, price, currency"),
         ("fx_rates.csv", "fx_rates", "currency, year, month, rate"),
     ] {
         let path = dir.join(file);
-        let Ok(bytes) = std::fs::read(&path) else { continue };
-        let mut copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)")).await?;
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
+            ))
+            .await?;
         copy.send(bytes).await?;
         copy.finish().await?;
     }
@@ -163,16 +244,41 @@ pub async fn seed_reference(pool: &PgPool, dir: &Path) -> Result<(), PgError> {
 }
 
 /// Reads a tenant's reference tables from its database into the engine's lookup form.
-pub async fn load_reference(pool: &PgPool) -> Result<taskifai_engine::reference::Reference, PgError> {
+pub async fn load_reference(
+    pool: &PgPool,
+) -> Result<taskifai_engine::reference::Reference, PgError> {
     let mut r = taskifai_engine::reference::Reference::default();
     for (table, sql, columns) in [
-        ("products", "SELECT ean, functional_name, name FROM products", vec!["ean", "functional_name", "name"]),
-        ("vendor_products", "SELECT vendor, match, key, ean FROM vendor_product_mappings ORDER BY id", vec!["vendor", "match", "key", "ean"]),
-        ("prices", "SELECT price_list, ean, price::text, currency FROM prices", vec!["price_list", "ean", "price", "currency"]),
-        ("fx_rates", "SELECT currency, year::text, month::text, rate::text FROM fx_rates", vec!["currency", "year", "month", "rate"]),
+        (
+            "products",
+            "SELECT ean, functional_name, name FROM products",
+            vec!["ean", "functional_name", "name"],
+        ),
+        (
+            "vendor_products",
+            "SELECT vendor, match, key, ean FROM vendor_product_mappings ORDER BY id",
+            vec!["vendor", "match", "key", "ean"],
+        ),
+        (
+            "prices",
+            "SELECT price_list, ean, price::text, currency FROM prices",
+            vec!["price_list", "ean", "price", "currency"],
+        ),
+        (
+            "fx_rates",
+            "SELECT currency, year::text, month::text, rate::text FROM fx_rates",
+            vec!["currency", "year", "month", "rate"],
+        ),
     ] {
         let rows = sqlx::query(sql).fetch_all(pool).await?;
-        let cells: Vec<Vec<Option<String>>> = rows.iter().map(|row| (0..columns.len()).map(|i| row.get::<Option<String>, _>(i)).collect()).collect();
+        let cells: Vec<Vec<Option<String>>> = rows
+            .iter()
+            .map(|row| {
+                (0..columns.len())
+                    .map(|i| row.get::<Option<String>, _>(i))
+                    .collect()
+            })
+            .collect();
         let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         r.add_table(table, &header, &cells).map_err(PgError::Load)?;
     }

@@ -2,14 +2,16 @@
 //! delimiter (`,` `;` tab `|`) are sniffed from the first bytes, then the file streams in
 //! bounded memory as raw batches.
 
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBufferBuilder, RecordBatch, StringArray, UInt32Array,
+};
+use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer};
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
 use encoding_rs_io::DecodeReaderBytesBuilder;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use datafusion::arrow::array::{ArrayRef, BooleanBufferBuilder, RecordBatch, StringArray, UInt32Array};
-use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer};
 use std::sync::Arc;
 use taskifai_engine::raw::{raw_schema, RawStream, ReadError, Workbook, BATCH_ROWS};
 
@@ -32,7 +34,12 @@ pub fn sniff_encoding(head: &[u8], truncated: bool) -> &'static Encoding {
     }
     let sample = &head[..head.len().min(4096)];
     let zeros_even = sample.iter().step_by(2).filter(|b| **b == 0).count();
-    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let zeros_odd = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|b| **b == 0)
+        .count();
     if sample.len() >= 4 && zeros_odd > sample.len() / 4 {
         return UTF_16LE;
     }
@@ -49,11 +56,20 @@ pub fn sniff_encoding(head: &[u8], truncated: bool) -> &'static Encoding {
 
 /// Picks the delimiter that splits the first lines into the most consistent number of fields.
 pub fn sniff_delimiter(text: &str) -> u8 {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(30).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(30)
+        .collect();
     let mut best = (b',', 0usize, 0usize);
     for d in [b',', b';', b'\t', b'|'] {
-        let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, d as char)).collect();
-        let Some(&first) = counts.first() else { continue };
+        let counts: Vec<usize> = lines
+            .iter()
+            .map(|l| count_outside_quotes(l, d as char))
+            .collect();
+        let Some(&first) = counts.first() else {
+            continue;
+        };
         let consistent = counts.iter().filter(|c| **c == first && **c > 0).count();
         if (consistent, first) > (best.1, best.2) {
             best = (d, consistent, first);
@@ -64,26 +80,35 @@ pub fn sniff_delimiter(text: &str) -> u8 {
 
 fn count_outside_quotes(line: &str, d: char) -> usize {
     let mut quoted = false;
-    line.chars().filter(|c| {
-        if *c == '"' {
-            quoted = !quoted;
-        }
-        !quoted && *c == d
-    }).count()
+    line.chars()
+        .filter(|c| {
+            if *c == '"' {
+                quoted = !quoted;
+            }
+            !quoted && *c == d
+        })
+        .count()
 }
 
 impl CsvWorkbook {
     pub fn open(path: &Path, name: &str) -> Result<Self, ReadError> {
         let err = |m: String| ReadError::new(name, m);
         let mut head = Vec::with_capacity(SNIFF_BYTES);
-        File::open(path).and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head)).map_err(|e| err(format!("cannot read: {e}")))?;
+        File::open(path)
+            .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
+            .map_err(|e| err(format!("cannot read: {e}")))?;
         if head.is_empty() {
             return Err(err("the file is empty".into()));
         }
         let encoding = sniff_encoding(&head, head.len() == SNIFF_BYTES);
         let (text, _, _) = encoding.decode(&head);
         let delimiter = sniff_delimiter(&text);
-        Ok(Self { path: path.to_owned(), name: name.to_owned(), encoding, delimiter })
+        Ok(Self {
+            path: path.to_owned(),
+            name: name.to_owned(),
+            encoding,
+            delimiter,
+        })
     }
 
     /// The sniffed encoding and delimiter, for messages and tests.
@@ -92,20 +117,38 @@ impl CsvWorkbook {
     }
 
     fn reader(&self) -> Result<csv::Reader<Box<dyn Read + Send>>, ReadError> {
-        let mut file = BufReader::with_capacity(1 << 16, File::open(&self.path).map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?);
+        let mut file = BufReader::with_capacity(
+            1 << 16,
+            File::open(&self.path)
+                .map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?,
+        );
         let boxed: Box<dyn Read + Send> = if self.encoding == UTF_8 {
             // UTF-8 needs no transcoding: cells are checked one by one as they are read.
             let mut bom = Vec::with_capacity(3);
-            (&mut file).take(3).read_to_end(&mut bom).map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?;
+            (&mut file)
+                .take(3)
+                .read_to_end(&mut bom)
+                .map_err(|e| ReadError::new(&self.name, format!("cannot read: {e}")))?;
             if bom == b"\xEF\xBB\xBF" {
                 Box::new(file)
             } else {
                 Box::new(std::io::Cursor::new(bom).chain(file))
             }
         } else {
-            Box::new(DecodeReaderBytesBuilder::new().encoding(Some(self.encoding)).bom_sniffing(true).strip_bom(true).build(file))
+            Box::new(
+                DecodeReaderBytesBuilder::new()
+                    .encoding(Some(self.encoding))
+                    .bom_sniffing(true)
+                    .strip_bom(true)
+                    .build(file),
+            )
         };
-        Ok(csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(self.delimiter).buffer_capacity(1 << 16).from_reader(boxed))
+        Ok(csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.delimiter)
+            .buffer_capacity(1 << 16)
+            .from_reader(boxed))
     }
 }
 
@@ -132,7 +175,11 @@ impl Workbook for CsvWorkbook {
         let mut r = self.reader()?;
         while out.len() < n {
             match r.read_byte_record(&mut rec) {
-                Ok(true) => out.push(rec.iter().map(|c| Some(cell(c).into_owned()).filter(|c| !c.trim().is_empty())).collect()),
+                Ok(true) => out.push(
+                    rec.iter()
+                        .map(|c| Some(cell(c).into_owned()).filter(|c| !c.trim().is_empty()))
+                        .collect(),
+                ),
                 Ok(false) => break,
                 Err(e) => return Err(csv_error(&self.name, out.len() + 1, e)),
             }
@@ -146,7 +193,8 @@ impl Workbook for CsvWorkbook {
         let mut row = 0u32;
         let mut done = false;
         // Records are read in place and reused from batch to batch: no allocation per row.
-        let mut records: Vec<csv::ByteRecord> = (0..BATCH_ROWS).map(|_| csv::ByteRecord::new()).collect();
+        let mut records: Vec<csv::ByteRecord> =
+            (0..BATCH_ROWS).map(|_| csv::ByteRecord::new()).collect();
         Ok(Box::new(std::iter::from_fn(move || {
             if done {
                 return None;
@@ -180,7 +228,9 @@ impl Workbook for CsvWorkbook {
 /// UTF-8 is rebuilt cell by cell with U+FFFD in their place.
 fn raw_batch(records: &[csv::ByteRecord], first_row: u32) -> RecordBatch {
     let width = records.iter().map(csv::ByteRecord::len).max().unwrap_or(0);
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt32Array::from_iter_values(first_row..first_row + records.len() as u32))];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt32Array::from_iter_values(
+        first_row..first_row + records.len() as u32,
+    ))];
     for c in 0..width {
         let mut offsets = Vec::with_capacity(records.len() + 1);
         let mut values = Vec::with_capacity(records.len() * 16);
@@ -196,8 +246,17 @@ fn raw_batch(records: &[csv::ByteRecord], first_row: u32) -> RecordBatch {
             offsets.push(i32::try_from(values.len()).expect("a batch's column is under 2 GB"));
         }
         let nulls = NullBuffer::new(valid.finish());
-        let array = StringArray::try_new(OffsetBuffer::new(offsets.into()), Buffer::from_vec(values), Some(nulls))
-            .unwrap_or_else(|_| records.iter().map(|r| r.get(c).map(cell).filter(|s| !s.trim().is_empty())).collect());
+        let array = StringArray::try_new(
+            OffsetBuffer::new(offsets.into()),
+            Buffer::from_vec(values),
+            Some(nulls),
+        )
+        .unwrap_or_else(|_| {
+            records
+                .iter()
+                .map(|r| r.get(c).map(cell).filter(|s| !s.trim().is_empty()))
+                .collect()
+        });
         columns.push(Arc::new(array));
     }
     RecordBatch::try_new(raw_schema(width), columns).expect("raw batch matches its schema")
@@ -213,7 +272,10 @@ fn blank(bytes: &[u8]) -> bool {
 }
 
 fn csv_error(name: &str, row: usize, e: csv::Error) -> ReadError {
-    ReadError::new(name, format!("row {row}: not readable as delimited text: {e}"))
+    ReadError::new(
+        name,
+        format!("row {row}: not readable as delimited text: {e}"),
+    )
 }
 
 #[cfg(test)]
@@ -234,14 +296,39 @@ mod tests {
     #[test]
     fn cells_become_text_or_null_and_bad_bytes_become_replacement_characters() {
         let mut rows = Vec::new();
-        for r in [&[&b"a"[..], b"  ", b"\xC3\xA9t\xC3\xA9"][..], &[b"\xE9t\xE9", b"\xC2\xA0", b"x"], &[b"z"]] {
+        for r in [
+            &[&b"a"[..], b"  ", b"\xC3\xA9t\xC3\xA9"][..],
+            &[b"\xE9t\xE9", b"\xC2\xA0", b"x"],
+            &[b"z"],
+        ] {
             rows.push(csv::ByteRecord::from(r.to_vec()));
         }
         let b = raw_batch(&rows, 7);
-        let rows_col: Vec<u32> = b.column(0).as_any().downcast_ref::<UInt32Array>().unwrap().values().to_vec();
+        let rows_col: Vec<u32> = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .unwrap()
+            .values()
+            .to_vec();
         assert_eq!(rows_col, vec![7, 8, 9]);
-        let col = |i: usize| b.column(i).as_any().downcast_ref::<StringArray>().unwrap().iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>();
-        assert_eq!(col(1), vec![Some("a".into()), Some("\u{FFFD}t\u{FFFD}".into()), Some("z".into())]);
+        let col = |i: usize| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .iter()
+                .map(|v| v.map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            col(1),
+            vec![
+                Some("a".into()),
+                Some("\u{FFFD}t\u{FFFD}".into()),
+                Some("z".into())
+            ]
+        );
         assert_eq!(col(2), vec![None, None, None]);
         assert_eq!(col(3), vec![Some("été".into()), Some("x".into()), None]);
     }

@@ -56,7 +56,14 @@ impl SpreadsheetWorkbook {
         let names = book.sheet_names();
         let loaded = vec![None; names.len()];
         let rows = vec![None; names.len()];
-        Ok(Self { name: name.to_owned(), bytes, book: Some(book), names, loaded, rows })
+        Ok(Self {
+            name: name.to_owned(),
+            bytes,
+            book: Some(book),
+            names,
+            loaded,
+            rows,
+        })
     }
 
     fn book(&mut self) -> Result<&mut Book, ReadError> {
@@ -73,7 +80,8 @@ impl SpreadsheetWorkbook {
         let sheet = self.names[i].clone();
         let name = self.name.clone();
         let book = self.book()?;
-        let range = guard(&name, || book.worksheet_range(&sheet))?.map_err(|e| ReadError::new(&name, format!("sheet {sheet:?} cannot be read: {e}")))?;
+        let range = guard(&name, || book.worksheet_range(&sheet))?
+            .map_err(|e| ReadError::new(&name, format!("sheet {sheet:?} cannot be read: {e}")))?;
         let range = Arc::new(range);
         self.loaded[i] = Some(range.clone());
         Ok(range)
@@ -82,9 +90,17 @@ impl SpreadsheetWorkbook {
 
 fn open_book(name: &str, bytes: &Bytes) -> Result<Book, ReadError> {
     let kind = describe_magic(&bytes.0);
-    let err = |detail: String| ReadError::new(name, format!("not a readable spreadsheet: the file is {kind}{detail}"));
+    let err = |detail: String| {
+        ReadError::new(
+            name,
+            format!("not a readable spreadsheet: the file is {kind}{detail}"),
+        )
+    };
     match kind {
-        "a ZIP archive" | "an OLE2 (legacy Excel) file" => guard(name, || calamine::open_workbook_auto_from_rs(Cursor::new(bytes.clone())))?.map_err(|e| err(format!(" ({e})"))),
+        "a ZIP archive" | "an OLE2 (legacy Excel) file" => guard(name, || {
+            calamine::open_workbook_auto_from_rs(Cursor::new(bytes.clone()))
+        })?
+        .map_err(|e| err(format!(" ({e})"))),
         _ => Err(err(String::new())),
     }
 }
@@ -92,13 +108,16 @@ fn open_book(name: &str, bytes: &Bytes) -> Result<Book, ReadError> {
 /// Runs a calamine call, turning a panic on a malformed file into a read error: a bad upload
 /// must fail its job, never the worker.
 fn guard<T>(name: &str, f: impl FnOnce() -> T) -> Result<T, ReadError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ReadError::new(name, "not a readable spreadsheet: the file is damaged"))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|_| ReadError::new(name, "not a readable spreadsheet: the file is damaged"))
 }
 
 /// Sheet rows as cells of text, placed at their true row and column (a range may not start at
 /// A1): rows above the range are empty, cells left of it are absent.
 fn row_cells(range: &Range<Data>, row: usize) -> Vec<Option<Cow<'_, str>>> {
-    let Some((top, left)) = range.start() else { return Vec::new() };
+    let Some((top, left)) = range.start() else {
+        return Vec::new();
+    };
     if row < top as usize {
         return Vec::new();
     }
@@ -122,17 +141,32 @@ fn trim_row<T>(row: &mut Vec<Option<T>>) {
 
 /// Rows from A1 to the range's last row.
 fn row_count(range: &Range<Data>) -> usize {
-    range.start().map_or(0, |(top, _)| top as usize + range.height())
+    range
+        .start()
+        .map_or(0, |(top, _)| top as usize + range.height())
 }
 
 /// The widest row, counted from column A, ignoring trailing empty cells.
 fn width(range: &Range<Data>) -> usize {
-    let Some((_, left)) = range.start() else { return 0 };
-    range.rows().map(|r| r.iter().rposition(|c| cell_text(c).is_some()).map_or(0, |i| i + 1)).max().unwrap_or(0) + left as usize
+    let Some((_, left)) = range.start() else {
+        return 0;
+    };
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .rposition(|c| cell_text(c).is_some())
+                .map_or(0, |i| i + 1)
+        })
+        .max()
+        .unwrap_or(0)
+        + left as usize
 }
 
 /// Raw batches straight from the range: no copy of the whole sheet as owned strings.
-fn range_batches(range: Sheet) -> impl Iterator<Item = Result<datafusion::arrow::record_batch::RecordBatch, ReadError>> + Send {
+fn range_batches(
+    range: Sheet,
+) -> impl Iterator<Item = Result<datafusion::arrow::record_batch::RecordBatch, ReadError>> + Send {
     let (total, width) = (row_count(&range), width(&range));
     let mut next = 0;
     std::iter::from_fn(move || {
@@ -152,13 +186,23 @@ fn range_batches(range: Sheet) -> impl Iterator<Item = Result<datafusion::arrow:
 /// Calls `each` with the sheet's rows from A1, at most `limit` of them (gaps between stored rows
 /// become empty rows, as in a range), reading the XML cell by cell instead of building the whole
 /// sheet first. Returns the sheet's declared height, if any.
-fn xlsx_rows<'a>(x: &'a mut Xlsx<Cursor<Bytes>>, sheet: &str, limit: usize, each: &mut dyn FnMut(Vec<Option<Cow<'a, str>>>) -> Result<(), String>) -> Result<(Option<usize>, usize), String> {
-    let mut cells = x.worksheet_cells_reader(sheet).map_err(|e| format!("sheet {sheet:?} cannot be read: {e}"))?;
-    let height = Some(cells.dimensions().end.0 as usize + 1).filter(|_| cells.dimensions().len() > 0);
+fn xlsx_rows<'a>(
+    x: &'a mut Xlsx<Cursor<Bytes>>,
+    sheet: &str,
+    limit: usize,
+    each: &mut dyn FnMut(Vec<Option<Cow<'a, str>>>) -> Result<(), String>,
+) -> Result<(Option<usize>, usize), String> {
+    let mut cells = x
+        .worksheet_cells_reader(sheet)
+        .map_err(|e| format!("sheet {sheet:?} cannot be read: {e}"))?;
+    let height =
+        Some(cells.dimensions().end.0 as usize + 1).filter(|_| cells.dimensions().len() > 0);
     let (mut emitted, mut row): (usize, Vec<Option<Cow<'a, str>>>) = (0, Vec::new());
     let mut at = 0usize;
     loop {
-        let next = cells.next_cell().map_err(|e| format!("sheet {sheet:?}, row {}: not readable: {e}", at + 1))?;
+        let next = cells
+            .next_cell()
+            .map_err(|e| format!("sheet {sheet:?}, row {}: not readable: {e}", at + 1))?;
         let Some(cell) = next else { break };
         let (r, c) = cell.get_position();
         let (r, c) = (r as usize, c as usize);
@@ -192,7 +236,9 @@ fn xlsx_rows<'a>(x: &'a mut Xlsx<Cursor<Bytes>>, sheet: &str, limit: usize, each
 /// A sheet's raw batches, parsed on a thread of their own so reading the XML overlaps with
 /// normalizing and writing what was read before.
 fn xlsx_stream(mut x: Xlsx<Cursor<Bytes>>, file: String, sheet: String) -> RawStream {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<datafusion::arrow::record_batch::RecordBatch, ReadError>>(2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<
+        Result<datafusion::arrow::record_batch::RecordBatch, ReadError>,
+    >(2);
     std::thread::Builder::new()
         .name("taskifai-xlsx".into())
         .spawn(move || {
@@ -212,7 +258,8 @@ fn xlsx_stream(mut x: Xlsx<Cursor<Bytes>>, file: String, sheet: String) -> RawSt
                 xlsx_rows(&mut x, &sheet, usize::MAX, &mut |row| {
                     pending.push(row);
                     if pending.len() == BATCH_ROWS {
-                        tx2.send(Ok(flush(&mut pending, &mut first_row))).map_err(|_| "the reader stopped".to_owned())?;
+                        tx2.send(Ok(flush(&mut pending, &mut first_row)))
+                            .map_err(|_| "the reader stopped".to_owned())?;
                     }
                     Ok(())
                 })
@@ -287,28 +334,43 @@ impl Workbook for SpreadsheetWorkbook {
         let (name, sheet_name) = (self.name.clone(), self.names[sheet].clone());
         if let Book::Xlsx(x) = self.book()? {
             let mut out = Vec::new();
-            let (height, _) = guard(&name, || xlsx_rows(x, &sheet_name, n, &mut |row| {
-                out.push(row.into_iter().map(|c| c.map(Cow::into_owned)).collect());
-                Ok(())
-            }))?
+            let (height, _) = guard(&name, || {
+                xlsx_rows(x, &sheet_name, n, &mut |row| {
+                    out.push(row.into_iter().map(|c| c.map(Cow::into_owned)).collect());
+                    Ok(())
+                })
+            })?
             .map_err(|m| ReadError::new(&name, m))?;
             self.rows[sheet] = height;
             return Ok(out);
         }
         let range = self.sheet(sheet)?;
-        Ok((0..row_count(&range).min(n)).map(|r| row_cells(&range, r).into_iter().map(|c| c.map(Cow::into_owned)).collect()).collect())
+        Ok((0..row_count(&range).min(n))
+            .map(|r| {
+                row_cells(&range, r)
+                    .into_iter()
+                    .map(|c| c.map(Cow::into_owned))
+                    .collect()
+            })
+            .collect())
     }
 
     fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError> {
         if let Some(Book::Xlsx(_)) = &self.book {
-            let Some(Book::Xlsx(x)) = self.book.take() else { unreachable!("checked above") };
+            let Some(Book::Xlsx(x)) = self.book.take() else {
+                unreachable!("checked above")
+            };
             return Ok(xlsx_stream(x, self.name.clone(), self.names[sheet].clone()));
         }
         Ok(Box::new(range_batches(self.sheet(sheet)?)))
     }
 
     fn row_count_hint(&self, sheet: usize) -> Option<usize> {
-        self.rows.get(sheet).copied().flatten().or_else(|| self.loaded.get(sheet)?.as_ref().map(|r| row_count(r)))
+        self.rows
+            .get(sheet)
+            .copied()
+            .flatten()
+            .or_else(|| self.loaded.get(sheet)?.as_ref().map(|r| row_count(r)))
     }
 }
 
@@ -325,8 +387,13 @@ mod tests {
 
     #[test]
     fn a_pdf_renamed_xlsx_is_named_for_what_it_is() {
-        let err = SpreadsheetWorkbook::from_bytes("report.xlsx", b"%PDF-1.7 ...".to_vec()).err().unwrap();
-        assert_eq!(err.to_string(), "report.xlsx: not a readable spreadsheet: the file is a PDF document");
+        let err = SpreadsheetWorkbook::from_bytes("report.xlsx", b"%PDF-1.7 ...".to_vec())
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "report.xlsx: not a readable spreadsheet: the file is a PDF document"
+        );
     }
 
     /// A sheet that starts at C3, skips rows, mixes shared strings, numbers, dates and blanks.
@@ -339,7 +406,13 @@ mod tests {
         ws.write_string(3, 3, "   ").unwrap();
         ws.write_number(6, 4, 12.5).unwrap();
         let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2025, 4, 30).unwrap();
-        ws.write_datetime_with_format(7, 2, &date, &rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy")).unwrap();
+        ws.write_datetime_with_format(
+            7,
+            2,
+            &date,
+            &rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy"),
+        )
+        .unwrap();
         for r in 8..(8 + 2 * BATCH_ROWS as u32) {
             ws.write_string(r, 3, format!("row {r}")).unwrap();
         }
@@ -351,10 +424,21 @@ mod tests {
         let bytes = sparse_workbook();
         let mut streamed = SpreadsheetWorkbook::from_bytes("s.xlsx", bytes.clone()).unwrap();
         let head = streamed.head(0, 9).unwrap();
-        let got: Vec<_> = streamed.stream(0).unwrap().collect::<Result<_, _>>().unwrap();
+        let got: Vec<_> = streamed
+            .stream(0)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         let mut whole = SpreadsheetWorkbook::from_bytes("s.xlsx", bytes).unwrap();
         let range = whole.sheet(0).unwrap();
-        let want_head: Vec<Vec<Option<String>>> = (0..9).map(|r| row_cells(&range, r).into_iter().map(|c| c.map(Cow::into_owned)).collect()).collect();
+        let want_head: Vec<Vec<Option<String>>> = (0..9)
+            .map(|r| {
+                row_cells(&range, r)
+                    .into_iter()
+                    .map(|c| c.map(Cow::into_owned))
+                    .collect()
+            })
+            .collect();
         assert_eq!(head, want_head);
         assert_eq!(head[3], vec![None, None, Some("7350154320008".into())]);
         assert_eq!(head[7], vec![None, None, Some("2025-04-30".into())]);
@@ -366,7 +450,9 @@ mod tests {
             for c in 0..g.num_columns().max(w.num_columns()) {
                 match (g.columns().get(c), w.columns().get(c)) {
                     (Some(a), Some(b)) => assert_eq!(a, b, "column {c}"),
-                    (Some(x), None) | (None, Some(x)) => assert_eq!(x.null_count(), x.len(), "column {c}"),
+                    (Some(x), None) | (None, Some(x)) => {
+                        assert_eq!(x.null_count(), x.len(), "column {c}")
+                    }
                     (None, None) => unreachable!(),
                 }
             }
@@ -377,7 +463,12 @@ mod tests {
 
     #[test]
     fn a_truncated_zip_is_refused() {
-        let err = SpreadsheetWorkbook::from_bytes("r.xlsx", b"PK\x03\x04\x14\x00garbage".to_vec()).err().unwrap();
-        assert!(err.to_string().contains("the file is a ZIP archive"), "{err}");
+        let err = SpreadsheetWorkbook::from_bytes("r.xlsx", b"PK\x03\x04\x14\x00garbage".to_vec())
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("the file is a ZIP archive"),
+            "{err}"
+        );
     }
 }

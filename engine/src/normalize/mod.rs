@@ -14,7 +14,10 @@ use crate::schema::{self, Kind, EUR_SCALE, LOCAL_SCALE, RATE_SCALE};
 use crate::spec::{CompiledField, CompiledSpec, Field, Target};
 use crate::values::{clean_text, parse_date, parse_decimal, parse_gtin, parse_integer};
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, UInt32Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array,
+    StringArray, UInt32Array,
+};
 use datafusion::arrow::compute::{filter_record_batch, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -63,8 +66,17 @@ enum Values {
 }
 
 /// Parses checked cells, flagging each failure through `fail`.
-fn parse_each<T>(checked: &[Option<&str>], rows: &mut Rows, fail: &dyn Fn(&mut Rows, usize, &str, &str), parse: impl Fn(&str) -> Result<T, &'static str>) -> Vec<Option<T>> {
-    checked.iter().enumerate().map(|(i, v)| v.and_then(|v| parse(v).map_err(|e| fail(rows, i, v, e)).ok())).collect()
+fn parse_each<T>(
+    checked: &[Option<&str>],
+    rows: &mut Rows,
+    fail: &dyn Fn(&mut Rows, usize, &str, &str),
+    parse: impl Fn(&str) -> Result<T, &'static str>,
+) -> Vec<Option<T>> {
+    checked
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.and_then(|v| parse(v).map_err(|e| fail(rows, i, v, e)).ok()))
+        .collect()
 }
 
 /// Normalizes the source batches of one file.
@@ -87,7 +99,15 @@ struct Rows {
 }
 
 impl Rows {
-    fn flag(&mut self, at: Location, i: usize, value: Option<&str>, rule: &str, severity: Severity, message: String) {
+    fn flag(
+        &mut self,
+        at: Location,
+        i: usize,
+        value: Option<&str>,
+        rule: &str,
+        severity: Severity,
+        message: String,
+    ) {
         if severity == Severity::Error {
             if self.rejected[i] {
                 return; // one reason per row: the first failing check
@@ -95,7 +115,13 @@ impl Rows {
             self.rejected[i] = true;
         }
         let at = at.with_row(self.source_rows[i]);
-        self.issues.push(Issue { at, value: value.map(str::to_owned), rule: rule.to_owned(), severity, message });
+        self.issues.push(Issue {
+            at,
+            value: value.map(str::to_owned),
+            rule: rule.to_owned(),
+            severity,
+            message,
+        });
     }
 }
 
@@ -123,7 +149,10 @@ impl<'a> Normalizer<'a> {
             reference,
             ctx,
             hooks: spec.row_hook.as_ref().map(|_| hook_engine()),
-            batch_hooks: spec.batch_hook.as_ref().map(|_| crate::hooks::batch_hook_engine()),
+            batch_hooks: spec
+                .batch_hook
+                .as_ref()
+                .map(|_| crate::hooks::batch_hook_engine()),
             matches: spec.fields.iter().map(|f| f.matches.clone()).collect(),
         }
     }
@@ -137,11 +166,30 @@ impl<'a> Normalizer<'a> {
     }
 
     /// Normalizes one source batch (columns named by header label, plus [`ROW`]).
-    pub fn process(&mut self, source: &RecordBatch, header: &crate::layout::Header) -> Result<Normalized> {
+    pub fn process(
+        &mut self,
+        source: &RecordBatch,
+        header: &crate::layout::Header,
+    ) -> Result<Normalized> {
         let n = source.num_rows();
-        let source_rows: Vec<u32> = source.column_by_name(ROW).expect("source batches carry row numbers").as_primitive::<datafusion::arrow::datatypes::UInt32Type>().values().to_vec();
-        let mut rows = Rows { n, source_rows, rejected: vec![false; n], issues: Vec::new() };
-        let labels: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let source_rows: Vec<u32> = source
+            .column_by_name(ROW)
+            .expect("source batches carry row numbers")
+            .as_primitive::<datafusion::arrow::datatypes::UInt32Type>()
+            .values()
+            .to_vec();
+        let mut rows = Rows {
+            n,
+            source_rows,
+            rejected: vec![false; n],
+            issues: Vec::new(),
+        };
+        let labels: Vec<String> = source
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let mut texts: Texts = HashMap::new();
         for f in &self.spec.fields {
             let t = self.field_texts(f, source, &labels, header)?;
@@ -160,39 +208,95 @@ impl<'a> Normalizer<'a> {
         let batch = self.to_batch(cols, &rows)?;
         let batch = exprs::apply_derive(&self.spec.exprs, batch)?;
         for (i, name) in required_missing(self.spec.spec.target, &batch) {
-            rows.flag(self.at(Some(name)), i, None, &format!("missing_{name}"), Severity::Error, format!("expected a value for {name}"));
+            rows.flag(
+                self.at(Some(name)),
+                i,
+                None,
+                &format!("missing_{name}"),
+                Severity::Error,
+                format!("expected a value for {name}"),
+            );
         }
         for check in &self.spec.exprs.checks {
             let v = &self.spec.spec.validate[check.index];
             for i in exprs::failing_rows(check, &batch)? {
-                rows.flag(self.at(None), i, None, &v.rule, v.severity, v.message.clone());
+                rows.flag(
+                    self.at(None),
+                    i,
+                    None,
+                    &v.rule,
+                    v.severity,
+                    v.message.clone(),
+                );
             }
         }
-        let keep: Vec<bool> = (0..n).map(|i| !rows.rejected[i] && !other_period[i]).collect();
-        let rejected = (0..n).filter(|&i| rows.rejected[i] && !other_period[i]).count();
-        let elsewhere: std::collections::HashSet<u32> = (0..n).filter(|&i| other_period[i]).map(|i| rows.source_rows[i]).collect();
-        let issues = rows.issues.into_iter().filter(|is| is.at.row.is_none_or(|r| !elsewhere.contains(&r))).collect();
+        let keep: Vec<bool> = (0..n)
+            .map(|i| !rows.rejected[i] && !other_period[i])
+            .collect();
+        let rejected = (0..n)
+            .filter(|&i| rows.rejected[i] && !other_period[i])
+            .count();
+        let elsewhere: std::collections::HashSet<u32> = (0..n)
+            .filter(|&i| other_period[i])
+            .map(|i| rows.source_rows[i])
+            .collect();
+        let issues = rows
+            .issues
+            .into_iter()
+            .filter(|is| is.at.row.is_none_or(|r| !elsewhere.contains(&r)))
+            .collect();
         let accepted = accepted_rows(&batch, &keep)?;
-        let accepted = RecordBatch::try_new(schema::schema(self.spec.spec.target), accepted.columns().to_vec())?;
-        Ok(Normalized { accepted, issues, rejected, other_period: other_period.iter().filter(|o| **o).count() })
+        let accepted = RecordBatch::try_new(
+            schema::schema(self.spec.spec.target),
+            accepted.columns().to_vec(),
+        )?;
+        Ok(Normalized {
+            accepted,
+            issues,
+            rejected,
+            other_period: other_period.iter().filter(|o| **o).count(),
+        })
     }
 
     /// Text of a field per row: constant or column, then `extract`, `map` and `default`.
-    fn field_texts(&self, f: &CompiledField, source: &RecordBatch, labels: &[String], header: &crate::layout::Header) -> Result<FieldText> {
+    fn field_texts(
+        &self,
+        f: &CompiledField,
+        source: &RecordBatch,
+        labels: &[String],
+        header: &crate::layout::Header,
+    ) -> Result<FieldText> {
         let n = source.num_rows();
         let (raw, label) = match &f.value {
             Some(v) => (strings::constant(Some(v), n), None),
             None => {
                 let data_labels = &labels[1..];
-                let i = crate::layout::find_column(data_labels, &f.sources, &f.source_text, header, self.at(None))?;
-                (source.column(i + 1).as_string::<i32>().clone(), Some(data_labels[i].clone()))
+                let i = crate::layout::find_column(
+                    data_labels,
+                    &f.sources,
+                    &f.source_text,
+                    header,
+                    self.at(None),
+                )?;
+                (
+                    source.column(i + 1).as_string::<i32>().clone(),
+                    Some(data_labels[i].clone()),
+                )
             }
         };
         let remap = !f.map.is_empty() || f.fallback.is_some();
         let values = strings::map_strings(&raw, |_, v| {
-            let mut v = v.map(crate::values::trim).filter(|s| !s.is_empty()).map(Cow::Borrowed);
+            let mut v = v
+                .map(crate::values::trim)
+                .filter(|s| !s.is_empty())
+                .map(Cow::Borrowed);
             if let (Some(re), Some(s)) = (&f.extract, &v) {
-                v = re.captures(s).and_then(|c| c.get(1).or_else(|| c.get(0))).map(|m| m.as_str().trim().to_owned()).filter(|s| !s.is_empty()).map(Cow::Owned);
+                v = re
+                    .captures(s)
+                    .and_then(|c| c.get(1).or_else(|| c.get(0)))
+                    .map(|m| m.as_str().trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .map(Cow::Owned);
             }
             if let Some(s) = v.as_ref().filter(|_| remap) {
                 let key = crate::labels::norm_label(s);
@@ -219,35 +323,70 @@ impl<'a> Normalizer<'a> {
     }
 
     /// Notes what a hook changed in a row's map, to be applied by [`Self::apply_edits`].
-    fn note_hook_row(names: &[(Field, String)], texts: &Texts, edits: &mut HashMap<Field, Vec<(usize, Option<String>)>>, i: usize, map: &rhai::Map) {
+    fn note_hook_row(
+        names: &[(Field, String)],
+        texts: &Texts,
+        edits: &mut HashMap<Field, Vec<(usize, Option<String>)>>,
+        i: usize,
+        map: &rhai::Map,
+    ) {
         for (f, name) in names {
-            let Some(v) = map.get(name.as_str()) else { continue };
-            let v = if v.is_unit() { None } else { Some(v.to_string()) };
+            let Some(v) = map.get(name.as_str()) else {
+                continue;
+            };
+            let v = if v.is_unit() {
+                None
+            } else {
+                Some(v.to_string())
+            };
             if v.as_deref() != texts.get(f).and_then(|t| strings::get(&t.values, i)) {
                 edits.entry(*f).or_default().push((i, v));
             }
         }
     }
 
-    fn apply_edits(texts: &mut Texts, edits: HashMap<Field, Vec<(usize, Option<String>)>>, n: usize) {
+    fn apply_edits(
+        texts: &mut Texts,
+        edits: HashMap<Field, Vec<(usize, Option<String>)>>,
+        n: usize,
+    ) {
         for (f, patches) in edits {
-            let t = texts.entry(f).or_insert_with(|| FieldText { values: StringArray::new_null(n), label: None });
+            let t = texts.entry(f).or_insert_with(|| FieldText {
+                values: StringArray::new_null(n),
+                label: None,
+            });
             t.values = strings::patch(&t.values, &patches);
         }
     }
 
     fn hook_names() -> Vec<(Field, String)> {
-        crate::spec::all_fields().into_iter().map(|f| (f, crate::spec::field_name(f))).collect()
+        crate::spec::all_fields()
+            .into_iter()
+            .map(|f| (f, crate::spec::field_name(f)))
+            .collect()
     }
 
-    fn run_hook(&self, hook: &crate::hooks::RowHook, texts: &mut Texts, rows: &mut Rows) -> Result<()> {
-        let engine = self.hooks.as_ref().expect("hook engine built with the hook");
+    fn run_hook(
+        &self,
+        hook: &crate::hooks::RowHook,
+        texts: &mut Texts,
+        rows: &mut Rows,
+    ) -> Result<()> {
+        let engine = self
+            .hooks
+            .as_ref()
+            .expect("hook engine built with the hook");
         let names = Self::hook_names();
         let mut edits = HashMap::new();
         for i in 0..rows.n {
             let map = Self::hook_row(&names, texts, rows, i);
-            match hook.run(engine, map).map_err(|message| Error::Hook { at: self.at(None).with_row(rows.source_rows[i]), message })? {
-                HookOutcome::Reject(why) => rows.flag(self.at(None), i, None, "hook", Severity::Error, why),
+            match hook.run(engine, map).map_err(|message| Error::Hook {
+                at: self.at(None).with_row(rows.source_rows[i]),
+                message,
+            })? {
+                HookOutcome::Reject(why) => {
+                    rows.flag(self.at(None), i, None, "hook", Severity::Error, why)
+                }
                 HookOutcome::Keep(map) => Self::note_hook_row(&names, texts, &mut edits, i, &map),
             }
         }
@@ -255,19 +394,39 @@ impl<'a> Normalizer<'a> {
         Ok(())
     }
 
-    fn run_batch_hook(&self, hook: &crate::hooks::BatchHook, texts: &mut Texts, rows: &mut Rows) -> Result<()> {
-        let engine = self.batch_hooks.as_ref().expect("batch hook engine built with the hook");
+    fn run_batch_hook(
+        &self,
+        hook: &crate::hooks::BatchHook,
+        texts: &mut Texts,
+        rows: &mut Rows,
+    ) -> Result<()> {
+        let engine = self
+            .batch_hooks
+            .as_ref()
+            .expect("batch hook engine built with the hook");
         let names = Self::hook_names();
-        let input: rhai::Array = (0..rows.n).map(|i| Self::hook_row(&names, texts, rows, i).into()).collect();
+        let input: rhai::Array = (0..rows.n)
+            .map(|i| Self::hook_row(&names, texts, rows, i).into())
+            .collect();
         let first_row = rows.source_rows.first().copied().unwrap_or(0);
-        let out = hook.run(engine, input).map_err(|message| Error::Hook { at: self.at(None).with_row(first_row), message })?;
+        let out = hook.run(engine, input).map_err(|message| Error::Hook {
+            at: self.at(None).with_row(first_row),
+            message,
+        })?;
         let mut edits = HashMap::new();
         for (i, map) in out.iter().enumerate() {
             if rows.rejected[i] {
                 continue;
             }
             match map.get(crate::hooks::REJECT_FIELD).filter(|v| !v.is_unit()) {
-                Some(why) => rows.flag(self.at(None), i, None, "batch_hook", Severity::Error, why.to_string()),
+                Some(why) => rows.flag(
+                    self.at(None),
+                    i,
+                    None,
+                    "batch_hook",
+                    Severity::Error,
+                    why.to_string(),
+                ),
                 None => Self::note_hook_row(&names, texts, &mut edits, i, map),
             }
         }
@@ -282,7 +441,9 @@ impl<'a> Normalizer<'a> {
         let mut cols = HashMap::new();
         for (f, pattern) in self.spec.fields.iter().zip(&self.matches) {
             let c = f.column;
-            let Some(FieldText { values, label }) = texts.get(&f.field) else { continue };
+            let Some(FieldText { values, label }) = texts.get(&f.field) else {
+                continue;
+            };
             let at = self.at(label.as_deref().or(Some(c.name)));
             // Cells that fail `matches` or are missing while required are flagged here and
             // parsed as empty, so later fields cannot claim the row's reason.
@@ -290,30 +451,71 @@ impl<'a> Normalizer<'a> {
             for i in 0..values.len() {
                 match strings::get(values, i) {
                     None if f.required => {
-                        rows.flag(at.clone(), i, None, &f.missing_rule, Severity::Error, format!("expected a value for {}", c.name));
+                        rows.flag(
+                            at.clone(),
+                            i,
+                            None,
+                            &f.missing_rule,
+                            Severity::Error,
+                            format!("expected a value for {}", c.name),
+                        );
                         checked.push(None);
                     }
                     Some(t) if pattern.as_ref().is_some_and(|re| !re.is_match(t)) => {
                         let re = pattern.as_ref().map(|r| r.as_str()).unwrap_or_default();
-                        rows.flag(at.clone(), i, Some(t), &f.rule, Severity::Error, format!("expected text matching /{re}/"));
+                        rows.flag(
+                            at.clone(),
+                            i,
+                            Some(t),
+                            &f.rule,
+                            Severity::Error,
+                            format!("expected text matching /{re}/"),
+                        );
                         checked.push(None);
                     }
                     other => checked.push(other),
                 }
             }
             let fail = |rows: &mut Rows, i: usize, v: &str, expected: &str| {
-                rows.flag(at.clone(), i, Some(v), &f.rule, Severity::Error, format!("expected {expected}"));
+                rows.flag(
+                    at.clone(),
+                    i,
+                    Some(v),
+                    &f.rule,
+                    Severity::Error,
+                    format!("expected {expected}"),
+                );
             };
             let out = match c.kind {
-                Kind::Text | Kind::Channel => Values::Text(strings::map_strings(values, |i, _| checked[i].map(clean_text))),
-                Kind::Ean => Values::Text(strings::map_strings(values, |i, _| checked[i].and_then(|v| parse_gtin(v, f.check_digit).map_err(|e| fail(rows, i, v, e)).ok()))),
-                Kind::Integer => Values::Int(parse_each(&checked, rows, &fail, |v| parse_integer(v, sep))),
-                Kind::Month => Values::Int(parse_each(&checked, rows, &fail, |v| parse_month(v).ok_or("a month: 1-12 or a month name"))),
-                Kind::Money => {
-                    let scale = if c.data_type == DataType::Decimal128(18, EUR_SCALE) { EUR_SCALE } else { LOCAL_SCALE };
-                    Values::Dec(parse_each(&checked, rows, &fail, |v| parse_decimal(v, scale as u32, sep)))
+                Kind::Text | Kind::Channel => Values::Text(strings::map_strings(values, |i, _| {
+                    checked[i].map(clean_text)
+                })),
+                Kind::Ean => Values::Text(strings::map_strings(values, |i, _| {
+                    checked[i].and_then(|v| {
+                        parse_gtin(v, f.check_digit)
+                            .map_err(|e| fail(rows, i, v, e))
+                            .ok()
+                    })
+                })),
+                Kind::Integer => {
+                    Values::Int(parse_each(&checked, rows, &fail, |v| parse_integer(v, sep)))
                 }
-                Kind::Date => Values::Date(parse_each(&checked, rows, &fail, |v| parse_date(v, &f.formats))),
+                Kind::Month => Values::Int(parse_each(&checked, rows, &fail, |v| {
+                    parse_month(v).ok_or("a month: 1-12 or a month name")
+                })),
+                Kind::Money => {
+                    let scale = if c.data_type == DataType::Decimal128(18, EUR_SCALE) {
+                        EUR_SCALE
+                    } else {
+                        LOCAL_SCALE
+                    };
+                    Values::Dec(parse_each(&checked, rows, &fail, |v| {
+                        parse_decimal(v, scale as u32, sep)
+                    }))
+                }
+                Kind::Date => Values::Date(parse_each(&checked, rows, &fail, |v| {
+                    parse_date(v, &f.formats)
+                })),
             };
             cols.insert(c.name, out);
         }
@@ -322,36 +524,61 @@ impl<'a> Normalizer<'a> {
 
     /// Reseller, country, currency, channel, periods and year/month; returns which rows fall
     /// outside the file's period when the spec keeps only it.
-    fn fill_engine_columns(&self, cols: &mut HashMap<&'static str, Values>, rows: &mut Rows) -> Vec<bool> {
+    fn fill_engine_columns(
+        &self,
+        cols: &mut HashMap<&'static str, Values>,
+        rows: &mut Rows,
+    ) -> Vec<bool> {
         let spec = &self.spec.spec;
         let n = rows.n;
-        let fill = |cols: &mut HashMap<&'static str, Values>, name: &'static str, v: Option<&str>| {
-            let filled = match cols.get(name) {
-                Some(Values::Text(t)) => strings::fill_nulls(t, v),
-                Some(_) => return,
-                None => strings::constant(v, n),
+        let fill =
+            |cols: &mut HashMap<&'static str, Values>, name: &'static str, v: Option<&str>| {
+                let filled = match cols.get(name) {
+                    Some(Values::Text(t)) => strings::fill_nulls(t, v),
+                    Some(_) => return,
+                    None => strings::constant(v, n),
+                };
+                cols.insert(name, Values::Text(filled));
             };
-            cols.insert(name, Values::Text(filled));
-        };
         fill(cols, "reseller", Some(&spec.reseller));
         fill(cols, "country", spec.country.as_deref());
         if spec.target == Target::Sellout {
             fill(cols, "currency", Some(&spec.currency));
             fill(cols, "channel", Some("retail"));
             if let Some(Values::Text(t)) = cols.get("currency") {
-                let up = strings::map_strings(t, |_, v| v.map(|s| if s.bytes().any(|b| !b.is_ascii_uppercase()) { Cow::Owned(s.to_uppercase()) } else { Cow::Borrowed(s) }));
+                let up = strings::map_strings(t, |_, v| {
+                    v.map(|s| {
+                        if s.bytes().any(|b| !b.is_ascii_uppercase()) {
+                            Cow::Owned(s.to_uppercase())
+                        } else {
+                            Cow::Borrowed(s)
+                        }
+                    })
+                });
                 cols.insert("currency", Values::Text(up));
             }
             if let Some(Values::Text(ch)) = cols.get("channel") {
                 for (i, v) in ch.iter().enumerate() {
                     if let Some(v) = v.filter(|v| *v != "retail" && *v != "online") {
-                        rows.flag(self.at(Some("channel")), i, Some(v), "bad_channel", Severity::Error, "expected channel retail or online (map the file's values with `map`)".into());
+                        rows.flag(
+                            self.at(Some("channel")),
+                            i,
+                            Some(v),
+                            "bad_channel",
+                            Severity::Error,
+                            "expected channel retail or online (map the file's values with `map`)"
+                                .into(),
+                        );
                     }
                 }
             }
         }
         let p = self.ctx.period;
-        let date_col = if spec.target == Target::Orders { "order_date" } else { "sale_date" };
+        let date_col = if spec.target == Target::Orders {
+            "order_date"
+        } else {
+            "sale_date"
+        };
         let dates: Option<&[Option<NaiveDate>]> = match cols.get(date_col) {
             Some(Values::Date(d)) => Some(d),
             _ => None,
@@ -373,7 +600,10 @@ impl<'a> Normalizer<'a> {
             if spec.period.keep_only_period {
                 other[i] = match date {
                     Some(d) => !p.contains(d),
-                    None => (y, m) != (p.end.year(), p.end.month()) && (y, m) != (p.start.year(), p.start.month()),
+                    None => {
+                        (y, m) != (p.end.year(), p.end.month())
+                            && (y, m) != (p.start.year(), p.start.month())
+                    }
                 };
             }
             out_y.push(Some(y as i64));
@@ -384,18 +614,29 @@ impl<'a> Normalizer<'a> {
         if spec.target == Target::Sellout {
             cols.insert("period_start", Values::Date(vec![Some(p.start); n]));
             cols.insert("period_end", Values::Date(vec![Some(p.end); n]));
-            cols.insert("period_grain", Values::Text(strings::constant(Some(p.grain.as_str()), n)));
+            cols.insert(
+                "period_grain",
+                Values::Text(strings::constant(Some(p.grain.as_str()), n)),
+            );
         }
         other
     }
 
     /// Fills EAN and functional name from the mapping tables; unmatched products are reported.
-    fn lookup_products(&self, cols: &mut HashMap<&'static str, Values>, texts: &Texts, rows: &mut Rows) {
+    fn lookup_products(
+        &self,
+        cols: &mut HashMap<&'static str, Values>,
+        texts: &Texts,
+        rows: &mut Rows,
+    ) {
         let n = rows.n;
         let mut eans = text_col(cols, "product_ean", n);
         let names = text_col(cols, "functional_name", n);
         if let Some(lookup) = &self.spec.spec.lookup {
-            let keys = texts.get(&lookup.by).map(|t| t.values.clone()).unwrap_or_else(|| StringArray::new_null(n));
+            let keys = texts
+                .get(&lookup.by)
+                .map(|t| t.values.clone())
+                .unwrap_or_else(|| StringArray::new_null(n));
             let label = texts.get(&lookup.by).and_then(|t| t.label.clone());
             let mut found = Vec::new();
             for i in (0..n).filter(|&i| eans.is_null(i)) {
@@ -410,23 +651,45 @@ impl<'a> Normalizer<'a> {
         let (mut ean_fix, mut name_fix) = (Vec::new(), Vec::new());
         for i in 0..n {
             match (strings::get(&eans, i), strings::get(&names, i)) {
-                (Some(e), None) => name_fix.push((i, self.reference.product_by_ean(e).map(|p| p.functional_name.clone()))),
+                (Some(e), None) => name_fix.push((
+                    i,
+                    self.reference
+                        .product_by_ean(e)
+                        .map(|p| p.functional_name.clone()),
+                )),
                 (None, Some(f)) => match self.reference.product_by_functional(f) {
                     Some(p) => {
                         ean_fix.push((i, Some(p.ean.clone())));
                         name_fix.push((i, Some(p.functional_name.clone())));
                     }
-                    None => rows.flag(self.at(Some("functional_name")), i, Some(f), "unknown_product", Severity::Error, "expected a functional name listed in the products table".into()),
+                    None => rows.flag(
+                        self.at(Some("functional_name")),
+                        i,
+                        Some(f),
+                        "unknown_product",
+                        Severity::Error,
+                        "expected a functional name listed in the products table".into(),
+                    ),
                 },
                 (None, None) if self.spec.spec.target == Target::Sellout && !rows.rejected[i] => {
-                    rows.flag(self.at(None), i, None, "missing_product", Severity::Error, "expected an EAN or a functional name to identify the product".into())
+                    rows.flag(
+                        self.at(None),
+                        i,
+                        None,
+                        "missing_product",
+                        Severity::Error,
+                        "expected an EAN or a functional name to identify the product".into(),
+                    )
                 }
                 _ => {}
             }
         }
         name_fix.retain(|(_, v)| v.is_some());
         cols.insert("product_ean", Values::Text(strings::patch(&eans, &ean_fix)));
-        cols.insert("functional_name", Values::Text(strings::patch(&names, &name_fix)));
+        cols.insert(
+            "functional_name",
+            Values::Text(strings::patch(&names, &name_fix)),
+        );
     }
 
     /// Price-list sales, VAT removal and conversion to EUR with the month's rate.
@@ -440,10 +703,16 @@ impl<'a> Normalizer<'a> {
             Some(Values::Dec(v)) => v,
             _ => vec![None; n],
         };
-        let (eans, currencies) = (text_col(cols, "product_ean", n), text_col(cols, "currency", n));
+        let (eans, currencies) = (
+            text_col(cols, "product_ean", n),
+            text_col(cols, "currency", n),
+        );
         let none = vec![None; n];
         let qty = int_col(cols, "quantity").unwrap_or(&none);
-        let (years, months) = (int_col(cols, "year").unwrap_or(&none), int_col(cols, "month").unwrap_or(&none));
+        let (years, months) = (
+            int_col(cols, "year").unwrap_or(&none),
+            int_col(cols, "month").unwrap_or(&none),
+        );
         if let Some(Values::Dec(prices)) = cols.get("unit_price") {
             for i in 0..n {
                 if let (None, Some(p), Some(q)) = (local[i], prices[i], qty[i]) {
@@ -453,24 +722,51 @@ impl<'a> Normalizer<'a> {
         }
         if let Some(list) = &spec.price_list {
             for i in 0..n {
-                let (Some(e), Some(q)) = (strings::get(&eans, i), qty[i]) else { continue };
+                let (Some(e), Some(q)) = (strings::get(&eans, i), qty[i]) else {
+                    continue;
+                };
                 match self.reference.price(list, e) {
-                    Some((price, cur)) if Some(cur.as_str()) == strings::get(&currencies, i) => local[i] = Some(price * q as i128),
-                    Some((_, cur)) => rows.flag(self.at(None), i, Some(e), "price_currency", Severity::Error, format!("expected a {} price in list {list:?}, found {cur}", spec.currency)),
-                    None => rows.flag(self.at(None), i, Some(e), "missing_price", Severity::Error, format!("expected a price for this EAN in price list {list:?}")),
+                    Some((price, cur)) if Some(cur.as_str()) == strings::get(&currencies, i) => {
+                        local[i] = Some(price * q as i128)
+                    }
+                    Some((_, cur)) => rows.flag(
+                        self.at(None),
+                        i,
+                        Some(e),
+                        "price_currency",
+                        Severity::Error,
+                        format!(
+                            "expected a {} price in list {list:?}, found {cur}",
+                            spec.currency
+                        ),
+                    ),
+                    None => rows.flag(
+                        self.at(None),
+                        i,
+                        Some(e),
+                        "missing_price",
+                        Severity::Error,
+                        format!("expected a price for this EAN in price list {list:?}"),
+                    ),
                 }
             }
         }
         if let Some(vat) = spec.vat_included {
             let factor = ((1.0 + vat) * 1_000_000.0).round() as i128;
-            local.iter_mut().flatten().for_each(|v| *v = div_round(*v * 1_000_000, factor));
+            local
+                .iter_mut()
+                .flatten()
+                .for_each(|v| *v = div_round(*v * 1_000_000, factor));
         }
         let mut rates = vec![None; n];
         let mut eur = vec![None; n];
         // Rows of a batch mostly share a few currencies and months: remember the last lookup.
         let mut last: Option<(&str, i64, i64, Option<i128>)> = None;
         for i in 0..n {
-            let (Some(cur), Some(y), Some(m)) = (strings::get(&currencies, i), years[i], months[i]) else { continue };
+            let (Some(cur), Some(y), Some(m)) = (strings::get(&currencies, i), years[i], months[i])
+            else {
+                continue;
+            };
             let rate = match last {
                 Some((c, ly, lm, r)) if c == cur && ly == y && lm == m => r,
                 _ => {
@@ -483,11 +779,26 @@ impl<'a> Normalizer<'a> {
                 Some(r) => {
                     rates[i] = Some(r);
                     // local (scale 4) x rate (scale 6) = scale 10; EUR keeps 6.
-                    eur[i] = local[i].map(|l| div_round(l * r, 10i128.pow((LOCAL_SCALE + RATE_SCALE - EUR_SCALE) as u32)));
+                    eur[i] = local[i].map(|l| {
+                        div_round(
+                            l * r,
+                            10i128.pow((LOCAL_SCALE + RATE_SCALE - EUR_SCALE) as u32),
+                        )
+                    });
                 }
                 None if local[i].is_some() => {
-                    let rule = self.spec.field(Field::Currency).map_or("missing_fx_rate", |f| f.rule.as_str());
-                    rows.flag(self.at(Some("currency")), i, Some(cur), rule, Severity::Error, format!("expected a currency with an fx_rates row for {y}-{m:02}"))
+                    let rule = self
+                        .spec
+                        .field(Field::Currency)
+                        .map_or("missing_fx_rate", |f| f.rule.as_str());
+                    rows.flag(
+                        self.at(Some("currency")),
+                        i,
+                        Some(cur),
+                        rule,
+                        Severity::Error,
+                        format!("expected a currency with an fx_rates row for {y}-{m:02}"),
+                    )
                 }
                 None => {}
             }
@@ -497,14 +808,30 @@ impl<'a> Normalizer<'a> {
         cols.insert("sales_eur", Values::Dec(eur));
     }
 
-    fn to_batch(&self, mut cols: HashMap<&'static str, Values>, rows: &Rows) -> Result<RecordBatch> {
+    fn to_batch(
+        &self,
+        mut cols: HashMap<&'static str, Values>,
+        rows: &Rows,
+    ) -> Result<RecordBatch> {
         let n = rows.n;
         let ctx = self.ctx;
         let spec = &self.spec.spec;
-        cols.insert("batch_id", Values::Text(strings::constant(Some(&ctx.batch_id), n)));
-        cols.insert("source_file", Values::Text(strings::constant(Some(&ctx.file), n)));
-        cols.insert("source_sheet", Values::Text(strings::constant(ctx.sheet.as_deref(), n)));
-        cols.insert("spec_name", Values::Text(strings::constant(Some(&spec.vendor), n)));
+        cols.insert(
+            "batch_id",
+            Values::Text(strings::constant(Some(&ctx.batch_id), n)),
+        );
+        cols.insert(
+            "source_file",
+            Values::Text(strings::constant(Some(&ctx.file), n)),
+        );
+        cols.insert(
+            "source_sheet",
+            Values::Text(strings::constant(ctx.sheet.as_deref(), n)),
+        );
+        cols.insert(
+            "spec_name",
+            Values::Text(strings::constant(Some(&spec.vendor), n)),
+        );
         let schema = schema::schema(spec.target);
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (c, f) in schema::columns(spec.target).iter().zip(schema.fields()) {
@@ -517,13 +844,28 @@ impl<'a> Normalizer<'a> {
                     _ => Arc::new(StringArray::new_null(n)),
                 },
                 (_, DataType::Int64) => Arc::new(Int64Array::from(int_or_null(v, n))),
-                (_, DataType::Int32) => Arc::new(Int32Array::from(int_or_null(v, n).into_iter().map(|x| x.map(|x| x as i32)).collect::<Vec<_>>())),
+                (_, DataType::Int32) => Arc::new(Int32Array::from(
+                    int_or_null(v, n)
+                        .into_iter()
+                        .map(|x| x.map(|x| x as i32))
+                        .collect::<Vec<_>>(),
+                )),
                 (_, DataType::Date32) => {
-                    let d = match v { Some(Values::Date(d)) => d, _ => vec![None; n] };
-                    Arc::new(Date32Array::from(d.into_iter().map(|d| d.map(|d| d.num_days_from_ce() - EPOCH_FROM_CE)).collect::<Vec<_>>()))
+                    let d = match v {
+                        Some(Values::Date(d)) => d,
+                        _ => vec![None; n],
+                    };
+                    Arc::new(Date32Array::from(
+                        d.into_iter()
+                            .map(|d| d.map(|d| d.num_days_from_ce() - EPOCH_FROM_CE))
+                            .collect::<Vec<_>>(),
+                    ))
                 }
                 (_, DataType::Decimal128(p, s)) => {
-                    let d = match v { Some(Values::Dec(d)) => d, _ => vec![None; n] };
+                    let d = match v {
+                        Some(Values::Dec(d)) => d,
+                        _ => vec![None; n],
+                    };
                     Arc::new(Decimal128Array::from(d).with_precision_and_scale(*p, *s)?)
                 }
                 (_, other) => return Err(Error::Internal(format!("no builder for {other}"))),
@@ -532,7 +874,13 @@ impl<'a> Normalizer<'a> {
         }
         // Rows already rejected may hold nulls in required columns; keep the batch valid by
         // relaxing nullability here and enforcing it on accepted rows below.
-        let relaxed = Arc::new(datafusion::arrow::datatypes::Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>()));
+        let relaxed = Arc::new(datafusion::arrow::datatypes::Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
         let batch = RecordBatch::try_new(relaxed, arrays)?;
         Ok(batch)
     }
@@ -542,11 +890,20 @@ impl<'a> Normalizer<'a> {
 /// the lake writes each month as a slice instead of copying the batch a second time. Rows of a
 /// month keep their file order.
 fn accepted_rows(batch: &RecordBatch, keep: &[bool]) -> Result<RecordBatch> {
-    let key = |name| batch.column_by_name(name).map(|c| c.as_primitive::<Int32Type>().values().clone());
-    let (Some(years), Some(months)) = (key("year"), key("month")) else {
-        return Ok(filter_record_batch(batch, &BooleanArray::from(keep.to_vec()))?);
+    let key = |name| {
+        batch
+            .column_by_name(name)
+            .map(|c| c.as_primitive::<Int32Type>().values().clone())
     };
-    let mut rows: Vec<u32> = (0..keep.len() as u32).filter(|&i| keep[i as usize]).collect();
+    let (Some(years), Some(months)) = (key("year"), key("month")) else {
+        return Ok(filter_record_batch(
+            batch,
+            &BooleanArray::from(keep.to_vec()),
+        )?);
+    };
+    let mut rows: Vec<u32> = (0..keep.len() as u32)
+        .filter(|&i| keep[i as usize])
+        .collect();
     let at = |i: u32| (years[i as usize], months[i as usize]);
     let grouped = rows.windows(2).all(|w| at(w[0]) <= at(w[1]));
     if grouped && rows.len() == keep.len() {
@@ -583,7 +940,11 @@ fn parse_month(v: &str) -> Option<i64> {
 pub fn div_round(a: i128, b: i128) -> i128 {
     let q = a / b;
     let r = a % b;
-    if 2 * r.abs() >= b.abs() { q + a.signum() * b.signum() } else { q }
+    if 2 * r.abs() >= b.abs() {
+        q + a.signum() * b.signum()
+    } else {
+        q
+    }
 }
 
 /// Rows that are null in a non-nullable canonical column are rejected with `missing_<column>`.
@@ -591,7 +952,11 @@ pub fn required_missing(target: Target, batch: &RecordBatch) -> Vec<(usize, &'st
     let mut out = Vec::new();
     for (c, col) in schema::columns(target).iter().zip(batch.columns()) {
         if !c.nullable && col.null_count() > 0 {
-            out.extend((0..col.len()).filter(|&i| col.is_null(i)).map(|i| (i, c.name)));
+            out.extend(
+                (0..col.len())
+                    .filter(|&i| col.is_null(i))
+                    .map(|i| (i, c.name)),
+            );
         }
     }
     out

@@ -9,7 +9,10 @@ use std::borrow::Cow;
 ///
 /// A cell counts as unchanged when `f` hands back the very same slice of `arr` (same address and
 /// length) or keeps a null null.
-pub fn map_strings<'s>(arr: &'s StringArray, mut f: impl FnMut(usize, Option<&'s str>) -> Option<Cow<'s, str>>) -> StringArray {
+pub fn map_strings<'s>(
+    arr: &'s StringArray,
+    mut f: impl FnMut(usize, Option<&'s str>) -> Option<Cow<'s, str>>,
+) -> StringArray {
     let mut out: Option<StringBuilder> = None;
     for i in 0..arr.len() {
         let v = arr.is_valid(i).then(|| arr.value(i));
@@ -55,7 +58,10 @@ pub fn patch(arr: &StringArray, patches: &[(usize, Option<String>)]) -> StringAr
         return arr.clone();
     }
     let mut at: Vec<Option<usize>> = vec![None; arr.len()];
-    patches.iter().enumerate().for_each(|(k, (i, _))| at[*i] = Some(k));
+    patches
+        .iter()
+        .enumerate()
+        .for_each(|(k, (i, _))| at[*i] = Some(k));
     map_strings(arr, |i, v| match at[i] {
         Some(k) => patches[k].1.as_deref().map(|s| Cow::Owned(s.to_owned())),
         None => v.map(Cow::Borrowed),
@@ -88,15 +94,27 @@ mod tests {
         let a = arr(&[Some(" a"), Some("b"), None, Some("c ")]);
         let b = map_strings(&a, |_, v| v.map(|s| Cow::Borrowed(s.trim())));
         assert_eq!(b, arr(&[Some("a"), Some("b"), None, Some("c")]));
-        let c = map_strings(&arr(&[Some("a"), Some("b")]), |i, v| if i == 1 { None } else { v.map(Cow::Borrowed) });
+        let c = map_strings(&arr(&[Some("a"), Some("b")]), |i, v| {
+            if i == 1 {
+                None
+            } else {
+                v.map(Cow::Borrowed)
+            }
+        });
         assert_eq!(c, arr(&[Some("a"), None]));
     }
 
     #[test]
     fn fills_and_patches() {
         let a = arr(&[Some("a"), None, Some("c")]);
-        assert_eq!(fill_nulls(&a, Some("x")), arr(&[Some("a"), Some("x"), Some("c")]));
-        assert_eq!(patch(&a, &[(2, None), (1, Some("y".into()))]), arr(&[Some("a"), Some("y"), None]));
+        assert_eq!(
+            fill_nulls(&a, Some("x")),
+            arr(&[Some("a"), Some("x"), Some("c")])
+        );
+        assert_eq!(
+            patch(&a, &[(2, None), (1, Some("y".into()))]),
+            arr(&[Some("a"), Some("y"), None])
+        );
         assert_eq!(constant(Some("k"), 2), arr(&[Some("k"), Some("k")]));
     }
 }

@@ -75,7 +75,8 @@ pub struct CompiledSpec {
 }
 
 fn regex(path: &str, pattern: &str) -> CompileResult<Regex> {
-    Regex::new(&format!("(?i){pattern}")).map_err(|e| (path.to_owned(), format!("invalid regex: {e}")))
+    Regex::new(&format!("(?i){pattern}"))
+        .map_err(|e| (path.to_owned(), format!("invalid regex: {e}")))
 }
 
 fn label(path: &str, text: &str) -> CompileResult<LabelMatcher> {
@@ -91,11 +92,22 @@ fn row_rule(path: &str, r: &RowRule) -> CompileResult<CompiledRowRule> {
         return Err((path.to_owned(), "`column` and `matches` go together".into()));
     }
     if r.matches.is_none() && r.blank.is_empty() {
-        return Err((path.to_owned(), "a row rule needs `column` + `matches`, or `blank`".into()));
+        return Err((
+            path.to_owned(),
+            "a row rule needs `column` + `matches`, or `blank`".into(),
+        ));
     }
     Ok(CompiledRowRule {
-        column: r.column.as_deref().map(|c| label(&format!("{path}.column"), c)).transpose()?,
-        matches: r.matches.as_deref().map(|m| regex(&format!("{path}.matches"), m)).transpose()?,
+        column: r
+            .column
+            .as_deref()
+            .map(|c| label(&format!("{path}.column"), c))
+            .transpose()?,
+        matches: r
+            .matches
+            .as_deref()
+            .map(|m| regex(&format!("{path}.matches"), m))
+            .transpose()?,
         blank: labels(&format!("{path}.blank"), &r.blank)?,
     })
 }
@@ -104,9 +116,22 @@ impl CompiledSpec {
     pub fn compile(spec: VendorSpec) -> CompileResult<Self> {
         check_top(&spec)?;
         let d = &spec.detect;
-        let filename = d.filename.as_ref().map(|s| regex("detect.filename.pattern", &s.pattern)).transpose()?;
-        let sheet_signal = d.sheet.as_ref().map(|s| regex("detect.sheet.pattern", &s.pattern)).transpose()?;
-        let header_signal = d.header.as_ref().map(|h| labels("detect.header.labels", &h.labels)).transpose()?.unwrap_or_default();
+        let filename = d
+            .filename
+            .as_ref()
+            .map(|s| regex("detect.filename.pattern", &s.pattern))
+            .transpose()?;
+        let sheet_signal = d
+            .sheet
+            .as_ref()
+            .map(|s| regex("detect.sheet.pattern", &s.pattern))
+            .transpose()?;
+        let header_signal = d
+            .header
+            .as_ref()
+            .map(|h| labels("detect.header.labels", &h.labels))
+            .transpose()?
+            .unwrap_or_default();
         let sheets = spec
             .read
             .sheet
@@ -114,24 +139,52 @@ impl CompiledSpec {
             .enumerate()
             .map(|(i, s)| match s {
                 SheetChoice::Name(n) => Ok(SheetMatcher::Name(norm_label(n))),
-                SheetChoice::Pattern(p) => regex(&format!("read.sheet[{i}]"), p).map(SheetMatcher::Pattern),
-                SheetChoice::Index(0) => Err((format!("read.sheet[{i}]"), "sheet positions start at 1".into())),
+                SheetChoice::Pattern(p) => {
+                    regex(&format!("read.sheet[{i}]"), p).map(SheetMatcher::Pattern)
+                }
+                SheetChoice::Index(0) => Err((
+                    format!("read.sheet[{i}]"),
+                    "sheet positions start at 1".into(),
+                )),
                 SheetChoice::Index(n) => Ok(SheetMatcher::Index(*n as usize - 1)),
             })
             .collect::<CompileResult<_>>()?;
         let h = &spec.read.header;
         if h.row.is_none() && h.contains.is_empty() {
-            return Err(("read.header".into(), "give the header `row` or the labels it `contains`".into()));
+            return Err((
+                "read.header".into(),
+                "give the header `row` or the labels it `contains`".into(),
+            ));
         }
         if h.rows == 0 || h.row.is_some_and(|r| r < h.rows) {
-            return Err(("read.header.rows".into(), "the header spans at least one row, ending at `row`".into()));
+            return Err((
+                "read.header.rows".into(),
+                "the header spans at least one row, ending at `row`".into(),
+            ));
         }
         let r = &spec.reshape;
-        let drop = r.drop.iter().enumerate().map(|(i, d)| row_rule(&format!("reshape.drop[{i}]"), d)).collect::<CompileResult<_>>()?;
+        let drop = r
+            .drop
+            .iter()
+            .enumerate()
+            .map(|(i, d)| row_rule(&format!("reshape.drop[{i}]"), d))
+            .collect::<CompileResult<_>>()?;
         let unpivot = r.unpivot.as_ref().map(compile_unpivot).transpose()?;
         let fields = compile_fields(&spec)?;
-        let row_hook = spec.hooks.row.as_deref().map(RowHook::compile).transpose().map_err(|e| ("hooks.row".to_owned(), e.to_string()))?;
-        let batch_hook = spec.hooks.batch.as_deref().map(BatchHook::compile).transpose().map_err(|e| ("hooks.batch".to_owned(), e.to_string()))?;
+        let row_hook = spec
+            .hooks
+            .row
+            .as_deref()
+            .map(RowHook::compile)
+            .transpose()
+            .map_err(|e| ("hooks.row".to_owned(), e.to_string()))?;
+        let batch_hook = spec
+            .hooks
+            .batch
+            .as_deref()
+            .map(BatchHook::compile)
+            .transpose()
+            .map_err(|e| ("hooks.batch".to_owned(), e.to_string()))?;
         let exprs = crate::exprs::compile(&spec)?;
         Ok(Self {
             filename,
@@ -141,13 +194,23 @@ impl CompiledSpec {
             header_contains: labels("read.header.contains", &h.contains)?,
             fill_down: labels("reshape.fill_down", &r.fill_down)?,
             drop,
-            stop: r.stop.as_ref().map(|s| row_rule("reshape.stop", s)).transpose()?,
+            stop: r
+                .stop
+                .as_ref()
+                .map(|s| row_rule("reshape.stop", s))
+                .transpose()?,
             unpivot,
             reconcile: r
                 .reconcile
                 .iter()
                 .enumerate()
-                .map(|(i, c)| Ok((label(&format!("reshape.reconcile[{i}].total"), &c.total)?, labels(&format!("reshape.reconcile[{i}].parts"), &c.parts)?, c.tolerance.unwrap_or(0.01))))
+                .map(|(i, c)| {
+                    Ok((
+                        label(&format!("reshape.reconcile[{i}].total"), &c.total)?,
+                        labels(&format!("reshape.reconcile[{i}].parts"), &c.parts)?,
+                        c.tolerance.unwrap_or(0.01),
+                    ))
+                })
                 .collect::<CompileResult<_>>()?,
             fields,
             row_hook,
@@ -165,8 +228,16 @@ impl CompiledSpec {
 
 fn check_top(spec: &VendorSpec) -> CompileResult<()> {
     let bad = |p: &str, m: &str| Err((p.to_owned(), m.to_owned()));
-    if spec.vendor.is_empty() || !spec.vendor.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return bad("vendor", "vendor ids are lower-case letters, digits and `_`");
+    if spec.vendor.is_empty()
+        || !spec
+            .vendor
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return bad(
+            "vendor",
+            "vendor ids are lower-case letters, digits and `_`",
+        );
     }
     if spec.currency.len() != 3 || !spec.currency.chars().all(|c| c.is_ascii_uppercase()) {
         return bad("currency", "an ISO 4217 code such as EUR or GBP");
@@ -174,11 +245,17 @@ fn check_top(spec: &VendorSpec) -> CompileResult<()> {
     if spec.vat_included.is_some_and(|v| !(0.0..1.0).contains(&v)) {
         return bad("vat_included", "a rate between 0 and 1, e.g. 0.20");
     }
-    if spec.max_reject_ratio.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+    if spec
+        .max_reject_ratio
+        .is_some_and(|v| !(0.0..=1.0).contains(&v))
+    {
         return bad("max_reject_ratio", "a share between 0.0 and 1.0");
     }
     if spec.period.from.is_empty() {
-        return bad("period.from", "at least one period source; a file without a period is refused");
+        return bad(
+            "period.from",
+            "at least one period source; a file without a period is refused",
+        );
     }
     let d = &spec.detect;
     if d.filename.is_none() && d.sheet.is_none() && d.header.is_none() {
@@ -191,14 +268,24 @@ fn compile_unpivot(u: &Unpivot) -> CompileResult<CompiledUnpivot> {
     let columns = regex("reshape.unpivot.columns", &u.columns)?;
     let has_measure = columns.capture_names().flatten().any(|n| n == "measure");
     if has_measure == u.measures.is_empty() {
-        return Err(("reshape.unpivot".into(), "a `measure` capture needs `measures`, and `measures` need a `measure` capture".into()));
+        return Err((
+            "reshape.unpivot".into(),
+            "a `measure` capture needs `measures`, and `measures` need a `measure` capture".into(),
+        ));
     }
     if !has_measure && u.value.is_none() {
-        return Err(("reshape.unpivot".into(), "without a `measure` capture, name the value column with `value`".into()));
+        return Err((
+            "reshape.unpivot".into(),
+            "without a `measure` capture, name the value column with `value`".into(),
+        ));
     }
     Ok(CompiledUnpivot {
         columns,
-        measures: u.measures.iter().map(|(k, v)| (norm_label(k), v.clone())).collect(),
+        measures: u
+            .measures
+            .iter()
+            .map(|(k, v)| (norm_label(k), v.clone()))
+            .collect(),
         value: u.value.clone(),
         keep_empty: u.keep_empty,
     })
@@ -207,32 +294,69 @@ fn compile_unpivot(u: &Unpivot) -> CompileResult<CompiledUnpivot> {
 fn compile_fields(spec: &VendorSpec) -> CompileResult<Vec<CompiledField>> {
     let mut out = Vec::new();
     for (field, rule) in &spec.fields {
-        let name = serde_json::to_value(field).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let name = serde_json::to_value(field)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let path = format!("fields.{name}");
         let Some(column) = schema::column_for(spec.target, *field) else {
-            return Err((path, format!("the {:?} table has no such field", schema::table_name(spec.target))));
+            return Err((
+                path,
+                format!(
+                    "the {:?} table has no such field",
+                    schema::table_name(spec.target)
+                ),
+            ));
         };
         if rule.column.is_some() == rule.value.is_some() {
             return Err((path, "give exactly one of `column` or `value`".into()));
         }
-        let source_text: Vec<String> = rule.column.as_ref().map(|c| c.all().into_iter().map(str::to_owned).collect()).unwrap_or_default();
-        let (fallback, map): (Vec<_>, Vec<_>) = rule.map.iter().map(|(k, v)| (norm_label(k), v.clone())).partition(|(k, _)| k == "*");
+        let source_text: Vec<String> = rule
+            .column
+            .as_ref()
+            .map(|c| c.all().into_iter().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let (fallback, map): (Vec<_>, Vec<_>) = rule
+            .map
+            .iter()
+            .map(|(k, v)| (norm_label(k), v.clone()))
+            .partition(|(k, _)| k == "*");
         out.push(CompiledField {
             field: *field,
             column,
             sources: labels(&format!("{path}.column"), &source_text)?,
             source_text,
             value: rule.value.clone(),
-            extract: rule.extract.as_deref().map(|e| regex(&format!("{path}.extract"), e)).transpose()?,
+            extract: rule
+                .extract
+                .as_deref()
+                .map(|e| regex(&format!("{path}.extract"), e))
+                .transpose()?,
             map,
             fallback: fallback.into_iter().next().map(|(_, v)| v),
             default: rule.default.clone(),
             formats: rule.formats.clone(),
-            matches: rule.matches.as_deref().map(|m| Regex::new(m).map_err(|e| (format!("{path}.matches"), format!("invalid regex: {e}")))).transpose()?,
+            matches: rule
+                .matches
+                .as_deref()
+                .map(|m| {
+                    Regex::new(m)
+                        .map_err(|e| (format!("{path}.matches"), format!("invalid regex: {e}")))
+                })
+                .transpose()?,
             required: rule.required,
             // A currency never fails to parse; its rule names the reject for a missing FX rate.
-            rule: rule.rule.clone().unwrap_or_else(|| if *field == Field::Currency { "missing_fx_rate".into() } else { format!("bad_{}", column.name) }),
-            missing_rule: rule.missing_rule.clone().unwrap_or_else(|| format!("missing_{}", column.name)),
+            rule: rule.rule.clone().unwrap_or_else(|| {
+                if *field == Field::Currency {
+                    "missing_fx_rate".into()
+                } else {
+                    format!("bad_{}", column.name)
+                }
+            }),
+            missing_rule: rule
+                .missing_rule
+                .clone()
+                .unwrap_or_else(|| format!("missing_{}", column.name)),
             check_digit: rule.check_digit.unwrap_or(true),
         });
     }
@@ -240,11 +364,18 @@ fn compile_fields(spec: &VendorSpec) -> CompileResult<Vec<CompiledField>> {
     match spec.target {
         Target::Sellout => {
             if !has(Field::Quantity) {
-                return Err(("fields".into(), "sell-out specs must fill `quantity`".into()));
+                return Err((
+                    "fields".into(),
+                    "sell-out specs must fill `quantity`".into(),
+                ));
             }
-            let identified = has(Field::ProductEan) || has(Field::FunctionalName) || spec.lookup.is_some();
+            let identified =
+                has(Field::ProductEan) || has(Field::FunctionalName) || spec.lookup.is_some();
             if !identified {
-                return Err(("fields".into(), "fill `product_ean` or `functional_name`, or give a `lookup`".into()));
+                return Err((
+                    "fields".into(),
+                    "fill `product_ean` or `functional_name`, or give a `lookup`".into(),
+                ));
             }
         }
         Target::Orders => {

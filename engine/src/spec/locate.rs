@@ -13,12 +13,16 @@ pub fn locate(text: &str, path: &str) -> (usize, usize) {
             Some((k, i)) => (k, i.trim_end_matches(']').parse::<usize>().ok()),
             None => (segment, None),
         };
-        let Some((line, indent)) = find_key(&lines, from, min_indent, key) else { break };
+        let Some((line, indent)) = find_key(&lines, from, min_indent, key) else {
+            break;
+        };
         found = (line + 1, indent + 1);
         from = line + 1;
         min_indent = indent + 1;
         if let Some(i) = index {
-            let Some((line, indent)) = find_item(&lines, from, min_indent, i) else { break };
+            let Some((line, indent)) = find_item(&lines, from, min_indent, i) else {
+                break;
+            };
             found = (line + 1, indent + 1);
             from = line;
             min_indent = indent;
@@ -42,14 +46,23 @@ fn find_key(lines: &[&str], from: usize, min_indent: usize, key: &str) -> Option
             return None;
         }
         let bare = t.trim_start_matches(['"', '\'']);
-        if bare.starts_with(key) && bare[key.len()..].trim_start_matches(['"', '\'']).starts_with(':') {
+        if bare.starts_with(key)
+            && bare[key.len()..]
+                .trim_start_matches(['"', '\''])
+                .starts_with(':')
+        {
             return Some((i, ind));
         }
     }
     None
 }
 
-fn find_item(lines: &[&str], from: usize, min_indent: usize, index: usize) -> Option<(usize, usize)> {
+fn find_item(
+    lines: &[&str],
+    from: usize,
+    min_indent: usize,
+    index: usize,
+) -> Option<(usize, usize)> {
     let mut seen = 0;
     let mut item_indent = None;
     for (i, line) in lines.iter().enumerate().skip(from) {

@@ -29,19 +29,52 @@ const MAX_SPEC_BYTES: usize = 1 << 20;
 /// Parses and compiles one spec from its text. `file` names it in errors; when it is a path, the
 /// vendor id must equal its stem.
 pub fn parse(file: &str, text: &str) -> Result<CompiledSpec, SpecError> {
-    let at = |line: usize, column: usize, message: String| SpecError { file: file.to_owned(), line, column, message };
+    let at = |line: usize, column: usize, message: String| SpecError {
+        file: file.to_owned(),
+        line,
+        column,
+        message,
+    };
     if text.len() > MAX_SPEC_BYTES {
-        return Err(at(1, 1, format!("spec is {} bytes; the limit is {MAX_SPEC_BYTES}", text.len())));
+        return Err(at(
+            1,
+            1,
+            format!(
+                "spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
+                text.len()
+            ),
+        ));
     }
     // Enums are written as `{name: value}` maps in specs, not YAML tags.
-    let spec: VendorSpec = serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e: serde_yaml::Error| {
+    let spec: VendorSpec = serde_yaml::with::singleton_map_recursive::deserialize(
+        serde_yaml::Deserializer::from_str(text),
+    )
+    .map_err(|e: serde_yaml::Error| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        at(line, column, e.to_string().split(" at line ").next().unwrap_or_default().to_owned())
+        at(
+            line,
+            column,
+            e.to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        )
     })?;
-    let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if file.ends_with(".yaml") && stem != spec.vendor {
         let (line, column) = locate(text, "vendor");
-        return Err(at(line, column, format!("vendor is {:?} but the file is named {stem:?}; they must match", spec.vendor)));
+        return Err(at(
+            line,
+            column,
+            format!(
+                "vendor is {:?} but the file is named {stem:?}; they must match",
+                spec.vendor
+            ),
+        ));
     }
     CompiledSpec::compile(spec).map_err(|(path, message)| {
         let (line, column) = locate(text, &path);
@@ -52,7 +85,12 @@ pub fn parse(file: &str, text: &str) -> Result<CompiledSpec, SpecError> {
 /// Reads, parses and compiles a spec file.
 pub fn load(path: &Path) -> Result<CompiledSpec, SpecError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError { file: name.clone(), line: 1, column: 1, message: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: name.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    })?;
     parse(&name, &text)
 }
 
@@ -64,13 +102,19 @@ pub struct SpecRegistry {
 
 impl SpecRegistry {
     pub fn new(specs: Vec<CompiledSpec>) -> Self {
-        Self { specs: specs.into_iter().map(Arc::new).collect() }
+        Self {
+            specs: specs.into_iter().map(Arc::new).collect(),
+        }
     }
 
     /// Loads every `*.yaml` in a folder; all errors are returned together.
     pub fn load_dir(dir: &Path) -> Result<Self, Vec<SpecError>> {
         let (specs, errors) = load_all(&spec_files(dir));
-        if errors.is_empty() { Ok(Self::new(specs)) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Self::new(specs))
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn get(&self, vendor: &str) -> Option<&Arc<CompiledSpec>> {
@@ -100,7 +144,11 @@ impl SpecRegistry {
 /// The `*.yaml` files of a folder, sorted.
 pub fn spec_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -128,13 +176,39 @@ pub fn json_schema() -> serde_json::Value {
 pub fn all_fields() -> Vec<Field> {
     use Field::*;
     vec![
-        Reseller, Store, Channel, Country, ProductEan, FunctionalName, VendorProductCode, VendorProductName, Quantity, SalesLocal,
-        UnitPrice, Currency, SaleDate, Year, Month, OrderId, OrderDate, ProductName, SalesEur, CostOfGoods, PaymentFee, City, UtmSource,
-        UtmMedium, UtmCampaign, DeviceType,
+        Reseller,
+        Store,
+        Channel,
+        Country,
+        ProductEan,
+        FunctionalName,
+        VendorProductCode,
+        VendorProductName,
+        Quantity,
+        SalesLocal,
+        UnitPrice,
+        Currency,
+        SaleDate,
+        Year,
+        Month,
+        OrderId,
+        OrderDate,
+        ProductName,
+        SalesEur,
+        CostOfGoods,
+        PaymentFee,
+        City,
+        UtmSource,
+        UtmMedium,
+        UtmCampaign,
+        DeviceType,
     ]
 }
 
 /// A field's snake_case name as written in specs.
 pub fn field_name(f: Field) -> String {
-    serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(f)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -171,7 +171,12 @@ pub struct HeaderRule {
 
 impl Default for HeaderRule {
     fn default() -> Self {
-        Self { row: None, contains: Vec::new(), within: default_header_within(), rows: 1 }
+        Self {
+            row: None,
+            contains: Vec::new(),
+            within: default_header_within(),
+            rows: 1,
+        }
     }
 }
 
@@ -292,7 +297,9 @@ pub enum PeriodSource {
 
 /// The canonical fields a spec can fill. Lineage, money conversion and periods are added by the
 /// engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     Reseller,

@@ -28,7 +28,15 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { workers: 2, max_upload_bytes: 100 * 1024 * 1024, rate: RateLimits { login: 1000, ..Default::default() }, lease: Duration::from_secs(10) }
+        Self {
+            workers: 2,
+            max_upload_bytes: 100 * 1024 * 1024,
+            rate: RateLimits {
+                login: 1000,
+                ..Default::default()
+            },
+            lease: Duration::from_secs(10),
+        }
     }
 }
 
@@ -44,7 +52,11 @@ pub struct TestServer {
 
 /// The host name of a tenant.
 pub fn host(tenant: &str) -> String {
-    if tenant == "demo" { "localhost".into() } else { format!("{tenant}.{BASE_DOMAIN}") }
+    if tenant == "demo" {
+        "localhost".into()
+    } else {
+        format!("{tenant}.{BASE_DOMAIN}")
+    }
 }
 
 pub fn sample(rel: &str) -> PathBuf {
@@ -53,19 +65,30 @@ pub fn sample(rel: &str) -> PathBuf {
 
 impl TestServer {
     pub async fn start(o: Options) -> Self {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let db = TestDb::new().await;
         let lake_dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(lake_dir.path().to_str().unwrap()).unwrap();
         let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
-        seed_reference(&db.registry.pool, &repo_path("sample-data/reference")).await.unwrap();
+        seed_reference(&db.registry.pool, &repo_path("sample-data/reference"))
+            .await
+            .unwrap();
         let mut config = ServerConfig::new(Secret::new(SECRET));
         config.base_domain = BASE_DOMAIN.into();
         config.max_upload_bytes = o.max_upload_bytes;
         config.rate = o.rate;
         config.job_lease = o.lease;
         config.query_timeout = Duration::from_secs(20);
-        let state = AppState::new(config, db.registry.clone(), pools, lake, taskifai_tests::specs());
+        let state = AppState::new(
+            config,
+            db.registry.clone(),
+            pools,
+            lake,
+            taskifai_tests::specs(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, rx) = watch::channel(false);
@@ -81,21 +104,40 @@ impl TestServer {
             }
         })];
         if o.workers > 0 {
-            tasks.push(tokio::spawn(taskifai_api::worker::run(state.clone(), o.workers, rx)));
+            tasks.push(tokio::spawn(taskifai_api::worker::run(
+                state.clone(),
+                o.workers,
+                rx,
+            )));
         }
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        Self { base, state, db, lake_dir, client, stop, tasks }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        Self {
+            base,
+            state,
+            db,
+            lake_dir,
+            client,
+            stop,
+            tasks,
+        }
     }
 
     /// A tenant of its own, seeded with the demo reference data.
     pub async fn tenant(&self, id: &str) {
         self.db.registry.create(id, id).await.unwrap();
         let pool = self.state.pools.pool(id).await.unwrap();
-        seed_reference(&pool, &repo_path("sample-data/reference")).await.unwrap();
+        seed_reference(&pool, &repo_path("sample-data/reference"))
+            .await
+            .unwrap();
     }
 
     pub fn req(&self, method: Method, tenant: &str, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base)).header(HOST, host(tenant))
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header(HOST, host(tenant))
     }
 
     pub fn get(&self, tenant: &str, token: &str, path: &str) -> RequestBuilder {
@@ -104,43 +146,95 @@ impl TestServer {
 
     /// Signs up the tenant's first user (its admin); returns the session.
     pub async fn register(&self, tenant: &str, email: &str) -> Value {
-        let res = self.req(Method::POST, tenant, "/api/auth/register").json(&serde_json::json!({ "email": email, "password": PASSWORD })).send().await.unwrap();
+        let res = self
+            .req(Method::POST, tenant, "/api/auth/register")
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);
         res.json().await.unwrap()
     }
 
     /// An admin adds a user with a role and signs them in; returns their access token.
     pub async fn user(&self, tenant: &str, admin: &str, email: &str, role: &str) -> String {
-        let res = self.req(Method::POST, tenant, "/api/users").bearer_auth(admin).json(&serde_json::json!({ "email": email, "password": PASSWORD, "role": role })).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
-        let res = self.req(Method::POST, tenant, "/api/auth/login").json(&serde_json::json!({ "email": email, "password": PASSWORD })).send().await.unwrap();
+        let res = self
+            .req(Method::POST, tenant, "/api/users")
+            .bearer_auth(admin)
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD, "role": role }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        let res = self
+            .req(Method::POST, tenant, "/api/auth/login")
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+        res.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Uploads files in one multipart request.
-    pub async fn upload(&self, tenant: &str, token: &str, files: &[PathBuf], extra: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn upload(
+        &self,
+        tenant: &str,
+        token: &str,
+        files: &[PathBuf],
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in extra {
             form = form.text(k.to_string(), v.to_string());
         }
         for f in files {
             let name = f.file_name().unwrap().to_string_lossy().into_owned();
-            form = form.part("file", reqwest::multipart::Part::bytes(std::fs::read(f).unwrap()).file_name(name));
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(std::fs::read(f).unwrap()).file_name(name),
+            );
         }
-        self.req(Method::POST, tenant, "/api/uploads").bearer_auth(token).multipart(form).send().await.unwrap()
+        self.req(Method::POST, tenant, "/api/uploads")
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Polls an upload until it is completed or failed and its job has finished.
     pub async fn wait(&self, tenant: &str, token: &str, id: &str) -> Value {
         let started = Instant::now();
         loop {
-            let v: Value = self.get(tenant, token, &format!("/api/uploads/{id}")).send().await.unwrap().json().await.unwrap();
+            let v: Value = self
+                .get(tenant, token, &format!("/api/uploads/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             // The batch commits just before its job is marked done.
-            if matches!(v["status"].as_str(), Some("completed" | "completed_with_errors" | "failed")) && v["job"]["status"] != "running" {
+            if matches!(
+                v["status"].as_str(),
+                Some("completed" | "completed_with_errors" | "failed")
+            ) && v["job"]["status"] != "running"
+            {
                 return v;
             }
-            assert!(started.elapsed() < Duration::from_secs(90), "upload {id} did not finish: {v}");
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "upload {id} did not finish: {v}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -167,6 +261,11 @@ pub fn micros(s: &str) -> i128 {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let neg = int.starts_with('-');
     let frac = format!("{:0<6}", frac);
-    let v = int.trim_start_matches('-').parse::<i128>().unwrap() * 1_000_000 + frac[..6].parse::<i128>().unwrap();
-    if neg { -v } else { v }
+    let v = int.trim_start_matches('-').parse::<i128>().unwrap() * 1_000_000
+        + frac[..6].parse::<i128>().unwrap();
+    if neg {
+        -v
+    } else {
+        v
+    }
 }

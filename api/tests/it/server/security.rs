@@ -17,21 +17,54 @@ async fn one_tenant_cannot_reach_another_by_host_id_or_sql() {
     let s = TestServer::start(Options::default()).await;
     s.tenant("acme").await;
     s.tenant("globex").await;
-    let acme = s.register("acme", "ann@acme.example").await["access_token"].as_str().unwrap().to_owned();
-    let globex = s.register("globex", "gus@globex.example").await["access_token"].as_str().unwrap().to_owned();
-    let up: Vec<Value> = s.upload("globex", &globex, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[]).await.json().await.unwrap();
+    let acme = s.register("acme", "ann@acme.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let globex = s.register("globex", "gus@globex.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let up: Vec<Value> = s
+        .upload(
+            "globex",
+            &globex,
+            &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")],
+            &[],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let globex_batch = up[0]["id"].as_str().unwrap().to_owned();
     s.wait("globex", &globex, &globex_batch).await;
 
     // Acme's token on globex's host.
-    let (code, body) = status_and_body(s.get("globex", &acme, "/api/uploads").send().await.unwrap()).await;
+    let (code, body) =
+        status_and_body(s.get("globex", &acme, "/api/uploads").send().await.unwrap()).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("another tenant"));
     // Globex's batch id on acme's host does not exist there.
-    for path in [format!("/api/uploads/{globex_batch}"), format!("/api/uploads/{globex_batch}/errors?format=csv")] {
-        assert_eq!(s.get("acme", &acme, &path).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
+    for path in [
+        format!("/api/uploads/{globex_batch}"),
+        format!("/api/uploads/{globex_batch}/errors?format=csv"),
+    ] {
+        assert_eq!(
+            s.get("acme", &acme, &path).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
-    let del = s.req(Method::DELETE, "acme", &format!("/api/uploads/{globex_batch}")).bearer_auth(&acme).send().await.unwrap();
+    let del = s
+        .req(
+            Method::DELETE,
+            "acme",
+            &format!("/api/uploads/{globex_batch}"),
+        )
+        .bearer_auth(&acme)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), StatusCode::NOT_FOUND);
     // Acme sees no rows at all.
     let kpis = s.json("acme", &acme, "/api/analytics/kpis").await;
@@ -52,89 +85,273 @@ async fn one_tenant_cannot_reach_another_by_host_id_or_sql() {
         "SET datafusion.execution.batch_size = 1".to_owned(),
     ];
     for sql in &attempts {
-        let (code, body) = status_and_body(s.req(Method::POST, "acme", "/api/query").bearer_auth(&acme).json(&json!({ "sql": sql })).send().await.unwrap()).await;
+        let (code, body) = status_and_body(
+            s.req(Method::POST, "acme", "/api/query")
+                .bearer_auth(&acme)
+                .json(&json!({ "sql": sql }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(code, StatusCode::BAD_REQUEST, "{sql}: {body}");
         let v: Value = serde_json::from_str(&body).unwrap();
-        assert!(matches!(v["code"].as_str(), Some("sql_refused" | "sql_failed")), "{sql}: {body}");
+        assert!(
+            matches!(v["code"].as_str(), Some("sql_refused" | "sql_failed")),
+            "{sql}: {body}"
+        );
     }
-    let misspelt: Value = s.req(Method::POST, "acme", "/api/query").bearer_auth(&acme).json(&json!({ "sql": "SELECT * FROM sellout_entry" })).send().await.unwrap().json().await.unwrap();
-    assert!(misspelt["message"].as_str().unwrap().contains("did you mean \"sellout_entries\""), "{misspelt}");
+    let misspelt: Value = s
+        .req(Method::POST, "acme", "/api/query")
+        .bearer_auth(&acme)
+        .json(&json!({ "sql": "SELECT * FROM sellout_entry" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        misspelt["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"sellout_entries\""),
+        "{misspelt}"
+    );
 
     // Nothing changed for globex.
-    let q: Value = s.req(Method::POST, "globex", "/api/query").bearer_auth(&globex).json(&json!({ "sql": "SELECT count(*) AS n FROM sellout_entries" })).send().await.unwrap().json().await.unwrap();
+    let q: Value = s
+        .req(Method::POST, "globex", "/api/query")
+        .bearer_auth(&globex)
+        .json(&json!({ "sql": "SELECT count(*) AS n FROM sellout_entries" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(q["rows"][0]["n"], 6);
-    assert!(std::fs::read_dir(s.lake_dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".csv")), "COPY wrote nothing");
+    assert!(
+        std::fs::read_dir(s.lake_dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".csv")),
+        "COPY wrote nothing"
+    );
 
     // Unknown and suspended tenants.
-    assert_eq!(s.get("initech", &acme, "/api/uploads").send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    s.state.set_tenant_status("globex", "suspended").await.unwrap();
-    let (code, body) = status_and_body(s.get("globex", &globex, "/api/uploads").send().await.unwrap()).await;
+    assert_eq!(
+        s.get("initech", &acme, "/api/uploads")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    s.state
+        .set_tenant_status("globex", "suspended")
+        .await
+        .unwrap();
+    let (code, body) = status_and_body(
+        s.get("globex", &globex, "/api/uploads")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(code, StatusCode::FORBIDDEN);
     assert!(body.contains("tenant_suspended"), "{body}");
     s.stop().await;
 }
 
 fn forged(claims: &Claims, secret: &str) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_and_tokens_are_enforced() {
-    let s = TestServer::start(Options { rate: RateLimits { login: 3, ..Default::default() }, ..Default::default() }).await;
+    let s = TestServer::start(Options {
+        rate: RateLimits {
+            login: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
     let session = s.register("demo", "admin@bibbi.example").await;
     let admin = session["access_token"].as_str().unwrap().to_owned();
     // A second sign-up is refused: later users are added by an admin.
-    let res = s.req(Method::POST, "demo", "/api/auth/register").json(&json!({ "email": "x@y.example", "password": PASSWORD })).send().await.unwrap();
+    let res = s
+        .req(Method::POST, "demo", "/api/auth/register")
+        .json(&json!({ "email": "x@y.example", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
-    let viewer = s.user("demo", &admin, "viewer@bibbi.example", "viewer").await;
+    let viewer = s
+        .user("demo", &admin, "viewer@bibbi.example", "viewer")
+        .await;
     let file = sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx");
-    let (code, body) = status_and_body(s.upload("demo", &viewer, std::slice::from_ref(&file), &[]).await).await;
+    let (code, body) = status_and_body(
+        s.upload("demo", &viewer, std::slice::from_ref(&file), &[])
+            .await,
+    )
+    .await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("member role"), "{body}");
-    assert_eq!(s.get("demo", &viewer, "/api/users").send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(s.get("demo", &viewer, "/api/uploads").send().await.unwrap().status(), StatusCode::OK, "viewers read");
+    assert_eq!(
+        s.get("demo", &viewer, "/api/users")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.get("demo", &viewer, "/api/uploads")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "viewers read"
+    );
 
     let now = chrono::Utc::now().timestamp();
-    let claims = |exp: i64, role: Role| Claims { sub: "1".into(), tenant: "demo".into(), role, email: "admin@bibbi.example".into(), iat: now - 7200, exp };
+    let claims = |exp: i64, role: Role| Claims {
+        sub: "1".into(),
+        tenant: "demo".into(),
+        role,
+        email: "admin@bibbi.example".into(),
+        iat: now - 7200,
+        exp,
+    };
     let expired = forged(&claims(now - 3600, Role::Admin), SECRET);
-    let (code, body) = status_and_body(s.get("demo", &expired, "/api/uploads").send().await.unwrap()).await;
+    let (code, body) = status_and_body(
+        s.get("demo", &expired, "/api/uploads")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
     assert!(body.contains("expired"), "{body}");
     let wrong_key = forged(&claims(now + 3600, Role::Admin), "guessed-secret");
-    assert_eq!(s.get("demo", &wrong_key, "/api/users").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.get("demo", &wrong_key, "/api/users")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     // The viewer's token with its payload swapped for an admin's, signature kept.
     let parts: Vec<&str> = viewer.split('.').collect();
     let admin_payload = forged(&claims(now + 3600, Role::Admin), SECRET);
-    let tampered = format!("{}.{}.{}", parts[0], admin_payload.split('.').nth(1).unwrap(), parts[2]);
-    assert_eq!(s.get("demo", &tampered, "/api/users").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(s.get("demo", "", "/api/uploads").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        admin_payload.split('.').nth(1).unwrap(),
+        parts[2]
+    );
+    assert_eq!(
+        s.get("demo", &tampered, "/api/users")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.get("demo", "", "/api/uploads")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // Refresh rotates; presenting a used refresh token revokes the whole family.
     let first = session["refresh_token"].as_str().unwrap();
-    let rotated: Value = s.req(Method::POST, "demo", "/api/auth/refresh").json(&json!({ "refresh_token": first })).send().await.unwrap().json().await.unwrap();
+    let rotated: Value = s
+        .req(Method::POST, "demo", "/api/auth/refresh")
+        .json(&json!({ "refresh_token": first }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let second = rotated["refresh_token"].as_str().unwrap();
     assert_ne!(first, second);
-    let replay = s.req(Method::POST, "demo", "/api/auth/refresh").json(&json!({ "refresh_token": first })).send().await.unwrap();
+    let replay = s
+        .req(Method::POST, "demo", "/api/auth/refresh")
+        .json(&json!({ "refresh_token": first }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
-    let after = s.req(Method::POST, "demo", "/api/auth/refresh").json(&json!({ "refresh_token": second })).send().await.unwrap();
-    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the family is revoked after a replay");
+    let after = s
+        .req(Method::POST, "demo", "/api/auth/refresh")
+        .json(&json!({ "refresh_token": second }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::UNAUTHORIZED,
+        "the family is revoked after a replay"
+    );
 
     // API keys: a member key uploads; a revoked or unknown one does not.
-    let key: Value = s.req(Method::POST, "demo", "/api/api-keys").bearer_auth(&admin).json(&json!({ "name": "nightly sync", "role": "member" })).send().await.unwrap().json().await.unwrap();
+    let key: Value = s
+        .req(Method::POST, "demo", "/api/api-keys")
+        .bearer_auth(&admin)
+        .json(&json!({ "name": "nightly sync", "role": "member" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let key = key["key"].as_str().unwrap();
-    let res = s.req(Method::GET, "demo", "/api/uploads").header("x-api-key", key).send().await.unwrap();
+    let res = s
+        .req(Method::GET, "demo", "/api/uploads")
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let res = s.req(Method::GET, "demo", "/api/uploads").header("x-api-key", "tk_0000").send().await.unwrap();
+    let res = s
+        .req(Method::GET, "demo", "/api/uploads")
+        .header("x-api-key", "tk_0000")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // Guessing passwords is slowed down: the fourth attempt in a minute waits.
     let mut last = StatusCode::OK;
     let mut retry_after = None;
     for _ in 0..4 {
-        let res = s.req(Method::POST, "demo", "/api/auth/login").json(&json!({ "email": "admin@bibbi.example", "password": "wrong password" })).send().await.unwrap();
+        let res = s
+            .req(Method::POST, "demo", "/api/auth/login")
+            .json(&json!({ "email": "admin@bibbi.example", "password": "wrong password" }))
+            .send()
+            .await
+            .unwrap();
         last = res.status();
-        retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        retry_after = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
@@ -143,28 +360,81 @@ async fn roles_and_tokens_are_enforced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_file_names_and_oversized_uploads_leave_nothing_behind() {
-    let s = TestServer::start(Options { max_upload_bytes: 64 * 1024, workers: 0, ..Default::default() }).await;
-    let token = s.register("demo", "admin@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let s = TestServer::start(Options {
+        max_upload_bytes: 64 * 1024,
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let token = s.register("demo", "admin@bibbi.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let bytes = std::fs::read(sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")).unwrap();
-    for name in ["../../etc/passwd.xlsx", "..\\..\\boot.ini", "/abs/path.xlsx", "..", "bad\u{0}name.xlsx"] {
-        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_owned()));
-        let (code, body) = status_and_body(s.req(Method::POST, "demo", "/api/uploads").bearer_auth(&token).multipart(form).send().await.unwrap()).await;
+    for name in [
+        "../../etc/passwd.xlsx",
+        "..\\..\\boot.ini",
+        "/abs/path.xlsx",
+        "..",
+        "bad\u{0}name.xlsx",
+    ] {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_owned()),
+        );
+        let (code, body) = status_and_body(
+            s.req(Method::POST, "demo", "/api/uploads")
+                .bearer_auth(&token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(code, StatusCode::BAD_REQUEST, "{name}: {body}");
         // A NUL byte does not even parse as a multipart header; either way it is a 400.
-        assert!(body.contains("invalid_file_name") || (name.contains('\0') && body.contains("bad_multipart")), "{name}: {body}");
+        assert!(
+            body.contains("invalid_file_name")
+                || (name.contains('\0') && body.contains("bad_multipart")),
+            "{name}: {body}"
+        );
     }
-    let vendor = s.upload("demo", &token, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[("vendor", "nobody")]).await;
+    let vendor = s
+        .upload(
+            "demo",
+            &token,
+            &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")],
+            &[("vendor", "nobody")],
+        )
+        .await;
     assert_eq!(vendor.status(), StatusCode::BAD_REQUEST);
     // Last: the server answers 413 and closes without reading the rest of the body, so the
     // client's pooled connection is dead afterwards and a following request could hit it.
     let big = vec![b'x'; 200 * 1024];
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(big).file_name("big.csv"));
-    let (code, body) = status_and_body(s.req(Method::POST, "demo", "/api/uploads").bearer_auth(&token).multipart(form).send().await.unwrap()).await;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(big).file_name("big.csv"),
+    );
+    let (code, body) = status_and_body(
+        s.req(Method::POST, "demo", "/api/uploads")
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 
-    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches").fetch_one(&s.db.registry.pool).await.unwrap();
+    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches")
+        .fetch_one(&s.db.registry.pool)
+        .await
+        .unwrap();
     assert_eq!(batches, 0);
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue").fetch_one(&s.db.registry.pool).await.unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue")
+        .fetch_one(&s.db.registry.pool)
+        .await
+        .unwrap();
     assert_eq!(jobs, 0);
     let files: Vec<_> = walk(s.lake_dir.path());
     assert!(files.is_empty(), "nothing stored: {files:?}");
@@ -176,39 +446,125 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn platform_admins_manage_tenants_and_tenant_tokens_cannot() {
-    let s = TestServer::start(Options { workers: 0, ..Default::default() }).await;
-    let hash = taskifai_api::server::auth::hash_password(PASSWORD.to_owned()).await.unwrap();
-    sqlx::query("INSERT INTO platform_admins (email, password_hash) VALUES ('ops@taskifai.example', $1)").bind(hash).execute(&s.db.registry.pool).await.unwrap();
-    let tenant_admin = s.register("demo", "admin@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
-    let res = s.req(Method::GET, "demo", "/api/admin/tenants").bearer_auth(&tenant_admin).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a tenant's admin is not a platform admin");
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let hash = taskifai_api::server::auth::hash_password(PASSWORD.to_owned())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO platform_admins (email, password_hash) VALUES ('ops@taskifai.example', $1)",
+    )
+    .bind(hash)
+    .execute(&s.db.registry.pool)
+    .await
+    .unwrap();
+    let tenant_admin = s.register("demo", "admin@bibbi.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = s
+        .req(Method::GET, "demo", "/api/admin/tenants")
+        .bearer_auth(&tenant_admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a tenant's admin is not a platform admin"
+    );
 
-    let wrong = s.req(Method::POST, "demo", "/api/admin/login").json(&json!({ "email": "ops@taskifai.example", "password": "not it at all" })).send().await.unwrap();
+    let wrong = s
+        .req(Method::POST, "demo", "/api/admin/login")
+        .json(&json!({ "email": "ops@taskifai.example", "password": "not it at all" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let login: Value = s.req(Method::POST, "demo", "/api/admin/login").json(&json!({ "email": "ops@taskifai.example", "password": PASSWORD })).send().await.unwrap().json().await.unwrap();
+    let login: Value = s
+        .req(Method::POST, "demo", "/api/admin/login")
+        .json(&json!({ "email": "ops@taskifai.example", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let ops = login["access_token"].as_str().unwrap().to_owned();
-    let created = s.req(Method::POST, "demo", "/api/admin/tenants").bearer_auth(&ops).json(&json!({ "id": "initech", "display_name": "Initech" })).send().await.unwrap();
+    let created = s
+        .req(Method::POST, "demo", "/api/admin/tenants")
+        .bearer_auth(&ops)
+        .json(&json!({ "id": "initech", "display_name": "Initech" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
-    let again = s.req(Method::POST, "demo", "/api/admin/tenants").bearer_auth(&ops).json(&json!({ "id": "initech" })).send().await.unwrap();
+    let again = s
+        .req(Method::POST, "demo", "/api/admin/tenants")
+        .bearer_auth(&ops)
+        .json(&json!({ "id": "initech" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
-    let bad = s.req(Method::POST, "demo", "/api/admin/tenants").bearer_auth(&ops).json(&json!({ "id": "Robert'); DROP DATABASE x;--" })).send().await.unwrap();
+    let bad = s
+        .req(Method::POST, "demo", "/api/admin/tenants")
+        .bearer_auth(&ops)
+        .json(&json!({ "id": "Robert'); DROP DATABASE x;--" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     // The new tenant answers on its host; the platform token is no tenant's token.
     let first = s.register("initech", "peter@initech.example").await;
     assert_eq!(first["user"]["role"], "admin");
-    assert_eq!(s.get("initech", &ops, "/api/uploads").send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    let suspended = s.req(Method::POST, "demo", "/api/admin/tenants/initech/suspend").bearer_auth(&ops).send().await.unwrap();
+    assert_eq!(
+        s.get("initech", &ops, "/api/uploads")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let suspended = s
+        .req(Method::POST, "demo", "/api/admin/tenants/initech/suspend")
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(suspended.status(), StatusCode::OK);
     let peter = first["access_token"].as_str().unwrap();
-    assert_eq!(s.get("initech", peter, "/api/uploads").send().await.unwrap().status(), StatusCode::FORBIDDEN, "suspension applies to the next request");
-    let list: Value = s.get("demo", &ops, "/api/admin/tenants").send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        s.get("initech", peter, "/api/uploads")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "suspension applies to the next request"
+    );
+    let list: Value = s
+        .get("demo", &ops, "/api/admin/tenants")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list[0]["status"], "suspended", "{list}");
     s.stop().await;
 }

@@ -11,45 +11,100 @@ const BOXNOX: &str = "boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_spec_version_is_checked_then_activated_and_used() {
     let s = TestServer::start(Options::default()).await;
-    let admin = s.register("demo", "admin@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
-    let member = s.user("demo", &admin, "member@bibbi.example", "member").await;
+    let admin = s.register("demo", "admin@bibbi.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = s
+        .user("demo", &admin, "member@bibbi.example", "member")
+        .await;
     let list = s.json("demo", &admin, "/api/specs").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 10, "{list}");
 
     let original = std::fs::read_to_string(repo_path("vendor-specs/boxnox.yaml")).unwrap();
     let v2 = original.replacen("version: 1", "version: 2", 1);
-    let post = |token: &str, body: String| s.req(Method::POST, "demo", "/api/specs/boxnox").bearer_auth(token.to_owned()).header("content-type", "application/yaml").body(body);
+    let post = |token: &str, body: String| {
+        s.req(Method::POST, "demo", "/api/specs/boxnox")
+            .bearer_auth(token.to_owned())
+            .header("content-type", "application/yaml")
+            .body(body)
+    };
 
-    assert_eq!(post(&member, v2.clone()).send().await.unwrap().status(), StatusCode::FORBIDDEN, "members do not change specs");
+    assert_eq!(
+        post(&member, v2.clone()).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "members do not change specs"
+    );
     let broken = v2.replacen("examples:", "examples: [", 1);
     let res = post(&admin, broken).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().starts_with("boxnox.yaml:"), "errors carry line and column: {body}");
-    let wrong_example = v2.replacen("quantity: 2, sales_local: 390.5", "quantity: 3, sales_local: 390.5", 1);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("boxnox.yaml:"),
+        "errors carry line and column: {body}"
+    );
+    let wrong_example = v2.replacen(
+        "quantity: 2, sales_local: 390.5",
+        "quantity: 3, sales_local: 390.5",
+        1,
+    );
     let res = post(&admin, wrong_example).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["code"], "spec_examples_failed", "{body}");
 
-    assert_eq!(post(&admin, v2.clone()).send().await.unwrap().status(), StatusCode::CREATED);
-    assert_eq!(post(&admin, v2).send().await.unwrap().status(), StatusCode::CONFLICT, "a version is stored once");
-    let up: Vec<Value> = s.upload("demo", &admin, &[sample(BOXNOX)], &[]).await.json().await.unwrap();
+    assert_eq!(
+        post(&admin, v2.clone()).send().await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post(&admin, v2).send().await.unwrap().status(),
+        StatusCode::CONFLICT,
+        "a version is stored once"
+    );
+    let up: Vec<Value> = s
+        .upload("demo", &admin, &[sample(BOXNOX)], &[])
+        .await
+        .json()
+        .await
+        .unwrap();
     let before = s.wait("demo", &admin, up[0]["id"].as_str().unwrap()).await;
-    assert_eq!(before["spec_version"], 1, "stored but not active: the platform's spec is used");
+    assert_eq!(
+        before["spec_version"], 1,
+        "stored but not active: the platform's spec is used"
+    );
 
-    let res = s.req(Method::POST, "demo", "/api/specs/boxnox/versions/2/activate").bearer_auth(&admin).send().await.unwrap();
+    let res = s
+        .req(
+            Method::POST,
+            "demo",
+            "/api/specs/boxnox/versions/2/activate",
+        )
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let spec = s.json("demo", &admin, "/api/specs/boxnox").await;
     assert_eq!(spec["source"], "tenant");
     assert_eq!(spec["version"], 2);
     // The same content is a duplicate; a retry of the replaced month with the new spec needs new bytes.
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
+    let copy = dir
+        .path()
+        .join("BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx");
     let mut bytes = std::fs::read(sample(BOXNOX)).unwrap();
     bytes.extend_from_slice(b"\0"); // trailing bytes after the zip's end are ignored by readers
     std::fs::write(&copy, bytes).unwrap();
-    let up: Vec<Value> = s.upload("demo", &admin, &[copy], &[]).await.json().await.unwrap();
+    let up: Vec<Value> = s
+        .upload("demo", &admin, &[copy], &[])
+        .await
+        .json()
+        .await
+        .unwrap();
     let after = s.wait("demo", &admin, up[0]["id"].as_str().unwrap()).await;
     assert_eq!(after["spec_version"], 2, "{after}");
     assert_eq!(after["rows_accepted"], 4);
@@ -58,11 +113,28 @@ async fn a_new_spec_version_is_checked_then_activated_and_used() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_reports_what_a_load_would_do_and_stores_nothing() {
-    let s = TestServer::start(Options { workers: 0, ..Default::default() }).await;
-    let token = s.register("demo", "admin@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let token = s.register("demo", "admin@bibbi.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let bytes = std::fs::read(sample(BOXNOX)).unwrap();
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name("BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"));
-    let res = s.req(Method::POST, "demo", "/api/specs/dry-run").bearer_auth(&token).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name("BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"),
+    );
+    let res = s
+        .req(Method::POST, "demo", "/api/specs/dry-run")
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["vendor"], "boxnox");
@@ -72,13 +144,32 @@ async fn a_dry_run_reports_what_a_load_would_do_and_stores_nothing() {
     assert_eq!(v["issues"][0]["value"], "7.35015E+12", "{v}");
     assert_eq!(v["period"]["start"], "2025-04-01");
 
-    let pdf = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"%PDF-1.4 not a sheet".to_vec()).file_name("april.xlsx"));
-    let res = s.req(Method::POST, "demo", "/api/specs/dry-run").bearer_auth(&token).multipart(pdf).send().await.unwrap();
+    let pdf = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"%PDF-1.4 not a sheet".to_vec()).file_name("april.xlsx"),
+    );
+    let res = s
+        .req(Method::POST, "demo", "/api/specs/dry-run")
+        .bearer_auth(&token)
+        .multipart(pdf)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("april.xlsx"));
 
-    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches").fetch_one(&s.db.registry.pool).await.unwrap();
+    let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_batches")
+        .fetch_one(&s.db.registry.pool)
+        .await
+        .unwrap();
     assert_eq!(batches, 0);
-    assert!(s.state.lake.snapshot("demo").await.unwrap().batches.is_empty());
+    assert!(s
+        .state
+        .lake
+        .snapshot("demo")
+        .await
+        .unwrap()
+        .batches
+        .is_empty());
     s.stop().await;
 }

@@ -10,7 +10,15 @@ use std::time::{Duration, Instant};
 fn worker(s: &TestServer, crash: bool, log: &std::path::Path) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
     c.current_dir(taskifai_tests::repo_path(""))
-        .args(["worker", "--workers", "1", "--lease-secs", "2", "--grace-secs", "1"])
+        .args([
+            "worker",
+            "--workers",
+            "1",
+            "--lease-secs",
+            "2",
+            "--grace-secs",
+            "1",
+        ])
         .env("DATABASE_URL", &s.db.url)
         .env("TASKIFAI_LAKE", s.lake_dir.path())
         .env_remove("TASKIFAI_SPECS")
@@ -28,9 +36,26 @@ fn worker(s: &TestServer, crash: bool, log: &std::path::Path) -> Child {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
     // The server runs no workers of its own; the workers are real processes.
-    let s = TestServer::start(Options { workers: 0, ..Default::default() }).await;
-    let token = s.register("demo", "ops@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
-    let up: Vec<Value> = s.upload("demo", &token, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[]).await.json().await.unwrap();
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let token = s.register("demo", "ops@bibbi.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let up: Vec<Value> = s
+        .upload(
+            "demo",
+            &token,
+            &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")],
+            &[],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = up[0]["id"].as_str().unwrap().to_owned();
 
     let logs = tempfile::tempdir().unwrap();
@@ -46,19 +71,29 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
     let done = s.wait("demo", &token, &id).await;
     second.kill().unwrap();
     second.wait().unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "the job was retaken only after its lease ran out");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the job was retaken only after its lease ran out"
+    );
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["job"]["status"], "done");
     assert_eq!(done["job"]["attempts"], 2);
     assert_eq!(done["rows_accepted"], 6);
 
     let pool = &s.db.registry.pool;
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries WHERE batch_id = $1").bind(&id).fetch_one(pool).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries WHERE batch_id = $1")
+        .bind(&id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(rows, 6, "loaded once in the database");
     let batches = s.state.lake.snapshot("demo").await.unwrap().batches;
     assert_eq!(batches.len(), 1, "loaded once in the lake");
     assert_eq!(batches[&id].0.rows, 6);
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue").fetch_one(pool).await.unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(jobs, 1);
     s.stop().await;
 }
@@ -66,57 +101,127 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
 /// Waits for a worker's log to say it reached the crash point (where it then hangs).
 async fn until_frozen(log: &std::path::Path) {
     let started = Instant::now();
-    while !std::fs::read_to_string(log).unwrap_or_default().contains("crashpoint AfterFirstWrite reached") {
-        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not reach the crash point: {}", std::fs::read_to_string(log).unwrap_or_default());
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains("crashpoint AfterFirstWrite reached")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker did not reach the crash point: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_asked_to_stop_gives_its_job_back_and_the_next_worker_finishes_it() {
-    let s = TestServer::start(Options { workers: 0, ..Default::default() }).await;
-    let token = s.register("demo", "ops@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
-    let up: Vec<Value> = s.upload("demo", &token, &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")], &[]).await.json().await.unwrap();
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let token = s.register("demo", "ops@bibbi.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let up: Vec<Value> = s
+        .upload(
+            "demo",
+            &token,
+            &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")],
+            &[],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = up[0]["id"].as_str().unwrap().to_owned();
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("first.log");
     let mut first = worker(&s, true, &log);
     until_frozen(&log).await;
-    let term = Command::new("kill").args(["-TERM", &first.id().to_string()]).status().unwrap();
+    let term = Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
     assert!(term.success());
     let exited = tokio::task::spawn_blocking(move || first.wait().unwrap());
-    let status = tokio::time::timeout(Duration::from_secs(30), exited).await.expect("the worker stops within its grace period").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), exited)
+        .await
+        .expect("the worker stops within its grace period")
+        .unwrap();
     assert!(status.success(), "a clean exit: {status:?}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("the job is given back"), "{text}");
-    let job: (String, i32) = sqlx::query_as("SELECT status, attempts FROM job_queue").fetch_one(&s.db.registry.pool).await.unwrap();
-    assert_eq!(job, ("queued".to_owned(), 0), "given back at once, the attempt not counted");
+    let job: (String, i32) = sqlx::query_as("SELECT status, attempts FROM job_queue")
+        .fetch_one(&s.db.registry.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        job,
+        ("queued".to_owned(), 0),
+        "given back at once, the attempt not counted"
+    );
     let mut second = worker(&s, false, &logs.path().join("second.log"));
     let done = s.wait("demo", &token, &id).await;
     second.kill().unwrap();
     second.wait().unwrap();
     assert_eq!(done["status"], "completed");
     assert_eq!(done["job"]["attempts"], 1);
-    assert_eq!(s.state.lake.snapshot("demo").await.unwrap().batches.len(), 1);
+    assert_eq!(
+        s.state.lake.snapshot("demo").await.unwrap().batches.len(),
+        1
+    );
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_fails_at_once_with_the_engines_message_and_can_be_retried() {
     let s = TestServer::start(Options::default()).await;
-    let token = s.register("demo", "ops@bibbi.example").await["access_token"].as_str().unwrap().to_owned();
+    let token = s.register("demo", "ops@bibbi.example").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("april.xlsx");
     std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj << >> endobj\n").unwrap();
-    let up: Vec<Value> = s.upload("demo", &token, &[pdf], &[]).await.json().await.unwrap();
+    let up: Vec<Value> = s
+        .upload("demo", &token, &[pdf], &[])
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = up[0]["id"].as_str().unwrap();
     let failed = s.wait("demo", &token, id).await;
     assert_eq!(failed["status"], "failed");
-    assert!(failed["error_summary"].as_str().unwrap().contains("april.xlsx"), "{failed}");
+    assert!(
+        failed["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("april.xlsx"),
+        "{failed}"
+    );
     assert_eq!(failed["job"]["attempts"], 1, "a bad file is not retried");
-    assert!(s.state.lake.snapshot("demo").await.unwrap().batches.is_empty());
+    assert!(s
+        .state
+        .lake
+        .snapshot("demo")
+        .await
+        .unwrap()
+        .batches
+        .is_empty());
 
-    let retry = s.req(reqwest::Method::POST, "demo", &format!("/api/uploads/{id}/retry")).bearer_auth(&token).send().await.unwrap();
+    let retry = s
+        .req(
+            reqwest::Method::POST,
+            "demo",
+            &format!("/api/uploads/{id}/retry"),
+        )
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(retry.status(), reqwest::StatusCode::ACCEPTED);
     let again = s.wait("demo", &token, id).await;
     assert_eq!(again["status"], "failed");
@@ -128,25 +233,46 @@ async fn claims_respect_the_per_tenant_cap_and_only_the_lease_holder_finishes() 
     use taskifai_api::jobs;
     let db = taskifai_tests::pg::TestDb::new().await;
     let pool = &db.registry.pool;
-    for (tenant, batch) in [("acme", "a1"), ("acme", "a2"), ("acme", "a3"), ("globex", "g1")] {
+    for (tenant, batch) in [
+        ("acme", "a1"),
+        ("acme", "a2"),
+        ("acme", "a3"),
+        ("globex", "g1"),
+    ] {
         jobs::enqueue(pool, tenant, batch).await.unwrap();
     }
     let lease = Duration::from_secs(30);
     // Eight workers claim at once with a cap of one running job per tenant.
     let claims = futures::future::join_all((0..8).map(|i| {
         let pool = pool.clone();
-        async move { jobs::claim(&pool, &format!("w{i}"), lease, 1).await.unwrap() }
+        async move {
+            jobs::claim(&pool, &format!("w{i}"), lease, 1)
+                .await
+                .unwrap()
+        }
     }))
     .await;
-    let mut got: Vec<(String, String)> = claims.into_iter().flatten().map(|j| (j.tenant_id, j.batch_id)).collect();
+    let mut got: Vec<(String, String)> = claims
+        .into_iter()
+        .flatten()
+        .map(|j| (j.tenant_id, j.batch_id))
+        .collect();
     got.sort();
     assert_eq!(got.len(), 2, "one per tenant: {got:?}");
     assert_eq!(got[0].0, "acme");
     assert_eq!(got[1], ("globex".to_owned(), "g1".to_owned()));
 
     let running = jobs::claim(pool, "late", lease, 5).await.unwrap().unwrap();
-    assert!(!jobs::complete(pool, &running, "someone-else", 0).await.unwrap(), "only the holder completes");
+    assert!(
+        !jobs::complete(pool, &running, "someone-else", 0)
+            .await
+            .unwrap(),
+        "only the holder completes"
+    );
     assert!(jobs::complete(pool, &running, "late", 0).await.unwrap());
-    assert!(!jobs::complete(pool, &running, "late", 0).await.unwrap(), "a job completes once");
+    assert!(
+        !jobs::complete(pool, &running, "late", 0).await.unwrap(),
+        "a job completes once"
+    );
     db.cleanup().await;
 }
