@@ -21,6 +21,96 @@ pub enum SqlRejected {
     NotAQuery(String),
     #[error("{0}")]
     Plan(String),
+    #[error("the SQL is {0} bytes; the limit is {MAX_SQL_BYTES}")]
+    TooLong(usize),
+    #[error("an expression chains or nests {0} operators; the limit is {MAX_EXPR_DEPTH} (use IN (...) for long lists of alternatives)")]
+    TooDeep(usize),
+}
+
+/// Longest SQL text the guard plans. A dashboard's or a chat's query is a few KB.
+pub const MAX_SQL_BYTES: usize = 64 * 1024;
+
+/// Deepest expression the guard plans. Planning walks expression trees recursively: a
+/// 100-term `OR` chain is 100 levels deep. DataFusion's `recursive_protection` keeps deeper ones
+/// from overflowing the stack; this limit keeps their planning time and memory small.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
+/// Refuses text whose expressions are deeper than [`MAX_EXPR_DEPTH`], before any tree is
+/// built. Works on tokens (no recursion): within each parenthesis and each list item or clause,
+/// binary operators are counted and parentheses add a level, an upper bound on the depth the
+/// parser would build. Text that does not tokenize is left to the parser's own error.
+pub fn check_depth(sql: &str) -> Result<(), SqlRejected> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(SqlRejected::TooLong(sql.len()));
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return Ok(());
+    };
+    // Operators counted at each open parenthesis level, and their sum over the levels.
+    let mut levels: Vec<usize> = vec![0];
+    let mut depth = 0usize;
+    for t in &tokens {
+        let operator = match t {
+            Token::LParen => {
+                levels.push(0);
+                depth += 1;
+                false
+            }
+            Token::RParen => {
+                if levels.len() > 1 {
+                    depth -= levels.pop().unwrap_or(0) + 1;
+                }
+                false
+            }
+            Token::Comma => {
+                depth -= std::mem::take(levels.last_mut().expect("never empty"));
+                false
+            }
+            Token::Word(w) if is_clause(&w.value) => {
+                depth -= std::mem::take(levels.last_mut().expect("never empty"));
+                false
+            }
+            Token::Word(w) => ["and", "or", "not", "like", "ilike", "is"]
+                .iter()
+                .any(|k| w.value.eq_ignore_ascii_case(k)),
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::DoubleEq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::Caret => true,
+            _ => false,
+        };
+        if operator {
+            *levels.last_mut().expect("never empty") += 1;
+            depth += 1;
+        }
+        if depth > MAX_EXPR_DEPTH {
+            return Err(SqlRejected::TooDeep(depth));
+        }
+    }
+    Ok(())
+}
+
+/// Words that start a new expression: the operators before them are not part of it.
+fn is_clause(word: &str) -> bool {
+    [
+        "select", "from", "where", "group", "having", "order", "by", "limit", "offset", "on",
+        "join", "when", "then", "else", "end", "union", "as", "with",
+    ]
+    .iter()
+    .any(|k| word.eq_ignore_ascii_case(k))
 }
 
 /// Plans `sql` as a read-only query capped at `max_rows` rows.
@@ -29,6 +119,7 @@ pub async fn plan_read_only(
     sql: &str,
     max_rows: usize,
 ) -> Result<LogicalPlan, SqlRejected> {
+    check_depth(sql)?;
     let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
         .map_err(|e| SqlRejected::Syntax(e.to_string()))?;
     if statements.len() != 1 {

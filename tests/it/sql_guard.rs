@@ -54,3 +54,27 @@ async fn an_unknown_column_gets_a_suggestion() {
         .unwrap_err();
     assert!(err.contains("Did you mean \"quantity\""), "{err}");
 }
+
+/// Deep expressions used to overflow the stack and abort the whole server: what a chat writes
+/// (a 100-term OR, a 90-term sum) plans; deeper text is refused before any tree is built.
+#[tokio::test]
+async fn deep_expressions_plan_or_are_refused_without_crashing() {
+    let terms = |n: usize, f: &dyn Fn(usize) -> String, sep: &str| {
+        (0..n).map(f).collect::<Vec<_>>().join(sep)
+    };
+    let sum = format!("SELECT {}", terms(90, &|_| "1".into(), "+"));
+    assert_eq!(check(&sum).await, Ok(()));
+    let or = format!(
+        "SELECT count(*) FROM sellout_entries WHERE {}",
+        terms(100, &|i| format!("quantity = {i}"), " OR ")
+    );
+    assert_eq!(check(&or).await, Ok(()));
+    let nested = format!("SELECT {}1{}", "(".repeat(20), ")".repeat(20));
+    assert_eq!(check(&nested).await, Ok(()));
+
+    let deep = format!("SELECT {}", terms(5000, &|_| "1".into(), "+"));
+    let err = check(&deep).await.unwrap_err();
+    assert!(err.contains("the limit is 256"), "{err}");
+    let long = format!("SELECT '{}'", "x".repeat(100_000));
+    assert!(check(&long).await.unwrap_err().contains("bytes"));
+}
