@@ -13,9 +13,7 @@ use object_store::ObjectStoreExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use taskifai_connectors::ingest::{
-    ingest_with_db, Crashpoint, IngestError, IngestRequest, LoadMode, Status,
-};
+use taskifai_connectors::ingest::{ingest, Crashpoint, IngestRequest, LoadMode, Status};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
@@ -214,22 +212,17 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         tenant: job.tenant_id.clone(),
         vendor,
         dry_run: false,
-        mode: if mode == "append" {
-            LoadMode::Append
-        } else {
-            LoadMode::Replace
-        },
+        mode: mode.parse::<LoadMode>().map_err(permanent)?,
+        allow_empty: false,
         batch_id: Some(job.batch_id.clone()),
-        pause_at: std::env::var("TASKIFAI_CRASHPOINT")
-            .ok()
-            .and_then(|p| Crashpoint::parse(&p)),
+        pause_at: Crashpoint::from_env(),
     };
     let tick = progress.clone();
     let specs = state
         .specs_for(&job.tenant_id, &pool)
         .await
         .map_err(|e| transient(e.to_string()))?;
-    let report = ingest_with_db(
+    let report = ingest(
         &state.lake,
         Some(&pool),
         &specs,
@@ -240,9 +233,12 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         }),
     )
     .await
-    .map_err(|e| match e {
-        IngestError::Lake(_) | IngestError::Db(_) => transient(format!("{e:#}")),
-        e => permanent(e.to_string()),
+    .map_err(|e| {
+        if e.is_transient() {
+            transient(format!("{e:#}"))
+        } else {
+            permanent(e.to_string())
+        }
     })?;
     match report.status {
         Status::Loaded { .. } => Ok(report.outcome.map_or(0, |o| o.summary.rows_accepted as u64)),

@@ -57,6 +57,38 @@ pub enum LakeError {
 
 type Result<T, E = LakeError> = std::result::Result<T, E>;
 
+/// What a load does to earlier batches of the same vendor, table and period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// The new batch takes their place in the same commit: resending a month corrects it.
+    #[default]
+    Replace,
+    /// The new batch is added beside them (files that each carry part of a period).
+    Append,
+}
+
+impl LoadMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replace => "replace",
+            Self::Append => "append",
+        }
+    }
+}
+
+impl std::str::FromStr for LoadMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "replace" => Ok(Self::Replace),
+            "append" => Ok(Self::Append),
+            other => Err(format!("mode must be append or replace, not {other:?}")),
+        }
+    }
+}
+
 /// What a batch is, recorded in the commit log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BatchMeta {

@@ -1,6 +1,7 @@
 //! TaskifAI's connectors: the file readers ([`readers`]), the tenant's reference tables
 //! ([`reference`]) and the Parquet lake on object storage ([`lake`]).
 
+pub mod error_report;
 pub mod ingest;
 pub mod lake;
 pub mod lake_table;

@@ -116,6 +116,8 @@ pub enum FilterError {
     Inverted { from: NaiveDate, to: NaiveDate },
     #[error("channel {0:?}: expected retail or online")]
     Channel(String),
+    #[error("date {0} is out of range: dates go from {EARLIEST} to {LATEST}")]
+    OutOfRange(NaiveDate),
 }
 
 impl Filters {
@@ -130,6 +132,13 @@ impl Filters {
             return named_range(r, today)
                 .map(Some)
                 .ok_or_else(|| FilterError::UnknownRange(r.clone()));
+        }
+        if let Some(d) = [self.from, self.to]
+            .into_iter()
+            .flatten()
+            .find(|d| !(EARLIEST..=LATEST).contains(d))
+        {
+            return Err(FilterError::OutOfRange(d));
         }
         match (self.from, self.to) {
             (Some(from), Some(to)) if from > to => Err(FilterError::Inverted { from, to }),
@@ -378,6 +387,18 @@ mod tests {
                 to: d("2024-03-31")
             }
         );
+    }
+
+    #[test]
+    fn dates_outside_the_supported_range_are_refused() {
+        let f = Filters {
+            from: Some(NaiveDate::from_ymd_opt(-200_000, 1, 1).unwrap()),
+            ..Default::default()
+        };
+        let err = f.window(d("2025-01-01")).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("dates go from 1900-01-01 to 2999-12-31"));
     }
 
     #[test]

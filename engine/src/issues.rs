@@ -69,6 +69,16 @@ pub enum Severity {
     Warn,
 }
 
+impl Severity {
+    /// As written in error reports: `error` or `warn`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn",
+        }
+    }
+}
+
 /// One problem with one value (or one row) of a file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Issue {

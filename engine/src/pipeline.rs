@@ -30,6 +30,8 @@ pub struct Summary {
     pub rows_read: usize,
     pub rows_skipped: usize,
     pub rows_other_period: usize,
+    /// Those rows' months with their counts, e.g. `2025-04 (50 rows)`.
+    pub other_periods: Vec<String>,
     pub rows_accepted: usize,
     pub rows_rejected: usize,
     pub warnings: usize,
@@ -84,6 +86,7 @@ pub fn run(
     let mut reshaper = Reshaper::new(spec, &header, at.clone())?;
     let mut issues = Vec::new();
     let (mut accepted, mut rejected, mut other_period) = (0, 0, 0);
+    let mut other_months = std::collections::BTreeMap::<(i32, u32), usize>::new();
     let (mut quantity, mut local, mut eur) = (0i64, 0i128, 0i128);
     // Reading and reshaping are sequential (forward fill and stop rules carry state from row to
     // row); normalizing a batch depends on that batch alone, so batches spread over the cores.
@@ -110,6 +113,9 @@ pub fn run(
             accepted += out.accepted.num_rows();
             rejected += out.rejected;
             other_period += out.other_period;
+            for (month, n) in out.other_months {
+                *other_months.entry(month).or_insert(0) += n;
+            }
             issues.extend(out.issues);
             if out.accepted.num_rows() > 0 {
                 sink(&out.accepted)?;
@@ -143,6 +149,10 @@ pub fn run(
         rows_read: reshaper.read,
         rows_skipped: reshaper.skipped,
         rows_other_period: other_period,
+        other_periods: other_months
+            .into_iter()
+            .map(|((y, m), n)| format!("{y}-{m:02} ({n} rows)"))
+            .collect(),
         rows_accepted: accepted,
         rows_rejected: rejected,
         warnings,

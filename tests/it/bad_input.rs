@@ -59,11 +59,13 @@ async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<
         vendor: vendor.map(Into::into),
         dry_run: false,
         mode: Default::default(),
+        allow_empty: false,
         batch_id: None,
         pause_at: None,
     };
     ingest(
         &env.lake,
+        None,
         &taskifai_tests::specs(),
         Arc::new(reference()),
         req(good, "BIBBIPARFU_ReportPeriod02-2025.xlsx", None),
@@ -75,6 +77,7 @@ async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<
     let path = write(&env, name, bytes);
     let err = ingest(
         &env.lake,
+        None,
         specs,
         Arc::new(reference()),
         req(path, name, vendor),

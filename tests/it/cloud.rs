@@ -101,13 +101,21 @@ async fn load(lake: &Lake, rel: &str) -> Status {
         vendor: None,
         dry_run: false,
         mode: Default::default(),
+        allow_empty: false,
         batch_id: None,
         pause_at: None,
     };
-    ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {}))
-        .await
-        .expect("loads")
-        .status
+    ingest(
+        lake,
+        None,
+        &specs(),
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+    .expect("loads")
+    .status
 }
 
 async fn count(lake: &Lake, sql: &str) -> i64 {

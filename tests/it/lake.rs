@@ -25,13 +25,21 @@ async fn load(lake: &Lake, tenant: &str, path: PathBuf, name: &str) -> Status {
         vendor: None,
         dry_run: false,
         mode: Default::default(),
+        allow_empty: false,
         batch_id: None,
         pause_at: None,
     };
-    ingest(lake, &specs(), Arc::new(reference()), req, Arc::new(|_| {}))
-        .await
-        .expect("loads")
-        .status
+    ingest(
+        lake,
+        None,
+        &specs(),
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+    .expect("loads")
+    .status
 }
 
 async fn query(lake: &Lake, tenant: &str, sql: &str) -> Vec<RecordBatch> {
@@ -295,11 +303,13 @@ async fn a_dry_run_loads_nothing() {
         vendor: None,
         dry_run: true,
         mode: Default::default(),
+        allow_empty: false,
         batch_id: None,
         pause_at: None,
     };
     let report = ingest(
         &lake,
+        None,
         &specs(),
         Arc::new(reference()),
         req,

@@ -6,5 +6,6 @@ mod detection;
 mod golden;
 mod lake;
 mod robustness;
+mod silent_loss;
 mod sql_guard;
 mod tenant_db;

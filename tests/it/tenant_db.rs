@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 use std::path::PathBuf;
 use std::sync::Arc;
-use taskifai_connectors::ingest::{ingest_with_db, IngestRequest, Status};
+use taskifai_connectors::ingest::{ingest, IngestRequest, Status};
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::postgres::load::sync_from_lake;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
@@ -27,10 +27,11 @@ async fn load(lake: &Lake, pool: &PgPool, tenant: &str, (path, name): (PathBuf, 
         vendor: None,
         dry_run: false,
         mode: Default::default(),
+        allow_empty: false,
         batch_id: None,
         pause_at: None,
     };
-    ingest_with_db(
+    ingest(
         lake,
         Some(pool),
         &specs(),
@@ -168,10 +169,11 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
         vendor: None,
         dry_run: false,
         mode: Default::default(),
+        allow_empty: false,
         batch_id: None,
         pause_at: None,
     };
-    ingest_with_db(
+    ingest(
         &lake,
         None,
         &specs(),
@@ -292,11 +294,12 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
             vendor: None,
             dry_run: false,
             mode: Default::default(),
+            allow_empty: false,
             batch_id: None,
             pause_at: None,
         }
     };
-    let r = ingest_with_db(
+    let r = ingest(
         &lake,
         Some(&acme),
         &specs(),
@@ -308,7 +311,7 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
     .unwrap();
     assert_eq!(r.outcome.unwrap().summary.rows_accepted, 3);
     // Globex has no mapping for Galilu's names: every row is unknown, and the file is refused.
-    let err = ingest_with_db(
+    let err = ingest(
         &lake,
         Some(&globex),
         &specs(),

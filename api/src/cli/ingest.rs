@@ -6,7 +6,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use taskifai_connectors::ingest::{ingest_with_db, Crashpoint, IngestRequest, Report, Status};
+use taskifai_connectors::ingest::{
+    self as load, Crashpoint, IngestRequest, LoadMode, Report, Status,
+};
 use taskifai_connectors::lake::Lake;
 use taskifai_engine::detect::rank;
 use taskifai_engine::schema::{EUR_SCALE, LOCAL_SCALE};
@@ -79,14 +81,43 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-pub async fn ingest(
-    cli: &Cli,
-    files: &[PathBuf],
-    tenant: &str,
-    vendor: Option<&str>,
+/// `taskifai ingest`.
+#[derive(clap::Args, Debug)]
+pub struct IngestArgs {
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long, default_value = "demo")]
+    tenant: String,
+    /// Use this vendor's spec instead of detecting it.
+    #[arg(long)]
+    vendor: Option<String>,
+    /// replace: the batch takes the place of the loaded batches of the same vendor and period;
+    /// append: it is added beside them.
+    #[arg(long, default_value = "replace")]
+    mode: LoadMode,
+    /// Load a file even when it gives no accepted row (in replace mode this removes the
+    /// period's loaded data). Without it such a file is refused and nothing changes.
+    #[arg(long)]
+    allow_empty_replace: bool,
+    /// Process and report, but load nothing.
+    #[arg(long)]
     dry_run: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
     json: bool,
-) -> anyhow::Result<ExitCode> {
+}
+
+pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let IngestArgs {
+        files,
+        tenant,
+        vendor,
+        mode,
+        allow_empty_replace,
+        dry_run,
+        json,
+    } = args;
+    let (tenant, vendor, dry_run, json) = (tenant.as_str(), vendor.as_deref(), *dry_run, *json);
     let registry = specs(cli)?;
     let lake = Lake::open(&cli.lake)?;
     let db = super::db::tenant_pool(cli, tenant).await?;
@@ -103,21 +134,17 @@ pub async fn ingest(
         let bar = progress_bar();
         bar.set_message(display_name(f));
         let b = bar.clone();
-        // Crash tests freeze the process at a named point, then kill it.
-        let pause_at = std::env::var("TASKIFAI_CRASHPOINT")
-            .ok()
-            .and_then(|p| Crashpoint::parse(&p));
         let req = IngestRequest {
-            path: f.clone(),
             name: display_name(f),
-            tenant: tenant.to_owned(),
             vendor: vendor.map(str::to_owned),
             dry_run,
-            mode: Default::default(),
-            batch_id: None,
-            pause_at,
+            mode: *mode,
+            allow_empty: *allow_empty_replace,
+            // Crash tests freeze the process at a named point, then kill it.
+            pause_at: Crashpoint::from_env(),
+            ..IngestRequest::new(f, tenant)
         };
-        let result = ingest_with_db(
+        let result = load::ingest(
             &lake,
             db.as_ref(),
             &registry,
@@ -163,11 +190,24 @@ fn print_json(r: &Report) {
     };
     let v = serde_json::json!({
         "batch_id": r.batch_id, "sha256": r.sha256, "result": status,
-        "summary": r.outcome.as_ref().map(|o| &o.summary),
+        "summary": r.outcome.as_ref().map(|o| summary_json(&o.summary)),
         "issues": r.outcome.as_ref().map(|o| &o.issues),
         "error_report": r.error_report,
     });
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+/// The summary with its amounts as decimals (`75313.38`), not the scaled integers inside.
+fn summary_json(s: &taskifai_engine::pipeline::Summary) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    let decimal = |scaled: i128, scale: i8| {
+        let text = format_scaled(scaled, scale as u32);
+        serde_json::from_str::<serde_json::Number>(&text)
+            .map_or(serde_json::Value::String(text), serde_json::Value::Number)
+    };
+    v["sales_local"] = decimal(s.sales_local, LOCAL_SCALE);
+    v["sales_eur"] = decimal(s.sales_eur, EUR_SCALE);
+    v
 }
 
 fn print_report(r: &Report, lake: &Lake) {
@@ -240,10 +280,11 @@ fn print_report(r: &Report, lake: &Lake) {
         Status::DryRun => println!("  dry run   nothing loaded"),
         Status::Duplicate { .. } => {}
     }
-    if let Some((csv, _)) = &r.error_report {
+    if let Some(paths) = &r.error_report {
         println!(
-            "  errors    {}/{csv}",
-            lake.location().trim_end_matches('/')
+            "  errors    {}/{}",
+            lake.location().trim_end_matches('/'),
+            paths.csv
         );
     }
     println!("  time      {:.2} s", s.seconds);
@@ -255,7 +296,7 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
     files.sort();
     if files.is_empty() {
         anyhow::bail!(
-            "no sample files under {}; rebuild them with `python3 sample-data/generate.py`",
+            "no sample files under {}; rebuild them with `taskifai gen-samples`",
             samples.display()
         );
     }
@@ -266,7 +307,16 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
             .context("seeding the demo reference data")?;
         println!("database: demo tenant in the registry database, reference data seeded");
     }
-    let code = ingest(cli, &files, "demo", None, false, false).await?;
+    let args = IngestArgs {
+        files,
+        tenant: "demo".into(),
+        vendor: None,
+        mode: LoadMode::Replace,
+        allow_empty_replace: false,
+        dry_run: false,
+        json: false,
+    };
+    let code = ingest(cli, &args).await?;
     println!();
     let sql = "SELECT reseller, count(*) AS rows, sum(quantity) AS units, round(sum(sales_eur), 2) AS sales_eur FROM sellout_entries GROUP BY reseller ORDER BY reseller";
     println!("{sql}");

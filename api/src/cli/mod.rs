@@ -63,21 +63,7 @@ pub enum Command {
     /// Which vendor spec matches a file, with scores and reasons.
     Detect { files: Vec<PathBuf> },
     /// Normalize files and load them into a tenant's lake.
-    Ingest {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        #[arg(long, default_value = "demo")]
-        tenant: String,
-        /// Use this vendor's spec instead of detecting it.
-        #[arg(long)]
-        vendor: Option<String>,
-        /// Process and report, but load nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Ingest(ingest::IngestArgs),
     /// Load every sample file into the demo tenant and show what is there.
     Demo {
         #[arg(long, default_value = "sample-data/vendors")]
@@ -260,13 +246,7 @@ pub enum Format {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Detect { files } => ingest::detect(&cli, files),
-        Command::Ingest {
-            files,
-            tenant,
-            vendor,
-            dry_run,
-            json,
-        } => ingest::ingest(&cli, files, tenant, vendor.as_deref(), *dry_run, *json).await,
+        Command::Ingest(args) => ingest::ingest(&cli, args).await,
         Command::Demo { samples } => ingest::demo(&cli, samples).await,
         Command::Spec { command } => spec::run(&cli, command),
         Command::Query {

@@ -117,7 +117,9 @@ pub async fn timeseries(
 
 /// Numbers in query strings next to a flattened struct arrive as text (serde's flatten buffers
 /// them untyped), so they are parsed here.
-fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+fn number<'de, D: serde::Deserializer<'de>, N: std::str::FromStr>(
+    d: D,
+) -> Result<Option<N>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
     s.map(|s| {
         s.trim()
@@ -211,9 +213,9 @@ pub async fn channel_mix(
 #[derive(Debug, Deserialize)]
 pub struct SalesParams {
     #[serde(default, deserialize_with = "number")]
-    pub page: Option<usize>,
+    pub page: Option<u64>,
     #[serde(default, deserialize_with = "number")]
-    pub per_page: Option<usize>,
+    pub per_page: Option<u64>,
     #[serde(flatten)]
     pub filters: Filters,
 }
@@ -225,14 +227,12 @@ pub async fn sales(
     _auth: Auth,
     Query(p): Query<SalesParams>,
 ) -> ApiResult<Json<Value>> {
+    let paged = super::paging::Paging::new(p.page, p.per_page, 100, 1000)?;
     let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
-    let (page, per_page) = (
-        p.page.unwrap_or(1).max(1),
-        p.per_page.unwrap_or(100).clamp(1, 1000),
-    );
+    let (page, per_page) = (paged.page, paged.per_page);
     let items = match window {
         Some(w) => to_json(
-            &a::rows(&ctx, w, per_page, (page - 1) * per_page)
+            &a::rows(&ctx, w, per_page as usize, paged.offset() as usize)
                 .await
                 .map_err(df)?,
         )?,

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod auth;
 pub mod error;
 pub mod ops;
+pub mod paging;
 pub mod query;
 pub mod ratelimit;
 pub mod reports;

@@ -1,17 +1,7 @@
 //! Error reports as downloads: CSV for scripts, XLSX for the people who fix the files.
 
 use super::uploads::ErrorRow;
-
-const HEADER: [&str; 8] = [
-    "file",
-    "sheet",
-    "source_row",
-    "column",
-    "raw_value",
-    "rule",
-    "severity",
-    "message",
-];
+use taskifai_connectors::error_report::{csv_safe, COLUMNS as HEADER};
 
 fn cells(r: &ErrorRow) -> [String; 8] {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -31,7 +21,8 @@ pub fn errors_csv(rows: &[ErrorRow]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER)?;
     for r in rows {
-        w.write_record(cells(r))?;
+        // Rejected values come from the file: a `=HYPERLINK(...)` must stay text.
+        w.write_record(cells(r).iter().map(|c| csv_safe(c).into_owned()))?;
     }
     Ok(w.into_inner()?)
 }

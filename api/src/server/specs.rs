@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use taskifai_connectors::ingest::{ingest, IngestRequest, LoadMode};
+use taskifai_connectors::ingest::{ingest, IngestRequest};
 
 #[utoipa::path(get, path = "/api/specs", responses((status = 200)), tag = "specs")]
 pub async fn list(
@@ -209,20 +209,22 @@ pub async fn dry_run(
     let reference =
         Arc::new(taskifai_connectors::postgres::tenants::load_reference(&tenant.pool).await?);
     let req = IngestRequest {
-        path: tmp.path().to_owned(),
         name,
-        tenant: tenant.id().to_owned(),
         vendor,
         dry_run: true,
-        mode: LoadMode::Replace,
-        batch_id: None,
-        pause_at: None,
+        ..IngestRequest::new(tmp.path(), tenant.id())
     };
-    let report = ingest(&state.lake, &specs, reference, req, Arc::new(|_| {}))
+    let report = ingest(&state.lake, None, &specs, reference, req, Arc::new(|_| {}))
         .await
-        .map_err(|e| ApiError::Unprocessable {
-            code: "file_refused",
-            message: e.to_string(),
+        .map_err(|e| {
+            if e.is_transient() {
+                ApiError::Unavailable(format!("the lake could not be used, try again: {e}"))
+            } else {
+                ApiError::Unprocessable {
+                    code: "file_refused",
+                    message: e.to_string(),
+                }
+            }
         })?;
     let outcome = report
         .outcome

@@ -3,6 +3,7 @@
 
 use super::auth::{Auth, Role};
 use super::error::{ApiError, ApiResult};
+use super::paging::Paging;
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
 use crate::jobs;
@@ -18,6 +19,7 @@ use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
+use taskifai_connectors::error_report::ReportPaths;
 use tokio::io::AsyncWriteExt;
 
 const MAX_FILES: usize = 20;
@@ -296,8 +298,8 @@ pub struct ListParams {
     pub vendor: Option<String>,
     /// Part of the file name.
     pub q: Option<String>,
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -308,11 +310,8 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-fn paging(page: Option<u32>, per_page: Option<u32>) -> (u32, u32) {
-    (
-        page.unwrap_or(1).max(1),
-        per_page.unwrap_or(50).clamp(1, 500),
-    )
+fn paging(page: Option<u64>, per_page: Option<u64>) -> ApiResult<Paging> {
+    Paging::new(page, per_page, 50, 500)
 }
 
 #[utoipa::path(get, path = "/api/uploads", params(ListParams), responses((status = 200, body = Page<Upload>)), tag = "uploads")]
@@ -321,14 +320,15 @@ pub async fn list(
     _auth: Auth,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<Page<Upload>>> {
-    let (page, per_page) = paging(p.page, p.per_page);
+    let paged = paging(p.page, p.per_page)?;
+    let (page, per_page) = (paged.page, paged.per_page);
     let filter = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR vendor = $2) AND ($3::text IS NULL OR file_name ILIKE '%' || $3 || '%')";
     let items = sqlx::query_as(&format!("SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE {filter} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"))
         .bind(&p.status)
         .bind(&p.vendor)
         .bind(&p.q)
         .bind(per_page as i64)
-        .bind(((page - 1) * per_page) as i64)
+        .bind(paged.offset() as i64)
         .fetch_all(&tenant.pool)
         .await?;
     let total = sqlx::query_scalar(&format!(
@@ -418,8 +418,8 @@ pub async fn events(
 pub struct ErrorParams {
     /// json (default, paged), csv or xlsx.
     pub format: Option<String>,
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -446,11 +446,12 @@ pub async fn errors(
     let select = "SELECT file, sheet, source_row, \"column\", raw_value, rule, severity, message FROM error_reports WHERE batch_id = $1 ORDER BY source_row NULLS FIRST, id";
     let format = p.format.as_deref().unwrap_or("json");
     if format == "json" {
-        let (page, per_page) = paging(p.page, p.per_page);
+        let paged = paging(p.page, p.per_page)?;
+        let (page, per_page) = (paged.page, paged.per_page);
         let items: Vec<ErrorRow> = sqlx::query_as(&format!("{select} LIMIT $2 OFFSET $3"))
             .bind(&id)
             .bind(per_page as i64)
-            .bind(((page - 1) * per_page) as i64)
+            .bind(paged.offset() as i64)
             .fetch_all(&tenant.pool)
             .await?;
         let total = sqlx::query_scalar("SELECT count(*) FROM error_reports WHERE batch_id = $1")
@@ -535,12 +536,9 @@ pub async fn delete(
         .execute(&state.registry.pool)
         .await?;
     let store = state.lake.store();
-    for p in [
-        format!("tenant={}/_errors/{id}.csv", tenant.id()),
-        format!("tenant={}/_errors/{id}.errors.parquet", tenant.id()),
-    ] {
-        let _ = store.delete(&StorePath::from(p.as_str())).await;
-    }
+    ReportPaths::of(tenant.id(), &id)
+        .delete(store.as_ref())
+        .await;
     if let Some(path) = source {
         let _ = store.delete(&StorePath::from(path.as_str())).await;
     }

@@ -1,20 +1,24 @@
-//! One file into one tenant's lake, all or nothing: detect the vendor, run the pipeline on a
-//! blocking thread, stream accepted batches through a bounded channel into a staged lake load,
-//! write the error report, then commit, or abort and leave no trace.
+//! One file into one tenant's lake (and database), all or nothing: detect the vendor, run the
+//! pipeline on a blocking thread, stream accepted batches through a bounded channel into the
+//! load's [`targets`], write the error report, then commit, or abort and leave no trace.
 
+mod crashpoint;
+mod hash;
+mod targets;
+
+pub use crate::lake::LoadMode;
+pub use crashpoint::Crashpoint;
+pub use hash::sha256_file;
+
+use crate::error_report::ReportPaths;
 use crate::lake::{BatchMeta, Commit, Lake, LakeError};
-use datafusion::arrow::array::{ArrayRef, StringArray, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStoreExt, PutPayload};
-use sha2::{Digest, Sha256};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use hash::Hashing;
+use std::path::PathBuf;
 use std::sync::Arc;
+use targets::Targets;
 use taskifai_engine::detect::{detect, Candidate};
-use taskifai_engine::issues::Issue;
-use taskifai_engine::pipeline::{self, Outcome};
+use taskifai_engine::pipeline::{self, Outcome, Summary};
 use taskifai_engine::reference::Reference;
 use taskifai_engine::spec::{CompiledSpec, SpecRegistry};
 use taskifai_engine::{schema, Error};
@@ -36,6 +40,21 @@ pub enum IngestError {
     Io(String, #[source] std::io::Error),
     #[error("tenant database: {0}")]
     Db(#[from] crate::postgres::PgError),
+    /// The file gave no row to load; loading it would have replaced good data with nothing.
+    #[error("{file}: nothing loaded, nothing changed: {contents}. An empty load would {consequence}; load it anyway with --allow-empty-replace (allow_empty_replace in the API)")]
+    Empty {
+        file: String,
+        contents: String,
+        consequence: &'static str,
+    },
+}
+
+impl IngestError {
+    /// Whether trying again later can succeed (storage or database trouble), as opposed to a
+    /// problem with the file or the request, which fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Lake(_) | Self::Db(_))
+    }
 }
 
 /// What to load.
@@ -48,57 +67,33 @@ pub struct IngestRequest {
     pub vendor: Option<String>,
     pub dry_run: bool,
     pub mode: LoadMode,
+    /// Load a file that gives no accepted row (replacing the period's data with nothing in
+    /// replace mode) instead of refusing it.
+    pub allow_empty: bool,
     /// The batch id when the caller recorded the batch already (an upload waiting for its job).
     pub batch_id: Option<String>,
     /// Test hook: stop forever at this point so a test can kill the process there.
     pub pause_at: Option<Crashpoint>,
 }
 
-/// What a load does to earlier batches of the same vendor, table and period.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadMode {
-    /// The new batch takes their place in the same commit: resending a month corrects it.
-    #[default]
-    Replace,
-    /// The new batch is added beside them (files that each carry part of a period).
-    Append,
-}
-
-impl LoadMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Replace => "replace",
-            Self::Append => "append",
-        }
-    }
-}
-
-/// Points in a load where a crash test can freeze the process before killing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Crashpoint {
-    /// After the first accepted batch was handed to the lake writer.
-    AfterFirstWrite,
-    /// After all data files and the error report are written, before the commit.
-    BeforeCommit,
-    /// After the lake commit, before the database commit.
-    BetweenCommits,
-}
-
-impl Crashpoint {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "after_first_write" => Some(Self::AfterFirstWrite),
-            "before_commit" => Some(Self::BeforeCommit),
-            "between_commits" => Some(Self::BetweenCommits),
-            _ => None,
-        }
-    }
-
-    async fn reached(point: Option<Self>, here: Self) {
-        if point == Some(here) {
-            eprintln!("crashpoint {here:?} reached");
-            std::future::pending::<()>().await;
+impl IngestRequest {
+    /// A replace-mode load of `path` for `tenant`, with the file's own name.
+    pub fn new(path: impl Into<PathBuf>, tenant: &str) -> Self {
+        let path = path.into();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self {
+            path,
+            name,
+            tenant: tenant.to_owned(),
+            vendor: None,
+            dry_run: false,
+            mode: LoadMode::Replace,
+            allow_empty: false,
+            batch_id: None,
+            pause_at: None,
         }
     }
 }
@@ -126,23 +121,8 @@ pub struct Report {
     pub candidates: Vec<Candidate>,
     /// Absent for duplicates, which are not processed again.
     pub outcome: Option<Outcome>,
-    /// Lake paths of the error report (CSV, Parquet) when rows were rejected or warned.
-    pub error_report: Option<(String, String)>,
-}
-
-/// The SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    /// Lake paths of the error report when rows were rejected or warned.
+    pub error_report: Option<ReportPaths>,
 }
 
 /// Loads a file into a tenant's lake and, when `db` is given, its database, both or neither.
@@ -152,17 +132,6 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 /// [`crate::postgres::load::sync_from_lake`], which runs before every load.
 pub async fn ingest(
     lake: &Lake,
-    specs: &SpecRegistry,
-    reference: Arc<Reference>,
-    req: IngestRequest,
-    progress: Arc<dyn Fn(usize) + Send + Sync>,
-) -> Result<Report, IngestError> {
-    ingest_with_db(lake, None, specs, reference, req, progress).await
-}
-
-/// [`ingest`] with the tenant's database.
-pub async fn ingest_with_db(
-    lake: &Lake,
     db: Option<&sqlx::PgPool>,
     specs: &SpecRegistry,
     reference: Arc<Reference>,
@@ -171,79 +140,29 @@ pub async fn ingest_with_db(
 ) -> Result<Report, IngestError> {
     // The hash runs beside detection and the first batches; it is needed only to refuse a
     // duplicate and to record the batch.
-    let hashing = {
-        let path = req.path.clone();
-        tokio::task::spawn_blocking(move || sha256_file(&path))
-    };
+    let mut hash = Hashing::start(req.path.clone());
     let file_size = std::fs::metadata(&req.path).map(|m| m.len()).unwrap_or(0);
-    if let (Some(pool), false) = (db, req.dry_run) {
+    let db = db.filter(|_| !req.dry_run);
+    if let Some(pool) = db {
         crate::postgres::load::sync_from_lake(pool, lake, &req.tenant).await?;
     }
     let batch_id = req
         .batch_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(8);
-    let (spec_tx, spec_rx) = tokio::sync::oneshot::channel::<(Arc<CompiledSpec>, Vec<Candidate>)>();
-    let specs = specs.clone();
-    let id = batch_id.clone();
-    let r = req.clone();
-    let worker = tokio::task::spawn_blocking(move || -> Result<Outcome, IngestError> {
-        let mut wb = crate::readers::open(&r.path, &r.name).map_err(Error::from)?;
-        let (spec, candidates) = match &r.vendor {
-            Some(v) => (
-                specs
-                    .get(v)
-                    .cloned()
-                    .ok_or_else(|| IngestError::UnknownVendor {
-                        file: r.name.clone(),
-                        vendor: v.clone(),
-                        known: specs.vendors().join(", "),
-                    })?,
-                vec![],
-            ),
-            None => detect(&specs, wb.as_mut())?,
-        };
-        let _ = spec_tx.send((spec.clone(), candidates));
-        let mut sink = |b: &RecordBatch| {
-            tx.blocking_send(b.clone())
-                .map_err(|_| Error::Internal("the lake writer stopped".into()))
-        };
-        let mut tick = |n: usize| progress(n);
-        Ok(pipeline::run(
-            wb.as_mut(),
-            &spec,
-            &reference,
-            &id,
-            &mut sink,
-            &mut tick,
-        )?)
-    });
-    let detected = spec_rx.await;
-    let mut hash = Hashing::Running(hashing);
-    let Ok((spec, candidates)) = detected else {
-        return Err(worker
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .err()
-            .unwrap_or(Error::Internal("pipeline ended early".into()).into()));
-    };
-    // A duplicate is refused as soon as the hash is known. The database's batch row needs the
-    // hash up front; a lake-only load starts writing at once and checks when it is ready (a
-    // 100 MB file takes about 0.1 s to hash, a tenth of its load).
-    let mut checked = req.dry_run;
-    if db.is_some() && !checked {
-        checked = true;
+    let (mut run, spec, candidates) =
+        Run::start(specs, reference, &req, &batch_id, progress).await?;
+    // The database's batch row needs the hash up front; a lake-only load starts writing at once
+    // and checks when it is ready (a 100 MB file takes about 0.1 s to hash, a tenth of its load).
+    if db.is_some() {
         if let Some(existing) = duplicate_of(lake, &req.tenant, &mut hash, &req.name).await? {
-            drop(rx);
-            let _ = worker.await;
+            run.cancel().await;
             return Ok(Report::duplicate(&existing, &hash));
         }
     }
-    let target = spec.spec.target;
     let meta = BatchMeta {
         batch_id: batch_id.clone(),
-        table: schema::table_name(target).to_owned(),
+        table: schema::table_name(spec.spec.target).to_owned(),
         vendor: spec.spec.vendor.clone(),
         spec_version: spec.spec.version,
         file_name: req.name.clone(),
@@ -252,176 +171,220 @@ pub async fn ingest_with_db(
         period_end: String::new(),
         rows: 0,
     };
-    let mut dbload = match (db, req.dry_run) {
-        (Some(pool), false) => {
-            Some(crate::postgres::load::DbLoad::begin(pool, &meta, file_size, req.mode).await?)
+    let begun = Targets::begin(
+        lake,
+        db,
+        &req.tenant,
+        meta,
+        spec.spec.target,
+        file_size,
+        req.mode,
+    );
+    let mut targets = match begun.await {
+        Ok(t) => t,
+        Err(e) => {
+            run.cancel().await;
+            return Err(e);
         }
-        _ => None,
     };
-    let mut staged = lake.begin(&req.tenant, meta.clone(), schema::schema(target));
-    if req.mode == LoadMode::Append {
-        staged.append();
+    let checked = req.dry_run || db.is_some();
+    let staged = stage(&mut targets, &mut run, &mut hash, lake, &req, checked).await;
+    let report = |status, sha256: String, outcome, error_report| Report {
+        batch_id: batch_id.clone(),
+        sha256,
+        status,
+        candidates: candidates.clone(),
+        outcome,
+        error_report,
+    };
+    match staged {
+        Err(e) => {
+            targets.abort().await;
+            run.cancel().await;
+            Err(e)
+        }
+        Ok(Staging::Duplicate(existing)) => {
+            targets.abort().await;
+            run.cancel().await;
+            Ok(Report::duplicate(&existing, &hash))
+        }
+        Ok(Staging::Ready(outcome)) if req.dry_run => {
+            targets.abort().await;
+            let sha256 = hash.wait(&req.name).await?.to_owned();
+            Ok(report(Status::DryRun, sha256, Some(outcome), None))
+        }
+        Ok(Staging::Ready(outcome)) => {
+            let sha256 = hash.wait(&req.name).await?.to_owned();
+            let error_report = match targets.prepare(&sha256, &outcome).await {
+                Ok(r) => r,
+                Err(e) => {
+                    targets.abort().await;
+                    return Err(e);
+                }
+            };
+            Crashpoint::reached(req.pause_at, Crashpoint::BeforeCommit).await;
+            let commit = targets.commit(req.pause_at).await?;
+            let replaced = commit.remove.clone();
+            let status = Status::Loaded {
+                commit: Box::new(commit),
+                replaced,
+            };
+            Ok(report(status, sha256, Some(outcome), error_report))
+        }
     }
-    let mut write_error: Option<IngestError> = None;
-    let mut duplicate = None;
+}
+
+/// How writing the file's rows ended.
+enum Staging {
+    /// Every row was written; the load may be committed.
+    Ready(Outcome),
+    /// The hash, known while writing, belongs to this live batch.
+    Duplicate(BatchMeta),
+}
+
+/// Writes the pipeline's accepted rows to the targets and decides whether the load can go on.
+/// A lake-only load checks for a duplicate as soon as the hash is ready (`checked` is false).
+async fn stage(
+    targets: &mut Targets<'_>,
+    run: &mut Run,
+    hash: &mut Hashing,
+    lake: &Lake,
+    req: &IngestRequest,
+    mut checked: bool,
+) -> Result<Staging, IngestError> {
     let mut first = true;
-    while let Some(batch) = rx.recv().await {
-        if let Err(e) = staged.write(&batch).await {
-            write_error = Some(e.into());
-            break;
-        }
-        if let Some(d) = dbload.as_mut() {
-            if let Err(e) = d.write(&batch).await {
-                write_error = Some(e.into());
-                break;
-            }
-        }
+    while let Some(batch) = run.batches.recv().await {
+        targets.write(&batch).await?;
         if std::mem::take(&mut first) {
             Crashpoint::reached(req.pause_at, Crashpoint::AfterFirstWrite).await;
         }
         if !checked && hash.ready() {
             checked = true;
-            match duplicate_of(lake, &req.tenant, &mut hash, &req.name).await {
-                Ok(None) => {}
-                Ok(found) => {
-                    duplicate = found;
-                    break;
-                }
-                Err(e) => {
-                    write_error = Some(e);
-                    break;
-                }
+            if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
+                return Ok(Staging::Duplicate(found));
             }
         }
     }
-    if !checked && write_error.is_none() {
+    if !checked {
         // The whole file was read before its hash was ready.
-        match duplicate_of(lake, &req.tenant, &mut hash, &req.name).await {
-            Ok(found) => duplicate = found,
-            Err(e) => write_error = Some(e),
+        if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
+            return Ok(Staging::Duplicate(found));
         }
     }
-    if let Some(existing) = duplicate {
-        drop(rx);
-        let _ = worker.await;
-        staged.abort().await;
-        return Ok(Report::duplicate(&existing, &hash));
-    }
-    drop(rx);
-    let result = worker.await.map_err(|e| Error::Internal(e.to_string()))?;
-    let outcome = match (result, write_error) {
-        (Ok(o), None) => o,
-        (Err(e), _) | (Ok(_), Some(e)) => {
-            staged.abort().await;
-            if let Some(d) = dbload {
-                d.rollback().await;
-            }
-            return Err(e);
-        }
-    };
-    if req.dry_run {
-        staged.abort().await;
-        return Ok(Report {
-            batch_id,
-            sha256: hash.wait(&req.name).await?.to_owned(),
-            status: Status::DryRun,
-            candidates,
-            outcome: Some(outcome),
-            error_report: None,
+    let outcome = run.finish().await?;
+    if outcome.summary.rows_accepted == 0 && !req.allow_empty && !req.dry_run {
+        return Err(IngestError::Empty {
+            file: req.name.clone(),
+            contents: describe_empty(&outcome.summary),
+            consequence: match req.mode {
+                LoadMode::Replace => {
+                    "replace the loaded data of this vendor and period with nothing"
+                }
+                LoadMode::Append => "record a batch without rows",
+            },
         });
     }
-    let sha256 = hash.wait(&req.name).await?.to_owned();
-    staged.set_sha256(&sha256);
-    staged.set_period(
-        &outcome.summary.period.start.to_string(),
-        &outcome.summary.period.end.to_string(),
-    );
-    let prepared = async {
-        let report = write_error_report(lake, &req.tenant, &batch_id, &outcome.issues).await?;
-        if let Some(d) = dbload.as_mut() {
-            let mut m = meta.clone();
-            m.period_start = outcome.summary.period.start.to_string();
-            m.period_end = outcome.summary.period.end.to_string();
-            let replaced = match req.mode {
-                LoadMode::Replace => lake.snapshot(&req.tenant).await?.same_period(&m),
-                LoadMode::Append => vec![],
+    Ok(Staging::Ready(outcome))
+}
+
+/// What a file without accepted rows held, in a user's words.
+fn describe_empty(s: &Summary) -> String {
+    if s.rows_read == 0 {
+        return "the file has no data rows".into();
+    }
+    let mut parts = Vec::new();
+    if s.rows_skipped > 0 {
+        parts.push(format!("{} skipped by the spec's rules", s.rows_skipped));
+    }
+    if s.rows_rejected > 0 {
+        parts.push(format!("{} rejected (see the issues)", s.rows_rejected));
+    }
+    if s.rows_other_period > 0 {
+        let other = if s.other_periods.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.other_periods.join(", "))
+        };
+        parts.push(format!(
+            "{} for other periods{other} than the file's {} to {}",
+            s.rows_other_period, s.period.start, s.period.end
+        ));
+    }
+    format!("{} rows read: {}", s.rows_read, parts.join(", "))
+}
+
+/// The pipeline on its blocking thread, handing accepted batches over a bounded channel.
+struct Run {
+    batches: tokio::sync::mpsc::Receiver<RecordBatch>,
+    /// Taken by [`Run::finish`]: a finished task cannot be awaited twice.
+    worker: Option<tokio::task::JoinHandle<Result<Outcome, IngestError>>>,
+}
+
+impl Run {
+    /// Starts reading and waits until the vendor is known (detected or forced).
+    async fn start(
+        specs: &SpecRegistry,
+        reference: Arc<Reference>,
+        req: &IngestRequest,
+        batch_id: &str,
+        progress: Arc<dyn Fn(usize) + Send + Sync>,
+    ) -> Result<(Self, Arc<CompiledSpec>, Vec<Candidate>), IngestError> {
+        let (tx, batches) = tokio::sync::mpsc::channel::<RecordBatch>(8);
+        let (spec_tx, spec_rx) = tokio::sync::oneshot::channel();
+        let specs = specs.clone();
+        let (r, id) = (req.clone(), batch_id.to_owned());
+        let worker = tokio::task::spawn_blocking(move || -> Result<Outcome, IngestError> {
+            let mut wb = crate::readers::open(&r.path, &r.name).map_err(Error::from)?;
+            let (spec, candidates) = match &r.vendor {
+                Some(v) => (
+                    specs
+                        .get(v)
+                        .cloned()
+                        .ok_or_else(|| IngestError::UnknownVendor {
+                            file: r.name.clone(),
+                            vendor: v.clone(),
+                            known: specs.vendors().join(", "),
+                        })?,
+                    vec![],
+                ),
+                None => detect(&specs, wb.as_mut())?,
             };
-            d.finish(&outcome.summary, &outcome.issues, &replaced)
-                .await?;
-        }
-        Ok::<_, IngestError>(report)
-    }
-    .await;
-    let error_report = match prepared {
-        Ok(r) => r,
-        Err(e) => {
-            staged.abort().await;
-            if let Some(d) = dbload {
-                d.rollback().await;
-            }
-            return Err(e);
-        }
-    };
-    Crashpoint::reached(req.pause_at, Crashpoint::BeforeCommit).await;
-    let commit = match staged.commit().await {
-        Ok(c) => c,
-        Err(e) => {
-            if let Some(d) = dbload {
-                d.rollback().await;
-            }
-            return Err(e.into());
-        }
-    };
-    Crashpoint::reached(req.pause_at, Crashpoint::BetweenCommits).await;
-    if let (Some(d), Some(pool)) = (dbload, db) {
-        // The lake has the batch: the database must follow, now or at the next repair.
-        if d.commit().await.is_err() {
-            crate::postgres::load::sync_from_lake(pool, lake, &req.tenant).await?;
-        }
-    }
-    let replaced = commit.remove.clone();
-    Ok(Report {
-        batch_id,
-        sha256,
-        status: Status::Loaded {
-            commit: Box::new(commit),
-            replaced,
-        },
-        candidates,
-        outcome: Some(outcome),
-        error_report,
-    })
-}
-
-/// The file's hash, computed beside the load.
-enum Hashing {
-    Running(tokio::task::JoinHandle<std::io::Result<String>>),
-    Done(String),
-}
-
-impl Hashing {
-    async fn wait(&mut self, file: &str) -> Result<&str, IngestError> {
-        if let Self::Running(task) = self {
-            let sha = task
+            let _ = spec_tx.send((spec.clone(), candidates));
+            let mut sink = |b: &RecordBatch| {
+                tx.blocking_send(b.clone())
+                    .map_err(|_| Error::Internal("the lake writer stopped".into()))
+            };
+            let mut tick = |n: usize| progress(n);
+            let out = pipeline::run(wb.as_mut(), &spec, &reference, &id, &mut sink, &mut tick)?;
+            Ok(out)
+        });
+        let mut run = Self {
+            batches,
+            worker: Some(worker),
+        };
+        match spec_rx.await {
+            Ok((spec, candidates)) => Ok((run, spec, candidates)),
+            Err(_) => Err(run
+                .finish()
                 .await
-                .map_err(|e| Error::Internal(e.to_string()))?
-                .map_err(|e| IngestError::Io(file.to_owned(), e))?;
-            *self = Self::Done(sha);
-        }
-        Ok(self.known().expect("done"))
-    }
-
-    fn ready(&self) -> bool {
-        match self {
-            Self::Running(task) => task.is_finished(),
-            Self::Done(_) => true,
+                .err()
+                .unwrap_or(Error::Internal("pipeline ended early".into()).into())),
         }
     }
 
-    fn known(&self) -> Option<&str> {
-        match self {
-            Self::Running(_) => None,
-            Self::Done(sha) => Some(sha),
+    /// The pipeline's outcome once every batch has been taken.
+    async fn finish(&mut self) -> Result<Outcome, IngestError> {
+        let worker = self.worker.take().ok_or_else(|| {
+            IngestError::from(Error::Internal("the pipeline was already awaited".into()))
+        })?;
+        worker.await.map_err(|e| Error::Internal(e.to_string()))?
+    }
+
+    /// Stops the pipeline: its next hand-over fails and it ends.
+    async fn cancel(mut self) {
+        self.batches.close();
+        if let Some(w) = self.worker.take() {
+            let _ = w.await;
         }
     }
 }
@@ -450,74 +413,4 @@ impl Report {
             error_report: None,
         }
     }
-}
-
-/// Columns of the error report.
-pub fn error_report_schema() -> Arc<Schema> {
-    let t = |n: &str, null| Field::new(n, DataType::Utf8, null);
-    Arc::new(Schema::new(vec![
-        t("file", false),
-        t("sheet", true),
-        Field::new("source_row", DataType::UInt32, true),
-        t("column", true),
-        t("value", true),
-        t("rule", false),
-        t("severity", false),
-        t("message", false),
-    ]))
-}
-
-/// The issues as an Arrow batch in error-report form.
-pub fn error_report_batch(issues: &[Issue]) -> RecordBatch {
-    let s = |f: &dyn Fn(&Issue) -> Option<String>| {
-        Arc::new(issues.iter().map(f).collect::<StringArray>()) as ArrayRef
-    };
-    let cols = vec![
-        s(&|i| Some(i.at.file.clone())),
-        s(&|i| i.at.sheet.clone()),
-        Arc::new(issues.iter().map(|i| i.at.row).collect::<UInt32Array>()) as ArrayRef,
-        s(&|i| i.at.column.clone()),
-        s(&|i| i.value.clone()),
-        s(&|i| Some(i.rule.clone())),
-        s(&|i| Some(format!("{:?}", i.severity).to_lowercase())),
-        s(&|i| Some(i.message.clone())),
-    ];
-    RecordBatch::try_new(error_report_schema(), cols).expect("report matches its schema")
-}
-
-async fn write_error_report(
-    lake: &Lake,
-    tenant: &str,
-    batch_id: &str,
-    issues: &[Issue],
-) -> Result<Option<(String, String)>, IngestError> {
-    if issues.is_empty() {
-        return Ok(None);
-    }
-    let batch = error_report_batch(issues);
-    let mut csv = Vec::new();
-    {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut csv);
-        w.write(&batch).map_err(LakeError::from)?;
-    }
-    let mut pq = Vec::new();
-    {
-        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut pq, batch.schema(), None)
-            .map_err(LakeError::from)?;
-        w.write(&batch).map_err(LakeError::from)?;
-        w.close().map_err(LakeError::from)?;
-    }
-    let base = format!("tenant={tenant}/_errors/{batch_id}");
-    let (csv_path, pq_path) = (format!("{base}.csv"), format!("{base}.errors.parquet"));
-    lake.store()
-        .put(&StorePath::from(csv_path.as_str()), PutPayload::from(csv))
-        .await
-        .map_err(LakeError::from)?;
-    lake.store()
-        .put(&StorePath::from(pq_path.as_str()), PutPayload::from(pq))
-        .await
-        .map_err(LakeError::from)?;
-    Ok(Some((csv_path, pq_path)))
 }

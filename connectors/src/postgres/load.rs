@@ -103,7 +103,7 @@ impl DbLoad {
         pool: &PgPool,
         meta: &BatchMeta,
         file_size: u64,
-        mode: crate::ingest::LoadMode,
+        mode: crate::lake::LoadMode,
     ) -> Result<Self, PgError> {
         let mut tx = pool.begin().await?;
         sqlx::query(
@@ -259,7 +259,7 @@ async fn write_issues(
     if issues.is_empty() {
         return Ok(());
     }
-    let report = crate::ingest::error_report_batch(issues);
+    let report = crate::error_report::batch(issues);
     let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![batch_id; issues.len()]))];
     cols.extend(report.columns().iter().cloned());
     let mut fields = vec![datafusion::arrow::datatypes::Field::new(
@@ -276,7 +276,12 @@ async fn write_issues(
     copy_batch(
         tx,
         "error_reports",
-        "batch_id, file, sheet, source_row, \"column\", raw_value, rule, severity, message",
+        &format!(
+            "batch_id, {}",
+            crate::error_report::COLUMNS
+                .map(|c| format!("\"{c}\""))
+                .join(", ")
+        ),
         &batch,
     )
     .await

@@ -53,6 +53,8 @@ pub struct Normalized {
     pub rejected: usize,
     /// Rows outside the file's period (living documents).
     pub other_period: usize,
+    /// Those rows by (year, month).
+    pub other_months: std::collections::BTreeMap<(i32, u32), usize>,
 }
 
 /// A typed column under construction. Text stays an Arrow array, shared with the raw batch
@@ -96,6 +98,9 @@ struct Rows {
     source_rows: Vec<u32>,
     rejected: Vec<bool>,
     issues: Vec<Issue>,
+    /// The output row of each issue, beside it: an unpivoted source row makes several output
+    /// rows, and only the issue's own row says whether it was kept, rejected or set aside.
+    issue_rows: Vec<usize>,
 }
 
 impl Rows {
@@ -115,6 +120,7 @@ impl Rows {
             self.rejected[i] = true;
         }
         let at = at.with_row(self.source_rows[i]);
+        self.issue_rows.push(i);
         self.issues.push(Issue {
             at,
             value: value.map(str::to_owned),
@@ -123,6 +129,22 @@ impl Rows {
             message,
         });
     }
+}
+
+/// How many of the flagged rows fall in each (year, month).
+fn months_of(
+    cols: &HashMap<&'static str, Values>,
+    flagged: &[bool],
+) -> std::collections::BTreeMap<(i32, u32), usize> {
+    let mut out = std::collections::BTreeMap::new();
+    if let (Some(Values::Int(y)), Some(Values::Int(m))) = (cols.get("year"), cols.get("month")) {
+        for i in (0..flagged.len()).filter(|&i| flagged[i]) {
+            if let (Some(y), Some(m)) = (y[i], m[i]) {
+                *out.entry((y as i32, m as u32)).or_insert(0) += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Days from 0001-01-01 (day 1) to 1970-01-01, Arrow's Date32 epoch.
@@ -183,6 +205,7 @@ impl<'a> Normalizer<'a> {
             source_rows,
             rejected: vec![false; n],
             issues: Vec::new(),
+            issue_rows: Vec::new(),
         };
         let labels: Vec<String> = source
             .schema()
@@ -203,6 +226,7 @@ impl<'a> Normalizer<'a> {
         }
         let mut cols = self.parse_fields(&texts, &mut rows);
         let other_period = self.fill_engine_columns(&mut cols, &mut rows);
+        let other_months = months_of(&cols, &other_period);
         self.lookup_products(&mut cols, &texts, &mut rows);
         self.money(&mut cols, &mut rows);
         let batch = self.to_batch(cols, &rows)?;
@@ -236,15 +260,24 @@ impl<'a> Normalizer<'a> {
         let rejected = (0..n)
             .filter(|&i| rows.rejected[i] && !other_period[i])
             .count();
-        let elsewhere: std::collections::HashSet<u32> = (0..n)
-            .filter(|&i| other_period[i])
-            .map(|i| rows.source_rows[i])
-            .collect();
-        let issues = rows
+        // Issues of rows set aside as another period's are dropped with their rows; every
+        // rejected row keeps its issue, also when its source row made rows for other months.
+        let issues: Vec<Issue> = rows
             .issues
             .into_iter()
-            .filter(|is| is.at.row.is_none_or(|r| !elsewhere.contains(&r)))
+            .zip(rows.issue_rows)
+            .filter(|(_, i)| !other_period[*i])
+            .map(|(issue, _)| issue)
             .collect();
+        let reported = issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count();
+        if reported != rejected {
+            return Err(Error::Internal(format!(
+                "{rejected} rows rejected but {reported} in the error report"
+            )));
+        }
         let accepted = accepted_rows(&batch, &keep)?;
         let accepted = RecordBatch::try_new(
             schema::schema(self.spec.spec.target),
@@ -255,6 +288,7 @@ impl<'a> Normalizer<'a> {
             issues,
             rejected,
             other_period: other_period.iter().filter(|o| **o).count(),
+            other_months,
         })
     }
 

@@ -1,0 +1,133 @@
+//! Loads that used to lose data with exit code 0: a file without rows for its period replacing
+//! a good month, and rejected rows of unpivoted files missing from the error report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use taskifai_connectors::ingest::{ingest, IngestError, IngestRequest, Report};
+use taskifai_connectors::lake::Lake;
+use taskifai_engine::issues::Severity;
+use taskifai_tests::{reference, repo_path, specs};
+
+const MARCH: &str = "bibbi sales march'25.xlsx";
+
+/// An Aromateque workbook: one quantity column per month header, a product per row.
+fn aromateque(dir: &Path, months: &[&str], products: &[(&str, &[&str])]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("TDSheet").unwrap();
+    let header: Vec<&str> = ["Номенклатура", "Код"]
+        .into_iter()
+        .chain(months.iter().copied())
+        .chain(["total", "Total in euro"])
+        .collect();
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, (code, qty)) in products.iter().enumerate() {
+        let row = r as u32 + 1;
+        sheet.write_string(row, 0, format!("BIBBI {code}")).unwrap();
+        sheet.write_string(row, 1, *code).unwrap();
+        for (c, q) in qty.iter().enumerate() {
+            match q.parse::<f64>() {
+                Ok(n) => sheet.write_number(row, c as u16 + 2, n),
+                Err(_) => sheet.write_string(row, c as u16 + 2, *q),
+            }
+            .unwrap();
+        }
+    }
+    let path = dir.join(MARCH);
+    book.save(&path).unwrap();
+    path
+}
+
+async fn load(lake: &Lake, path: &Path, allow_empty: bool) -> Result<Report, IngestError> {
+    let req = IngestRequest {
+        name: MARCH.into(),
+        vendor: Some("aromateque".into()),
+        allow_empty,
+        ..IngestRequest::new(path, "demo")
+    };
+    let (specs, reference) = (specs(), Arc::new(reference()));
+    ingest(lake, None, &specs, reference, req, Arc::new(|_| {})).await
+}
+
+async fn live_rows(lake: &Lake) -> u64 {
+    let snap = lake.snapshot("demo").await.unwrap();
+    snap.files("sellout_entries").iter().map(|f| f.rows).sum()
+}
+
+#[tokio::test]
+async fn a_file_without_rows_for_its_period_does_not_replace_the_loaded_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let good = repo_path(&format!("sample-data/vendors/aromateque/{MARCH}"));
+    load(&lake, &good, false)
+        .await
+        .expect("the real file loads");
+    let before = live_rows(&lake).await;
+    assert!(before > 0);
+
+    // Named March, but every quantity is for January or February.
+    let stale = aromateque(
+        &dir.path().join("x"),
+        &["2025-01-01", "2025-02-01"],
+        &[("BBBOJ100", &["2", "3"]), ("BBGOT100", &["1", "4"])],
+    );
+    let err = load(&lake, &stale, false).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, IngestError::Empty { .. }), "{text}");
+    for part in [
+        MARCH,
+        "4 for other periods (2025-01 (2 rows), 2025-02 (2 rows))",
+        "2025-03-01 to 2025-03-31",
+        "nothing changed",
+        "--allow-empty-replace",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+    assert_eq!(
+        live_rows(&lake).await,
+        before,
+        "the good month is still there"
+    );
+
+    // Asked for explicitly, the empty load replaces the month.
+    load(&lake, &stale, true).await.expect("allowed");
+    assert_eq!(live_rows(&lake).await, 0);
+}
+
+#[tokio::test]
+async fn a_rejected_month_of_an_unpivoted_row_is_in_the_error_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("x")).unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    // Each product row makes a row per month; only March is kept. BBGOT100's March quantity is
+    // not a number: its row is rejected, while its January and February rows are set aside.
+    let file = aromateque(
+        &dir.path().join("x"),
+        &["2025-01-01", "2025-02-01", "2025-03-01"],
+        &[
+            ("BBBOJ100", &["2", "3", "5"]),
+            ("BBGOT100", &["1", "4", "seven"]),
+            ("BBBOJ100", &["1", "1", "1"]),
+        ],
+    );
+    let report = load(&lake, &file, false)
+        .await
+        .expect("loads with a reject");
+    let outcome = report.outcome.unwrap();
+    assert_eq!(outcome.summary.rows_rejected, 1);
+    let errors: Vec<_> = outcome
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", outcome.issues);
+    assert_eq!(errors[0].value.as_deref(), Some("seven"));
+    assert_eq!(errors[0].at.row, Some(3));
+    // And the lake's report has the same line.
+    let paths = report.error_report.expect("a report");
+    let csv = std::fs::read_to_string(dir.path().join("lake").join(&paths.csv)).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("seven"), "{csv}");
+}
