@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskifai_connectors::ingest::{ingest, Crashpoint, IngestRequest, LoadMode, Status};
+use taskifai_engine::error::chain;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
@@ -235,9 +236,9 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
     .await
     .map_err(|e| {
         if e.is_transient() {
-            transient(format!("{e:#}"))
+            transient(chain(&e))
         } else {
-            permanent(e.to_string())
+            permanent(chain(&e))
         }
     })?;
     match report.status {

@@ -45,6 +45,8 @@ pub enum LakeError {
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("preparing rows for the lake")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("setting up the tenant's query session")]
+    Query(#[source] datafusion::error::DataFusionError),
     #[error("commit log entry {path} is unreadable: {message}")]
     Log { path: String, message: String },
     #[error("gave up committing after {0} concurrent commits")]

@@ -19,7 +19,7 @@ pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext,
     register_object_store(&ctx, lake);
     let snap = lake.snapshot(tenant).await?;
     for (name, table) in tables(lake, &snap).await? {
-        ctx.register_table(name, table).map_err(df)?;
+        ctx.register_table(name, table).map_err(LakeError::Query)?;
     }
     Ok(ctx)
 }
@@ -49,7 +49,7 @@ async fn tables(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, Lak
         let table_schema = schema::schema(target);
         let files = snap.files(name);
         let table: Arc<dyn TableProvider> = if files.is_empty() {
-            Arc::new(MemTable::try_new(table_schema, vec![vec![]]).map_err(df)?)
+            Arc::new(MemTable::try_new(table_schema, vec![vec![]]).map_err(LakeError::Query)?)
         } else {
             Arc::new(LakeTable::new(lake, table_schema, &files).await?)
         };
@@ -100,19 +100,10 @@ impl SessionCache {
         let ctx = new_context(self.runtime.clone());
         register_object_store(&ctx, lake);
         for (name, table) in tables {
-            ctx.register_table(name, table).map_err(df)?;
+            ctx.register_table(name, table).map_err(LakeError::Query)?;
         }
         Ok(ctx)
     }
 }
 
-fn df(e: datafusion::error::DataFusionError) -> LakeError {
-    df_msg(e.to_string())
-}
 
-fn df_msg(message: String) -> LakeError {
-    LakeError::Location {
-        location: "session".into(),
-        message,
-    }
-}

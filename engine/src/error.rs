@@ -20,14 +20,14 @@ pub enum Error {
     },
     #[error("{at}: no header row with {wanted:?} in the first {within} rows{}", nearest_hint(.nearest))]
     NoHeader {
-        at: Location,
+        at: Box<Location>,
         wanted: Vec<String>,
         within: u32,
         nearest: Option<String>,
     },
     #[error("{at}: no column {wanted:?}{} (headers: {headers:?})", nearest_hint(.nearest))]
     MissingColumn {
-        at: Location,
+        at: Box<Location>,
         wanted: String,
         nearest: Option<String>,
         headers: Vec<String>,
@@ -35,7 +35,7 @@ pub enum Error {
     #[error("{file}: no reporting period found; tried {tried}")]
     NoPeriod { file: String, tried: String },
     #[error("{at}: hook failed: {message}")]
-    Hook { at: Location, message: String },
+    Hook { at: Box<Location>, message: String },
     #[error("{file}: {rejected} of {total} rows rejected, more than the spec allows ({max:.0}%); nothing was loaded")]
     TooManyRejects {
         file: String,
@@ -47,8 +47,29 @@ pub enum Error {
     Detect { file: String, message: String },
     #[error("{file}: reference data: {message}")]
     Reference { file: String, message: String },
+    #[error("query engine")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("Arrow")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// An error with its causes, outermost first: `query engine: Arrow error: ...`. Use it wherever
+/// an error becomes a message for a person.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        // thiserror's `transparent` repeats its inner text; say each part once.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 fn nearest_hint(n: &Option<String>) -> String {
@@ -57,16 +78,6 @@ fn nearest_hint(n: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-impl From<datafusion::error::DataFusionError> for Error {
-    fn from(e: datafusion::error::DataFusionError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
 
-impl From<datafusion::arrow::error::ArrowError> for Error {
-    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

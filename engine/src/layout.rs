@@ -123,7 +123,7 @@ fn no_header(spec: &CompiledSpec, head: &[Vec<Option<String>>], at: &Location) -
         .find_map(|w| nearest(w, cells.iter().copied()))
         .map(str::to_owned);
     Error::NoHeader {
-        at: at.clone(),
+        at: Box::new(at.clone()),
         wanted,
         within: h.within,
         nearest,
@@ -308,7 +308,7 @@ impl<'a> Reshaper<'a> {
 fn missing(header: &Header, wanted: &str, at: Location) -> Error {
     let nearest = nearest(wanted, header.labels.iter().map(String::as_str)).map(str::to_owned);
     Error::MissingColumn {
-        at,
+        at: Box::new(at),
         wanted: wanted.into(),
         nearest,
         headers: header.labels.clone(),

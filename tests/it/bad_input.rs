@@ -84,8 +84,7 @@ async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<
         Arc::new(|_| {}),
     )
     .await
-    .err()
-    .expect("refused")
+    .expect_err("refused")
     .to_string();
     assert_eq!(
         tree(&env.root),
@@ -236,8 +235,7 @@ fn a_yaml_alias_bomb_is_refused_quickly() {
         text.push_str(&format!("{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
     }
     let err = taskifai_engine::spec::parse("bomb.yaml", &text)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(err.starts_with("bomb.yaml:"), "{err}");
 }
@@ -251,8 +249,7 @@ fn spec_errors_point_at_line_and_column() {
             "product_ean: { column: EAN, extract: '(' }",
         );
     let err = taskifai_engine::spec::parse("vendor-specs/boxnox.yaml", &text)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     let line = text
         .lines()
@@ -269,8 +266,7 @@ fn spec_errors_point_at_line_and_column() {
     );
     let typo = text.replace("keep_only_period: true", "keep_only_periods: true");
     let err = taskifai_engine::spec::parse("vendor-specs/boxnox.yaml", &typo)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(err.contains("unknown field `keep_only_periods`"), "{err}");
 }

@@ -228,8 +228,7 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
 #[test]
 fn a_cloud_url_without_a_bucket_is_refused_with_the_location() {
     let err = Lake::open_cloud("s3://", vec![])
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(err.contains("s3://"), "{err}");
 }

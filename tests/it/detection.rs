@@ -84,8 +84,7 @@ fn a_file_no_spec_claims_is_refused_with_the_candidates_and_scores() {
     std::fs::write(&path, "sku,warehouse,stock\nBBGOT100,Stockholm,12\n").unwrap();
     let mut wb = taskifai_connectors::readers::open(&path, "inventory.csv").unwrap();
     let err = detect(&specs(), wb.as_mut())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(err.contains("no vendor spec recognises this file"), "{err}");
     assert!(err.contains("pass --vendor"), "{err}");

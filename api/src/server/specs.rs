@@ -222,7 +222,7 @@ pub async fn dry_run(
             } else {
                 ApiError::Unprocessable {
                     code: "file_refused",
-                    message: e.to_string(),
+                    message: taskifai_engine::error::chain(&e),
                 }
             }
         })?;

@@ -36,7 +36,7 @@ pub enum IngestError {
         vendor: String,
         known: String,
     },
-    #[error("{0}: cannot read: {1}")]
+    #[error("{0}: cannot read")]
     Io(String, #[source] std::io::Error),
     #[error("tenant database: {0}")]
     Db(#[from] crate::postgres::PgError),

@@ -143,6 +143,6 @@ mod tests {
             vec![5, 2, 0, 6, 1, 2345, 6789, 0, 100]
         );
         assert_eq!(words(&numeric(0, 2)), vec![0, 0, 0, 2]);
-        assert_eq!(words(&numeric(10_000_0000, 4)), vec![1, 1, 0, 4, 1]);
+        assert_eq!(words(&numeric(100_000_000, 4)), vec![1, 1, 0, 4, 1]);
     }
 }

@@ -73,7 +73,7 @@ impl Copier {
         drop(self.chunks);
         self.done
             .await
-            .map_err(|e| PgError::Load(format!("the COPY task stopped: {e}")))?
+            .map_err(PgError::CopyTask)?
     }
 }
 
@@ -84,7 +84,7 @@ async fn copy_batch(
     batch: &RecordBatch,
 ) -> Result<(), PgError> {
     let mut bytes = copy::header();
-    copy::encode(batch, &mut bytes).map_err(PgError::Load)?;
+    copy::encode(batch, &mut bytes).map_err(PgError::Encode)?;
     bytes.extend(copy::trailer());
     let mut c = tx
         .copy_in_raw(&format!(
@@ -135,7 +135,7 @@ impl DbLoad {
             let tx = self
                 .tx
                 .take()
-                .ok_or_else(|| PgError::Load("the load has ended".into()))?;
+                .ok_or_else(|| PgError::Ended)?;
             let statement = format!(
                 "COPY \"{}\" ({}) FROM STDIN WITH (FORMAT binary)",
                 self.meta.table,
@@ -144,7 +144,7 @@ impl DbLoad {
             self.copier = Some(Copier::start(tx, statement));
         }
         let mut bytes = Vec::with_capacity(batch.num_rows() * 256);
-        copy::encode(batch, &mut bytes).map_err(PgError::Load)?;
+        copy::encode(batch, &mut bytes).map_err(PgError::Encode)?;
         let copier = self.copier.as_ref().expect("started above");
         if copier.chunks.send(bytes).await.is_err() {
             // The COPY failed; its error says why.
@@ -153,7 +153,7 @@ impl DbLoad {
                 .finish()
                 .await
                 .err()
-                .unwrap_or_else(|| PgError::Load("the COPY ended early".into())));
+                .unwrap_or(PgError::CopyEnded));
         }
         Ok(())
     }
@@ -165,7 +165,7 @@ impl DbLoad {
         }
         self.tx
             .as_mut()
-            .ok_or_else(|| PgError::Load("the load has ended".into()))
+            .ok_or_else(|| PgError::Ended)
     }
 
     /// Writes the error report and totals, and removes the rows of the batches this one
@@ -272,7 +272,7 @@ async fn write_issues(
         Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
         cols,
     )
-    .map_err(|e| PgError::Load(e.to_string()))?;
+    ?;
     copy_batch(
         tx,
         "error_reports",

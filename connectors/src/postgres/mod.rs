@@ -39,8 +39,24 @@ pub enum PgError {
     Db(#[from] sqlx::Error),
     #[error("migrating")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("{0}")]
-    Load(String),
+    #[error("encoding rows for COPY: {0}")]
+    Encode(String),
+    #[error("the COPY task stopped")]
+    CopyTask(#[source] tokio::task::JoinError),
+    #[error("the COPY ended early")]
+    CopyEnded,
+    #[error("the load has already ended")]
+    Ended,
+    #[error("building the error report rows")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("writing {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reference table: {0}")]
+    Reference(String),
     #[error("lake")]
     Lake(#[from] crate::lake::LakeError),
 }

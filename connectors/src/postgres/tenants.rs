@@ -187,7 +187,10 @@ impl Registry {
     async fn export(&self, t: &Tenant, dir: &Path) -> Result<PathBuf, PgError> {
         let out = dir.join(&t.id);
         std::fs::create_dir_all(&out)
-            .map_err(|e| PgError::Load(format!("cannot create {}: {e}", out.display())))?;
+            .map_err(|source| PgError::Io {
+                path: out.display().to_string(),
+                source,
+            })?;
         let mut conn =
             PgConnection::connect_with(&options_for(&self.url, &t.database_name)?).await?;
         let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_sqlx%' ORDER BY 1").fetch_all(&mut conn).await?;
@@ -203,8 +206,11 @@ impl Registry {
                 bytes.extend_from_slice(&chunk?);
             }
             drop(stream);
-            std::fs::write(out.join(format!("{table}.csv")), bytes)
-                .map_err(|e| PgError::Load(e.to_string()))?;
+            let file = out.join(format!("{table}.csv"));
+            std::fs::write(&file, bytes).map_err(|source| PgError::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
         }
         Ok(out)
     }
@@ -280,7 +286,7 @@ pub async fn load_reference(
             })
             .collect();
         let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        r.add_table(table, &header, &cells).map_err(PgError::Load)?;
+        r.add_table(table, &header, &cells).map_err(PgError::Reference)?;
     }
     Ok(r)
 }

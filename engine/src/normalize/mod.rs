@@ -415,7 +415,7 @@ impl<'a> Normalizer<'a> {
         for i in 0..rows.n {
             let map = Self::hook_row(&names, texts, rows, i);
             match hook.run(engine, map).map_err(|message| Error::Hook {
-                at: self.at(None).with_row(rows.source_rows[i]),
+                at: Box::new(self.at(None).with_row(rows.source_rows[i])),
                 message,
             })? {
                 HookOutcome::Reject(why) => {
@@ -444,7 +444,7 @@ impl<'a> Normalizer<'a> {
             .collect();
         let first_row = rows.source_rows.first().copied().unwrap_or(0);
         let out = hook.run(engine, input).map_err(|message| Error::Hook {
-            at: self.at(None).with_row(first_row),
+            at: Box::new(self.at(None).with_row(first_row)),
             message,
         })?;
         let mut edits = HashMap::new();
