@@ -105,5 +105,3 @@ impl SessionCache {
         Ok(ctx)
     }
 }
-
-

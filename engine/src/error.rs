@@ -78,6 +78,4 @@ fn nearest_hint(n: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;

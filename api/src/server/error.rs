@@ -95,9 +95,7 @@ impl From<PgError> for ApiError {
             PgError::ConnectionBudget(_) => Self::Unavailable(e.to_string()),
             PgError::TenantExists(_) => Self::Conflict(e.to_string()),
             PgError::InvalidTenantId(_) => Self::bad("invalid_tenant_id", e.to_string()),
-            _ => {
-                Self::internal(e)
-            }
+            _ => Self::internal(e),
         }
     }
 }

@@ -71,9 +71,7 @@ impl Copier {
     /// Ends the COPY and returns the transaction, or the COPY's error.
     async fn finish(self) -> Result<Transaction<'static, Postgres>, PgError> {
         drop(self.chunks);
-        self.done
-            .await
-            .map_err(PgError::CopyTask)?
+        self.done.await.map_err(PgError::CopyTask)?
     }
 }
 
@@ -132,10 +130,7 @@ impl DbLoad {
     /// Copies canonical rows in.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), PgError> {
         if self.copier.is_none() {
-            let tx = self
-                .tx
-                .take()
-                .ok_or_else(|| PgError::Ended)?;
+            let tx = self.tx.take().ok_or_else(|| PgError::Ended)?;
             let statement = format!(
                 "COPY \"{}\" ({}) FROM STDIN WITH (FORMAT binary)",
                 self.meta.table,
@@ -149,11 +144,7 @@ impl DbLoad {
         if copier.chunks.send(bytes).await.is_err() {
             // The COPY failed; its error says why.
             let copier = self.copier.take().expect("present");
-            return Err(copier
-                .finish()
-                .await
-                .err()
-                .unwrap_or(PgError::CopyEnded));
+            return Err(copier.finish().await.err().unwrap_or(PgError::CopyEnded));
         }
         Ok(())
     }
@@ -163,9 +154,7 @@ impl DbLoad {
         if let Some(c) = self.copier.take() {
             self.tx = Some(c.finish().await?);
         }
-        self.tx
-            .as_mut()
-            .ok_or_else(|| PgError::Ended)
+        self.tx.as_mut().ok_or_else(|| PgError::Ended)
     }
 
     /// Writes the error report and totals, and removes the rows of the batches this one
@@ -271,8 +260,7 @@ async fn write_issues(
     let batch = RecordBatch::try_new(
         Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
         cols,
-    )
-    ?;
+    )?;
     copy_batch(
         tx,
         "error_reports",

@@ -186,11 +186,10 @@ impl Registry {
 
     async fn export(&self, t: &Tenant, dir: &Path) -> Result<PathBuf, PgError> {
         let out = dir.join(&t.id);
-        std::fs::create_dir_all(&out)
-            .map_err(|source| PgError::Io {
-                path: out.display().to_string(),
-                source,
-            })?;
+        std::fs::create_dir_all(&out).map_err(|source| PgError::Io {
+            path: out.display().to_string(),
+            source,
+        })?;
         let mut conn =
             PgConnection::connect_with(&options_for(&self.url, &t.database_name)?).await?;
         let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_sqlx%' ORDER BY 1").fetch_all(&mut conn).await?;
@@ -286,7 +285,8 @@ pub async fn load_reference(
             })
             .collect();
         let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        r.add_table(table, &header, &cells).map_err(PgError::Reference)?;
+        r.add_table(table, &header, &cells)
+            .map_err(PgError::Reference)?;
     }
     Ok(r)
 }

@@ -74,13 +74,12 @@ fn find_item(
         if ind + 1 < min_indent {
             return None;
         }
-        if (t.starts_with("- ") || t == "-")
-            && *item_indent.get_or_insert(ind) == ind {
-                if seen == index {
-                    return Some((i, ind + 2));
-                }
-                seen += 1;
+        if (t.starts_with("- ") || t == "-") && *item_indent.get_or_insert(ind) == ind {
+            if seen == index {
+                return Some((i, ind + 2));
             }
+            seen += 1;
+        }
     }
     None
 }
