@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskifai_connectors::ingest::{ingest, Crashpoint, IngestRequest, LoadMode, Status};
+use taskifai_connectors::postgres::batches;
 use taskifai_engine::error::chain;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
@@ -134,13 +135,8 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
                 0,
             );
             if let Ok(tenant) = state.pools.pool(&job.tenant_id).await {
-                let status = if again { "pending" } else { "failed" };
-                let _ = sqlx::query("UPDATE upload_batches SET status = $2, error_summary = $3, finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1 AND status IN ('pending', 'processing')")
-                    .bind(&job.batch_id)
-                    .bind(status)
-                    .bind(&f.message)
-                    .execute(&tenant)
-                    .await;
+                let _ =
+                    batches::mark_attempt_failed(&tenant, &job.batch_id, &f.message, again).await;
             }
             tracing::warn!(worker, job = job.id, retry = again, error = %f.message, "Job attempt failed.");
         }
@@ -161,16 +157,6 @@ fn permanent(message: String) -> Failure {
     }
 }
 
-/// What the upload recorded for its job.
-#[derive(sqlx::FromRow)]
-struct Pending {
-    file_name: String,
-    storage_path: Option<String>,
-    mode: String,
-    vendor_override: Option<String>,
-    status: String,
-}
-
 /// One attempt at loading an upload; returns the rows accepted.
 async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Result<u64, Failure> {
     let pool = state
@@ -182,8 +168,10 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
             | taskifai_connectors::postgres::PgError::UnknownTenant(_) => permanent(e.to_string()),
             e => transient(format!("tenant database: {e}")),
         })?;
-    let row: Option<Pending> = sqlx::query_as("SELECT file_name, storage_path, mode, vendor_override, status FROM upload_batches WHERE id = $1").bind(&job.batch_id).fetch_optional(&pool).await.map_err(|e| transient(e.to_string()))?;
-    let Some(Pending {
+    let row = batches::queued(&pool, &job.batch_id)
+        .await
+        .map_err(|e| transient(chain(&e)))?;
+    let Some(batches::Queued {
         file_name,
         storage_path,
         mode,
@@ -195,12 +183,15 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
             "the upload was deleted before it was processed".into(),
         ));
     };
-    if status == "completed" || status == "completed_with_errors" {
+    let status = batches::parse_status(&status).map_err(|e| permanent(e.to_string()))?;
+    if status.is_loaded() {
         return Ok(0);
     }
     let storage_path =
         storage_path.ok_or_else(|| permanent("the upload has no stored file".into()))?;
-    sqlx::query("UPDATE upload_batches SET status = 'processing', started_at = coalesce(started_at, now()) WHERE id = $1").bind(&job.batch_id).execute(&pool).await.map_err(|e| transient(e.to_string()))?;
+    batches::mark_processing(&pool, &job.batch_id)
+        .await
+        .map_err(|e| transient(chain(&e)))?;
     let local = download(state, &storage_path, &file_name).await?;
     let reference = Arc::new(
         taskifai_connectors::postgres::tenants::load_reference(&pool)

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod error;
+pub mod form;
 pub mod ops;
 pub mod paging;
 pub mod query;

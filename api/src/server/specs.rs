@@ -4,6 +4,7 @@
 
 use super::auth::{Auth, Role};
 use super::error::{ApiError, ApiResult};
+use super::form;
 use super::tenancy::TenantCtx;
 use super::uploads::check_file_name;
 use crate::state::AppState;
@@ -162,32 +163,12 @@ pub async fn dry_run(
 ) -> ApiResult<Json<Value>> {
     auth.require(Role::Member)?;
     let (mut vendor, mut file) = (None::<String>, None::<(String, tempfile::NamedTempFile)>);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
-    {
+    while let Some(field) = form::next(&mut form).await? {
         match field.name().unwrap_or_default() {
-            "vendor" => {
-                vendor = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
-                        .trim()
-                        .to_owned(),
-                )
-                .filter(|v| !v.is_empty())
-            }
+            "vendor" => vendor = form::text(field).await?,
             "file" => {
                 let name = check_file_name(field.file_name().unwrap_or_default())?;
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?;
-                if bytes.len() as u64 > state.config.max_upload_bytes {
-                    return Err(ApiError::TooLarge(state.config.max_upload_bytes));
-                }
+                let bytes = form::bytes(field, state.config.max_upload_bytes).await?;
                 let tmp = tempfile::Builder::new()
                     .suffix(&format!("-{name}"))
                     .tempfile()

@@ -3,6 +3,7 @@
 
 use super::auth::{Auth, Role};
 use super::error::{ApiError, ApiResult};
+use super::form;
 use super::paging::Paging;
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use taskifai_connectors::error_report::ReportPaths;
+use taskifai_connectors::lake::LoadMode;
+use taskifai_connectors::postgres::batches::{self, BatchStatus, NewUpload};
 use tokio::io::AsyncWriteExt;
 
 const MAX_FILES: usize = 20;
@@ -107,34 +110,12 @@ pub async fn create(
     state
         .limiter
         .check(Bucket::Upload, &format!("{}:{}", tenant.id(), auth.who))?;
-    let (mut mode, mut vendor, mut stored) =
-        ("replace".to_owned(), None::<String>, Vec::<Stored>::new());
+    let (mut mode, mut vendor, mut stored) = (None::<String>, None::<String>, Vec::<Stored>::new());
     let result = async {
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
-        {
+        while let Some(field) = form::next(&mut form).await? {
             match field.name().unwrap_or_default() {
-                "mode" => {
-                    mode = field
-                        .text()
-                        .await
-                        .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
-                        .trim()
-                        .to_lowercase()
-                }
-                "vendor" => {
-                    vendor = Some(
-                        field
-                            .text()
-                            .await
-                            .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
-                            .trim()
-                            .to_owned(),
-                    )
-                    .filter(|v| !v.is_empty())
-                }
+                "mode" => mode = form::text(field).await?.map(|m| m.to_lowercase()),
+                "vendor" => vendor = form::text(field).await?,
                 "file" | "files" | "files[]" => {
                     if stored.len() == MAX_FILES {
                         return Err(ApiError::bad(
@@ -156,12 +137,12 @@ pub async fn create(
         if stored.is_empty() {
             return Err(ApiError::bad("no_file", "the upload has no `file` part"));
         }
-        if mode != "append" && mode != "replace" {
-            return Err(ApiError::bad(
-                "invalid_mode",
-                format!("mode {mode:?}: expected append or replace"),
-            ));
-        }
+        let mode = match &mode {
+            Some(m) => m
+                .parse::<LoadMode>()
+                .map_err(|e| ApiError::bad("invalid_mode", e))?,
+            None => LoadMode::Replace,
+        };
         if let Some(v) = &vendor {
             let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
             if specs.get(v).is_none() {
@@ -174,22 +155,25 @@ pub async fn create(
                 ));
             }
         }
-        Ok(())
+        Ok(mode)
     }
     .await;
-    if let Err(e) = result {
-        for s in &stored {
-            let _ = state
-                .lake
-                .store()
-                .delete(&StorePath::from(s.path.as_str()))
-                .await;
+    let mode = match result {
+        Ok(mode) => mode,
+        Err(e) => {
+            for s in &stored {
+                let _ = state
+                    .lake
+                    .store()
+                    .delete(&StorePath::from(s.path.as_str()))
+                    .await;
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let mut out = Vec::new();
     for s in stored {
-        out.push(record(&state, &tenant, &auth, s, &mode, vendor.as_deref()).await?);
+        out.push(record(&state, &tenant, &auth, s, mode, vendor.as_deref()).await?);
     }
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
@@ -240,15 +224,10 @@ async fn record(
     tenant: &TenantCtx,
     auth: &Auth,
     s: Stored,
-    mode: &str,
+    mode: LoadMode,
     vendor: Option<&str>,
 ) -> ApiResult<Accepted> {
-    let existing: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM upload_batches WHERE sha256 = $1 AND replaced_by IS NULL AND status IN ('pending', 'processing', 'completed', 'completed_with_errors') ORDER BY created_at LIMIT 1",
-    )
-    .bind(&s.sha256)
-    .fetch_optional(&tenant.pool)
-    .await?;
+    let existing = batches::live_with_sha(&tenant.pool, &s.sha256).await?;
     if let Some(dup) = existing {
         let _ = state
             .lake
@@ -263,21 +242,22 @@ async fn record(
             job_id: None,
         });
     }
-    sqlx::query("INSERT INTO upload_batches (id, file_name, file_size, sha256, mode, status, storage_path, vendor_override, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)")
-        .bind(&s.id)
-        .bind(&s.name)
-        .bind(s.size as i64)
-        .bind(&s.sha256)
-        .bind(mode)
-        .bind(&s.path)
-        .bind(vendor)
-        .bind(auth.user_id)
-        .execute(&tenant.pool)
-        .await?;
+    let upload = NewUpload {
+        id: &s.id,
+        file_name: &s.name,
+        file_size: s.size,
+        sha256: &s.sha256,
+        mode,
+        storage_path: &s.path,
+        vendor_override: vendor,
+        uploaded_by: auth.user_id,
+    };
+    batches::record_pending(&tenant.pool, &upload).await?;
     let job = match jobs::enqueue(&state.registry.pool, tenant.id(), &s.id).await {
         Ok(j) => j,
         Err(e) => {
-            let _ = sqlx::query("UPDATE upload_batches SET status = 'failed', error_summary = 'could not be queued; retry it' WHERE id = $1").bind(&s.id).execute(&tenant.pool).await;
+            let why = "could not be queued; retry it";
+            let _ = batches::mark_attempt_failed(&tenant.pool, &s.id, why, false).await;
             return Err(ApiError::internal(e));
         }
     };
@@ -322,6 +302,10 @@ pub async fn list(
 ) -> ApiResult<Json<Page<Upload>>> {
     let paged = paging(p.page, p.per_page)?;
     let (page, per_page) = (paged.page, paged.per_page);
+    if let Some(s) = &p.status {
+        s.parse::<BatchStatus>()
+            .map_err(|e| ApiError::bad("invalid_status", e))?;
+    }
     let filter = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR vendor = $2) AND ($3::text IS NULL OR file_name ILIKE '%' || $3 || '%')";
     let items = sqlx::query_as(&format!("SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE {filter} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"))
         .bind(&p.status)
@@ -372,7 +356,9 @@ pub async fn get(
 }
 
 fn terminal(status: &str) -> bool {
-    matches!(status, "completed" | "completed_with_errors" | "failed")
+    status
+        .parse::<BatchStatus>()
+        .is_ok_and(BatchStatus::is_final)
 }
 
 /// Server-sent events: `progress` while the job runs, then one `done` with the final state.
@@ -514,22 +500,15 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Member)?;
     let upload = fetch(&tenant, &id).await?;
-    if upload.status == "processing" {
+    if upload.status == BatchStatus::Processing.as_str() {
         return Err(ApiError::Conflict(
             "the upload is being processed; delete it when it has finished".into(),
         ));
     }
-    let source: Option<String> =
-        sqlx::query_scalar("SELECT storage_path FROM upload_batches WHERE id = $1")
-            .bind(&id)
-            .fetch_one(&tenant.pool)
-            .await?;
+    let source = batches::storage_path(&tenant.pool, &id).await?;
     // The lake decides: once the batch is gone there, the database follows (or is repaired).
     state.lake.delete_batch(tenant.id(), &id).await?;
-    sqlx::query("DELETE FROM upload_batches WHERE id = $1")
-        .bind(&id)
-        .execute(&tenant.pool)
-        .await?;
+    batches::delete(&tenant.pool, &id).await?;
     sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2")
         .bind(tenant.id())
         .bind(&id)
@@ -556,13 +535,13 @@ pub async fn retry(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Member)?;
     let upload = fetch(&tenant, &id).await?;
-    if upload.status != "failed" {
+    if upload.status != BatchStatus::Failed.as_str() {
         return Err(ApiError::Conflict(format!(
             "only failed uploads can be retried; this one is {}",
             upload.status
         )));
     }
-    sqlx::query("UPDATE upload_batches SET status = 'pending', error_summary = NULL, finished_at = NULL WHERE id = $1").bind(&id).execute(&tenant.pool).await?;
+    batches::mark_retried(&tenant.pool, &id).await?;
     if !jobs::requeue(&state.registry.pool, tenant.id(), &id).await? {
         jobs::enqueue(&state.registry.pool, tenant.id(), &id).await?;
     }

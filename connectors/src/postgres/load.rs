@@ -3,6 +3,7 @@
 //! is the decision point; [`sync_from_lake`] repairs the database from the lake after a crash
 //! between the two commits.
 
+use super::batches::{self, BatchStatus};
 use super::{copy, PgError};
 use crate::lake::{BatchMeta, Lake};
 use datafusion::arrow::array::{ArrayRef, StringArray};
@@ -12,7 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use taskifai_engine::issues::Issue;
 use taskifai_engine::pipeline::Summary;
-use taskifai_engine::schema::{self, EUR_SCALE, LOCAL_SCALE};
+use taskifai_engine::schema;
 use taskifai_engine::spec::Target;
 
 /// Column list of a canonical table, quoted for COPY.
@@ -104,21 +105,7 @@ impl DbLoad {
         mode: crate::lake::LoadMode,
     ) -> Result<Self, PgError> {
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO upload_batches (id, file_name, file_size, sha256, vendor, spec_version, status, target_table, started_at, mode) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7, now(), $8)
-             ON CONFLICT (id) DO UPDATE SET vendor = EXCLUDED.vendor, spec_version = EXCLUDED.spec_version, status = 'processing', target_table = EXCLUDED.target_table,
-             started_at = coalesce(upload_batches.started_at, now()), mode = EXCLUDED.mode, error_summary = NULL",
-        )
-            .bind(&meta.batch_id)
-            .bind(&meta.file_name)
-            .bind(file_size as i64)
-            .bind(&meta.sha256)
-            .bind(&meta.vendor)
-            .bind(meta.spec_version as i32)
-            .bind(&meta.table)
-            .bind(mode.as_str())
-            .execute(&mut *tx)
-            .await?;
+        batches::begin_load(&mut tx, meta, file_size, mode).await?;
         Ok(Self {
             tx: Some(tx),
             copier: None,
@@ -168,33 +155,7 @@ impl DbLoad {
         let batch_id = self.meta.batch_id.clone();
         let tx = self.tx().await?;
         write_issues(tx, &batch_id, issues).await?;
-        let status = if summary.rows_rejected > 0 {
-            "completed_with_errors"
-        } else {
-            "completed"
-        };
-        let dec = |v: i128, s: i8| taskifai_engine::values::format_scaled(v, s as u32);
-        sqlx::query(
-            "UPDATE upload_batches SET status = $2, rows_read = $3, rows_accepted = $4, rows_rejected = $5, rows_skipped = $6, warnings = $7,
-             quantity_total = $8, sales_local = $9::numeric, sales_eur = $10::numeric, currency = $11, period_start = $12, period_end = $13,
-             period_grain = $14, finished_at = now() WHERE id = $1",
-        )
-        .bind(&batch_id)
-        .bind(status)
-        .bind(summary.rows_read as i64)
-        .bind(summary.rows_accepted as i64)
-        .bind(summary.rows_rejected as i64)
-        .bind((summary.rows_skipped + summary.rows_other_period) as i64)
-        .bind(summary.warnings as i64)
-        .bind(summary.quantity)
-        .bind(dec(summary.sales_local, LOCAL_SCALE))
-        .bind(dec(summary.sales_eur, EUR_SCALE))
-        .bind(&summary.currency)
-        .bind(summary.period.start)
-        .bind(summary.period.end)
-        .bind(summary.period.grain.as_str())
-        .execute(&mut **tx)
-        .await?;
+        batches::finish_load(tx, &batch_id, summary).await?;
         let meta = self.meta.clone();
         replace(self.tx().await?, &meta, replaced).await
     }
@@ -232,12 +193,7 @@ async fn replace(
     .bind(replaced)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE upload_batches SET replaced_by = $2 WHERE id = ANY($1)")
-        .bind(replaced)
-        .bind(&meta.batch_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    batches::mark_replaced(tx, replaced, &meta.batch_id).await
 }
 
 async fn write_issues(
@@ -293,15 +249,14 @@ pub async fn sync_from_lake(
     // The database first, then the lake: a batch the database has committed was committed to
     // the lake before, so this snapshot holds it (read the other way round, a load finishing
     // in between would look like a batch the lake dropped, and be deleted).
-    let in_db: Vec<String> = sqlx::query_scalar("SELECT id FROM upload_batches WHERE status IN ('completed', 'completed_with_errors') AND replaced_by IS NULL").fetch_all(pool).await?;
+    let in_db = batches::live_loaded(pool).await?;
     let snap = lake.snapshot(tenant).await?;
     let in_db: HashSet<String> = in_db.into_iter().collect();
     let mut report = SyncReport::default();
     for id in in_db.iter().filter(|id| !snap.batches.contains_key(*id)) {
         // A load in flight may be replacing this batch right now; Postgres re-checks the
         // condition once that load's lock is released, and then the row is history, not debris.
-        let n = sqlx::query("DELETE FROM upload_batches WHERE id = $1 AND replaced_by IS NULL AND status IN ('completed', 'completed_with_errors')").bind(id).execute(pool).await?.rows_affected();
-        if n > 0 {
+        if batches::remove_loaded(pool, id).await? {
             report.removed.push(id.clone());
         }
     }
@@ -309,36 +264,14 @@ pub async fn sync_from_lake(
         let mut tx = pool.begin().await?;
         // The batch's own load may be between its lake and database commits: its transaction
         // holds the row, so wait for it and leave the batch alone if it committed.
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM upload_batches WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if matches!(
-            status.as_deref(),
-            Some("completed" | "completed_with_errors")
-        ) {
+        if batches::lock_status(&mut tx, id)
+            .await?
+            .is_some_and(BatchStatus::is_loaded)
+        {
             tx.rollback().await?;
             continue;
         }
-        sqlx::query("DELETE FROM upload_batches WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let inserted = sqlx::query("INSERT INTO upload_batches (id, file_name, sha256, vendor, spec_version, status, target_table, rows_accepted, period_start, period_end, finished_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8::date, $9::date, now()) ON CONFLICT (id) DO NOTHING")
-            .bind(id)
-            .bind(&meta.file_name)
-            .bind(&meta.sha256)
-            .bind(&meta.vendor)
-            .bind(meta.spec_version as i32)
-            .bind(&meta.table)
-            .bind(meta.rows as i64)
-            .bind(&meta.period_start)
-            .bind(&meta.period_end)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if inserted == 0 {
+        if !batches::insert_repaired(&mut tx, meta).await? {
             // Its own load (one that had not recorded the row before) committed meanwhile.
             tx.rollback().await?;
             continue;

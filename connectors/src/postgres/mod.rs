@@ -5,6 +5,7 @@
 //! tenant's. Migration versions of the two sets never collide (registry 1-99, tenant 100+), and
 //! each migrator ignores the other's versions, so both can live in one database.
 
+pub mod batches;
 pub mod copy;
 pub mod load;
 pub mod pools;
