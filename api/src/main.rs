@@ -1,4 +1,5 @@
-//! The `taskifai` binary. Today: the data engineer's CLI over the engine and the lake.
+//! The `taskifai` binary: the data engineer's CLI over the engine and the lake, the HTTP API
+//! (`serve`) and the load workers (`worker`).
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage error, 3 success with rejected rows.
 

@@ -24,7 +24,7 @@ pub struct Inner {
     pub metrics: Metrics,
     pub tenants: crate::server::tenancy::TenantCache,
     /// DataFusion tables per tenant snapshot, shared by requests.
-    pub sessions: taskifai_connectors::session::SessionCache,
+    pub query_sessions: taskifai_connectors::query_session::SessionCache,
 }
 
 impl AppState {
@@ -45,7 +45,7 @@ impl AppState {
             limiter,
             metrics: Metrics::default(),
             tenants: Default::default(),
-            sessions: Default::default(),
+            query_sessions: Default::default(),
         }))
     }
 }

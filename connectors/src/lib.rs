@@ -1,11 +1,13 @@
-//! TaskifAI's connectors: the file readers ([`readers`]), the tenant's reference tables
-//! ([`reference`]) and the Parquet lake on object storage ([`lake`]).
+//! TaskifAI's connectors: the file readers ([`readers`]), the load of one file ([`ingest`]) and
+//! its [`error_report`], the Parquet lake on object storage ([`lake`], read by DataFusion
+//! through [`lake_table`] and [`query_session`]), the tenant's reference tables
+//! ([`reference`]) and PostgreSQL ([`postgres`]: tenants, pools, COPY, upload batches).
 
 pub mod error_report;
 pub mod ingest;
 pub mod lake;
 pub mod lake_table;
 pub mod postgres;
+pub mod query_session;
 pub mod readers;
 pub mod reference;
-pub mod session;

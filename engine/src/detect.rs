@@ -88,18 +88,18 @@ pub fn score(spec: &CompiledSpec, wb: &mut dyn Workbook) -> Candidate {
 }
 
 /// Scores every spec, best first.
-pub fn rank(registry: &SpecRegistry, wb: &mut dyn Workbook) -> Vec<Candidate> {
-    let mut all: Vec<Candidate> = registry.iter().map(|s| score(s, wb)).collect();
+pub fn rank(specs: &SpecRegistry, wb: &mut dyn Workbook) -> Vec<Candidate> {
+    let mut all: Vec<Candidate> = specs.iter().map(|s| score(s, wb)).collect();
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.vendor.cmp(&b.vendor)));
     all
 }
 
 /// The spec that claims the file, or why none does.
 pub fn detect(
-    registry: &SpecRegistry,
+    specs: &SpecRegistry,
     wb: &mut dyn Workbook,
 ) -> Result<(Arc<CompiledSpec>, Vec<Candidate>)> {
-    let ranked = rank(registry, wb);
+    let ranked = rank(specs, wb);
     let list = |c: &[Candidate]| {
         c.iter()
             .take(4)
@@ -119,7 +119,7 @@ pub fn detect(
             message: format!("several vendor specs match equally ({}); pass --vendor to choose one", list(&ranked)),
         }),
         [best, ..] => {
-            let spec = registry.get(&best.vendor).expect("ranked from the registry").clone();
+            let spec = specs.get(&best.vendor).expect("ranked from these specs").clone();
             Ok((spec, ranked))
         }
     }

@@ -36,7 +36,7 @@ pub struct SpecExprs {
 }
 
 fn plan(ctx: &SessionContext, schema: &DFSchema, sql: &str) -> DfResult<Arc<dyn PhysicalExpr>> {
-    crate::sql::check_depth(sql)
+    crate::sql_guard::check_depth(sql)
         .map_err(|e| datafusion::error::DataFusionError::Plan(e.to_string()))?;
     let expr = ctx.parse_sql_expr(sql, schema)?;
     ctx.create_physical_expr(expr, schema)

@@ -22,7 +22,7 @@ pub mod raw;
 pub mod reference;
 pub mod schema;
 pub mod spec;
-pub mod sql;
+pub mod sql_guard;
 pub mod values;
 
 pub use error::{Error, Result};

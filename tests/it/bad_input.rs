@@ -197,10 +197,10 @@ async fn a_hook_that_loops_forever_fails_the_file() {
     let text = text.split("old_examples:").next().unwrap().to_owned();
     let spec =
         taskifai_engine::spec::parse("skins_nl.yaml", &text).expect("spec with a hook compiles");
-    let registry = SpecRegistry::new(vec![spec]);
+    let specs = SpecRegistry::new(vec![spec]);
     let csv = "Brand,Article,EANCode,SalesAmount,SalesAmountSPLY,SalesQuantity\nB,Ghost,7350154320008,195,,1\n";
     let err = refused(
-        &registry,
+        &specs,
         "BIBBIPARFU_ReportPeriod03-2025.csv",
         csv.as_bytes(),
         None,

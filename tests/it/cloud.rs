@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskifai_connectors::ingest::{ingest, IngestRequest, Status};
 use taskifai_connectors::lake::Lake;
-use taskifai_connectors::session::tenant_session;
-use taskifai_engine::sql::plan_read_only;
+use taskifai_connectors::query_session::tenant_session;
+use taskifai_engine::sql_guard::plan_read_only;
 use taskifai_tests::{reference, repo_path, specs};
 
 /// A moto S3 server on a free port, stopped when dropped.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use taskifai_connectors::ingest::{ingest, IngestRequest, Status};
 use taskifai_connectors::lake::{BatchMeta, Lake};
-use taskifai_connectors::session::tenant_session;
-use taskifai_engine::sql::plan_read_only;
+use taskifai_connectors::query_session::tenant_session;
+use taskifai_engine::sql_guard::plan_read_only;
 use taskifai_tests::{reference, repo_path, specs};
 
 fn lake() -> (tempfile::TempDir, Lake) {

@@ -1,8 +1,8 @@
 //! The SQL guard refuses anything but one read-only query over the tenant's own tables.
 
 use taskifai_connectors::lake::Lake;
-use taskifai_connectors::session::tenant_session;
-use taskifai_engine::sql::plan_read_only;
+use taskifai_connectors::query_session::tenant_session;
+use taskifai_engine::sql_guard::plan_read_only;
 
 async fn check(sql: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();

@@ -36,7 +36,7 @@ fn display_name(path: &Path) -> String {
 }
 
 pub fn detect(cli: &Cli, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let registry = specs(cli)?;
+    let specs = specs(cli)?;
     let mut failed = false;
     for f in files {
         let mut wb = match taskifai_connectors::readers::open(f, &display_name(f)) {
@@ -47,7 +47,7 @@ pub fn detect(cli: &Cli, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let verdict = taskifai_engine::detect::detect(&registry, wb.as_mut());
+        let verdict = taskifai_engine::detect::detect(&specs, wb.as_mut());
         match &verdict {
             Ok((spec, _)) => println!("{}: {}", f.display(), spec.spec.vendor),
             Err(e) => {
@@ -55,7 +55,7 @@ pub fn detect(cli: &Cli, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 println!("{}: no match: {e}", f.display());
             }
         }
-        for c in rank(&registry, wb.as_mut()).iter().take(3) {
+        for c in rank(&specs, wb.as_mut()).iter().take(3) {
             println!(
                 "  {:<12} {:.2} (needs {:.2}): {}",
                 c.vendor,
@@ -118,7 +118,7 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
         json,
     } = args;
     let (tenant, vendor, dry_run, json) = (tenant.as_str(), vendor.as_deref(), *dry_run, *json);
-    let registry = specs(cli)?;
+    let specs = specs(cli)?;
     let lake = Lake::open(&cli.lake)?;
     let db = super::db::tenant_pool(cli, tenant).await?;
     // With a database, reference data is the tenant's own; without, the reference folder.
@@ -147,7 +147,7 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
         let result = load::ingest(
             &lake,
             db.as_ref(),
-            &registry,
+            &specs,
             reference.clone(),
             req,
             Arc::new(move |n| b.inc(n as u64)),

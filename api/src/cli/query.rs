@@ -4,8 +4,8 @@ use super::{Cli, Format, LakeCommand};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use std::process::ExitCode;
 use taskifai_connectors::lake::Lake;
-use taskifai_connectors::session::tenant_session;
-use taskifai_engine::sql::plan_read_only;
+use taskifai_connectors::query_session::tenant_session;
+use taskifai_engine::sql_guard::plan_read_only;
 
 pub async fn run(
     cli: &Cli,

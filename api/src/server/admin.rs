@@ -2,10 +2,10 @@
 //! Platform admins live in the registry; their tokens carry the tenant `*`, which no tenant
 //! host accepts, and tenant tokens are refused here.
 
+use super::accounts::Credentials;
 use super::auth::{access_token, verify_password, Role};
 use super::error::{ApiError, ApiResult};
 use super::ratelimit::Bucket;
-use super::sessions::Credentials;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -63,7 +63,7 @@ pub async fn login(
             .await?;
     let hash = row
         .as_ref()
-        .map_or_else(|| super::sessions::DUMMY_HASH.to_owned(), |r| r.1.clone());
+        .map_or_else(|| super::accounts::DUMMY_HASH.to_owned(), |r| r.1.clone());
     match row {
         Some((id, _)) if verify_password(body.password, hash).await => {
             let token = access_token(&state, PLATFORM, id, &email, Role::Admin)?;

@@ -11,7 +11,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use taskifai_engine::analytics::{self as a, Dimension, Filters, Window};
+use taskifai_engine::analytics::{self as queries, Dimension, Filters, Window};
 
 /// Arrow batches as JSON objects, one per row.
 pub fn to_json(batches: &[RecordBatch]) -> ApiResult<Vec<Value>> {
@@ -30,7 +30,8 @@ fn first(batches: &[RecordBatch]) -> ApiResult<Value> {
     Ok(to_json(batches)?.into_iter().next().unwrap_or(Value::Null))
 }
 
-fn df(e: datafusion::error::DataFusionError) -> ApiError {
+/// A failed analytics query: the server's fault, not the request's.
+fn query_failed(e: datafusion::error::DataFusionError) -> ApiError {
     ApiError::internal(e)
 }
 
@@ -44,9 +45,16 @@ async fn prepare(
     let asked = filters
         .window(today)
         .map_err(|e| ApiError::bad("invalid_filter", e.to_string()))?;
-    let ctx = state.sessions.session(&state.lake, tenant.id()).await?;
-    a::register_filtered(&ctx, filters).await.map_err(df)?;
-    let window = a::resolve_window(&ctx, asked).await.map_err(df)?;
+    let ctx = state
+        .query_sessions
+        .session(&state.lake, tenant.id())
+        .await?;
+    queries::register_filtered(&ctx, filters)
+        .await
+        .map_err(query_failed)?;
+    let window = queries::resolve_window(&ctx, asked)
+        .await
+        .map_err(query_failed)?;
     Ok((ctx, window))
 }
 
@@ -75,16 +83,26 @@ pub async fn kpis(
             json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 }),
         ));
     };
-    let mut out = first(&a::totals(&ctx, w).await.map_err(df)?)?;
-    let movers = first(&a::movers(&ctx, w).await.map_err(df)?)?;
+    let mut out = first(&queries::totals(&ctx, w).await.map_err(query_failed)?)?;
+    let movers = first(&queries::movers(&ctx, w).await.map_err(query_failed)?)?;
     let (prev, last_year) = (
-        first(&a::revenue(&ctx, w.previous()).await.map_err(df)?)?,
-        first(&a::revenue(&ctx, w.year_before()).await.map_err(df)?)?,
+        first(
+            &queries::revenue(&ctx, w.previous())
+                .await
+                .map_err(query_failed)?,
+        )?,
+        first(
+            &queries::revenue(&ctx, w.year_before())
+                .await
+                .map_err(query_failed)?,
+        )?,
     );
     out["window"] = json!(w);
     out["fast_movers"] = movers["fast_movers"].clone();
     out["slow_movers"] = movers["slow_movers"].clone();
-    out["channels"] = Value::Array(to_json(&a::channel_mix(&ctx, w).await.map_err(df)?)?);
+    out["channels"] = Value::Array(to_json(
+        &queries::channel_mix(&ctx, w).await.map_err(query_failed)?,
+    )?);
     out["previous_period"] = json!({ "window": w.previous(), "revenue_eur": prev["revenue_eur"], "growth_pct": growth(&out, &prev) });
     out["same_period_last_year"] = json!({ "window": w.year_before(), "revenue_eur": last_year["revenue_eur"], "growth_pct": growth(&out, &last_year) });
     Ok(Json(out))
@@ -92,7 +110,7 @@ pub async fn kpis(
 
 #[derive(Debug, Deserialize)]
 pub struct SeriesParams {
-    pub bucket: Option<a::Bucket>,
+    pub bucket: Option<queries::Bucket>,
     #[serde(flatten)]
     pub filters: Filters,
 }
@@ -105,9 +123,13 @@ pub async fn timeseries(
     Query(p): Query<SeriesParams>,
 ) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
-    let bucket = p.bucket.unwrap_or(a::Bucket::Month);
+    let bucket = p.bucket.unwrap_or(queries::Bucket::Month);
     let points = match window {
-        Some(w) => to_json(&a::timeseries(&ctx, w, bucket).await.map_err(df)?)?,
+        Some(w) => to_json(
+            &queries::timeseries(&ctx, w, bucket)
+                .await
+                .map_err(query_failed)?,
+        )?,
         None => vec![],
     };
     Ok(Json(
@@ -146,9 +168,9 @@ async fn top(
     let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
     let items = match window {
         Some(w) => to_json(
-            &a::top(&ctx, w, by, p.limit.unwrap_or(10))
+            &queries::top(&ctx, w, by, p.limit.unwrap_or(10))
                 .await
-                .map_err(df)?,
+                .map_err(query_failed)?,
         )?,
         None => vec![],
     };
@@ -204,7 +226,7 @@ pub async fn channel_mix(
 ) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(&state, &tenant, &filters).await?;
     let items = match window {
-        Some(w) => to_json(&a::channel_mix(&ctx, w).await.map_err(df)?)?,
+        Some(w) => to_json(&queries::channel_mix(&ctx, w).await.map_err(query_failed)?)?,
         None => vec![],
     };
     Ok(Json(json!({ "window": window, "items": items })))
@@ -232,9 +254,9 @@ pub async fn sales(
     let (page, per_page) = (paged.page, paged.per_page);
     let items = match window {
         Some(w) => to_json(
-            &a::rows(&ctx, w, per_page as usize, paged.offset() as usize)
+            &queries::rows(&ctx, w, per_page as usize, paged.offset() as usize)
                 .await
-                .map_err(df)?,
+                .map_err(query_failed)?,
         )?,
         None => vec![],
     };

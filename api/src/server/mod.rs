@@ -1,5 +1,6 @@
 //! The HTTP API: one router over [`AppState`], served with graceful shutdown.
 
+pub mod accounts;
 pub mod admin;
 pub mod analytics;
 pub mod auth;
@@ -10,7 +11,6 @@ pub mod paging;
 pub mod query;
 pub mod ratelimit;
 pub mod reports;
-pub mod sessions;
 pub mod specs;
 pub mod tenancy;
 pub mod uploads;
@@ -33,16 +33,16 @@ pub fn router(state: AppState) -> Router {
     let upload_limit =
         DefaultBodyLimit::max(state.config.max_upload_bytes as usize * 2 + (1 << 20));
     let api = Router::new()
-        .route("/auth/register", post(sessions::register))
-        .route("/auth/login", post(sessions::login))
-        .route("/auth/refresh", post(sessions::refresh))
-        .route("/auth/logout", post(sessions::logout))
-        .route("/me", get(sessions::me))
+        .route("/auth/register", post(accounts::register))
+        .route("/auth/login", post(accounts::login))
+        .route("/auth/refresh", post(accounts::refresh))
+        .route("/auth/logout", post(accounts::logout))
+        .route("/me", get(accounts::me))
         .route(
             "/users",
-            get(sessions::list_users).post(sessions::create_user),
+            get(accounts::list_users).post(accounts::create_user),
         )
-        .route("/api-keys", post(sessions::create_api_key))
+        .route("/api-keys", post(accounts::create_api_key))
         .route(
             "/uploads",
             get(uploads::list).post(uploads::create).layer(upload_limit),

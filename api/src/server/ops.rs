@@ -43,14 +43,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         description = "Sell-out uploads, jobs, analytics and guarded SQL. The tenant comes from the host name; send `Authorization: Bearer <access token>` or `X-Api-Key`."
     ),
     paths(
-        super::sessions::register,
-        super::sessions::login,
-        super::sessions::refresh,
-        super::sessions::logout,
-        super::sessions::me,
-        super::sessions::list_users,
-        super::sessions::create_user,
-        super::sessions::create_api_key,
+        super::accounts::register,
+        super::accounts::login,
+        super::accounts::refresh,
+        super::accounts::logout,
+        super::accounts::me,
+        super::accounts::list_users,
+        super::accounts::create_user,
+        super::accounts::create_api_key,
         super::uploads::create,
         super::uploads::list,
         super::uploads::get,
@@ -82,8 +82,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::uploads::Upload,
         super::uploads::Accepted,
         super::uploads::ErrorRow,
-        super::sessions::Session,
-        super::sessions::User,
+        super::accounts::Session,
+        super::accounts::User,
         crate::jobs::JobView
     ))
 )]

@@ -35,11 +35,14 @@ pub async fn run(
         .max_rows
         .unwrap_or(state.config.query_max_rows)
         .clamp(1, state.config.query_max_rows);
-    let ctx = state.sessions.session(&state.lake, tenant.id()).await?;
+    let ctx = state
+        .query_sessions
+        .session(&state.lake, tenant.id())
+        .await?;
     let timeout = state.config.query_timeout;
     let work = async {
         // One more row than the cap tells whether the answer was cut.
-        let plan = taskifai_engine::sql::plan_read_only(&ctx, &req.sql, cap + 1)
+        let plan = taskifai_engine::sql_guard::plan_read_only(&ctx, &req.sql, cap + 1)
             .await
             .map_err(|e| ApiError::bad("sql_refused", e.to_string()))?;
         let df = ctx
