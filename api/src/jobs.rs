@@ -47,6 +47,16 @@ pub async fn enqueue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::R
 }
 
 /// Queues a batch again (a retry asked by a user); resets its attempts.
+/// Removes the jobs of a deleted upload.
+pub async fn forget(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2")
+        .bind(tenant)
+        .bind(batch_id)
+        .execute(registry)
+        .await?;
+    Ok(())
+}
+
 pub async fn requeue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<bool> {
     let n = sqlx::query(
         "UPDATE job_queue SET status = 'queued', attempts = 0, run_after = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, progress_rows = 0, finished_at = NULL

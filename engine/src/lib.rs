@@ -24,5 +24,6 @@ pub mod schema;
 pub mod spec;
 pub mod sql_guard;
 pub mod values;
+pub mod xorshift;
 
 pub use error::{Error, Result};

@@ -43,16 +43,45 @@ pub type RawStream = Box<dyn Iterator<Item = Result<RecordBatch, ReadError>> + S
 pub trait Workbook: Send {
     /// The file's name as given by the user, used in every message.
     fn file_name(&self) -> &str;
-    /// Sheet names in file order; a CSV has one sheet named after its format.
-    fn sheet_names(&self) -> Vec<String>;
-    /// Up to `n` first rows of a sheet as text cells, for detection, headers and periods.
-    fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError>;
+    /// Sheet names in file order; a CSV has one sheet named after its format. By default one
+    /// unnamed sheet (Parquet, JSON lines).
+    fn sheet_names(&self) -> Vec<String> {
+        vec![String::new()]
+    }
+    /// Up to `n` first rows of a sheet as text cells, for detection, headers and periods. By
+    /// default the first rows of [`Workbook::stream`]; readers that can stop early override it.
+    fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
+        head_of(self.stream(sheet)?, n)
+    }
     /// All rows of a sheet, from row 1.
     fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError>;
     /// Total rows if known without reading (for progress bars).
     fn row_count_hint(&self, _sheet: usize) -> Option<usize> {
         None
     }
+}
+
+/// The first `n` rows of a stream as text cells.
+pub fn head_of(stream: RawStream, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let mut rows = Vec::new();
+    for batch in stream {
+        let batch = batch?;
+        for r in 0..batch.num_rows() {
+            if rows.len() >= n {
+                return Ok(rows);
+            }
+            rows.push(
+                (1..batch.num_columns())
+                    .map(|c| {
+                        let a = batch.column(c).as_string::<i32>();
+                        a.is_valid(r).then(|| a.value(r).to_owned())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
 }
 
 /// The schema of a raw batch with `width` cell columns.

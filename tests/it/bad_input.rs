@@ -53,15 +53,9 @@ async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<
     let env = env();
     let good = repo_path("sample-data/vendors/skins_nl/BIBBIPARFU_ReportPeriod02-2025.xlsx");
     let req = |path: PathBuf, name: &str, vendor: Option<&str>| IngestRequest {
-        path,
         name: name.into(),
-        tenant: "demo".into(),
         vendor: vendor.map(Into::into),
-        dry_run: false,
-        mode: Default::default(),
-        allow_empty: false,
-        batch_id: None,
-        pause_at: None,
+        ..IngestRequest::new(path, "demo")
     };
     ingest(
         &env.lake,

@@ -95,15 +95,8 @@ async fn load(lake: &Lake, rel: &str) -> Status {
     let path = repo_path(&format!("sample-data/vendors/{rel}"));
     let name = rel.rsplit('/').next().unwrap().to_owned();
     let req = IngestRequest {
-        path,
         name,
-        tenant: "demo".into(),
-        vendor: None,
-        dry_run: false,
-        mode: Default::default(),
-        allow_empty: false,
-        batch_id: None,
-        pause_at: None,
+        ..IngestRequest::new(path, "demo")
     };
     ingest(
         lake,

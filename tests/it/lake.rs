@@ -19,15 +19,8 @@ fn lake() -> (tempfile::TempDir, Lake) {
 
 async fn load(lake: &Lake, tenant: &str, path: PathBuf, name: &str) -> Status {
     let req = IngestRequest {
-        path,
         name: name.into(),
-        tenant: tenant.into(),
-        vendor: None,
-        dry_run: false,
-        mode: Default::default(),
-        allow_empty: false,
-        batch_id: None,
-        pause_at: None,
+        ..IngestRequest::new(path, tenant)
     };
     ingest(
         lake,
@@ -297,15 +290,9 @@ async fn vacuum_removes_old_orphans_and_staging_files_but_not_young_ones() {
 async fn a_dry_run_loads_nothing() {
     let (_d, lake) = lake();
     let req = IngestRequest {
-        path: sample(SKINS_NL),
         name: "BIBBIPARFU_ReportPeriod02-2025.xlsx".into(),
-        tenant: "demo".into(),
-        vendor: None,
         dry_run: true,
-        mode: Default::default(),
-        allow_empty: false,
-        batch_id: None,
-        pause_at: None,
+        ..IngestRequest::new(sample(SKINS_NL), "demo")
     };
     let report = ingest(
         &lake,

@@ -21,15 +21,8 @@ fn sample(rel: &str) -> (PathBuf, String) {
 
 async fn load(lake: &Lake, pool: &PgPool, tenant: &str, (path, name): (PathBuf, String)) -> Status {
     let req = IngestRequest {
-        path,
         name,
-        tenant: tenant.into(),
-        vendor: None,
-        dry_run: false,
-        mode: Default::default(),
-        allow_empty: false,
-        batch_id: None,
-        pause_at: None,
+        ..IngestRequest::new(path, tenant)
     };
     ingest(
         lake,
@@ -163,15 +156,8 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
     // Load into the lake alone, as if the process died between the lake and database commits.
     let (path, name) = sample(BOXNOX);
     let req = IngestRequest {
-        path,
         name,
-        tenant: "demo".into(),
-        vendor: None,
-        dry_run: false,
-        mode: Default::default(),
-        allow_empty: false,
-        batch_id: None,
-        pause_at: None,
+        ..IngestRequest::new(path, "demo")
     };
     ingest(
         &lake,
@@ -288,15 +274,8 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
     let galilu = |tenant: &str| {
         let (path, name) = sample("galilu/BIbbi_sellout_Galilu_2025.xlsx");
         IngestRequest {
-            path,
             name,
-            tenant: tenant.into(),
-            vendor: None,
-            dry_run: false,
-            mode: Default::default(),
-            allow_empty: false,
-            batch_id: None,
-            pause_at: None,
+            ..IngestRequest::new(path, tenant)
         }
     };
     let r = ingest(

@@ -13,11 +13,15 @@ pub fn server_url() -> String {
     )
 }
 
-/// A registry database of one test, dropped with its tenants by [`TestDb::cleanup`].
+/// A registry database of one test, dropped with its tenants by [`TestDb::cleanup`], or when
+/// it goes out of scope (a failed assertion included), so no test leaves databases behind.
 pub struct TestDb {
     pub registry: Registry,
     pub name: String,
     pub url: String,
+    /// Tenant databases of this test start with this prefix.
+    tenant_prefix: String,
+    cleaned: bool,
 }
 
 impl TestDb {
@@ -44,31 +48,62 @@ impl TestDb {
                 format!("?{query}")
             }
         );
-        let registry = Registry::open(&url, &format!("t{tag}_"))
+        let tenant_prefix = format!("t{tag}_");
+        let registry = Registry::open(&url, &tenant_prefix)
             .await
             .expect("registry opens");
         Self {
             registry,
             name,
             url,
+            tenant_prefix,
+            cleaned: false,
         }
     }
 
     /// Drops the test's registry and tenant databases.
-    pub async fn cleanup(self) {
-        let tenants = self.registry.list().await.unwrap_or_default();
+    pub async fn cleanup(mut self) {
         self.registry.pool.close().await;
-        let mut admin = PgConnection::connect(&server_url())
-            .await
-            .expect("connects");
-        for db in tenants
-            .iter()
-            .map(|t| t.database_name.clone())
-            .chain([self.name])
-        {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-                .execute(&mut admin)
-                .await;
+        drop_databases(&self.name, &self.tenant_prefix).await;
+        self.cleaned = true;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
         }
+        // Drop cannot await, and may run inside the test's runtime: a thread of its own runs
+        // the clean-up on a runtime of its own, and is waited for.
+        let (name, prefix) = (self.name.clone(), self.tenant_prefix.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(drop_databases(&name, &prefix));
+            }
+        })
+        .join();
+    }
+}
+
+/// Drops the registry database `name` and every database starting with `tenant_prefix`.
+async fn drop_databases(name: &str, tenant_prefix: &str) {
+    let Ok(mut admin) = PgConnection::connect(&server_url()).await else {
+        return;
+    };
+    let like = format!("{}%", tenant_prefix.replace('_', "\\_"));
+    let tenants: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
+            .bind(like)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap_or_default();
+    for db in tenants.iter().map(String::as_str).chain([name]) {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
     }
 }

@@ -6,6 +6,7 @@ use rust_xlsxwriter::Workbook;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use taskifai_engine::xorshift::XorShift;
 
 /// EUR per unit, scaled by 10^4, as in `benches/reference/fx_rates.csv`.
 const RATES: [(&str, i128); 6] = [
@@ -39,20 +40,6 @@ const PRODUCTS: [(&str, &str, &str); 4] = [
     ("07350154320046", "Swimming Pool EDP, 50 ml", "BBSP50"),
 ];
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// What a correct run must produce.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Truth {
@@ -63,7 +50,7 @@ pub struct Truth {
     pub sales_eur: String,
 }
 
-fn row(rng: &mut Rng, i: usize) -> ([String; 10], Option<&'static str>, i128) {
+fn row(rng: &mut XorShift, i: usize) -> ([String; 10], Option<&'static str>, i128) {
     let (ean, name, fname) = PRODUCTS[rng.below(4) as usize];
     let (cur, rate) = RATES[rng.below(6) as usize];
     let qty = rng.below(5) as i64 + 1;
@@ -120,7 +107,7 @@ pub fn generate(
 ) -> anyhow::Result<(PathBuf, Truth)> {
     std::fs::create_dir_all(out)?;
     let path = out.join(format!("bench_{rows}_2025.{format}"));
-    let mut rng = Rng(seed.max(1));
+    let mut rng = XorShift::new(seed);
     let mut truth = Truth {
         rows,
         ..Truth::default()

@@ -28,13 +28,9 @@ impl FromRequestParts<AppState> for PlatformAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let token = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
+        let token = super::auth::bearer(&parts.headers)
             .ok_or_else(|| ApiError::Unauthorized("sign in as a platform admin".into()))?;
-        let claims = super::auth::verify_token(state, token.trim())?;
+        let claims = super::auth::verify_token(state, token)?;
         if claims.tenant != PLATFORM {
             return Err(ApiError::Forbidden(
                 "platform administration needs a platform admin's token".into(),

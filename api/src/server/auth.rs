@@ -185,10 +185,7 @@ impl FromRequestParts<AppState> for Auth {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        let bearer = header("authorization").and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        });
+        let bearer = bearer(&parts.headers);
         let auth = match (header("x-api-key"), bearer) {
             (Some(key), _) => api_key(&tenant, key).await?,
             (None, Some(t)) if t.starts_with(API_KEY_PREFIX) => api_key(&tenant, t).await?,
@@ -217,6 +214,15 @@ impl FromRequestParts<AppState> for Auth {
             .check(Bucket::User, &format!("{}:{}", tenant.id(), auth.who))?;
         Ok(auth)
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
+/// (RFC 7235), so `bearer` and `BEARER` are accepted as well.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Prefix of API keys, so they are recognizable in a `Bearer` header and in leaked-secret scans.

@@ -509,11 +509,7 @@ pub async fn delete(
     // The lake decides: once the batch is gone there, the database follows (or is repaired).
     state.lake.delete_batch(tenant.id(), &id).await?;
     batches::delete(&tenant.pool, &id).await?;
-    sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2")
-        .bind(tenant.id())
-        .bind(&id)
-        .execute(&state.registry.pool)
-        .await?;
+    jobs::forget(&state.registry.pool, tenant.id(), &id).await?;
     let store = state.lake.store();
     ReportPaths::of(tenant.id(), &id)
         .delete(store.as_ref())

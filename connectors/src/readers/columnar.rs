@@ -1,7 +1,7 @@
 //! Parquet and JSON lines: already tabular, so row 1 of the raw sheet is made from the column
 //! names and data rows follow from row 2, streamed batch by batch.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, UInt32Array};
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -45,27 +45,6 @@ fn builder(path: &Path, name: &str) -> Result<ParquetRecordBatchReaderBuilder<Fi
 }
 
 /// The first `n` rows of a raw stream (header row included) as text cells.
-fn head_of(stream: RawStream, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
-    let mut rows = Vec::new();
-    for batch in stream {
-        let batch = batch?;
-        for r in 0..batch.num_rows() {
-            if rows.len() >= n {
-                return Ok(rows);
-            }
-            rows.push(
-                (1..batch.num_columns())
-                    .map(|c| {
-                        let a: &StringArray = batch.column(c).as_string();
-                        a.is_valid(r).then(|| a.value(r).to_owned())
-                    })
-                    .collect(),
-            );
-        }
-    }
-    Ok(rows)
-}
-
 fn header_batch(columns: &[String]) -> RecordBatch {
     let mut b = RawBatchBuilder::new(columns.len());
     b.push(1, columns.iter().map(|c| Some(c.as_str())));
@@ -75,14 +54,6 @@ fn header_batch(columns: &[String]) -> RecordBatch {
 impl Workbook for ParquetWorkbook {
     fn file_name(&self) -> &str {
         &self.name
-    }
-
-    fn sheet_names(&self) -> Vec<String> {
-        vec![String::new()]
-    }
-
-    fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
-        head_of(self.stream(sheet)?, n)
     }
 
     fn stream(&mut self, _sheet: usize) -> Result<RawStream, ReadError> {
@@ -153,14 +124,6 @@ impl Workbook for JsonLinesWorkbook {
         &self.name
     }
 
-    fn sheet_names(&self) -> Vec<String> {
-        vec![String::new()]
-    }
-
-    fn head(&mut self, sheet: usize, n: usize) -> Result<Vec<Vec<Option<String>>>, ReadError> {
-        head_of(self.stream(sheet)?, n)
-    }
-
     fn stream(&mut self, _sheet: usize) -> Result<RawStream, ReadError> {
         let name = self.name.clone();
         let f = File::open(&self.path)
@@ -211,7 +174,7 @@ impl Workbook for JsonLinesWorkbook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::array::{AsArray, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
 
     #[test]

@@ -155,10 +155,7 @@ async fn uploads_become_kpis_that_match_the_sample_totals_and_deleting_one_takes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_filter_rank_and_page_and_events_end_with_done() {
     let s = TestServer::start(Options::default()).await;
-    let token = s.register("demo", "analyst@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = s.admin_token("demo", "analyst@bibbi.example").await;
     let files = [
         sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
         sample("online/BIBBI Online Orders 2025-04.xlsx"),

@@ -156,6 +156,25 @@ impl TestServer {
         res.json().await.unwrap()
     }
 
+    /// Signs up the tenant's first user and returns only the access token.
+    pub async fn admin_token(&self, tenant: &str, email: &str) -> String {
+        self.register(tenant, email).await["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
+    /// Uploads one file and returns its batch id.
+    pub async fn upload_one(&self, tenant: &str, token: &str, file: PathBuf) -> String {
+        let up: Value = self
+            .upload(tenant, token, &[file], &[])
+            .await
+            .json()
+            .await
+            .unwrap();
+        up[0]["id"].as_str().expect("a batch id").to_owned()
+    }
+
     /// An admin adds a user with a role and signs them in; returns their access token.
     pub async fn user(&self, tenant: &str, admin: &str, email: &str, role: &str) -> String {
         let res = self

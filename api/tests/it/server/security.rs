@@ -17,26 +17,15 @@ async fn one_tenant_cannot_reach_another_by_host_id_or_sql() {
     let s = TestServer::start(Options::default()).await;
     s.tenant("acme").await;
     s.tenant("globex").await;
-    let acme = s.register("acme", "ann@acme.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let globex = s.register("globex", "gus@globex.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let up: Vec<Value> = s
-        .upload(
+    let acme = s.admin_token("acme", "ann@acme.example").await;
+    let globex = s.admin_token("globex", "gus@globex.example").await;
+    let globex_batch = s
+        .upload_one(
             "globex",
             &globex,
-            &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")],
-            &[],
+            sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let globex_batch = up[0]["id"].as_str().unwrap().to_owned();
+        .await;
     s.wait("globex", &globex, &globex_batch).await;
 
     // Acme's token on globex's host.
@@ -366,10 +355,7 @@ async fn hostile_file_names_and_oversized_uploads_leave_nothing_behind() {
         ..Default::default()
     })
     .await;
-    let token = s.register("demo", "admin@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = s.admin_token("demo", "admin@bibbi.example").await;
     let bytes = std::fs::read(sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")).unwrap();
     for name in [
         "../../etc/passwd.xlsx",
@@ -472,10 +458,7 @@ async fn platform_admins_manage_tenants_and_tenant_tokens_cannot() {
     .execute(&s.db.registry.pool)
     .await
     .unwrap();
-    let tenant_admin = s.register("demo", "admin@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let tenant_admin = s.admin_token("demo", "admin@bibbi.example").await;
     let res = s
         .req(Method::GET, "demo", "/api/admin/tenants")
         .bearer_auth(&tenant_admin)

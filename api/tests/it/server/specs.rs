@@ -11,10 +11,7 @@ const BOXNOX: &str = "boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_spec_version_is_checked_then_activated_and_used() {
     let s = TestServer::start(Options::default()).await;
-    let admin = s.register("demo", "admin@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = s.admin_token("demo", "admin@bibbi.example").await;
     let member = s
         .user("demo", &admin, "member@bibbi.example", "member")
         .await;
@@ -118,10 +115,7 @@ async fn a_dry_run_reports_what_a_load_would_do_and_stores_nothing() {
         ..Default::default()
     })
     .await;
-    let token = s.register("demo", "admin@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = s.admin_token("demo", "admin@bibbi.example").await;
     let bytes = std::fs::read(sample(BOXNOX)).unwrap();
     let form = reqwest::multipart::Form::new().part(
         "file",

@@ -41,22 +41,14 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
         ..Default::default()
     })
     .await;
-    let token = s.register("demo", "ops@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let up: Vec<Value> = s
-        .upload(
+    let token = s.admin_token("demo", "ops@bibbi.example").await;
+    let id = s
+        .upload_one(
             "demo",
             &token,
-            &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")],
-            &[],
+            sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = up[0]["id"].as_str().unwrap().to_owned();
+        .await;
 
     let logs = tempfile::tempdir().unwrap();
     let mut first = worker(&s, true, &logs.path().join("first.log"));
@@ -121,22 +113,14 @@ async fn a_worker_asked_to_stop_gives_its_job_back_and_the_next_worker_finishes_
         ..Default::default()
     })
     .await;
-    let token = s.register("demo", "ops@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let up: Vec<Value> = s
-        .upload(
+    let token = s.admin_token("demo", "ops@bibbi.example").await;
+    let id = s
+        .upload_one(
             "demo",
             &token,
-            &[sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx")],
-            &[],
+            sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = up[0]["id"].as_str().unwrap().to_owned();
+        .await;
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("first.log");
     let mut first = worker(&s, true, &log);
@@ -179,10 +163,7 @@ async fn a_worker_asked_to_stop_gives_its_job_back_and_the_next_worker_finishes_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_fails_at_once_with_the_engines_message_and_can_be_retried() {
     let s = TestServer::start(Options::default()).await;
-    let token = s.register("demo", "ops@bibbi.example").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = s.admin_token("demo", "ops@bibbi.example").await;
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("april.xlsx");
     std::fs::write(&pdf, b"%PDF-1.7\n1 0 obj << >> endobj\n").unwrap();
