@@ -22,7 +22,7 @@ pub struct Inner {
     pub specs: SpecRegistry,
     pub limiter: Limiter,
     pub metrics: Metrics,
-    pub tenants: crate::server::tenancy::TenantCache,
+    pub tenants: crate::server::tenant_cache::TenantCache,
     /// DataFusion tables per tenant snapshot, shared by requests.
     pub query_sessions: taskifai_connectors::query_session::SessionCache,
 }

@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod specs;
 pub mod tenancy;
+pub mod tenant_cache;
 pub mod uploads;
 
 use crate::state::AppState;

@@ -81,7 +81,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     components(schemas(
         super::uploads::Upload,
         super::uploads::Accepted,
-        super::uploads::ErrorRow,
+        super::reports::ErrorRow,
         super::accounts::Session,
         super::accounts::User,
         crate::jobs::JobView

@@ -1,7 +1,20 @@
 //! Error reports as downloads: CSV for scripts, XLSX for the people who fix the files.
 
-use super::uploads::ErrorRow;
+use serde::Serialize;
 use taskifai_connectors::error_report::{csv_safe, COLUMNS as HEADER};
+
+/// One line of a batch's error report, as the tenant database holds it.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ErrorRow {
+    pub file: String,
+    pub sheet: Option<String>,
+    pub source_row: Option<i64>,
+    pub column: Option<String>,
+    pub raw_value: Option<String>,
+    pub rule: String,
+    pub severity: String,
+    pub message: String,
+}
 
 fn cells(r: &ErrorRow) -> [String; 8] {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();

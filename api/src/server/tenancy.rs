@@ -9,42 +9,9 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sqlx::PgPool;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use taskifai_connectors::postgres::tenants::Tenant;
 use taskifai_connectors::postgres::DEMO_TENANT;
-
-const CACHE_TTL: Duration = Duration::from_secs(5);
-
-/// Registry lookups by subdomain, kept briefly.
-#[derive(Default)]
-pub struct TenantCache(Mutex<HashMap<String, (Tenant, Instant)>>);
-
-impl TenantCache {
-    async fn get(&self, state: &AppState, subdomain: &str) -> ApiResult<Tenant> {
-        if let Some((t, at)) = self.0.lock().expect("tenant cache lock").get(subdomain) {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(t.clone());
-            }
-        }
-        let t = state.registry.by_subdomain(subdomain).await?;
-        self.0
-            .lock()
-            .expect("tenant cache lock")
-            .insert(subdomain.to_owned(), (t.clone(), Instant::now()));
-        Ok(t)
-    }
-
-    /// Drops what is cached for a tenant, so a status change applies to the next request.
-    pub fn forget(&self, tenant: &str) {
-        self.0
-            .lock()
-            .expect("tenant cache lock")
-            .retain(|_, (t, _)| t.id != tenant);
-    }
-}
 
 /// The subdomain a host names, or why it names none.
 pub fn subdomain_of(host: &str, base_domain: &str) -> Result<String, String> {
@@ -100,7 +67,7 @@ impl FromRequestParts<AppState> for TenantCtx {
             .or(parts.uri.host())
             .unwrap_or_default();
         let sub = subdomain_of(host, &state.config.base_domain).map_err(ApiError::NotFound)?;
-        let tenant = state.tenants.get(state, &sub).await?;
+        let tenant = state.tenants.get(&state.registry, &sub).await?;
         if tenant.status != "active" {
             return Err(ApiError::Suspended(tenant.id));
         }

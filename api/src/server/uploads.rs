@@ -6,6 +6,7 @@ use super::error::{ApiError, ApiResult};
 use super::form;
 use super::paging::Paging;
 use super::ratelimit::Bucket;
+use super::reports::ErrorRow;
 use super::tenancy::TenantCtx;
 use crate::jobs;
 use crate::state::AppState;
@@ -406,18 +407,6 @@ pub struct ErrorParams {
     pub format: Option<String>,
     pub page: Option<u64>,
     pub per_page: Option<u64>,
-}
-
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct ErrorRow {
-    pub file: String,
-    pub sheet: Option<String>,
-    pub source_row: Option<i64>,
-    pub column: Option<String>,
-    pub raw_value: Option<String>,
-    pub rule: String,
-    pub severity: String,
-    pub message: String,
 }
 
 /// The batch's rejected rows and warnings: a JSON page, or the whole report as CSV or XLSX.

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! An upload records its batch as pending; a worker marks it processing; the load's own
-//! transaction ([`super::load::DbLoad`]) records the outcome; a failure that will not be retried
+//! transaction (`DbLoad`, in the load module) records the outcome; a failure that will not be retried
 //! marks it failed, and an admin's retry makes it pending again. Every SQL statement that writes
 //! `upload_batches` lives here.
 
