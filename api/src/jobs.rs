@@ -23,7 +23,13 @@ pub struct Job {
     pub batch_id: String,
     pub attempts: i32,
     pub max_attempts: i32,
+    /// Times the job was taken over from a worker that stopped renewing its lease.
+    pub lost_leases: i32,
 }
+
+/// A job whose worker stopped this many times is not run again: the file is likely what
+/// stopped it (a crash or an abort), and running it again would stop the next worker too.
+pub const MAX_LOST_LEASES: i32 = 2;
 
 /// A job as clients see it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -47,6 +53,15 @@ pub async fn enqueue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::R
 }
 
 /// Queues a batch again (a retry asked by a user); resets its attempts.
+/// Whether a live worker holds the batch's job now (running under a lease not yet expired).
+pub async fn is_held(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_queue WHERE tenant_id = $1 AND batch_id = $2 AND status = 'running' AND locked_until >= now())")
+        .bind(tenant)
+        .bind(batch_id)
+        .fetch_one(registry)
+        .await
+}
+
 /// Removes the jobs of a deleted upload.
 pub async fn forget(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2")
@@ -71,7 +86,10 @@ pub async fn requeue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::R
 }
 
 /// Claims the next runnable job: queued and due, or running with an expired lease, from a
-/// tenant below its concurrency cap.
+/// tenant below its concurrency cap. Tenants take turns: the job of the tenant with the fewest
+/// running jobs goes first, then the longest waiting, so one tenant's queue of large files
+/// does not hold up another tenant's small one. Taking over an expired lease counts a lost
+/// lease.
 pub async fn claim(
     registry: &PgPool,
     worker: &str,
@@ -85,15 +103,17 @@ pub async fn claim(
         .execute(&mut *tx)
         .await?;
     let job = sqlx::query_as(
-        "UPDATE job_queue SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = now() + make_interval(secs => $2)
+        "UPDATE job_queue SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = now() + make_interval(secs => $2),
+             lost_leases = lost_leases + CASE WHEN status = 'running' THEN 1 ELSE 0 END
          WHERE id = (
-             SELECT j.id FROM job_queue j
+             SELECT j.id FROM job_queue j,
+                 LATERAL (SELECT count(*) AS n FROM job_queue r WHERE r.tenant_id = j.tenant_id AND r.status = 'running' AND r.locked_until >= now()) running
              WHERE ((j.status = 'queued' AND j.run_after <= now()) OR (j.status = 'running' AND j.locked_until < now()))
-               AND (SELECT count(*) FROM job_queue r WHERE r.tenant_id = j.tenant_id AND r.status = 'running' AND r.locked_until >= now()) < $3
-             ORDER BY j.run_after, j.id
-             FOR UPDATE SKIP LOCKED
+               AND running.n < $3
+             ORDER BY running.n, j.run_after, j.id
+             FOR UPDATE OF j SKIP LOCKED
              LIMIT 1)
-         RETURNING id, tenant_id, kind, batch_id, attempts, max_attempts",
+         RETURNING id, tenant_id, kind, batch_id, attempts, max_attempts, lost_leases",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())

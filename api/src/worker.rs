@@ -8,8 +8,9 @@
 use crate::jobs::{self, Job};
 use crate::metrics::JobOutcome;
 use crate::state::AppState;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use object_store::ObjectStoreExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,7 +78,24 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
     let started = Instant::now();
     tracing::info!(worker, job = job.id, tenant = %job.tenant_id, batch = %job.batch_id, attempt = job.attempts, "Job claimed.");
     let progress = Arc::new(AtomicU64::new(0));
-    let work = ingest_job(state, &job, progress.clone());
+    let work = async {
+        if job.lost_leases >= jobs::MAX_LOST_LEASES {
+            return Err(permanent(format!(
+                "the worker processing this file stopped {} times; the file has been set aside. Delete the upload, or retry it once the cause is fixed",
+                job.lost_leases
+            )));
+        }
+        // A panic in the load fails the job instead of ending this worker loop.
+        AssertUnwindSafe(ingest_job(state, &job, progress.clone()))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(permanent(format!(
+                    "the load stopped on an internal error: {}",
+                    panic_text(&panic)
+                )))
+            })
+    };
     tokio::pin!(work);
     let mut beat = tokio::time::interval(state.config.job_lease / 3);
     beat.tick().await;
@@ -141,6 +159,14 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
             tracing::warn!(worker, job = job.id, retry = again, error = %f.message, "Job attempt failed.");
         }
     }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
 }
 
 fn transient(message: String) -> Failure {

@@ -218,8 +218,10 @@ pub struct ServiceArgs {
     /// Seconds a worker owns a job without renewing; a dead worker's job is retaken after it.
     #[arg(long, env = "TASKIFAI_JOB_LEASE_SECS", default_value_t = 60)]
     pub lease_secs: u64,
-    #[arg(long, env = "TASKIFAI_JOBS_PER_TENANT", default_value_t = 2)]
-    pub jobs_per_tenant: i64,
+    /// Jobs one tenant may run at once across all workers; by default one less than this
+    /// process's workers (at least 1), so one tenant's queue never takes every worker.
+    #[arg(long, env = "TASKIFAI_JOBS_PER_TENANT")]
+    pub jobs_per_tenant: Option<i64>,
     /// Seconds a running job may take to finish on shutdown before it is given back.
     #[arg(long, env = "TASKIFAI_GRACE_SECS", default_value_t = 20)]
     pub grace_secs: u64,

@@ -35,7 +35,10 @@ fn config(args: &ServiceArgs) -> ServerConfig {
     c.base_domain = args.base_domain.clone();
     c.max_upload_bytes = args.max_upload_mb * 1024 * 1024;
     c.job_lease = Duration::from_secs(args.lease_secs.max(1));
-    c.jobs_per_tenant = args.jobs_per_tenant;
+    c.jobs_per_tenant = args
+        .jobs_per_tenant
+        .unwrap_or(args.workers as i64 - 1)
+        .max(1);
     c.access_ttl = Duration::from_secs(args.access_ttl_secs);
     c.shutdown_grace = Duration::from_secs(args.grace_secs);
     c

@@ -489,7 +489,10 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     auth.require(Role::Member)?;
     let upload = fetch(&tenant, &id).await?;
-    if upload.status == BatchStatus::Processing.as_str() {
+    // A processing upload whose worker died (its lease ran out) can go; a live load cannot.
+    if upload.status == BatchStatus::Processing.as_str()
+        && jobs::is_held(&state.registry.pool, tenant.id(), &id).await?
+    {
         return Err(ApiError::Conflict(
             "the upload is being processed; delete it when it has finished".into(),
         ));

@@ -90,6 +90,57 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
     s.stop().await;
 }
 
+/// A file that stops every worker that loads it (here: a worker frozen and killed at the same
+/// point, twice) is set aside as failed, with a message, instead of being retried forever; the
+/// tenant can then delete it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_stops_its_worker_twice_is_set_aside_and_can_be_deleted() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let token = s.admin_token("demo", "ops@bibbi.example").await;
+    let id = s
+        .upload_one(
+            "demo",
+            &token,
+            sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
+        )
+        .await;
+    let logs = tempfile::tempdir().unwrap();
+    for n in 0..2 {
+        let log = logs.path().join(format!("crash{n}.log"));
+        let mut w = worker(&s, true, &log);
+        until_frozen(&log).await;
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+    let mut last = worker(&s, false, &logs.path().join("last.log"));
+    let done = s.wait("demo", &token, &id).await;
+    last.kill().unwrap();
+    last.wait().unwrap();
+    assert_eq!(done["status"], "failed", "{done}");
+    let why = done["error_summary"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("stopped 2 times") && why.contains("set aside"),
+        "{done}"
+    );
+    assert_eq!(done["job"]["status"], "failed");
+    let res = s
+        .req(
+            reqwest::Method::DELETE,
+            "demo",
+            &format!("/api/uploads/{id}"),
+        )
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::NO_CONTENT);
+    s.stop().await;
+}
+
 /// Waits for a worker's log to say it reached the crash point (where it then hangs).
 async fn until_frozen(log: &std::path::Path) {
     let started = Instant::now();
@@ -255,5 +306,30 @@ async fn claims_respect_the_per_tenant_cap_and_only_the_lease_holder_finishes() 
         !jobs::complete(pool, &running, "late", 0).await.unwrap(),
         "a job completes once"
     );
+    db.cleanup().await;
+}
+
+/// One tenant's queue does not hold up another's: with a cap above one, the second claim goes to
+/// the tenant with nothing running, although the first tenant's jobs were queued earlier.
+#[tokio::test]
+async fn claims_take_turns_between_tenants() {
+    use taskifai_api::jobs;
+    let db = taskifai_tests::pg::TestDb::new().await;
+    let pool = &db.registry.pool;
+    for (tenant, batch) in [
+        ("acme", "a1"),
+        ("acme", "a2"),
+        ("acme", "a3"),
+        ("globex", "g1"),
+    ] {
+        jobs::enqueue(pool, tenant, batch).await.unwrap();
+    }
+    let lease = Duration::from_secs(30);
+    let mut order = Vec::new();
+    for w in 0..3 {
+        let j = jobs::claim(pool, &format!("w{w}"), lease, 2).await.unwrap();
+        order.push(j.expect("a job").batch_id);
+    }
+    assert_eq!(order, ["a1", "g1", "a2"]);
     db.cleanup().await;
 }
