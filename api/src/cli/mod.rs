@@ -8,6 +8,7 @@ mod query;
 mod samples;
 mod serve;
 mod spec;
+mod supervise;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -114,6 +115,10 @@ pub enum Command {
         host: String,
         #[arg(long, env = "TASKIFAI_PORT", default_value_t = 8080)]
         port: u16,
+        /// Run the workers in this process instead of a child process. A load that aborts the
+        /// process then takes the API down with it.
+        #[arg(long, env = "TASKIFAI_IN_PROCESS_WORKERS")]
+        in_process_workers: bool,
         #[command(flatten)]
         service: ServiceArgs,
     },
@@ -196,7 +201,7 @@ pub enum LakeCommand {
 }
 
 /// Settings shared by `serve` and `worker`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServiceArgs {
     /// Tenants are `<subdomain>.<base domain>`; localhost and IPs are the demo tenant.
     #[arg(
@@ -279,8 +284,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve {
             host,
             port,
+            in_process_workers,
             service,
-        } => serve::serve(&cli, service, host, *port).await,
+        } => serve::serve(&cli, service, host, *port, *in_process_workers).await,
         Command::Worker { service } => serve::worker(&cli, service).await,
         Command::Admin {
             command: AdminCommand::Add { email, password },

@@ -89,6 +89,7 @@ pub async fn serve(
     args: &ServiceArgs,
     host: &str,
     port: u16,
+    in_process_workers: bool,
 ) -> anyhow::Result<ExitCode> {
     init_logs();
     let state = state(cli, args).await?;
@@ -97,13 +98,21 @@ pub async fn serve(
         .with_context(|| format!("binding {host}:{port}"))?;
     println!("listening on http://{}", listener.local_addr()?);
     let shutdown = shutdown_signal();
-    let workers = (args.workers > 0).then(|| {
-        tokio::spawn(taskifai_api::worker::run(
+    let workers = match (args.workers, in_process_workers) {
+        (0, _) => None,
+        (n, true) => Some(tokio::spawn(taskifai_api::worker::run(
             state.clone(),
-            args.workers,
+            n,
             shutdown.clone(),
-        ))
-    });
+        ))),
+        (_, false) => {
+            let launch = super::supervise::Launch::new(cli, args);
+            Some(tokio::spawn(super::supervise::workers(
+                launch,
+                shutdown.clone(),
+            )))
+        }
+    };
     let mut stop = shutdown.clone();
     taskifai_api::serve(listener, state, async move {
         let _ = stop.wait_for(|s| *s).await;

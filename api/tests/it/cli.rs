@@ -250,3 +250,103 @@ async fn a_load_killed_between_the_lake_and_database_commits_is_repaired_by_the_
     assert_eq!(count("SELECT count(*) FROM upload_batches").await, 2);
     db.cleanup().await;
 }
+
+/// The children of a process, from /proc (no procps needed).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid ...: the name may hold spaces, so read after its last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// `serve` runs its workers in a child process: when that process dies (as a load that aborts
+/// would make it), the API keeps answering and a new worker process is started.
+#[tokio::test]
+async fn serve_keeps_answering_when_its_worker_process_dies() {
+    let db = taskifai_tests::pg::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = taskifai(&dir.path().join("lake"))
+        .env("DATABASE_URL", &db.url)
+        .env("TASKIFAI_JWT_SECRET", "test-secret")
+        .args(["serve", "--port", &port.to_string(), "--workers", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let health = format!("http://127.0.0.1:{port}/health");
+    let client = reqwest::Client::new();
+    let up = || async {
+        client
+            .get(&health)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    };
+    let wait_for = |what: &str| {
+        let what = what.to_owned();
+        move |ok: bool, started: std::time::Instant| {
+            assert!(
+                ok || started.elapsed() < std::time::Duration::from_secs(30),
+                "{what}"
+            );
+            ok
+        }
+    };
+    let started = std::time::Instant::now();
+    let check = wait_for("the server and its worker start");
+    let first = loop {
+        let kids = children(server.id());
+        if check(up().await && !kids.is_empty(), started) {
+            break kids[0];
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    Command::new("sh")
+        .args(["-c", &format!("kill -KILL {first}")])
+        .status()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let check = wait_for("a new worker process starts");
+    let second = loop {
+        assert!(up().await, "the API answers while its worker is gone");
+        let kids = children(server.id());
+        if let Some(&k) = kids.iter().find(|&&k| k != first) {
+            break k;
+        }
+        check(false, started);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", server.id())])
+        .status()
+        .unwrap();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // Gone, or a zombie waiting for a reaper: not running either way.
+    let stat = std::fs::read_to_string(format!("/proc/{second}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().next());
+    assert!(
+        matches!(state, None | Some("Z")),
+        "the worker stopped with the server"
+    );
+    db.cleanup().await;
+}
