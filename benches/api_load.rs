@@ -140,10 +140,19 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
+    let invite = taskifai_api::server::invites::create(
+        &state.pools.pool("demo").await?,
+        "bench@bibbi.example",
+        taskifai_api::server::auth::Role::Admin,
+        "bench",
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?
+    .invite_token;
     let session: Value = client
         .post(format!("{base}/api/auth/register"))
         .header(HOST, "localhost")
-        .json(&json!({ "email": "bench@bibbi.example", "password": "benchmark password" }))
+        .json(&json!({ "email": "bench@bibbi.example", "password": "benchmark password", "invite": invite }))
         .send()
         .await?
         .json()

@@ -241,6 +241,17 @@ pub enum AdminCommand {
         #[arg(long, env = "TASKIFAI_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Invite someone to a tenant (its first admin, usually); prints the one-time invite
+    /// token to register with (POST /api/auth/register with `invite`).
+    Invite {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// admin, member or viewer.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -291,6 +302,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin {
             command: AdminCommand::Add { email, password },
         } => serve::add_admin(&cli, email, password).await,
+        Command::Admin {
+            command:
+                AdminCommand::Invite {
+                    tenant,
+                    email,
+                    role,
+                },
+        } => serve::invite(&cli, tenant, email, role).await,
         Command::GenSamples { out } => {
             for p in samples::generate(out)? {
                 println!("wrote {}", p.display());

@@ -132,6 +132,26 @@ pub async fn worker(cli: &Cli, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn invite(cli: &Cli, tenant: &str, email: &str, role: &str) -> anyhow::Result<ExitCode> {
+    use taskifai_api::server::{auth::Role, invites};
+    let role = Role::parse(role)
+        .ok_or_else(|| anyhow::anyhow!("role {role:?}: expected admin, member or viewer"))?;
+    let pool = super::db::tenant_pool(cli, tenant).await?.ok_or_else(|| {
+        anyhow::anyhow!("invites live in the tenant's database: set DATABASE_URL")
+    })?;
+    let invite = invites::create(&pool, email, role, "cli")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "invite for {} ({}) on tenant {tenant}, valid until {}:\n{}",
+        invite.email,
+        role.as_str(),
+        invite.expires_at.format("%Y-%m-%d %H:%M UTC"),
+        invite.invite_token
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn add_admin(cli: &Cli, email: &str, password: &str) -> anyhow::Result<ExitCode> {
     let registry = super::db::registry(cli).await?;
     if password.chars().count() < 10 {

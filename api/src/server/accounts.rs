@@ -33,9 +33,12 @@ pub struct NewUser {
     pub password: String,
     #[serde(default)]
     pub full_name: String,
-    /// Ignored on register (the first user is the admin).
+    /// Ignored on register (the invite says the role).
     #[serde(default)]
     pub role: Option<Role>,
+    /// Register only: the invite token an admin gave this email address.
+    #[serde(default)]
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -64,20 +67,82 @@ pub struct RefreshRequest {
 
 const MIN_PASSWORD: usize = 10;
 
-fn check_new_user(u: &NewUser) -> ApiResult<String> {
-    let email = u.email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 254 || email.starts_with('@') {
+/// Passwords that are refused however long they are: the most common ones of ten characters
+/// or more in public breach lists.
+const COMMON_PASSWORDS: [&str; 16] = [
+    "1234567890",
+    "12345678910",
+    "123456789a",
+    "0123456789",
+    "1q2w3e4r5t",
+    "qwertyuiop",
+    "1qaz2wsx3edc",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd123",
+    "iloveyou123",
+    "abcdefghij",
+    "qwerty12345",
+    "aaaaaaaaaa",
+    "letmein1234",
+];
+
+/// An email address in a plain form (`local@domain.tld`), lower-cased; a clear 400 otherwise.
+pub fn check_email(raw: &str) -> ApiResult<String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            let local_ok = (1..=64).contains(&local.len())
+                && !local.starts_with('.')
+                && !local.ends_with('.')
+                && !local.contains("..")
+                && local
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            let labels: Vec<&str> = domain.split('.').collect();
+            let domain_ok = labels.len() >= 2
+                && labels.iter().all(|l| {
+                    (1..=63).contains(&l.len())
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            local_ok && domain_ok
+        });
+    if !valid {
         return Err(ApiError::bad(
             "invalid_email",
-            format!("{:?} is not an email address", u.email),
+            format!("{raw:?} is not an email address (expected name@domain.tld)"),
         ));
     }
-    if u.password.chars().count() < MIN_PASSWORD {
+    Ok(email)
+}
+
+/// A password of at least MIN_PASSWORD characters besides surrounding spaces, not one of the
+/// most common ones.
+fn check_password(password: &str) -> ApiResult<()> {
+    let trimmed = password.trim();
+    if trimmed.chars().count() < MIN_PASSWORD {
         return Err(ApiError::bad(
             "weak_password",
-            format!("a password needs at least {MIN_PASSWORD} characters"),
+            format!("a password needs at least {MIN_PASSWORD} characters besides spaces"),
         ));
     }
+    let lower = trimmed.to_lowercase();
+    let one_char = trimmed.chars().all(|c| trimmed.starts_with(c));
+    if one_char || COMMON_PASSWORDS.contains(&lower.as_str()) {
+        return Err(ApiError::bad(
+            "weak_password",
+            "this password is among the most common ones; choose another",
+        ));
+    }
+    Ok(())
+}
+
+fn check_new_user(u: &NewUser) -> ApiResult<String> {
+    let email = check_email(&u.email)?;
+    check_password(&u.password)?;
     Ok(email)
 }
 
@@ -96,34 +161,35 @@ async fn insert_user(pool: &PgPool, u: &NewUser, email: &str, role: Role) -> Api
         })
 }
 
-/// The first user of a tenant signs up and becomes its admin; later users are added by an admin.
-#[utoipa::path(post, path = "/api/auth/register", request_body = NewUser, responses((status = 201, body = Session), (status = 403, description = "the tenant has users already")), tag = "auth")]
+/// Signs up with an invite (`invite`), for the email address it was made for, with its role.
+#[utoipa::path(post, path = "/api/auth/register", request_body = NewUser, responses((status = 201, body = Session), (status = 403, description = "no valid invite for this email address")), tag = "auth")]
 pub async fn register(
     State(state): State<AppState>,
     tenant: TenantCtx,
     Json(body): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let email = check_new_user(&body)?;
-    let mut tx = tenant.pool.begin().await?;
-    // Serializes concurrent first sign-ups.
-    sqlx::query("LOCK TABLE users IN EXCLUSIVE MODE")
-        .execute(&mut *tx)
-        .await?;
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&mut *tx)
-        .await?;
-    if existing > 0 {
+    let Some(token) = body.invite.as_deref() else {
         return Err(ApiError::Forbidden(
-            "this tenant has users already; ask an admin to add you".into(),
+            "registration needs an invite: a platform admin invites a tenant's first admin, a tenant admin everyone else".into(),
         ));
-    }
+    };
     let hash = hash_password(body.password.clone()).await?;
-    let user: User = sqlx::query_as("INSERT INTO users (email, password_hash, full_name, role) VALUES ($1, $2, $3, 'admin') RETURNING id, email, full_name, role")
+    let mut tx = tenant.pool.begin().await?;
+    let role = super::invites::redeem(&mut tx, token, &email).await?;
+    let user: User = sqlx::query_as("INSERT INTO users (email, password_hash, full_name, role) VALUES ($1, $2, $3, $4) RETURNING id, email, full_name, role")
         .bind(&email)
         .bind(hash)
         .bind(&body.full_name)
+        .bind(role.as_str())
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                ApiError::Conflict(format!("{email} has an account already; sign in"))
+            }
+            e => e.into(),
+        })?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -5,13 +5,14 @@
 use super::accounts::Credentials;
 use super::auth::{access_token, verify_password, Role};
 use super::error::{ApiError, ApiResult};
+use super::invites::{self, Invite};
 use super::ratelimit::Bucket;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use taskifai_connectors::postgres::tenants::Tenant;
@@ -84,20 +85,63 @@ pub async fn list(
 pub struct NewTenant {
     pub id: String,
     pub display_name: Option<String>,
+    /// Invites this address as the tenant's first admin; the answer carries the invite.
+    pub owner_email: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/admin/tenants", request_body = NewTenant, responses((status = 201), (status = 409)), tag = "admin")]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedTenant {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub tenant: Tenant,
+    pub invite: Option<Invite>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerInvite {
+    pub email: String,
+}
+
+/// Invites a tenant's admin (its first one, or a replacement).
+#[utoipa::path(post, path = "/api/admin/tenants/{id}/invites", request_body = OwnerInvite, responses((status = 201, body = Invite)), tag = "admin")]
+pub async fn invite(
+    State(state): State<AppState>,
+    admin: PlatformAdmin,
+    Path(id): Path<String>,
+    Json(body): Json<OwnerInvite>,
+) -> ApiResult<(StatusCode, Json<Invite>)> {
+    let pool = state.pools.pool(&id).await?;
+    let invite = invites::create(&pool, &body.email, Role::Admin, &admin.email).await?;
+    tracing::info!(tenant = %id, by = %admin.email, "Tenant admin invited.");
+    Ok((StatusCode::CREATED, Json(invite)))
+}
+
+#[utoipa::path(post, path = "/api/admin/tenants", request_body = NewTenant, responses((status = 201, body = CreatedTenant), (status = 409)), tag = "admin")]
 pub async fn create(
     State(state): State<AppState>,
     admin: PlatformAdmin,
     Json(body): Json<NewTenant>,
-) -> ApiResult<(StatusCode, Json<Tenant>)> {
+) -> ApiResult<(StatusCode, Json<CreatedTenant>)> {
+    if let Some(email) = &body.owner_email {
+        super::accounts::check_email(email)?;
+    }
     let t = state
         .registry
         .create(&body.id, body.display_name.as_deref().unwrap_or(&body.id))
         .await?;
     tracing::info!(tenant = %t.id, by = %admin.email, "Tenant created.");
-    Ok((StatusCode::CREATED, Json(t)))
+    let invite = match &body.owner_email {
+        Some(email) => {
+            let pool = state.pools.pool(&t.id).await?;
+            Some(invites::create(&pool, email, Role::Admin, &admin.email).await?)
+        }
+        None => None,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTenant { tenant: t, invite }),
+    ))
 }
 
 async fn set_status(state: &AppState, id: &str, status: &str) -> ApiResult<Json<Tenant>> {

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod auth;
 pub mod error;
 pub mod form;
+pub mod invites;
 pub mod ops;
 pub mod paging;
 pub mod query;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
             get(accounts::list_users).post(accounts::create_user),
         )
         .route("/api-keys", post(accounts::create_api_key))
+        .route("/invites", post(invites::invite))
         .route(
             "/uploads",
             get(uploads::list).post(uploads::create).layer(upload_limit),
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/query", post(query::run))
         .route("/admin/login", post(admin::login))
         .route("/admin/tenants", get(admin::list).post(admin::create))
+        .route("/admin/tenants/{id}/invites", post(admin::invite))
         .route("/admin/tenants/{id}/suspend", post(admin::suspend))
         .route("/admin/tenants/{id}/resume", post(admin::resume))
         .route("/openapi.json", get(ops::openapi))

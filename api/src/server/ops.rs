@@ -51,6 +51,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::accounts::list_users,
         super::accounts::create_user,
         super::accounts::create_api_key,
+        super::invites::invite,
         super::uploads::create,
         super::uploads::list,
         super::uploads::get,
@@ -75,6 +76,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::admin::login,
         super::admin::list,
         super::admin::create,
+        super::admin::invite,
         super::admin::suspend,
         super::admin::resume,
     ),
@@ -84,6 +86,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::reports::ErrorRow,
         super::accounts::Session,
         super::accounts::User,
+        super::invites::Invite,
         crate::jobs::JobView
     ))
 )]

@@ -144,6 +144,16 @@ impl Registry {
 
     /// Sets a tenant `active` or `suspended`.
     pub async fn set_status(&self, id: &str, status: &str) -> Result<(), PgError> {
+        if id == DEMO_TENANT {
+            // `demo` has no registry row until its status is set: it gets one, so it can be
+            // suspended like any tenant.
+            sqlx::query("INSERT INTO tenants (id, subdomain, display_name, database_name, status) VALUES ($1, $1, 'Demo', $2, $3) ON CONFLICT (id) DO NOTHING")
+                .bind(id)
+                .bind(self.registry_database().await?)
+                .bind(status)
+                .execute(&self.pool)
+                .await?;
+        }
         let n = sqlx::query("UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1")
             .bind(id)
             .bind(status)

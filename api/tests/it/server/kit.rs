@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use taskifai_api::config::{RateLimits, Secret, ServerConfig};
+use taskifai_api::server::auth::Role;
 use taskifai_api::AppState;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
@@ -144,11 +145,21 @@ impl TestServer {
         self.req(Method::GET, tenant, path).bearer_auth(token)
     }
 
-    /// Signs up the tenant's first user (its admin); returns the session.
+    /// An invite for `email` as the tenant's admin, as a platform admin makes it.
+    pub async fn invite(&self, tenant: &str, email: &str) -> String {
+        let pool = self.state.pools.pool(tenant).await.unwrap();
+        taskifai_api::server::invites::create(&pool, email, Role::Admin, "test")
+            .await
+            .unwrap()
+            .invite_token
+    }
+
+    /// Signs up the tenant's first user (its admin) with an invite; returns the session.
     pub async fn register(&self, tenant: &str, email: &str) -> Value {
+        let invite = self.invite(tenant, email).await;
         let res = self
             .req(Method::POST, tenant, "/api/auth/register")
-            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD, "invite": invite }))
             .send()
             .await
             .unwrap();

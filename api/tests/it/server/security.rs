@@ -173,16 +173,61 @@ async fn roles_and_tokens_are_enforced() {
         ..Default::default()
     })
     .await;
-    let session = s.register("demo", "admin@bibbi.example").await;
-    let admin = session["access_token"].as_str().unwrap().to_owned();
-    // A second sign-up is refused: later users are added by an admin.
-    let res = s
-        .req(Method::POST, "demo", "/api/auth/register")
-        .json(&json!({ "email": "x@y.example", "password": PASSWORD }))
-        .send()
+    // Nobody becomes the admin of an unclaimed tenant by asking first: sign-up needs an invite,
+    // for the address it was made for, once.
+    let register = |email: &str, invite: Option<&str>| {
+        s.req(Method::POST, "demo", "/api/auth/register")
+            .json(&json!({ "email": email, "password": PASSWORD, "invite": invite }))
+            .send()
+    };
+    assert_eq!(
+        register("x@y.example", None).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let invite = s.invite("demo", "admin@bibbi.example").await;
+    for (email, token) in [
+        ("thief@evil.example", invite.as_str()),
+        ("admin@bibbi.example", "inv_guessed"),
+    ] {
+        let res = register(email, Some(token)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{email}");
+    }
+    let res = register("admin@bibbi.example", Some(&invite))
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session: serde_json::Value = res.json().await.unwrap();
+    let admin = session["access_token"].as_str().unwrap().to_owned();
+    let again = register("admin2@bibbi.example", Some(&invite))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::FORBIDDEN,
+        "an invite is used once"
+    );
+    // Weak passwords and malformed addresses are refused with the reason.
+    for (email, password, why) in [
+        ("a@", "long enough password", "not an email address"),
+        ("ann@bibbi", "long enough password", "not an email address"),
+        ("ann@bibbi.example", "          ", "besides spaces"),
+        ("ann@bibbi.example", "password123", "most common"),
+    ] {
+        let res = s
+            .req(Method::POST, "demo", "/api/users")
+            .bearer_auth(&admin)
+            .json(&json!({ "email": email, "password": password, "role": "member" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "{email} {password:?}"
+        );
+        let text = res.text().await.unwrap();
+        assert!(text.contains(why), "{text}");
+    }
 
     let viewer = s
         .user("demo", &admin, "viewer@bibbi.example", "viewer")
@@ -549,5 +594,29 @@ async fn platform_admins_manage_tenants_and_tenant_tokens_cannot() {
         .await
         .unwrap();
     assert_eq!(list[0]["status"], "suspended", "{list}");
+    // The demo tenant is suspended like any other.
+    let res = s
+        .req(Method::POST, "demo", "/api/admin/tenants/demo/suspend")
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let res = s
+        .req(Method::POST, "demo", "/api/auth/login")
+        .json(&json!({ "email": "nobody@bibbi.example", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a suspended demo refuses sign-ins"
+    );
     s.stop().await;
 }
