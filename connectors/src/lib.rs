@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod lake;
 pub mod lake_table;
 pub mod postgres;
+pub mod query_memory;
 pub mod query_session;
 pub mod readers;
 pub mod reference;

@@ -4,6 +4,7 @@
 
 use crate::lake::{Lake, LakeError};
 use crate::lake_table::LakeTable;
+use crate::query_memory::MemoryBudgets;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use taskifai_engine::schema;
 use taskifai_engine::spec::Target;
+use taskifai_engine::sql_guard::bounded;
 
 /// Builds the tenant's session from the current snapshot.
 pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
@@ -24,11 +26,15 @@ pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext,
     Ok(ctx)
 }
 
+/// A context for one request: value-building functions share one byte budget (see
+/// [`bounded`]), so a query cannot allocate without limit outside the memory pool.
 fn new_context(runtime: Arc<RuntimeEnv>) -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(false)
         .with_default_catalog_and_schema("datafusion", "public");
-    SessionContext::new_with_config_rt(config, runtime)
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    bounded::install(&ctx, &bounded::Budget::new(bounded::QUERY_BUILD_BYTES));
+    ctx
 }
 
 fn register_object_store(ctx: &SessionContext, lake: &Lake) {
@@ -63,19 +69,26 @@ async fn tables(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, Lak
 /// metadata and file statistics caches) are kept and shared until the next commit.
 pub struct SessionCache {
     runtime: Arc<RuntimeEnv>,
+    memory: MemoryBudgets,
     tables: Mutex<HashMap<String, (u64, Tables)>>,
 }
 
 impl Default for SessionCache {
     fn default() -> Self {
-        Self {
-            runtime: Arc::new(RuntimeEnv::default()),
-            tables: Mutex::new(HashMap::new()),
-        }
+        Self::new(MemoryBudgets::default())
     }
 }
 
 impl SessionCache {
+    /// Sessions whose queries draw memory from `memory`.
+    pub fn new(memory: MemoryBudgets) -> Self {
+        Self {
+            runtime: Arc::new(RuntimeEnv::default()),
+            memory,
+            tables: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// A session over the tenant's current snapshot and nothing else.
     pub async fn session(&self, lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
         let snap = lake.snapshot(tenant).await?;
@@ -97,7 +110,14 @@ impl SessionCache {
                 t
             }
         };
-        let ctx = new_context(self.runtime.clone());
+        // The shared caches and object stores, with the tenant's memory budget.
+        let runtime = RuntimeEnv {
+            memory_pool: self.memory.pool(tenant),
+            disk_manager: self.runtime.disk_manager.clone(),
+            cache_manager: self.runtime.cache_manager.clone(),
+            object_store_registry: self.runtime.object_store_registry.clone(),
+        };
+        let ctx = new_context(Arc::new(runtime));
         register_object_store(&ctx, lake);
         for (name, table) in tables {
             ctx.register_table(name, table).map_err(LakeError::Query)?;

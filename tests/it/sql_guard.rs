@@ -78,3 +78,63 @@ async fn deep_expressions_plan_or_are_refused_without_crashing() {
     let long = format!("SELECT '{}'", "x".repeat(100_000));
     assert!(check(&long).await.unwrap_err().contains("bytes"));
 }
+
+/// Runs `sql` through the guard and returns its first value as text.
+async fn value(sql: &str) -> Result<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let ctx = tenant_session(&lake, "demo").await.unwrap();
+    let plan = plan_read_only(&ctx, sql, 10)
+        .await
+        .map_err(|e| e.to_string())?;
+    let batches = ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let b = &batches[0];
+    Ok(datafusion::arrow::util::display::array_value_to_string(b.column(0), 0).unwrap())
+}
+
+/// Functions that build large values are charged to a per-query budget before they allocate:
+/// `repeat('x', 2000000000)` used to take 2 GB per call and abort the server.
+#[tokio::test]
+async fn value_building_functions_are_bounded_per_query() {
+    assert_eq!(
+        value("SELECT length(repeat('ab', 1000))").await,
+        Ok("2000".into())
+    );
+    assert_eq!(value("SELECT lpad('7', 3, '0')").await, Ok("007".into()));
+    assert_eq!(value("SELECT 'a' || 'b' || 'c'").await, Ok("abc".into()));
+    assert_eq!(
+        value("SELECT ('a' || NULL) IS NULL").await,
+        Ok("true".into())
+    );
+    assert_eq!(
+        value("SELECT concat('a', NULL, 'b')").await,
+        Ok("ab".into())
+    );
+    assert_eq!(
+        value("SELECT count(*) FROM range(1, 11)").await,
+        Ok("10".into())
+    );
+    for sql in [
+        "SELECT repeat('x', 2000000000)",
+        "SELECT length(lpad('x', 2000000000))",
+        "SELECT length(rpad('x', 2000000000, 'y'))",
+        "SELECT length(replace(repeat('x', 100000), 'x', repeat('y', 10000)))",
+        "WITH t AS (SELECT repeat('x', 100000000) AS x) SELECT length(x || x || x || x) FROM t",
+        "WITH t AS (SELECT repeat('x', 100000000) AS x) SELECT length(concat(x, x, x, x)) FROM t",
+        "SELECT cardinality(array_repeat('x', 2000000000))",
+    ] {
+        let err = value(sql).await.expect_err(sql);
+        assert!(
+            err.contains("a query may build at most 256 MB"),
+            "{sql}: {err}"
+        );
+    }
+    let err = value("SELECT range(1, 2000000000)").await.unwrap_err();
+    assert!(err.contains("range"), "{err}");
+}

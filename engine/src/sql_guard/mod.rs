@@ -2,8 +2,14 @@
 //! one tenant's tables, with a row cap pushed into the plan. Power users and the AI chat go
 //! through here; nothing else runs user SQL.
 
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+pub mod bounded;
+
+use datafusion::execution::FunctionRegistry;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, Operator};
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement};
@@ -148,10 +154,59 @@ pub async fn plan_read_only(
         .verify_plan(&plan)
         .map_err(|e| SqlRejected::NotAQuery(e.to_string()))?;
     check_no_side_effects(&plan)?;
+    let plan = bound_string_concat(ctx, plan)?;
     LogicalPlanBuilder::from(plan)
         .limit(0, Some(max_rows))
         .and_then(|b| b.build())
         .map_err(|e| SqlRejected::Plan(e.to_string()))
+}
+
+/// Replaces `a || b` on text with the budgeted `||` of [`bounded`], when the session has it.
+/// Runs on the analyzed plan, where both sides already have the same text type.
+fn bound_string_concat(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+) -> Result<LogicalPlan, SqlRejected> {
+    let Ok(op) = ctx.udf(bounded::CONCAT_OP) else {
+        return Ok(plan);
+    };
+    let state = ctx.state();
+    let plan = state
+        .analyzer()
+        .execute_and_check(plan, state.config_options(), |_, _| {})
+        .map_err(|e| SqlRejected::Plan(e.to_string()))?;
+    plan.transform_up_with_subqueries(|node| {
+        let schemas: Vec<_> = std::iter::once(node.schema().clone())
+            .chain(node.inputs().iter().map(|i| i.schema().clone()))
+            .collect();
+        node.map_expressions(|e| {
+            e.transform_up(|e| match e {
+                Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op: Operator::StringConcat,
+                    right,
+                }) => {
+                    let text = schemas.iter().any(|s| {
+                        left.get_type(s.as_ref()).is_ok_and(|t| {
+                            matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+                        })
+                    });
+                    if text {
+                        Ok(Transformed::yes(op.call(vec![*left, *right])))
+                    } else {
+                        Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr::new(
+                            left,
+                            Operator::StringConcat,
+                            right,
+                        ))))
+                    }
+                }
+                e => Ok(Transformed::no(e)),
+            })
+        })
+    })
+    .map(|t| t.data)
+    .map_err(|e| SqlRejected::Plan(e.to_string()))
 }
 
 /// Refuses plans that read or write outside the registered tables, even if nested.
