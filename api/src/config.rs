@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub max_upload_bytes: u64,
     pub query_timeout: Duration,
     pub query_max_rows: usize,
+    /// Threads and concurrency of user SQL.
+    pub query_limits: crate::query_runner::QueryLimits,
     pub rate: RateLimits,
     /// How long a worker owns a job without renewing its lease.
     pub job_lease: Duration,
@@ -80,6 +82,7 @@ impl ServerConfig {
             max_upload_bytes: 100 * 1024 * 1024,
             query_timeout: Duration::from_secs(30),
             query_max_rows: 10_000,
+            query_limits: Default::default(),
             rate: RateLimits::default(),
             job_lease: Duration::from_secs(60),
             jobs_per_tenant: 2,

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod jobs;
 pub mod metrics;
+pub mod query_runner;
 pub mod server;
 pub mod state;
 pub mod worker;

@@ -25,6 +25,8 @@ pub struct Inner {
     pub tenants: crate::server::tenant_cache::TenantCache,
     /// DataFusion tables per tenant snapshot, shared by requests.
     pub query_sessions: taskifai_connectors::query_session::SessionCache,
+    /// Runs user SQL apart from the API's threads, a few queries at a time.
+    pub queries: crate::query_runner::QueryRunner,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
         specs: SpecRegistry,
     ) -> Self {
         let limiter = Limiter::new(&config.rate);
+        let config_limits = config.query_limits;
         Self(Arc::new(Inner {
             config,
             registry,
@@ -46,6 +49,7 @@ impl AppState {
             metrics: Metrics::default(),
             tenants: Default::default(),
             query_sessions: Default::default(),
+            queries: crate::query_runner::QueryRunner::new(config_limits),
         }))
     }
 }

@@ -26,6 +26,9 @@ pub enum ApiError {
     TooLarge(u64),
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),
+    /// Too much of one kind of work is running for this caller; retry in a second.
+    #[error("{0}")]
+    Busy(String),
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
     #[error("tenant {0:?} is suspended")]
@@ -59,6 +62,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Suspended(_) => (StatusCode::FORBIDDEN, "tenant_suspended"),
             Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "query_timeout"),
@@ -79,9 +83,14 @@ impl IntoResponse for ApiError {
             Json(json!({ "code": code, "message": self.to_string() })),
         )
             .into_response();
-        if let Self::RateLimited(secs) = self {
+        let retry = match self {
+            Self::RateLimited(secs) => Some(secs.max(1)),
+            Self::Busy(_) => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

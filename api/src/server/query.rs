@@ -40,25 +40,25 @@ pub async fn run(
         .session(&state.lake, tenant.id())
         .await?;
     let timeout = state.config.query_timeout;
-    let work = async {
+    let sql = req.sql.clone();
+    let work = async move {
         // One more row than the cap tells whether the answer was cut.
-        let plan = taskifai_engine::sql_guard::plan_read_only(&ctx, &req.sql, cap + 1)
+        let plan = taskifai_engine::sql_guard::plan_read_only(&ctx, &sql, cap + 1)
             .await
             .map_err(|e| ApiError::bad("sql_refused", e.to_string()))?;
-        let df = ctx
-            .execute_logical_plan(plan)
+        let failed = |e: datafusion::error::DataFusionError| {
+            ApiError::bad("sql_failed", first_line(&e.to_string()))
+        };
+        let physical = taskifai_engine::sql_guard::physical_plan(&ctx, plan)
             .await
-            .map_err(|e| ApiError::bad("sql_failed", first_line(&e.to_string())))?;
-        let schema = df.schema().as_arrow().clone();
-        let batches = df
-            .collect()
+            .map_err(failed)?;
+        let schema = physical.schema().as_ref().clone();
+        let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx())
             .await
-            .map_err(|e| ApiError::bad("sql_failed", first_line(&e.to_string())))?;
+            .map_err(failed)?;
         Ok::<_, ApiError>((schema, batches))
     };
-    let (schema, batches) = tokio::time::timeout(timeout, work)
-        .await
-        .map_err(|_| ApiError::Timeout(timeout.as_secs()))??;
+    let (schema, batches) = state.queries.run(tenant.id(), timeout, work).await?;
     let mut rows = to_json(&batches)?;
     let truncated = rows.len() > cap;
     rows.truncate(cap);

@@ -161,6 +161,25 @@ pub async fn plan_read_only(
         .map_err(|e| SqlRejected::Plan(e.to_string()))
 }
 
+/// The physical plan of a guarded query, with every operator made cooperative: each batch any
+/// operator emits spends tokio's scheduling budget, so a CPU-heavy query yields its thread
+/// regularly and stops soon after its task is aborted at the timeout. DataFusion itself makes
+/// only the leaves cooperative, and a cross join can emit thousands of batches per input batch.
+pub async fn physical_plan(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+    use datafusion::physical_plan::coop::CooperativeExec;
+    let physical = ctx.state().create_physical_plan(&plan).await?;
+    physical
+        .transform_up(|node| {
+            let wrapped: std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan> =
+                std::sync::Arc::new(CooperativeExec::new(node));
+            Ok(Transformed::yes(wrapped))
+        })
+        .map(|t| t.data)
+}
+
 /// Replaces `a || b` on text with the budgeted `||` of [`bounded`], when the session has it.
 /// Runs on the analyzed plan, where both sides already have the same text type.
 fn bound_string_concat(

@@ -25,6 +25,7 @@ pub struct Options {
     pub max_upload_bytes: u64,
     pub rate: RateLimits,
     pub lease: Duration,
+    pub query_timeout: Duration,
 }
 
 impl Default for Options {
@@ -37,6 +38,7 @@ impl Default for Options {
                 ..Default::default()
             },
             lease: Duration::from_secs(10),
+            query_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -82,7 +84,7 @@ impl TestServer {
         config.max_upload_bytes = o.max_upload_bytes;
         config.rate = o.rate;
         config.job_lease = o.lease;
-        config.query_timeout = Duration::from_secs(20);
+        config.query_timeout = o.query_timeout;
         let state = AppState::new(
             config,
             db.registry.clone(),

@@ -5,6 +5,7 @@
 use super::kit::{sample, Options, TestServer, PASSWORD, SECRET};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 use taskifai_api::config::RateLimits;
 use taskifai_api::server::auth::{Claims, Role};
 
@@ -618,5 +619,73 @@ async fn platform_admins_manage_tenants_and_tenant_tokens_cannot() {
         StatusCode::FORBIDDEN,
         "a suspended demo refuses sign-ins"
     );
+    s.stop().await;
+}
+
+/// Heavy SQL from one tenant runs on the query threads, a few at a time, and stops at its
+/// timeout: another tenant's dashboard keeps answering meanwhile. Six concurrent cross joins
+/// from one key used to make another tenant's KPI request take a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_queries_do_not_starve_other_tenants() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        query_timeout: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
+    s.tenant("acme").await;
+    let demo = s.admin_token("demo", "ops@bibbi.example").await;
+    let acme = s.admin_token("acme", "ann@acme.example").await;
+    let heavy =
+        json!({ "sql": "SELECT count(*) FROM range(1, 100000) a CROSS JOIN range(1, 100000) b" });
+    let started = Instant::now();
+    let attempts = futures::future::join_all((0..6).map(|_| {
+        s.req(Method::POST, "demo", "/api/query")
+            .bearer_auth(&demo)
+            .json(&heavy)
+            .send()
+    }));
+    let kpis = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t = Instant::now();
+        let res = s
+            .get("acme", &acme, "/api/analytics/kpis")
+            .send()
+            .await
+            .unwrap();
+        (res.status(), t.elapsed())
+    };
+    let (answers, (kpi_status, kpi_time)) = tokio::join!(attempts, kpis);
+    let codes: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(kpi_status, StatusCode::OK);
+    assert!(
+        kpi_time < Duration::from_secs(3),
+        "the other tenant waited {kpi_time:?}"
+    );
+    assert_eq!(codes.iter().filter(|&&c| c == 408).count(), 2, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 429).count(), 4, "{codes:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout stopped the queries"
+    );
+    // The slots are free again: a small query runs.
+    let res = s
+        .req(Method::POST, "demo", "/api/query")
+        .bearer_auth(&demo)
+        .json(&json!({ "sql": "SELECT 1 AS one" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(s
+        .get("acme", &acme, "/health")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
     s.stop().await;
 }
