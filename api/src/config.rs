@@ -62,6 +62,10 @@ pub struct ServerConfig {
     /// Threads and concurrency of user SQL.
     pub query_limits: crate::query_runner::QueryLimits,
     pub rate: RateLimits,
+    /// Answer `/metrics` to any client, not only to loopback ones.
+    pub metrics_public: bool,
+    /// Time a client has to send a request's headers; idle connections close after it too.
+    pub header_timeout: Duration,
     /// How long a worker owns a job without renewing its lease.
     pub job_lease: Duration,
     /// Jobs one tenant may run at once, across all workers.
@@ -84,6 +88,8 @@ impl ServerConfig {
             query_max_rows: 10_000,
             query_limits: Default::default(),
             rate: RateLimits::default(),
+            metrics_public: false,
+            header_timeout: Duration::from_secs(10),
             job_lease: Duration::from_secs(60),
             jobs_per_tenant: 2,
             shutdown_grace: Duration::from_secs(20),

@@ -365,3 +365,35 @@ async fn rows_the_database_refuses_mid_copy_fail_the_load_and_leave_nothing() {
     );
     db.cleanup().await;
 }
+
+/// At the connection budget, an idle tenant's pool makes room for the next tenant: requests on
+/// many tenant hosts (anonymous ones too) used to take the whole budget and lock every other
+/// tenant out for minutes. Pools with connections in use are never taken away.
+#[tokio::test]
+async fn the_least_recently_used_idle_pool_makes_room_at_the_budget() {
+    let db = TestDb::new().await;
+    for t in ["acme", "globex", "initech"] {
+        db.registry.create(t, t).await.unwrap();
+    }
+    let config = PoolConfig {
+        per_tenant: 2,
+        budget: 4,
+        idle: std::time::Duration::from_secs(300),
+    };
+    let pools = PoolManager::new(db.registry.clone(), config);
+    let acme = pools.pool("acme").await.unwrap();
+    let globex = pools.pool("globex").await.unwrap();
+    drop(acme);
+    // Two pools fill the budget; the third takes the place of the least recently used one.
+    let initech = pools.pool("initech").await.unwrap();
+    assert_eq!(pools.open_tenants(), ["globex", "initech"]);
+    // With connections in use in both, a fourth tenant is refused rather than taking them.
+    let (_g, _i) = (
+        globex.acquire().await.unwrap(),
+        initech.acquire().await.unwrap(),
+    );
+    let err = pools.pool("acme").await.unwrap_err().to_string();
+    assert!(err.contains("connection budget"), "{err}");
+    drop((_g, _i));
+    db.cleanup().await;
+}

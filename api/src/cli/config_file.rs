@@ -21,6 +21,8 @@ const KEYS: &[(&str, &str)] = &[
     ("lease_secs", "TASKIFAI_JOB_LEASE_SECS"),
     ("jobs_per_tenant", "TASKIFAI_JOBS_PER_TENANT"),
     ("grace_secs", "TASKIFAI_GRACE_SECS"),
+    ("metrics_public", "TASKIFAI_METRICS_PUBLIC"),
+    ("header_timeout_secs", "TASKIFAI_HEADER_TIMEOUT_SECS"),
 ];
 
 /// The file named by `--config`/`--config=` in `args` or by `TASKIFAI_CONFIG`.

@@ -227,6 +227,12 @@ pub struct ServiceArgs {
     /// process's workers (at least 1), so one tenant's queue never takes every worker.
     #[arg(long, env = "TASKIFAI_JOBS_PER_TENANT")]
     pub jobs_per_tenant: Option<i64>,
+    /// Answer /metrics to any client; by default only to clients on this machine.
+    #[arg(long, env = "TASKIFAI_METRICS_PUBLIC")]
+    pub metrics_public: bool,
+    /// Seconds a client has to send a request's headers (idle connections close after it).
+    #[arg(long, env = "TASKIFAI_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
     /// Seconds a running job may take to finish on shutdown before it is given back.
     #[arg(long, env = "TASKIFAI_GRACE_SECS", default_value_t = 20)]
     pub grace_secs: u64,

@@ -41,6 +41,8 @@ fn config(args: &ServiceArgs) -> ServerConfig {
         .max(1);
     c.access_ttl = Duration::from_secs(args.access_ttl_secs);
     c.shutdown_grace = Duration::from_secs(args.grace_secs);
+    c.metrics_public = args.metrics_public;
+    c.header_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
     c
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod form;
 pub mod invites;
+pub mod listen;
 pub mod ops;
 pub mod paging;
 pub mod query;
@@ -23,7 +24,6 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use std::net::SocketAddr;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .layer(middleware::from_fn(security_headers))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -110,6 +111,41 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )))
 }
 
+/// Headers every answer carries: no MIME sniffing, no referrer, no framing (the web app frames
+/// nothing of ours), a default-deny content policy unless the page set its own, and HSTS when
+/// the request came over TLS through a proxy.
+async fn security_headers(req: Request, next: Next) -> Response {
+    use axum::http::{header, HeaderValue};
+    let tls = req
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+        );
+    }
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}
+
 async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let res = next.run(req).await;
@@ -125,10 +161,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let header_timeout = state.config.header_timeout;
+    listen::serve(listener, router(state), header_timeout, shutdown).await
 }

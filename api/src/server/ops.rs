@@ -1,11 +1,13 @@
 //! Operations: liveness, readiness, Prometheus metrics, the OpenAPI document and its docs page.
 
 use crate::state::AppState;
+use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::Json;
 use serde_json::json;
+use std::net::SocketAddr;
 use utoipa::OpenApi;
 
 /// The process is up.
@@ -28,12 +30,20 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(json!({ "database": db, "lake": lake })))
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus text. Only for scrapers on this machine unless `--metrics-public`: the numbers
+/// tell the load and the tenants' activity to whoever asks.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<impl IntoResponse, super::error::ApiError> {
+    if !state.config.metrics_public && !peer.ip().is_loopback() {
+        return Err(super::error::ApiError::NotFound("/metrics".into()));
+    }
     let depth = crate::jobs::depth(&state.registry.pool).await.unwrap_or(-1);
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(depth),
-    )
+    ))
 }
 
 #[derive(OpenApi)]
@@ -96,12 +106,20 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// Swagger UI from its CDN over our document: no UI assets in the binary or the build.
-pub async fn docs() -> Html<&'static str> {
-    Html(
-        r##"<!doctype html><html><head><meta charset="utf-8"><title>TaskifAI API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div><script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+/// Swagger UI 5.17.14 from its CDN over our document, pinned with subresource integrity so a
+/// changed file on the CDN is refused by the browser; no UI assets in the binary or the build.
+/// The page's CSP allows that CDN and the one inline script, by its hash.
+pub async fn docs() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_SECURITY_POLICY, DOCS_CSP)],
+        Html(
+            r##"<!doctype html><html><head><meta charset="utf-8"><title>TaskifAI API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5.17.14/swagger-ui.css" integrity="sha384-wxLW6kwyHktdDGr6Pv1zgm/VGJh99lfUbzSn6HNHBENZlCN7W602k9VkGdxuFvPn" crossorigin="anonymous"></head>
+<body><div id="ui"></div><script src="https://unpkg.com/swagger-ui-dist@5.17.14/swagger-ui-bundle.js" integrity="sha384-wmyclcVGX/WhUkdkATwhaK1X1JtiNrr2EoYJ+diV3vj4v6OC5yCeSu+yW13SYJep" crossorigin="anonymous"></script>
 <script>SwaggerUIBundle({ url: "/api/openapi.json", dom_id: "#ui" });</script></body></html>"##,
+        ),
     )
 }
+
+/// The docs page's policy: the pinned CDN files and the one inline script.
+pub const DOCS_CSP: &str = "default-src 'self'; script-src https://unpkg.com 'sha256-pQ1B0vqb6vJ37i+k/cVjO8j4lMFgLZCt8zgZxUMrepk='; style-src https://unpkg.com 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";

@@ -53,6 +53,7 @@ impl PoolManager {
     /// applied on first use in this process, so a deploy with new migrations needs no extra step.
     pub async fn pool(&self, tenant: &str) -> Result<PgPool, PgError> {
         let pool = self.open(tenant).await?;
+        // Migrating holds a connection: only the first use per process.
         if !self
             .migrated
             .lock()
@@ -88,8 +89,21 @@ impl PoolManager {
             }
             keep
         });
-        if (pools.len() as u32 + 1) * self.config.per_tenant > self.config.budget {
-            return Err(PgError::ConnectionBudget(self.config.budget));
+        // At the budget, the least recently used pool with no connection in use makes room: a
+        // burst of requests on many tenant hosts (anonymous ones included, whose pools never
+        // connect) cannot lock the other tenants out.
+        while (pools.len() as u32 + 1) * self.config.per_tenant > self.config.budget {
+            let victim = pools
+                .iter()
+                .filter(|(_, (pool, _))| pool.size() as usize == pool.num_idle())
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| id.clone());
+            let Some(victim) = victim else {
+                return Err(PgError::ConnectionBudget(self.config.budget));
+            };
+            if let Some((pool, _)) = pools.remove(&victim) {
+                tokio::spawn(async move { pool.close().await });
+            }
         }
         let pool = PgPoolOptions::new()
             .max_connections(self.config.per_tenant)

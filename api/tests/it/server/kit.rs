@@ -85,6 +85,9 @@ impl TestServer {
         config.rate = o.rate;
         config.job_lease = o.lease;
         config.query_timeout = o.query_timeout;
+        // Short, so the slow-header test is quick; the client drops idle connections sooner,
+        // so it never reuses one the server is closing.
+        config.header_timeout = Duration::from_secs(4);
         let state = AppState::new(
             config,
             db.registry.clone(),
@@ -115,6 +118,7 @@ impl TestServer {
         }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(1))
             .build()
             .unwrap();
         Self {

@@ -689,3 +689,63 @@ async fn heavy_queries_do_not_starve_other_tenants() {
         .is_success());
     s.stop().await;
 }
+
+/// A client that sends part of its headers and waits is disconnected after the header
+/// deadline (4 s here, 10 s by default) instead of holding a connection for minutes; every
+/// answer carries the security headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_and_answers_carry_security_headers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was still open after 15 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let res = s.req(Method::GET, "demo", "/health").send().await.unwrap();
+    let h = res.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(!h.contains_key("strict-transport-security"));
+    let docs = s
+        .req(Method::GET, "demo", "/api/docs")
+        .send()
+        .await
+        .unwrap();
+    let csp = docs.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src https://unpkg.com 'sha256-"),
+        "{csp}"
+    );
+    assert!(docs.text().await.unwrap().contains("integrity=\"sha384-"));
+    let tls = s
+        .req(Method::GET, "demo", "/health")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(tls.headers().contains_key("strict-transport-security"));
+    s.stop().await;
+}
