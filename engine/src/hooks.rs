@@ -4,6 +4,10 @@
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 
+/// Longest hook source. Rhai bounds each string and array, not their total: a short script
+/// keeps the number of values it can hold alive small.
+pub const MAX_HOOK_BYTES: usize = 16 * 1024;
+
 /// Operations one hook call may take before it is stopped.
 pub const MAX_OPERATIONS: u64 = 100_000;
 
@@ -34,12 +38,13 @@ pub const MAX_BATCH_OPERATIONS: u64 = 50_000_000;
 /// The field a batch hook sets on a row to reject it.
 pub const REJECT_FIELD: &str = "_reject";
 
-/// The engine for batch hooks: the same sandbox, with room for a batch of rows.
+/// The engine for batch hooks: the same sandbox, with room for a batch of rows (4,096) and no
+/// more: nested arrays count towards the limit too, so a hook cannot build gigabytes of lists.
 pub fn batch_hook_engine() -> Engine {
     let mut engine = hook_engine();
     engine
         .set_max_operations(MAX_BATCH_OPERATIONS)
-        .set_max_array_size(1_000_000);
+        .set_max_array_size(10_000);
     engine
 }
 

@@ -5,6 +5,7 @@
 use super::auth::{Auth, Role};
 use super::error::{ApiError, ApiResult};
 use super::form;
+use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
 use super::uploads::check_file_name;
 use crate::state::AppState;
@@ -38,6 +39,26 @@ pub async fn list(
     Ok(Json(json!({ "items": items })))
 }
 
+/// Examples one submitted spec may run: each can spend a hook's whole operation budget.
+const MAX_EXAMPLES: usize = 20;
+
+/// Vendor names in URLs are spec ids: lower-case letters, digits and `_` (never a path).
+fn check_vendor_name(vendor: &str) -> ApiResult<()> {
+    let ok = (2..=40).contains(&vendor.len())
+        && vendor.starts_with(|c: char| c.is_ascii_lowercase())
+        && vendor
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "invalid_vendor",
+            format!("vendor {vendor:?}: lower-case letters, digits and `_`, starting with a letter, 2-40 characters"),
+        ))
+    }
+}
+
 /// The spec in use for a vendor, as YAML text when it is the tenant's own.
 #[utoipa::path(get, path = "/api/specs/{vendor}", responses((status = 200), (status = 404)), tag = "specs")]
 pub async fn get(
@@ -46,6 +67,7 @@ pub async fn get(
     _auth: Auth,
     Path(vendor): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    check_vendor_name(&vendor)?;
     let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
     let spec = specs
         .get(&vendor)
@@ -67,18 +89,33 @@ pub async fn get(
 /// and its examples pass; 422 with the errors (line:column) otherwise.
 #[utoipa::path(post, path = "/api/specs/{vendor}", request_body(content = String, content_type = "application/yaml"), responses((status = 201), (status = 409), (status = 422)), tag = "specs")]
 pub async fn create(
+    State(state): State<AppState>,
     tenant: TenantCtx,
     auth: Auth,
     Path(vendor): Path<String>,
     body: String,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require(Role::Admin)?;
+    check_vendor_name(&vendor)?;
+    // Running a spec's examples costs CPU: submissions share the upload quota.
+    state
+        .limiter
+        .check(Bucket::Upload, &format!("{}:{}", tenant.id(), auth.who))?;
     let spec = taskifai_engine::spec::parse(&format!("{vendor}.yaml"), &body).map_err(|e| {
         ApiError::Unprocessable {
             code: "invalid_spec",
             message: e.to_string(),
         }
     })?;
+    if spec.spec.examples.len() > MAX_EXAMPLES {
+        return Err(ApiError::Unprocessable {
+            code: "too_many_examples",
+            message: format!(
+                "{vendor}.yaml has {} examples; a submitted spec may have at most {MAX_EXAMPLES}, since each runs its hooks",
+                spec.spec.examples.len()
+            ),
+        });
+    }
     if spec.spec.examples.is_empty() {
         return Err(ApiError::Unprocessable {
             code: "spec_without_examples",
@@ -132,6 +169,7 @@ pub async fn activate(
     Path((vendor, version)): Path<(String, i32)>,
 ) -> ApiResult<Json<Value>> {
     auth.require(Role::Admin)?;
+    check_vendor_name(&vendor)?;
     let mut tx = tenant.pool.begin().await?;
     sqlx::query("UPDATE vendor_specs SET active = false WHERE vendor = $1 AND active")
         .bind(&vendor)

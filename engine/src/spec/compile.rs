@@ -171,6 +171,24 @@ impl CompiledSpec {
             .collect::<CompileResult<_>>()?;
         let unpivot = r.unpivot.as_ref().map(compile_unpivot).transpose()?;
         let fields = compile_fields(&spec)?;
+        for (path, source) in [
+            ("hooks.row", &spec.hooks.row),
+            ("hooks.batch", &spec.hooks.batch),
+        ] {
+            if let Some(s) = source
+                .as_deref()
+                .filter(|s| s.len() > crate::hooks::MAX_HOOK_BYTES)
+            {
+                return Err((
+                    path.to_owned(),
+                    format!(
+                        "the hook is {} bytes; a hook may have at most {} (move the logic into the spec's declarative rules)",
+                        s.len(),
+                        crate::hooks::MAX_HOOK_BYTES
+                    ),
+                ));
+            }
+        }
         let row_hook = spec
             .hooks
             .row

@@ -32,6 +32,27 @@ async fn a_new_spec_version_is_checked_then_activated_and_used() {
         StatusCode::FORBIDDEN,
         "members do not change specs"
     );
+    // Vendor names in URLs are ids, never paths, and must be the spec's own vendor.
+    for (path, status) in [
+        ("/api/specs/..%2F..%2Fbench", StatusCode::BAD_REQUEST),
+        ("/api/specs/Bench", StatusCode::BAD_REQUEST),
+        ("/api/specs/cdlc", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let res = s
+            .req(Method::POST, "demo", path)
+            .bearer_auth(&admin)
+            .header("content-type", "application/yaml")
+            .body(v2.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            status,
+            "{path}: {}",
+            res.text().await.unwrap()
+        );
+    }
     let broken = v2.replacen("examples:", "examples: [", 1);
     let res = post(&admin, broken).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
