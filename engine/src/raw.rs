@@ -36,6 +36,35 @@ impl ReadError {
     }
 }
 
+/// Most columns a sheet or CSV may have, unless `TASKIFAI_MAX_COLUMNS` says otherwise (Excel's
+/// own limit is 16,384). A sell-out file has a few dozen; a row with thousands of cells is a
+/// damaged or hostile file, and each column of a batch costs memory whether used or not.
+pub const DEFAULT_MAX_COLUMNS: usize = 1_024;
+
+/// The column limit in force, read once.
+pub fn max_columns() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("TASKIFAI_MAX_COLUMNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or(DEFAULT_MAX_COLUMNS)
+    })
+}
+
+/// The error for a row wider than [`max_columns`].
+pub fn too_wide(file: &str, sheet: Option<&str>, row: usize, columns: usize) -> ReadError {
+    let sheet = sheet.map(|s| format!("sheet {s:?}, ")).unwrap_or_default();
+    ReadError::new(
+        file,
+        format!(
+            "{sheet}row {row} has {columns} columns; a file may have at most {} (set TASKIFAI_MAX_COLUMNS to allow more)",
+            max_columns()
+        ),
+    )
+}
+
 /// Raw batches of one sheet, in row order.
 pub type RawStream = Box<dyn Iterator<Item = Result<RecordBatch, ReadError>> + Send>;
 

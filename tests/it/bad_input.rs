@@ -301,3 +301,42 @@ examples:
     let spec = taskifai_engine::spec::parse("boxnox.yaml", &without).unwrap();
     assert!(!taskifai_engine::examples::run_examples(&spec, &reference()).is_empty());
 }
+
+/// A row with 150,000 cells (CSV) or a cell in column XFD (XLSX) is refused with the row and
+/// the limit, before any batch is sized by it: such files used to cost hundreds of MB or kill
+/// the worker.
+#[tokio::test]
+async fn files_wider_than_the_column_limit_are_refused_with_the_row() {
+    let mut csv = "YEAR;MONTH;CHANNEL;POS;EAN;QTY;AMOUNT;DESCRIPTION;SKU\n".to_owned();
+    csv.push_str(&";".repeat(150_000));
+    csv.push('\n');
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.csv",
+        csv.as_bytes(),
+        Some("boxnox"),
+    )
+    .await;
+    assert!(
+        err.contains("row 2 has 150001 columns; a file may have at most 1024"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("SELL OUT BY EAN").unwrap();
+    sheet.write_string(0, 0, "YEAR").unwrap();
+    for r in 1..50u32 {
+        sheet.write_string(r, 16_383, "x").unwrap();
+    }
+    book.save(&path).unwrap();
+    let err = refused(
+        &specs(),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
+        &std::fs::read(&path).unwrap(),
+        Some("boxnox"),
+    )
+    .await;
+    assert!(err.contains("has a cell in column 16384"), "{err}");
+}

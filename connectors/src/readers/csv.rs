@@ -13,7 +13,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use taskifai_engine::raw::{raw_schema, RawStream, ReadError, Workbook, BATCH_ROWS};
+use taskifai_engine::raw::{
+    max_columns, raw_schema, too_wide, RawStream, ReadError, Workbook, BATCH_ROWS,
+};
 
 /// Bytes read to sniff the encoding and delimiter.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -175,6 +177,9 @@ impl Workbook for CsvWorkbook {
         let mut r = self.reader()?;
         while out.len() < n {
             match r.read_byte_record(&mut rec) {
+                Ok(true) if rec.len() > max_columns() => {
+                    return Err(too_wide(&self.name, None, out.len() + 1, rec.len()))
+                }
                 Ok(true) => out.push(
                     rec.iter()
                         .map(|c| Some(cell(c).into_owned()).filter(|c| !c.trim().is_empty()))
@@ -202,6 +207,11 @@ impl Workbook for CsvWorkbook {
             let mut len = 0;
             while len < BATCH_ROWS {
                 match r.read_byte_record(&mut records[len]) {
+                    Ok(true) if records[len].len() > max_columns() => {
+                        done = true;
+                        let at = row as usize + len + 1;
+                        return Some(Err(too_wide(&name, None, at, records[len].len())));
+                    }
                     Ok(true) => len += 1,
                     Ok(false) => {
                         done = true;

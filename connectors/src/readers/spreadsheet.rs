@@ -7,7 +7,9 @@ use calamine::{Data, DataRef, Range, Reader, Sheets, Xlsx};
 use std::borrow::Cow;
 use std::io::Cursor;
 use std::sync::Arc;
-use taskifai_engine::raw::{RawBatchBuilder, RawStream, ReadError, Workbook, BATCH_ROWS};
+use taskifai_engine::raw::{
+    max_columns, RawBatchBuilder, RawStream, ReadError, Workbook, BATCH_ROWS,
+};
 
 /// A sheet as calamine read it; cells become text batch by batch, borrowing where they can.
 type Sheet = Arc<Range<Data>>;
@@ -210,6 +212,14 @@ fn xlsx_rows<'a>(
         if r >= 1 << 20 || c >= 1 << 14 {
             return Err(format!("sheet {sheet:?}: a cell at row {}, column {} is beyond Excel's last row (1048576) or column (XFD)", r + 1, c + 1));
         }
+        if c >= max_columns() {
+            return Err(format!(
+                "sheet {sheet:?}, row {} has a cell in column {}; a file may have at most {} columns (set TASKIFAI_MAX_COLUMNS to allow more)",
+                r + 1,
+                c + 1,
+                max_columns()
+            ));
+        }
         while at < r && emitted < limit {
             trim_row(&mut row);
             each(std::mem::take(&mut row))?;
@@ -362,7 +372,19 @@ impl Workbook for SpreadsheetWorkbook {
             };
             return Ok(xlsx_stream(x, self.name.clone(), self.names[sheet].clone()));
         }
-        Ok(Box::new(range_batches(self.sheet(sheet)?)))
+        let range = self.sheet(sheet)?;
+        if width(&range) > max_columns() {
+            return Err(ReadError::new(
+                &self.name,
+                format!(
+                    "sheet {:?} has cells in column {}; a file may have at most {} columns (set TASKIFAI_MAX_COLUMNS to allow more)",
+                    self.names[sheet],
+                    width(&range),
+                    max_columns()
+                ),
+            ));
+        }
+        Ok(Box::new(range_batches(range)))
     }
 
     fn row_count_hint(&self, sheet: usize) -> Option<usize> {
