@@ -27,6 +27,8 @@ pub struct Inner {
     pub query_sessions: taskifai_connectors::query_session::SessionCache,
     /// Runs user SQL apart from the API's threads, a few queries at a time.
     pub queries: crate::query_runner::QueryRunner,
+    /// Failed sign-ins per account.
+    pub lockout: crate::server::lockout::Lockout,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             tenants: Default::default(),
             query_sessions: Default::default(),
             queries: crate::query_runner::QueryRunner::new(config_limits),
+            lockout: Default::default(),
         }))
     }
 }

@@ -208,6 +208,10 @@ pub async fn login(
         .limiter
         .check(Bucket::Login, &format!("{}:{}", tenant.id(), peer.ip()))?;
     let email = body.email.trim().to_lowercase();
+    let account = format!("{}:{email}", tenant.id());
+    if let Some(secs) = state.lockout.wait(&account) {
+        return Err(ApiError::RateLimited(secs));
+    }
     let row: Option<(i64, String, String, String)> =
         sqlx::query_as("SELECT id, full_name, role, password_hash FROM users WHERE email = $1")
             .bind(&email)
@@ -218,6 +222,11 @@ pub async fn login(
         .as_ref()
         .map_or_else(|| DUMMY_HASH.to_owned(), |r| r.3.clone());
     let ok = verify_password(body.password, hash).await;
+    if ok && row.is_some() {
+        state.lockout.succeeded(&account);
+    } else {
+        state.lockout.failed(&account);
+    }
     match row {
         Some((id, full_name, role, _)) if ok => Ok(Json(
             new_session(
@@ -365,6 +374,47 @@ pub async fn create_user(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// An API key as admins see it: never the key itself.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ApiKeyView {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[utoipa::path(get, path = "/api/api-keys", responses((status = 200, body = [ApiKeyView])), tag = "users")]
+pub async fn list_api_keys(tenant: TenantCtx, auth: Auth) -> ApiResult<Json<Vec<ApiKeyView>>> {
+    auth.require(Role::Admin)?;
+    Ok(Json(
+        sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_keys ORDER BY id")
+            .fetch_all(&tenant.pool)
+            .await?,
+    ))
+}
+
+/// Revokes a key at once: the next request with it is refused.
+#[utoipa::path(delete, path = "/api/api-keys/{id}", responses((status = 204), (status = 404)), tag = "users")]
+pub async fn revoke_api_key(
+    tenant: TenantCtx,
+    auth: Auth,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> ApiResult<StatusCode> {
+    auth.require(Role::Admin)?;
+    let n =
+        sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
+            .bind(id)
+            .execute(&tenant.pool)
+            .await?
+            .rows_affected();
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("API key {id}")));
+    }
+    tracing::info!(tenant = %tenant.id(), key = id, by = %auth.who, "API key revoked.");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

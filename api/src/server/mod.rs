@@ -8,6 +8,7 @@ pub mod error;
 pub mod form;
 pub mod invites;
 pub mod listen;
+pub mod lockout;
 pub mod ops;
 pub mod paging;
 pub mod query;
@@ -44,7 +45,14 @@ pub fn router(state: AppState) -> Router {
             "/users",
             get(accounts::list_users).post(accounts::create_user),
         )
-        .route("/api-keys", post(accounts::create_api_key))
+        .route(
+            "/api-keys",
+            get(accounts::list_api_keys).post(accounts::create_api_key),
+        )
+        .route(
+            "/api-keys/{id}",
+            axum::routing::delete(accounts::revoke_api_key),
+        )
         .route("/invites", post(invites::invite))
         .route(
             "/uploads",

@@ -61,6 +61,8 @@ pub async fn metrics(
         super::accounts::list_users,
         super::accounts::create_user,
         super::accounts::create_api_key,
+        super::accounts::list_api_keys,
+        super::accounts::revoke_api_key,
         super::invites::invite,
         super::uploads::create,
         super::uploads::list,

@@ -749,3 +749,73 @@ async fn slow_headers_are_cut_off_and_answers_carry_security_headers() {
     assert!(tls.headers().contains_key("strict-transport-security"));
     s.stop().await;
 }
+
+/// Admins list API keys (never the key) and revoke them at once; repeated wrong passwords for
+/// one account make it wait, whichever address they come from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_revocable_and_accounts_back_off() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let admin = s.admin_token("demo", "admin@bibbi.example").await;
+    let created: Value = s
+        .req(Method::POST, "demo", "/api/api-keys")
+        .bearer_auth(&admin)
+        .json(&json!({ "name": "etl", "role": "viewer" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let with_key = || {
+        s.req(Method::GET, "demo", "/api/uploads")
+            .header("x-api-key", &key)
+            .send()
+    };
+    assert_eq!(with_key().await.unwrap().status(), StatusCode::OK);
+    let list = s.json("demo", &admin, "/api/api-keys").await;
+    assert_eq!(list[0]["name"], "etl");
+    assert!(
+        !list.to_string().contains(&key),
+        "the list never shows a key"
+    );
+    let id = created["id"].as_i64().unwrap();
+    let res = s
+        .req(Method::DELETE, "demo", &format!("/api/api-keys/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(with_key().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    let login = |password: &str| {
+        s.req(Method::POST, "demo", "/api/auth/login")
+            .json(&json!({ "email": "admin@bibbi.example", "password": password }))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            login("wrong password!").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = login("wrong password!").await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the sixth failure is counted"
+    );
+    let res = login(PASSWORD).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(res.headers().contains_key("retry-after"));
+    s.stop().await;
+}
