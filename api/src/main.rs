@@ -14,6 +14,21 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `taskifai query ... | head`: a closed stdout ends the program quietly, as it does any
+    // Unix tool, instead of a panic message (Rust ignores SIGPIPE and println! panics).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     let argv: Vec<String> = std::env::args().collect();
     if let Err(e) = cli::config_file::apply(&argv) {
         eprintln!("error: {e:#}");

@@ -36,12 +36,14 @@ pub enum Error {
     NoPeriod { file: String, tried: String },
     #[error("{at}: hook failed: {message}")]
     Hook { at: Box<Location>, message: String },
-    #[error("{file}: {rejected} of {total} rows rejected, more than the spec allows ({max:.0}%); nothing was loaded")]
+    #[error("{file}: {rejected} of {total} rows rejected, more than the spec allows ({max:.0}%); nothing was loaded. {top}")]
     TooManyRejects {
         file: String,
         rejected: usize,
         total: usize,
         max: f64,
+        /// The most frequent rules with their counts and one example each.
+        top: String,
     },
     #[error("{file}: {message}")]
     Detect { file: String, message: String },

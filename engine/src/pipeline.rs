@@ -57,6 +57,29 @@ impl Outcome {
     }
 }
 
+/// The three most frequent rules among rejects, with counts and the first example of each:
+/// `Most: unknown_product 40 (row 7, "BBXX100": ...); bad_quantity 3 (...)`.
+fn top_rules(issues: &[Issue]) -> String {
+    let mut by_rule: Vec<(&str, usize, &Issue)> = Vec::new();
+    for i in issues.iter().filter(|i| i.severity == Severity::Error) {
+        match by_rule.iter_mut().find(|(r, _, _)| *r == i.rule) {
+            Some(entry) => entry.1 += 1,
+            None => by_rule.push((&i.rule, 1, i)),
+        }
+    }
+    by_rule.sort_by(|a, b| b.1.cmp(&a.1));
+    let parts: Vec<String> = by_rule
+        .iter()
+        .take(3)
+        .map(|(rule, n, example)| format!("{rule} {n} (e.g. {example})"))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("Most frequent: {}", parts.join("; "))
+    }
+}
+
 /// Runs `wb` through `spec`, handing accepted canonical batches to `sink` as they are made.
 /// Returns an error (and the caller must discard what the sink got) when the file as a whole
 /// is refused.
@@ -131,6 +154,7 @@ pub fn run(
             rejected,
             total,
             max: max * 100.0,
+            top: top_rules(&issues),
         });
     }
     issues.append(&mut reshaper.issues);

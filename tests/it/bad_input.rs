@@ -217,6 +217,9 @@ async fn too_many_rejected_rows_fail_the_whole_file() {
     )
     .await;
     assert!(err.contains("2 of 2 rows rejected"), "{err}");
+    // The message says why, with an example of each reason.
+    assert!(err.contains("Most frequent: "), "{err}");
+    assert!(err.contains("(e.g. "), "{err}");
 }
 
 #[test]

@@ -17,9 +17,21 @@ pub async fn run(
     let lake = Lake::open(&cli.lake)?;
     let ctx = tenant_session(&lake, tenant).await?;
     let plan = plan_read_only(&ctx, sql, max_rows).await?;
-    let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
+    let df = ctx.execute_logical_plan(plan).await?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let mut batches = df.collect().await?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if batches.is_empty() {
+        // An empty answer still shows its columns.
+        batches.push(datafusion::arrow::record_batch::RecordBatch::new_empty(
+            schema,
+        ));
+    }
     match format {
-        Format::Table => println!("{}", pretty_format_batches(&batches)?),
+        Format::Table => {
+            println!("{}", pretty_format_batches(&batches)?);
+            println!("{rows} row{}", if rows == 1 { "" } else { "s" });
+        }
         Format::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)

@@ -66,6 +66,30 @@ fn ingest_exit_codes_tell_success_rejects_and_failure_apart() {
         "SELECT count(*) AS n FROM sellout_entries",
     ]));
     assert_eq!((code, out.as_str()), (0, "n\n10\n"));
+    // An empty answer shows its columns and says so.
+    let (code, out, _) = run(taskifai(&lake).args([
+        "query",
+        "--tenant",
+        "demo",
+        "SELECT reseller FROM sellout_entries WHERE quantity > 1000000",
+    ]));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("| reseller |") && out.ends_with("0 rows\n"),
+        "{out}"
+    );
+    // Output into a closed pipe ends quietly (no panic message).
+    let mut child = taskifai(&lake)
+        .args(["query", "--tenant", "demo", "--format", "csv"])
+        .arg("SELECT * FROM sellout_entries CROSS JOIN (SELECT * FROM range(1, 2000)) r")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// A large living-document CSV in the BOXNOX layout: every row is in the file's month.
