@@ -67,7 +67,7 @@ fn top_rules(issues: &[Issue]) -> String {
             None => by_rule.push((&i.rule, 1, i)),
         }
     }
-    by_rule.sort_by(|a, b| b.1.cmp(&a.1));
+    by_rule.sort_by_key(|r| std::cmp::Reverse(r.1));
     let parts: Vec<String> = by_rule
         .iter()
         .take(3)
