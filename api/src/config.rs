@@ -81,7 +81,7 @@ impl ServerConfig {
         Self {
             base_domain: "taskifai.localhost".into(),
             jwt_secret,
-            access_ttl: Duration::from_secs(15 * 60),
+            access_ttl: Duration::from_secs(5 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             max_upload_bytes: 100 * 1024 * 1024,
             query_timeout: Duration::from_secs(30),

@@ -213,7 +213,10 @@ pub struct ServiceArgs {
     /// Signs access tokens; every server process needs the same one.
     #[arg(long, env = "TASKIFAI_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    #[arg(long, env = "TASKIFAI_ACCESS_TTL_SECS", default_value_t = 900)]
+    /// Seconds an access token lives. Access tokens are not checked against revoked sessions
+    /// (that would cost a database read per request), so a revoked session keeps working for at
+    /// most this long.
+    #[arg(long, env = "TASKIFAI_ACCESS_TTL_SECS", default_value_t = 300)]
     pub access_ttl_secs: u64,
     #[arg(long, env = "TASKIFAI_MAX_UPLOAD_MB", default_value_t = 100)]
     pub max_upload_mb: u64,

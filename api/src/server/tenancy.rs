@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use sqlx::PgPool;
 use std::net::IpAddr;
 use taskifai_connectors::postgres::tenants::Tenant;
-use taskifai_connectors::postgres::DEMO_TENANT;
+use taskifai_connectors::postgres::{PgError, DEMO_TENANT};
 
 /// The subdomain a host names, or why it names none.
 pub fn subdomain_of(host: &str, base_domain: &str) -> Result<String, String> {
@@ -67,15 +67,35 @@ impl FromRequestParts<AppState> for TenantCtx {
             .or(parts.uri.host())
             .unwrap_or_default();
         let sub = subdomain_of(host, &state.config.base_domain).map_err(ApiError::NotFound)?;
-        let tenant = state.tenants.get(&state.registry, &sub).await?;
-        if tenant.status != "active" {
-            return Err(ApiError::Suspended(tenant.id));
-        }
+        let anonymous = !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+            && !parts.headers.contains_key("x-api-key");
+        let tenant = match state.tenants.get(&state.registry, &sub).await {
+            Ok(t) if t.status == "active" => t,
+            // To the anonymous, an unknown or suspended tenant answers as an existing one
+            // does, so tenant names cannot be enumerated.
+            Ok(_) | Err(PgError::UnknownTenant(_)) if anonymous => {
+                return Err(anonymous_refusal(parts.uri.path()))
+            }
+            Ok(t) => return Err(ApiError::Suspended(t.id)),
+            Err(e) => return Err(e.into()),
+        };
         state.limiter.check(Bucket::Tenant, &tenant.id)?;
         let pool = state.pools.pool(&tenant.id).await?;
         let ctx = Self { tenant, pool };
         parts.extensions.insert(ctx.clone());
         Ok(ctx)
+    }
+}
+
+/// What an existing tenant answers an anonymous caller of `path`.
+fn anonymous_refusal(path: &str) -> ApiError {
+    // Inside the nested /api router the path has lost its prefix.
+    if path.ends_with("/auth/login") {
+        ApiError::Unauthorized("wrong email or password".into())
+    } else {
+        ApiError::Unauthorized(super::auth::SIGN_IN.into())
     }
 }
 

@@ -616,7 +616,7 @@ async fn platform_admins_manage_tenants_and_tenant_tokens_cannot() {
         .unwrap();
     assert_eq!(
         res.status(),
-        StatusCode::FORBIDDEN,
+        StatusCode::UNAUTHORIZED,
         "a suspended demo refuses sign-ins"
     );
     s.stop().await;
@@ -811,5 +811,47 @@ async fn api_keys_are_revocable_and_accounts_back_off() {
         "even the right password waits"
     );
     assert!(res.headers().contains_key("retry-after"));
+    s.stop().await;
+}
+
+/// To a caller without credentials, unknown, suspended and existing tenants answer alike, so
+/// tenant names cannot be enumerated (they used to answer 404, 403 and 401).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_callers_cannot_tell_which_tenants_exist() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    for t in ["acme", "globex"] {
+        s.tenant(t).await;
+    }
+    s.state
+        .set_tenant_status("globex", "suspended")
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    for host in ["acme", "globex", "nosuchtenant"] {
+        let list = s
+            .req(Method::GET, host, "/api/uploads")
+            .send()
+            .await
+            .unwrap();
+        let login = s
+            .req(Method::POST, host, "/api/auth/login")
+            .json(&json!({ "email": "x@y.example", "password": "not the password" }))
+            .send()
+            .await
+            .unwrap();
+        answers.push((
+            list.status(),
+            list.text().await.unwrap(),
+            login.status(),
+            login.text().await.unwrap(),
+        ));
+    }
+    assert_eq!(answers[0].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(answers[0], answers[1], "suspended");
+    assert_eq!(answers[0], answers[2], "unknown");
     s.stop().await;
 }
