@@ -23,7 +23,9 @@ impl Lockout {
         let (failures, last) = map.get(account)?;
         let wait = Self::wait_after(*failures)?;
         let left = wait.checked_sub(last.elapsed())?;
-        Some(left.as_secs().max(1))
+        // Whole seconds, rounded up: a client told to wait 1 s when 1.4 s remain would be
+        // refused again.
+        Some((left.as_millis().div_ceil(1000) as u64).max(1))
     }
 
     pub fn failed(&self, account: &str) {
