@@ -214,7 +214,11 @@ impl Lake {
         let path = std::path::PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
         std::fs::create_dir_all(&path).map_err(|e| err(format!("cannot create: {e}")))?;
         let path = path.canonicalize().map_err(|e| err(e.to_string()))?;
-        let store = LocalFileSystem::new_with_prefix(&path).map_err(|e| err(e.to_string()))?;
+        // Deleting a file removes the folders it leaves empty: an aborted load leaves no empty
+        // partition folders behind.
+        let store = LocalFileSystem::new_with_prefix(&path)
+            .map_err(|e| err(e.to_string()))?
+            .with_automatic_cleanup(true);
         let url =
             url::Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?;
         Ok(Self {

@@ -85,7 +85,28 @@ async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<
         before,
         "the lake changed after refusing {name}: {err}"
     );
+    assert_eq!(
+        empty_dirs(&env.root),
+        Vec::<PathBuf>::new(),
+        "refusing {name} left empty folders"
+    );
     err
+}
+
+/// Folders without any file below them.
+fn empty_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if tree(&p).is_empty() {
+                out.push(p);
+            } else {
+                out.extend(empty_dirs(&p));
+            }
+        }
+    }
+    out
 }
 
 fn sample(rel: &str) -> Vec<u8> {
@@ -208,7 +229,9 @@ async fn a_hook_that_loops_forever_fails_the_file() {
 
 #[tokio::test]
 async fn too_many_rejected_rows_fail_the_whole_file() {
-    let csv = "YEAR,MONTH,CHANNEL,POS,EAN,QTY,AMOUNT,DESCRIPTION,SKU\n2025,4,Retail,Paris,123,2,390,Ghost,\n2025,4,Retail,Paris,7350154320008,x,390,Ghost,BBGOT100\n";
+    // The good first row is written to a partition before the rejects are counted: the
+    // refusal must remove it and its folders.
+    let csv = "YEAR,MONTH,CHANNEL,POS,EAN,QTY,AMOUNT,DESCRIPTION,SKU\n2025,4,Retail,Paris,7350154320008,1,195,Ghost,BBGOT100\n2025,4,Retail,Paris,123,2,390,Ghost,\n2025,4,Retail,Paris,7350154320008,x,390,Ghost,BBGOT100\n";
     let err = refused(
         &specs(),
         "BOXNOX - BIBBI Monthly Sales Report APR2025.csv",
@@ -216,7 +239,7 @@ async fn too_many_rejected_rows_fail_the_whole_file() {
         None,
     )
     .await;
-    assert!(err.contains("2 of 2 rows rejected"), "{err}");
+    assert!(err.contains("2 of 3 rows rejected"), "{err}");
     // The message says why, with an example of each reason.
     assert!(err.contains("Most frequent: "), "{err}");
     assert!(err.contains("(e.g. "), "{err}");
