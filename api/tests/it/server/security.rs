@@ -855,3 +855,70 @@ async fn anonymous_callers_cannot_tell_which_tenants_exist() {
     assert_eq!(answers[0], answers[2], "unknown");
     s.stop().await;
 }
+
+/// The query attacks of the adversarial review, through the API by a viewer's key: each is
+/// answered (planned, or refused with the reason) and the server keeps serving other tenants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_bombs_are_answered_and_the_server_stays_up() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    s.tenant("acme").await;
+    let demo = s.admin_token("demo", "ops@bibbi.example").await;
+    let viewer = s
+        .user("demo", &demo, "viewer@bibbi.example", "viewer")
+        .await;
+    let acme = s.admin_token("acme", "ann@acme.example").await;
+    let terms = |n: usize, f: &dyn Fn(usize) -> String, sep: &str| {
+        (0..n).map(f).collect::<Vec<_>>().join(sep)
+    };
+    let cases = [
+        (format!("SELECT {}", terms(90, &|_| "1".into(), "+")), 200),
+        (
+            format!(
+                "SELECT count(*) FROM sellout_entries WHERE {}",
+                terms(100, &|i| format!("quantity = {i}"), " OR ")
+            ),
+            200,
+        ),
+        (
+            format!("SELECT {}", terms(20_000, &|_| "1".into(), "+")),
+            400,
+        ),
+        ("SELECT length(repeat('x', 2000000000))".to_owned(), 400),
+        ("SELECT length(lpad('x', 2000000000))".to_owned(), 400),
+    ];
+    for (sql, want) in cases {
+        let res = s
+            .req(Method::POST, "demo", "/api/query")
+            .bearer_auth(&viewer)
+            .json(&json!({ "sql": sql }))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        assert_eq!(
+            status,
+            want,
+            "{}: {}",
+            &sql[..60.min(sql.len())],
+            res.text().await.unwrap()
+        );
+        assert!(s
+            .get("acme", &acme, "/health")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success());
+        let kpis = s
+            .get("acme", &acme, "/api/analytics/kpis")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(kpis.status(), StatusCode::OK);
+    }
+    s.stop().await;
+}
