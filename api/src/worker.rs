@@ -232,6 +232,7 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         dry_run: false,
         mode: mode.parse::<LoadMode>().map_err(permanent)?,
         allow_empty: false,
+        period: None,
         batch_id: Some(job.batch_id.clone()),
         pause_at: Crashpoint::from_env(),
     };

@@ -56,6 +56,16 @@ impl Period {
         }
     }
 
+    /// A period as a user writes it: `2025-06` (a month) or `2025` (a year).
+    pub fn parse_user(text: &str) -> Option<Self> {
+        let t = text.trim();
+        match t.split_once('-') {
+            Some((y, m)) => Self::month(y.parse().ok()?, m.parse().ok()?),
+            None if t.len() == 4 => Self::year(t.parse().ok()?),
+            None => None,
+        }
+    }
+
     pub fn year(year: i32) -> Option<Self> {
         Some(Self {
             start: NaiveDate::from_ymd_opt(year, 1, 1)?,

@@ -91,6 +91,20 @@ pub fn run(
     sink: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Outcome> {
+    run_for_period(wb, spec, reference, batch_id, None, sink, progress)
+}
+
+/// [`run`], with the reporting period given by the user (`ingest --period`) instead of found
+/// in the file, for reports that carry none.
+pub fn run_for_period(
+    wb: &mut dyn Workbook,
+    spec: &CompiledSpec,
+    reference: &Reference,
+    batch_id: &str,
+    given: Option<Period>,
+    sink: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Outcome> {
     let started = Instant::now();
     let file = wb.file_name().to_owned();
     let sheets = wb.sheet_names();
@@ -99,7 +113,10 @@ pub fn run(
     let at = Location::file(&file).with_sheet(sheet_name.as_deref());
     let head = read_head(wb, sheet, spec)?;
     let header = locate_header(spec, &head, &at)?;
-    let period = resolve_period(spec, &file, &sheets[sheet], &head, &header)?;
+    let period = match given {
+        Some(p) => p,
+        None => resolve_period(spec, &file, &sheets[sheet], &head, &header)?,
+    };
     let ctx = FileContext {
         file: file.clone(),
         sheet: sheet_name.clone(),

@@ -95,6 +95,10 @@ pub struct IngestArgs {
     /// append: it is added beside them.
     #[arg(long, default_value = "replace")]
     mode: LoadMode,
+    /// The reporting period (`2025-06`, or `2025` for a year), for a file whose name, cells and
+    /// sheet carry none; it replaces the period the spec would find.
+    #[arg(long, value_parser = parse_period)]
+    period: Option<taskifai_engine::period::Period>,
     /// Load a file even when it gives no accepted row (in replace mode this removes the
     /// period's loaded data). Without it such a file is refused and nothing changes.
     #[arg(long)]
@@ -107,12 +111,18 @@ pub struct IngestArgs {
     json: bool,
 }
 
+fn parse_period(text: &str) -> Result<taskifai_engine::period::Period, String> {
+    taskifai_engine::period::Period::parse_user(text)
+        .ok_or_else(|| format!("{text:?}: expected a month (2025-06) or a year (2025)"))
+}
+
 pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let IngestArgs {
         files,
         tenant,
         vendor,
         mode,
+        period,
         allow_empty_replace,
         dry_run,
         json,
@@ -140,6 +150,7 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             dry_run,
             mode: *mode,
             allow_empty: *allow_empty_replace,
+            period: *period,
             // Crash tests freeze the process at a named point, then kill it.
             pause_at: Crashpoint::from_env(),
             ..IngestRequest::new(f, tenant)
@@ -312,6 +323,7 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
         tenant: "demo".into(),
         vendor: None,
         mode: LoadMode::Replace,
+        period: None,
         allow_empty_replace: false,
         dry_run: false,
         json: false,

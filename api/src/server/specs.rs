@@ -201,9 +201,22 @@ pub async fn dry_run(
 ) -> ApiResult<Json<Value>> {
     auth.require(Role::Member)?;
     let (mut vendor, mut file) = (None::<String>, None::<(String, tempfile::NamedTempFile)>);
+    let mut period = None;
     while let Some(field) = form::next(&mut form).await? {
         match field.name().unwrap_or_default() {
             "vendor" => vendor = form::text(field).await?,
+            "period" => {
+                if let Some(text) = form::text(field).await? {
+                    period = Some(
+                        taskifai_engine::period::Period::parse_user(&text).ok_or_else(|| {
+                            ApiError::bad(
+                                "invalid_period",
+                                format!("period {text:?}: expected a month (2025-06) or a year (2025)"),
+                            )
+                        })?,
+                    );
+                }
+            }
             "file" => {
                 let name = check_file_name(field.file_name().unwrap_or_default())?;
                 let bytes = form::bytes(field, state.config.max_upload_bytes).await?;
@@ -217,7 +230,7 @@ pub async fn dry_run(
             other => {
                 return Err(ApiError::bad(
                     "unknown_field",
-                    format!("unknown form field {other:?}; send `file` and optionally `vendor`"),
+                    format!("unknown form field {other:?}; send `file` and optionally `vendor` and `period`"),
                 ))
             }
         }
@@ -231,6 +244,7 @@ pub async fn dry_run(
         name,
         vendor,
         dry_run: true,
+        period,
         ..IngestRequest::new(tmp.path(), tenant.id())
     };
     let report = ingest(&state.lake, None, &specs, reference, req, Arc::new(|_| {}))

@@ -57,6 +57,27 @@ fn ingest_exit_codes_tell_success_rejects_and_failure_apart() {
         .arg(&bad));
     assert_eq!(code, 1);
     assert!(err.contains("no reporting period found"), "{err}");
+    // A report without any date loads when the user gives its period.
+    let (code, out, err) = run(taskifai(&lake)
+        .args([
+            "ingest",
+            "--tenant",
+            "demo",
+            "--dry-run",
+            "--period",
+            "2025-04",
+        ])
+        .arg(&bad));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("period    2025-04 (month)"), "{out}");
+    let (code, _, err) = run(taskifai(&lake)
+        .args(["ingest", "--tenant", "demo", "--period", "April"])
+        .arg(&bad));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("expected a month (2025-06) or a year (2025)"),
+        "{err}"
+    );
     let (code, out, _) = run(taskifai(&lake).args([
         "query",
         "--tenant",

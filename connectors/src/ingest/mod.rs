@@ -67,6 +67,8 @@ pub struct IngestRequest {
     pub vendor: Option<String>,
     pub dry_run: bool,
     pub mode: LoadMode,
+    /// The reporting period, when the file carries none (`ingest --period 2025-06`).
+    pub period: Option<taskifai_engine::period::Period>,
     /// Load a file that gives no accepted row (replacing the period's data with nothing in
     /// replace mode) instead of refusing it.
     pub allow_empty: bool,
@@ -91,6 +93,7 @@ impl IngestRequest {
             vendor: None,
             dry_run: false,
             mode: LoadMode::Replace,
+            period: None,
             allow_empty: false,
             batch_id: None,
             pause_at: None,
@@ -355,7 +358,16 @@ impl Run {
                     .map_err(|_| Error::Internal("the lake writer stopped".into()))
             };
             let mut tick = |n: usize| progress(n);
-            let out = pipeline::run(wb.as_mut(), &spec, &reference, &id, &mut sink, &mut tick)?;
+            let period = r.period;
+            let out = pipeline::run_for_period(
+                wb.as_mut(),
+                &spec,
+                &reference,
+                &id,
+                period,
+                &mut sink,
+                &mut tick,
+            )?;
             Ok(out)
         });
         let mut run = Self {
