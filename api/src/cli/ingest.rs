@@ -181,7 +181,15 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             Err(e) => {
-                eprintln!("error: {:#}", anyhow::Error::from(e));
+                let message = taskifai_engine::error::chain(&e);
+                if json {
+                    // Scripts read one JSON document per file, failures included.
+                    let v = serde_json::json!({
+                        "file": display_name(f), "result": { "status": "failed" }, "error": message,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                }
+                eprintln!("error: {message}");
                 code = ExitCode::from(1);
             }
         }

@@ -57,6 +57,20 @@ fn ingest_exit_codes_tell_success_rejects_and_failure_apart() {
         .arg(&bad));
     assert_eq!(code, 1);
     assert!(err.contains("no reporting period found"), "{err}");
+    // With --json a failure is a JSON document too.
+    let (code, out, _) = run(taskifai(&lake)
+        .args(["ingest", "--tenant", "demo", "--json"])
+        .arg(&bad));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    assert_eq!(v["result"]["status"], "failed");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("no reporting period found"),
+        "{v}"
+    );
     // A report without any date loads when the user gives its period.
     let (code, out, err) = run(taskifai(&lake)
         .args([
