@@ -18,12 +18,7 @@ fn main() -> ExitCode {
     // Unix tool, instead of a panic message (Rust ignores SIGPIPE and println! panics).
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let text = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or_default();
+        let text = taskifai_api::server::panic_message(info.payload());
         if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
             std::process::exit(141);
         }

@@ -92,7 +92,7 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
             .unwrap_or_else(|panic| {
                 Err(permanent(format!(
                     "the load stopped on an internal error: {}",
-                    panic_text(&panic)
+                    crate::server::panic_message(panic.as_ref())
                 )))
             })
     };
@@ -159,14 +159,6 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
             tracing::warn!(worker, job = job.id, retry = again, error = %f.message, "Job attempt failed.");
         }
     }
-}
-
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "a panic".into())
 }
 
 fn transient(message: String) -> Failure {

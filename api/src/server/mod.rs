@@ -107,13 +107,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The text a panic was raised with (`panic!` gives a `String` or a `&str`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message")
+}
+
 /// A bug in a handler answers 500 like any other internal error instead of dropping the connection.
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default();
+    let message = panic_message(panic.as_ref());
     axum::response::IntoResponse::into_response(error::ApiError::internal(anyhow::anyhow!(
         "handler panicked: {message}"
     )))

@@ -11,6 +11,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::kernels::concat_elements::concat_elements_dyn;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::udf_eq::UdfEq;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -56,7 +57,6 @@ impl Budget {
 /// Replaces the session's value-building functions with bounded ones sharing `budget`, adds
 /// the bounded `||`, and removes the scalar list generators.
 pub fn install(ctx: &SessionContext, budget: &Budget) {
-    let state = ctx.state();
     for name in [
         "repeat",
         "lpad",
@@ -67,7 +67,9 @@ pub fn install(ctx: &SessionContext, budget: &Budget) {
         "concat_ws",
         "array_repeat",
     ] {
-        if let Some(inner) = state.scalar_functions().get(name) {
+        // `ctx.udf` reads the registry in place; `ctx.state()` would clone the whole session
+        // state, on every request.
+        if let Ok(inner) = ctx.udf(name) {
             ctx.register_udf(ScalarUDF::new_from_impl(Bounded {
                 inner: UdfEq::from(inner.inner().clone()),
                 budget: budget.clone(),
