@@ -141,7 +141,10 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(clients)
         .build()?;
     let invite = taskifai_api::server::invites::create(
-        &state.pools.pool("demo").await?,
+        &state
+            .pools
+            .pool(&taskifai_connectors::TenantId::demo())
+            .await?,
         "bench@bibbi.example",
         taskifai_api::server::auth::Role::Admin,
         "bench",

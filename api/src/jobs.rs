@@ -13,12 +13,13 @@
 use serde::Serialize;
 use sqlx::PgPool;
 use std::time::Duration;
+use taskifai_connectors::TenantId;
 
 /// A job a worker holds.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Job {
     pub id: i64,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub kind: String,
     pub batch_id: String,
     pub attempts: i32,
@@ -42,7 +43,7 @@ pub struct JobView {
 }
 
 /// Queues an ingest of a recorded batch.
-pub async fn enqueue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<i64> {
+pub async fn enqueue(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO job_queue (tenant_id, kind, batch_id) VALUES ($1, 'ingest', $2) RETURNING id",
     )
@@ -54,7 +55,7 @@ pub async fn enqueue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::R
 
 /// Queues a batch again (a retry asked by a user); resets its attempts.
 /// Whether a live worker holds the batch's job now (running under a lease not yet expired).
-pub async fn is_held(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<bool> {
+pub async fn is_held(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_queue WHERE tenant_id = $1 AND batch_id = $2 AND status = 'running' AND locked_until >= now())")
         .bind(tenant)
         .bind(batch_id)
@@ -63,7 +64,7 @@ pub async fn is_held(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::R
 }
 
 /// Removes the jobs of a deleted upload.
-pub async fn forget(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<()> {
+pub async fn forget(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM job_queue WHERE tenant_id = $1 AND batch_id = $2")
         .bind(tenant)
         .bind(batch_id)
@@ -72,7 +73,7 @@ pub async fn forget(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Re
     Ok(())
 }
 
-pub async fn requeue(registry: &PgPool, tenant: &str, batch_id: &str) -> sqlx::Result<bool> {
+pub async fn requeue(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sqlx::Result<bool> {
     let n = sqlx::query(
         "UPDATE job_queue SET status = 'queued', attempts = 0, run_after = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, progress_rows = 0, finished_at = NULL
          WHERE tenant_id = $1 AND batch_id = $2 AND status IN ('failed', 'done')",
@@ -195,7 +196,7 @@ pub async fn release(registry: &PgPool, job: &Job, worker: &str) -> sqlx::Result
 /// The job of a batch.
 pub async fn of_batch(
     registry: &PgPool,
-    tenant: &str,
+    tenant: &TenantId,
     batch_id: &str,
 ) -> sqlx::Result<Option<JobView>> {
     sqlx::query_as("SELECT id, status, attempts, progress_rows, last_error FROM job_queue WHERE tenant_id = $1 AND batch_id = $2").bind(tenant).bind(batch_id).fetch_optional(registry).await

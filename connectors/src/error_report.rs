@@ -3,6 +3,7 @@
 //! downloads).
 
 use crate::lake::{Lake, LakeError};
+use crate::tenant_id::TenantId;
 use datafusion::arrow::array::{ArrayRef, StringArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -60,8 +61,8 @@ pub struct ReportPaths {
 }
 
 impl ReportPaths {
-    pub fn of(tenant: &str, batch_id: &str) -> Self {
-        let base = format!("tenant={tenant}/_errors/{batch_id}");
+    pub fn of(tenant: &TenantId, batch_id: &str) -> Self {
+        let base = format!("{}/_errors/{batch_id}", tenant.lake_prefix());
         Self {
             csv: format!("{base}.csv"),
             parquet: format!("{base}.errors.parquet"),
@@ -120,7 +121,7 @@ pub fn to_csv(issues: &[Issue]) -> Result<Vec<u8>, csv::Error> {
 /// Writes the report as CSV and Parquet; `None` when there is nothing to report.
 pub async fn write(
     lake: &Lake,
-    tenant: &str,
+    tenant: &TenantId,
     batch_id: &str,
     issues: &[Issue],
 ) -> Result<Option<ReportPaths>, LakeError> {

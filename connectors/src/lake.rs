@@ -10,6 +10,7 @@
 //! the new batch and removes the old, so the rows are never doubled nor missing. The log is the
 //! same idea as Delta Lake's, kept to what TaskifAI needs.
 
+use crate::tenant_id::TenantId;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Scalar, UInt32Array};
 use datafusion::arrow::compute::kernels::cmp::not_distinct;
 use datafusion::arrow::compute::take_record_batch;
@@ -286,18 +287,19 @@ impl Lake {
     }
 
     /// Replays the tenant's commit log from the last snapshot this process read.
-    pub async fn snapshot(&self, tenant: &str) -> Result<Snapshot> {
+    pub async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot> {
         let mut snap = self
             .snapshots
             .lock()
             .expect("snapshot cache lock")
-            .get(tenant)
+            .get(tenant.as_str())
             .cloned()
             .unwrap_or_default();
         let start = snap.version;
         loop {
             let path = StorePath::from(format!(
-                "tenant={tenant}/_log/{:020}.json",
+                "{}/_log/{:020}.json",
+                tenant.lake_prefix(),
                 snap.version + 1
             ));
             let bytes = match self.store.get(&path).await {
@@ -319,21 +321,24 @@ impl Lake {
         }
         if snap.version != start {
             let mut cache = self.snapshots.lock().expect("snapshot cache lock");
-            if cache.get(tenant).is_none_or(|c| c.version < snap.version) {
-                cache.insert(tenant.to_owned(), snap.clone());
+            if cache
+                .get(tenant.as_str())
+                .is_none_or(|c| c.version < snap.version)
+            {
+                cache.insert(tenant.to_string(), snap.clone());
             }
         }
         Ok(snap)
     }
 
     /// Starts a load; nothing is visible until [`Staged::commit`].
-    pub fn begin(&self, tenant: &str, meta: BatchMeta, schema: SchemaRef) -> Staged {
+    pub fn begin(&self, tenant: &TenantId, meta: BatchMeta, schema: SchemaRef) -> Staged {
         let (constant, stored): (Vec<usize>, Vec<usize>) = (0..schema.fields().len())
             .partition(|&i| schema::PER_FILE.contains(&schema.field(i).name().as_str()));
         let file_schema = Arc::new(schema.project(&stored).expect("indices from the schema"));
         Staged {
             lake: self.clone(),
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             meta,
             schema,
             file_schema,
@@ -349,7 +354,7 @@ impl Lake {
     /// snapshot and returns what to add and remove.
     async fn commit_with(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         mut plan: impl FnMut(&Snapshot) -> (Option<(BatchMeta, Vec<DataFile>)>, Vec<String>),
     ) -> Result<Commit> {
         for _ in 0..64 {
@@ -361,7 +366,11 @@ impl Lake {
                 add,
                 remove,
             };
-            let path = StorePath::from(format!("tenant={tenant}/_log/{:020}.json", commit.version));
+            let path = StorePath::from(format!(
+                "{}/_log/{:020}.json",
+                tenant.lake_prefix(),
+                commit.version
+            ));
             let body = serde_json::to_vec_pretty(&commit).expect("commits serialize");
             let opts = PutOptions {
                 mode: PutMode::Create,
@@ -399,7 +408,7 @@ impl Lake {
     }
 
     /// Removes a batch; returns whether it was live.
-    pub async fn delete_batch(&self, tenant: &str, batch_id: &str) -> Result<bool> {
+    pub async fn delete_batch(&self, tenant: &TenantId, batch_id: &str) -> Result<bool> {
         let mut found = false;
         self.commit_with(tenant, |s| {
             found = s.batches.contains_key(batch_id);
@@ -454,7 +463,7 @@ impl Lake {
     /// local lake the half-written `…#n` staging files of multipart writes, which listings do
     /// not show. Only files older than `min_age` go: younger ones may belong to a load still in
     /// flight. Returns how many were removed.
-    pub async fn vacuum(&self, tenant: &str, min_age: std::time::Duration) -> Result<usize> {
+    pub async fn vacuum(&self, tenant: &TenantId, min_age: std::time::Duration) -> Result<usize> {
         let snap = self.snapshot(tenant).await?;
         let live: std::collections::HashSet<&str> = snap
             .batches
@@ -465,7 +474,7 @@ impl Lake {
             - chrono::Duration::from_std(min_age).unwrap_or(chrono::Duration::MAX);
         let all: Vec<object_store::ObjectMeta> = self
             .store
-            .list(Some(&StorePath::from(format!("tenant={tenant}"))))
+            .list(Some(&StorePath::from(tenant.lake_prefix())))
             .try_collect()
             .await?;
         let mut n = 0;
@@ -484,7 +493,7 @@ impl Lake {
                     .url
                     .to_file_path()
                     .unwrap_or_default()
-                    .join(format!("tenant={tenant}")),
+                    .join(tenant.lake_prefix()),
                 min_age,
             );
         }
@@ -554,7 +563,7 @@ fn remove_staging_files(dir: &std::path::Path, min_age: std::time::Duration) -> 
 /// A load in progress: Parquet files written, not yet committed.
 pub struct Staged {
     lake: Lake,
-    tenant: String,
+    tenant: TenantId,
     meta: BatchMeta,
     /// The table's columns; those a file stores; the indices in the table of those it stores
     /// and of those recorded once per file.
@@ -666,8 +675,8 @@ impl Staged {
     fn open(&mut self, (y, m): (i32, i32), first: &RecordBatch) -> Result<()> {
         if !self.writers.contains_key(&(y, m)) {
             let path = format!(
-                "tenant={}/table={}/year={y}/month={m}/part-{}-{}.parquet",
-                self.tenant,
+                "{}/table={}/year={y}/month={m}/part-{}-{}.parquet",
+                self.tenant.lake_prefix(),
                 self.meta.table,
                 self.meta.batch_id,
                 self.writers.len()

@@ -5,6 +5,7 @@
 use crate::lake::{Lake, LakeError};
 use crate::lake_table::LakeTable;
 use crate::query_memory::MemoryBudgets;
+use crate::tenant_id::TenantId;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -16,7 +17,7 @@ use taskifai_engine::spec::Target;
 use taskifai_engine::sql_guard::bounded;
 
 /// Builds the tenant's session from the current snapshot.
-pub async fn tenant_session(lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
+pub async fn tenant_session(lake: &Lake, tenant: &TenantId) -> Result<SessionContext, LakeError> {
     let ctx = new_context(Arc::new(RuntimeEnv::default()));
     register_object_store(&ctx, lake);
     let snap = lake.snapshot(tenant).await?;
@@ -90,13 +91,17 @@ impl SessionCache {
     }
 
     /// A session over the tenant's current snapshot and nothing else.
-    pub async fn session(&self, lake: &Lake, tenant: &str) -> Result<SessionContext, LakeError> {
+    pub async fn session(
+        &self,
+        lake: &Lake,
+        tenant: &TenantId,
+    ) -> Result<SessionContext, LakeError> {
         let snap = lake.snapshot(tenant).await?;
         let cached = self
             .tables
             .lock()
             .expect("session cache lock")
-            .get(tenant)
+            .get(tenant.as_str())
             .filter(|(v, _)| *v == snap.version)
             .map(|(_, t)| t.clone());
         let tables = match cached {
@@ -106,7 +111,7 @@ impl SessionCache {
                 self.tables
                     .lock()
                     .expect("session cache lock")
-                    .insert(tenant.to_owned(), (snap.version, t.clone()));
+                    .insert(tenant.to_string(), (snap.version, t.clone()));
                 t
             }
         };

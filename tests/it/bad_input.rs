@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use taskifai_connectors::ingest::{ingest, IngestRequest};
 use taskifai_connectors::lake::Lake;
+use taskifai_connectors::TenantId;
 use taskifai_engine::spec::SpecRegistry;
 use taskifai_tests::{reference, repo_path, specs};
 
@@ -55,7 +56,7 @@ async fn refused(specs: &SpecRegistry, name: &str, bytes: &[u8], vendor: Option<
     let req = |path: PathBuf, name: &str, vendor: Option<&str>| IngestRequest {
         name: name.into(),
         vendor: vendor.map(Into::into),
-        ..IngestRequest::new(path, "demo")
+        ..IngestRequest::new(path, &TenantId::demo())
     };
     ingest(
         &env.lake,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use taskifai_connectors::ingest::{ingest, IngestRequest, Status};
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::tenant_session;
+use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 use taskifai_tests::{reference, repo_path, specs};
 
@@ -96,7 +97,7 @@ async fn load(lake: &Lake, rel: &str) -> Status {
     let name = rel.rsplit('/').next().unwrap().to_owned();
     let req = IngestRequest {
         name,
-        ..IngestRequest::new(path, "demo")
+        ..IngestRequest::new(path, &TenantId::demo())
     };
     ingest(
         lake,
@@ -112,7 +113,7 @@ async fn load(lake: &Lake, rel: &str) -> Status {
 }
 
 async fn count(lake: &Lake, sql: &str) -> i64 {
-    let ctx = tenant_session(lake, "demo").await.unwrap();
+    let ctx = tenant_session(lake, &TenantId::demo()).await.unwrap();
     let plan = plan_read_only(&ctx, sql, 100).await.unwrap();
     let batches: Vec<RecordBatch> = ctx
         .execute_logical_plan(plan)
@@ -187,19 +188,25 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
     );
 
     // A deleted batch leaves the queries and its data files leave the bucket.
-    let snap = other.snapshot("demo").await.unwrap();
+    let snap = other.snapshot(&TenantId::demo()).await.unwrap();
     let boxnox = snap
         .batches
         .iter()
         .find(|(_, (m, _))| m.vendor == "boxnox")
         .map(|(id, _)| id.clone())
         .unwrap();
-    assert!(other.delete_batch("demo", &boxnox).await.unwrap());
+    assert!(other
+        .delete_batch(&TenantId::demo(), &boxnox)
+        .await
+        .unwrap());
     assert_eq!(
         count(&other, "SELECT count(*) FROM sellout_entries").await,
         3
     );
-    other.vacuum("demo", Duration::ZERO).await.unwrap();
+    other
+        .vacuum(&TenantId::demo(), Duration::ZERO)
+        .await
+        .unwrap();
     let keys: Vec<String> = root
         .list(Some(&StorePath::from("lakes/prod/tenant=demo")))
         .map_ok(|m| m.location.to_string())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use taskifai_connectors::ingest::{ingest, IngestRequest, Status};
 use taskifai_connectors::lake::{BatchMeta, Lake};
 use taskifai_connectors::query_session::tenant_session;
+use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 use taskifai_tests::{reference, repo_path, specs};
 
@@ -20,7 +21,7 @@ fn lake() -> (tempfile::TempDir, Lake) {
 async fn load(lake: &Lake, tenant: &str, path: PathBuf, name: &str) -> Status {
     let req = IngestRequest {
         name: name.into(),
-        ..IngestRequest::new(path, tenant)
+        ..IngestRequest::new(path, &crate::tid(tenant))
     };
     ingest(
         lake,
@@ -36,7 +37,7 @@ async fn load(lake: &Lake, tenant: &str, path: PathBuf, name: &str) -> Status {
 }
 
 async fn query(lake: &Lake, tenant: &str, sql: &str) -> Vec<RecordBatch> {
-    let ctx = tenant_session(lake, tenant).await.unwrap();
+    let ctx = tenant_session(lake, &crate::tid(tenant)).await.unwrap();
     let plan = plan_read_only(&ctx, sql, 100).await.unwrap();
     ctx.execute_logical_plan(plan)
         .await
@@ -86,7 +87,14 @@ async fn identical_content_is_loaded_once() {
         count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
         3
     );
-    assert_eq!(lake.snapshot("demo").await.unwrap().batches.len(), 1);
+    assert_eq!(
+        lake.snapshot(&TenantId::demo())
+            .await
+            .unwrap()
+            .batches
+            .len(),
+        1
+    );
     // A lake-only load may have started writing before the hash showed the duplicate.
     assert_eq!(
         data_files(&d.path().join("lake")).len(),
@@ -106,7 +114,7 @@ async fn a_new_file_for_the_same_vendor_and_period_replaces_the_old_rows() {
     )
     .await;
     let first: Vec<String> = lake
-        .snapshot("demo")
+        .snapshot(&TenantId::demo())
         .await
         .unwrap()
         .batches
@@ -154,7 +162,7 @@ async fn a_deleted_batch_disappears_from_queries() {
     )
     .await;
     let id = lake
-        .snapshot("demo")
+        .snapshot(&TenantId::demo())
         .await
         .unwrap()
         .batches
@@ -162,12 +170,12 @@ async fn a_deleted_batch_disappears_from_queries() {
         .next()
         .cloned()
         .unwrap();
-    assert!(lake.delete_batch("demo", &id).await.unwrap());
+    assert!(lake.delete_batch(&TenantId::demo(), &id).await.unwrap());
     assert_eq!(
         count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
         0
     );
-    assert!(!lake.delete_batch("demo", &id).await.unwrap());
+    assert!(!lake.delete_batch(&TenantId::demo(), &id).await.unwrap());
 }
 
 #[tokio::test]
@@ -188,7 +196,7 @@ async fn one_tenants_batch_is_invisible_to_another() {
         count(&lake, "globex", "SELECT count(*) FROM sellout_entries").await,
         0
     );
-    let ctx = tenant_session(&lake, "globex").await.unwrap();
+    let ctx = tenant_session(&lake, &crate::tid("globex")).await.unwrap();
     let err = plan_read_only(&ctx, "SELECT * FROM acme.sellout_entries", 10)
         .await
         .unwrap_err()
@@ -224,7 +232,7 @@ async fn a_load_that_never_commits_stays_invisible_and_is_vacuumed() {
         rows: 0,
     };
     let mut staged = lake.begin(
-        "demo",
+        &TenantId::demo(),
         meta,
         taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
     );
@@ -237,7 +245,7 @@ async fn a_load_that_never_commits_stays_invisible_and_is_vacuumed() {
         count(&lake, "demo", "SELECT count(*) FROM sellout_entries").await,
         3
     );
-    lake.vacuum("demo", std::time::Duration::ZERO)
+    lake.vacuum(&TenantId::demo(), std::time::Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(
@@ -266,14 +274,14 @@ async fn vacuum_removes_old_orphans_and_staging_files_but_not_young_ones() {
     std::fs::write(&staging, b"PAR1").unwrap();
     // A load in flight could own them: an hour's grace keeps them.
     assert_eq!(
-        lake.vacuum("demo", std::time::Duration::from_secs(3600))
+        lake.vacuum(&TenantId::demo(), std::time::Duration::from_secs(3600))
             .await
             .unwrap(),
         0
     );
     assert!(orphan.exists() && staging.exists());
     assert_eq!(
-        lake.vacuum("demo", std::time::Duration::ZERO)
+        lake.vacuum(&TenantId::demo(), std::time::Duration::ZERO)
             .await
             .unwrap(),
         2
@@ -292,7 +300,7 @@ async fn a_dry_run_loads_nothing() {
     let req = IngestRequest {
         name: "BIBBIPARFU_ReportPeriod02-2025.xlsx".into(),
         dry_run: true,
-        ..IngestRequest::new(sample(SKINS_NL), "demo")
+        ..IngestRequest::new(sample(SKINS_NL), &TenantId::demo())
     };
     let report = ingest(
         &lake,
@@ -306,14 +314,19 @@ async fn a_dry_run_loads_nothing() {
     .unwrap();
     assert!(matches!(report.status, Status::DryRun));
     assert_eq!(report.outcome.unwrap().summary.rows_accepted, 3);
-    assert!(lake.snapshot("demo").await.unwrap().batches.is_empty());
+    assert!(lake
+        .snapshot(&TenantId::demo())
+        .await
+        .unwrap()
+        .batches
+        .is_empty());
 }
 
 #[tokio::test]
 async fn a_reader_that_cached_a_snapshot_sees_later_commits_from_another_process() {
     let (dir, writer) = lake();
     let reader = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
-    assert_eq!(reader.snapshot("demo").await.unwrap().version, 0);
+    assert_eq!(reader.snapshot(&TenantId::demo()).await.unwrap().version, 0);
     load(
         &writer,
         "demo",
@@ -321,7 +334,7 @@ async fn a_reader_that_cached_a_snapshot_sees_later_commits_from_another_process
         "BIBBIPARFU_ReportPeriod02-2025.xlsx",
     )
     .await;
-    let first = reader.snapshot("demo").await.unwrap();
+    let first = reader.snapshot(&TenantId::demo()).await.unwrap();
     assert_eq!((first.version, first.batches.len()), (1, 1));
     load(
         &writer,
@@ -331,8 +344,8 @@ async fn a_reader_that_cached_a_snapshot_sees_later_commits_from_another_process
     )
     .await;
     let id = first.batches.keys().next().unwrap().clone();
-    writer.delete_batch("demo", &id).await.unwrap();
-    let later = reader.snapshot("demo").await.unwrap();
+    writer.delete_batch(&TenantId::demo(), &id).await.unwrap();
+    let later = reader.snapshot(&TenantId::demo()).await.unwrap();
     assert_eq!(later.version, 3);
     assert_eq!(later.batches.len(), 1);
     assert!(
@@ -391,7 +404,7 @@ async fn per_file_columns_are_recorded_once_in_the_log_and_come_back_in_queries(
         "BIBBIPARFU_ReportPeriod02-2025.xlsx",
     )
     .await;
-    let snap = lake.snapshot("demo").await.unwrap();
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
     let (id, (_, files)) = snap.batches.iter().next().unwrap();
     let file = &files[0];
     let stored = stored_columns(&d.path().join("lake").join(&file.path));
@@ -424,7 +437,7 @@ async fn per_file_columns_are_recorded_once_in_the_log_and_come_back_in_queries(
         0
     );
     // The filter on a per-file column drops the file before the scan: nothing is opened.
-    let ctx = tenant_session(&lake, "demo").await.unwrap();
+    let ctx = tenant_session(&lake, &TenantId::demo()).await.unwrap();
     let plan = plan_read_only(
         &ctx,
         "SELECT product_ean FROM sellout_entries WHERE month = 3",
@@ -474,7 +487,7 @@ async fn files_that_store_every_column_are_read_beside_newer_ones() {
         "BIBBIPARFU_ReportPeriod02-2025.xlsx",
     )
     .await;
-    let snap = lake.snapshot("demo").await.unwrap();
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
     let (meta, files) = snap.batches.values().next().unwrap().clone();
     // A file as lakes wrote them before per-file columns moved to the log: every column stored.
     let schema = taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout);
@@ -592,7 +605,7 @@ async fn a_per_file_column_that_varies_within_a_file_is_refused() {
         rows: 0,
     };
     let mut staged = lake.begin(
-        "demo",
+        &TenantId::demo(),
         meta,
         taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
     );

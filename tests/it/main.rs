@@ -9,3 +9,8 @@ mod robustness;
 mod silent_loss;
 mod sql_guard;
 mod tenant_db;
+
+/// A tenant id the test knows to be valid.
+fn tid(id: &str) -> taskifai_connectors::TenantId {
+    taskifai_connectors::TenantId::parse(id).expect("a valid tenant id")
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use taskifai_connectors::ingest::{ingest, IngestError, IngestRequest, Report};
 use taskifai_connectors::lake::Lake;
+use taskifai_connectors::TenantId;
 use taskifai_engine::issues::Severity;
 use taskifai_tests::{reference, repo_path, specs};
 
@@ -45,14 +46,14 @@ async fn load(lake: &Lake, path: &Path, allow_empty: bool) -> Result<Report, Ing
         name: MARCH.into(),
         vendor: Some("aromateque".into()),
         allow_empty,
-        ..IngestRequest::new(path, "demo")
+        ..IngestRequest::new(path, &TenantId::demo())
     };
     let (specs, reference) = (specs(), Arc::new(reference()));
     ingest(lake, None, &specs, reference, req, Arc::new(|_| {})).await
 }
 
 async fn live_rows(lake: &Lake) -> u64 {
-    let snap = lake.snapshot("demo").await.unwrap();
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
     snap.files("sellout_entries").iter().map(|f| f.rows).sum()
 }
 

@@ -2,12 +2,13 @@
 
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::tenant_session;
+use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 
 async fn check(sql: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-    let ctx = tenant_session(&lake, "demo").await.unwrap();
+    let ctx = tenant_session(&lake, &TenantId::demo()).await.unwrap();
     plan_read_only(&ctx, sql, 10)
         .await
         .map(|_| ())
@@ -83,7 +84,7 @@ async fn deep_expressions_plan_or_are_refused_without_crashing() {
 async fn value(sql: &str) -> Result<String, String> {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-    let ctx = tenant_session(&lake, "demo").await.unwrap();
+    let ctx = tenant_session(&lake, &TenantId::demo()).await.unwrap();
     let plan = plan_read_only(&ctx, sql, 10)
         .await
         .map_err(|e| e.to_string())?;

@@ -9,6 +9,7 @@ use taskifai_connectors::lake::Lake;
 use taskifai_connectors::postgres::load::sync_from_lake;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
 use taskifai_connectors::postgres::{migrate, PgError, TENANT_MIGRATOR};
+use taskifai_connectors::TenantId;
 use taskifai_tests::pg::TestDb;
 use taskifai_tests::{reference, repo_path, specs};
 
@@ -22,7 +23,7 @@ fn sample(rel: &str) -> (PathBuf, String) {
 async fn load(lake: &Lake, pool: &PgPool, tenant: &str, (path, name): (PathBuf, String)) -> Status {
     let req = IngestRequest {
         name,
-        ..IngestRequest::new(path, tenant)
+        ..IngestRequest::new(path, &crate::tid(tenant))
     };
     ingest(
         lake,
@@ -49,12 +50,18 @@ async fn a_batch_loaded_for_one_tenant_is_invisible_to_another() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-    db.registry.create("acme", "Acme").await.unwrap();
-    db.registry.create("globex", "Globex").await.unwrap();
+    db.registry
+        .create(&crate::tid("acme"), "Acme")
+        .await
+        .unwrap();
+    db.registry
+        .create(&crate::tid("globex"), "Globex")
+        .await
+        .unwrap();
     let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
     let (acme, globex) = (
-        pools.pool("acme").await.unwrap(),
-        pools.pool("globex").await.unwrap(),
+        pools.pool(&crate::tid("acme")).await.unwrap(),
+        pools.pool(&crate::tid("globex")).await.unwrap(),
     );
     load(&lake, &acme, "acme", sample(SKINS_NL)).await;
     assert_eq!(
@@ -157,7 +164,7 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
     let (path, name) = sample(BOXNOX);
     let req = IngestRequest {
         name,
-        ..IngestRequest::new(path, "demo")
+        ..IngestRequest::new(path, &TenantId::demo())
     };
     ingest(
         &lake,
@@ -173,7 +180,9 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
         scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
         0
     );
-    let report = sync_from_lake(&pool, &lake, "demo").await.unwrap();
+    let report = sync_from_lake(&pool, &lake, &TenantId::demo())
+        .await
+        .unwrap();
     assert_eq!(report.loaded.len(), 1);
     assert_eq!(
         scalar(&pool, "SELECT count(*) FROM sellout_entries").await,
@@ -184,9 +193,14 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
         5
     );
     // And a batch deleted from the lake leaves the database too.
-    lake.delete_batch("demo", &report.loaded[0]).await.unwrap();
+    lake.delete_batch(&TenantId::demo(), &report.loaded[0])
+        .await
+        .unwrap();
     assert_eq!(
-        sync_from_lake(&pool, &lake, "demo").await.unwrap().removed,
+        sync_from_lake(&pool, &lake, &TenantId::demo())
+            .await
+            .unwrap()
+            .removed,
         report.loaded
     );
     assert_eq!(
@@ -199,17 +213,22 @@ async fn a_database_that_missed_a_lake_commit_is_repaired_from_the_lake() {
 #[tokio::test]
 async fn a_suspended_tenant_is_refused_and_resumes() {
     let db = TestDb::new().await;
-    db.registry.create("acme", "Acme").await.unwrap();
+    db.registry
+        .create(&crate::tid("acme"), "Acme")
+        .await
+        .unwrap();
     let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
-    pools.pool("acme").await.unwrap();
+    pools.pool(&crate::tid("acme")).await.unwrap();
     db.registry.set_status("acme", "suspended").await.unwrap();
-    assert!(matches!(pools.pool("acme").await, Err(PgError::Suspended(t)) if t == "acme"));
+    assert!(
+        matches!(pools.pool(&crate::tid("acme")).await, Err(PgError::Suspended(t)) if t == "acme")
+    );
     assert!(matches!(
-        pools.pool("nobody").await,
+        pools.pool(&crate::tid("nobody")).await,
         Err(PgError::UnknownTenant(_))
     ));
     db.registry.set_status("acme", "active").await.unwrap();
-    pools.pool("acme").await.unwrap();
+    pools.pool(&crate::tid("acme")).await.unwrap();
     db.cleanup().await;
 }
 
@@ -217,16 +236,19 @@ async fn a_suspended_tenant_is_refused_and_resumes() {
 async fn provisioning_refuses_bad_and_duplicate_ids_and_migrations_rerun() {
     let db = TestDb::new().await;
     assert!(matches!(
-        db.registry.create("Acme; DROP", "x").await,
+        db.registry.create(&TenantId::demo(), "x").await,
         Err(PgError::InvalidTenantId(_))
     ));
-    db.registry.create("acme", "Acme").await.unwrap();
+    db.registry
+        .create(&crate::tid("acme"), "Acme")
+        .await
+        .unwrap();
     assert!(matches!(
-        db.registry.create("acme", "Acme").await,
+        db.registry.create(&crate::tid("acme"), "Acme").await,
         Err(PgError::TenantExists(_))
     ));
     let pool = PoolManager::new(db.registry.clone(), PoolConfig::default())
-        .pool("acme")
+        .pool(&crate::tid("acme"))
         .await
         .unwrap();
     migrate(&pool, &TENANT_MIGRATOR)
@@ -261,12 +283,18 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-    db.registry.create("acme", "Acme").await.unwrap();
-    db.registry.create("globex", "Globex").await.unwrap();
+    db.registry
+        .create(&crate::tid("acme"), "Acme")
+        .await
+        .unwrap();
+    db.registry
+        .create(&crate::tid("globex"), "Globex")
+        .await
+        .unwrap();
     let pools = PoolManager::new(db.registry.clone(), PoolConfig::default());
     let (acme, globex) = (
-        pools.pool("acme").await.unwrap(),
-        pools.pool("globex").await.unwrap(),
+        pools.pool(&crate::tid("acme")).await.unwrap(),
+        pools.pool(&crate::tid("globex")).await.unwrap(),
     );
     seed_reference(&acme, &repo_path("sample-data/reference"))
         .await
@@ -275,7 +303,7 @@ async fn each_tenant_maps_products_with_its_own_reference_data() {
         let (path, name) = sample("galilu/BIbbi_sellout_Galilu_2025.xlsx");
         IngestRequest {
             name,
-            ..IngestRequest::new(path, tenant)
+            ..IngestRequest::new(path, &crate::tid(tenant))
         }
     };
     let r = ingest(
@@ -373,7 +401,7 @@ async fn rows_the_database_refuses_mid_copy_fail_the_load_and_leave_nothing() {
 async fn the_least_recently_used_idle_pool_makes_room_at_the_budget() {
     let db = TestDb::new().await;
     for t in ["acme", "globex", "initech"] {
-        db.registry.create(t, t).await.unwrap();
+        db.registry.create(&crate::tid(t), t).await.unwrap();
     }
     let config = PoolConfig {
         per_tenant: 2,
@@ -381,18 +409,22 @@ async fn the_least_recently_used_idle_pool_makes_room_at_the_budget() {
         idle: std::time::Duration::from_secs(300),
     };
     let pools = PoolManager::new(db.registry.clone(), config);
-    let acme = pools.pool("acme").await.unwrap();
-    let globex = pools.pool("globex").await.unwrap();
+    let acme = pools.pool(&crate::tid("acme")).await.unwrap();
+    let globex = pools.pool(&crate::tid("globex")).await.unwrap();
     drop(acme);
     // Two pools fill the budget; the third takes the place of the least recently used one.
-    let initech = pools.pool("initech").await.unwrap();
+    let initech = pools.pool(&crate::tid("initech")).await.unwrap();
     assert_eq!(pools.open_tenants(), ["globex", "initech"]);
     // With connections in use in both, a fourth tenant is refused rather than taking them.
     let (_g, _i) = (
         globex.acquire().await.unwrap(),
         initech.acquire().await.unwrap(),
     );
-    let err = pools.pool("acme").await.unwrap_err().to_string();
+    let err = pools
+        .pool(&crate::tid("acme"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("connection budget"), "{err}");
     drop((_g, _i));
     db.cleanup().await;

@@ -5,6 +5,7 @@ use anyhow::Context;
 use std::process::ExitCode;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
 use taskifai_connectors::postgres::tenants::{seed_reference, Registry};
+use taskifai_connectors::TenantId;
 
 /// Prefix of tenant database names.
 pub const DB_PREFIX: &str = "taskifai_tenant_";
@@ -20,7 +21,7 @@ pub async fn registry(cli: &Cli) -> anyhow::Result<Registry> {
 }
 
 /// The tenant's pool when a database is configured.
-pub async fn tenant_pool(cli: &Cli, tenant: &str) -> anyhow::Result<Option<sqlx::PgPool>> {
+pub async fn tenant_pool(cli: &Cli, tenant: &TenantId) -> anyhow::Result<Option<sqlx::PgPool>> {
     if cli.database_url.is_none() {
         return Ok(None);
     }

@@ -10,6 +10,7 @@ use taskifai_connectors::ingest::{
     self as load, Crashpoint, IngestRequest, LoadMode, Report, Status,
 };
 use taskifai_connectors::lake::Lake;
+use taskifai_connectors::TenantId;
 use taskifai_engine::detect::rank;
 use taskifai_engine::schema::{EUR_SCALE, LOCAL_SCALE};
 use taskifai_engine::spec::SpecRegistry;
@@ -87,7 +88,7 @@ pub struct IngestArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     #[arg(long, default_value = "demo")]
-    tenant: String,
+    tenant: TenantId,
     /// Use this vendor's spec instead of detecting it.
     #[arg(long)]
     vendor: Option<String>,
@@ -127,7 +128,7 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
         dry_run,
         json,
     } = args;
-    let (tenant, vendor, dry_run, json) = (tenant.as_str(), vendor.as_deref(), *dry_run, *json);
+    let (tenant, vendor, dry_run, json) = (&tenant, vendor.as_deref(), *dry_run, *json);
     let specs = specs(cli)?;
     let lake = Lake::open(&cli.lake)?;
     let db = super::db::tenant_pool(cli, tenant).await?;
@@ -328,7 +329,7 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
     }
     let args = IngestArgs {
         files,
-        tenant: "demo".into(),
+        tenant: TenantId::demo(),
         vendor: None,
         mode: LoadMode::Replace,
         period: None,
@@ -340,7 +341,7 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
     println!();
     let sql = "SELECT reseller, count(*) AS rows, sum(quantity) AS units, round(sum(sales_eur), 2) AS sales_eur FROM sellout_entries GROUP BY reseller ORDER BY reseller";
     println!("{sql}");
-    super::query::run(cli, "demo", super::Format::Table, 1000, sql).await?;
+    super::query::run(cli, &TenantId::demo(), super::Format::Table, 1000, sql).await?;
     if cli.database_url.is_some() {
         let pool = super::db::registry(cli).await?.pool;
         let (batches, rows): (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM upload_batches WHERE replaced_by IS NULL), (SELECT count(*) FROM sellout_entries) + (SELECT count(*) FROM ecommerce_orders)").fetch_one(&pool).await?;

@@ -13,6 +13,7 @@ mod supervise;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use taskifai_connectors::TenantId;
 
 /// Exit code of a run that loaded data but rejected some rows.
 pub const EXIT_WITH_REJECTS: u8 = 3;
@@ -78,7 +79,7 @@ pub enum Command {
     /// Run a read-only SQL query over a tenant's lake.
     Query {
         #[arg(long, default_value = "demo")]
-        tenant: String,
+        tenant: TenantId,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// Most rows returned.
@@ -153,7 +154,7 @@ pub enum SpecCommand {
 pub enum TenantCommand {
     /// Create a tenant with its own database.
     Create {
-        id: String,
+        id: TenantId,
         #[arg(long)]
         name: Option<String>,
         /// Load the demo reference data (products, mappings, prices, FX rates).
@@ -162,14 +163,14 @@ pub enum TenantCommand {
     },
     List,
     Suspend {
-        id: String,
+        id: TenantId,
     },
     Resume {
-        id: String,
+        id: TenantId,
     },
     /// Drop a tenant's database (its lake stays). Exports every table as CSV first unless --force.
     Drop {
-        id: String,
+        id: TenantId,
         #[arg(long)]
         force: bool,
         #[arg(long, default_value = "exports")]
@@ -182,18 +183,18 @@ pub enum LakeCommand {
     /// List the live batches of a tenant.
     Batches {
         #[arg(long, default_value = "demo")]
-        tenant: String,
+        tenant: TenantId,
     },
     /// Remove a batch.
     Delete {
         #[arg(long, default_value = "demo")]
-        tenant: String,
+        tenant: TenantId,
         batch: String,
     },
     /// Delete data files that no commit references (left by crashed loads).
     Vacuum {
         #[arg(long, default_value = "demo")]
-        tenant: String,
+        tenant: TenantId,
         /// Only files at least this old go: younger ones may belong to a load in flight.
         #[arg(long, default_value_t = 3600)]
         min_age_secs: u64,
@@ -254,7 +255,7 @@ pub enum AdminCommand {
     /// token to register with (POST /api/auth/register with `invite`).
     Invite {
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         #[arg(long)]
         email: String,
         /// admin, member or viewer.

@@ -5,11 +5,12 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use std::process::ExitCode;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::tenant_session;
+use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 
 pub async fn run(
     cli: &Cli,
-    tenant: &str,
+    tenant: &TenantId,
     format: Format,
     max_rows: usize,
     sql: &str,

@@ -334,6 +334,7 @@ fn liberty() -> Vec<Sheet> {
     ]
 }
 
+#[rustfmt::skip]
 fn boxnox() -> Vec<Sheet> {
     let header = [
         "YEAR",
@@ -370,86 +371,14 @@ fn boxnox() -> Vec<Sheet> {
     };
     let rows = vec![
         header,
-        row(
-            1.0,
-            "Retail",
-            "Paris Marais",
-            N(7350154320008.0),
-            1.0,
-            N(195.0),
-            "Ghost of Tom 100ml",
-            "BBGOT100",
-        ),
-        row(
-            2.0,
-            "Retail",
-            "Lyon Part-Dieu",
-            N(7350154320022.0),
-            2.0,
-            N(390.0),
-            "Super Cedar 100ml",
-            "BBSC100",
-        ),
-        row(
-            3.0,
-            "Online",
-            "boxnox.com",
-            N(7350154320046.0),
-            1.0,
-            S("195,00"),
-            "Swimming Pool 100ml",
-            "BBSP100",
-        ),
-        row(
-            4.0,
-            "Retail",
-            "Paris Marais",
-            N(7350154320008.0),
-            2.0,
-            S("390,00"),
-            "Ghost of Tom 100ml",
-            "BBGOT100",
-        ),
-        row(
-            4.0,
-            "Retail",
-            "Lyon Part-Dieu",
-            S("7350154320022"),
-            1.0,
-            N(195.0),
-            "Super Cedar 100ml",
-            "BBSC100",
-        ),
-        row(
-            4.0,
-            "Online",
-            "boxnox.com",
-            N(7350154320046.0),
-            3.0,
-            S("585,00"),
-            "Swimming Pool 100ml",
-            "BBSP100",
-        ),
-        row(
-            4.0,
-            "Retail",
-            "Paris Marais",
-            N(7350154320008.0),
-            -1.0,
-            S("-195,00"),
-            "Ghost of Tom 100ml (return)",
-            "BBGOT100",
-        ),
-        row(
-            4.0,
-            "Retail",
-            "Nice Etoile",
-            S("7.35015E+12"),
-            1.0,
-            N(195.0),
-            "Boy of June 100ml",
-            "BBBOJ100",
-        ),
+        row(1.0, "Retail", "Paris Marais", N(7350154320008.0), 1.0, N(195.0), "Ghost of Tom 100ml", "BBGOT100"),
+        row(2.0, "Retail", "Lyon Part-Dieu", N(7350154320022.0), 2.0, N(390.0), "Super Cedar 100ml", "BBSC100"),
+        row(3.0, "Online", "boxnox.com", N(7350154320046.0), 1.0, S("195,00"), "Swimming Pool 100ml", "BBSP100"),
+        row(4.0, "Retail", "Paris Marais", N(7350154320008.0), 2.0, S("390,00"), "Ghost of Tom 100ml", "BBGOT100"),
+        row(4.0, "Retail", "Lyon Part-Dieu", S("7350154320022"), 1.0, N(195.0), "Super Cedar 100ml", "BBSC100"),
+        row(4.0, "Online", "boxnox.com", N(7350154320046.0), 3.0, S("585,00"), "Swimming Pool 100ml", "BBSP100"),
+        row(4.0, "Retail", "Paris Marais", N(7350154320008.0), -1.0, S("-195,00"), "Ghost of Tom 100ml (return)", "BBGOT100"),
+        row(4.0, "Retail", "Nice Etoile", S("7.35015E+12"), 1.0, N(195.0), "Boy of June 100ml", "BBBOJ100"),
     ];
     vec![Sheet {
         name: "Sell Out by EAN",
@@ -548,6 +477,7 @@ fn cdlc() -> Vec<Sheet> {
     }]
 }
 
+#[rustfmt::skip]
 fn galilu() -> Vec<Sheet> {
     let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun"];
     let mut header = vec![N(2025.0)];
@@ -561,22 +491,10 @@ fn galilu() -> Vec<Sheet> {
     };
     let rows = vec![
         header,
-        row(
-            "BIBBI  Ghost of Tom woda perfumowana  100 ml ",
-            [2.0, 1.0, 0.0, 2.0, 1.0, 3.0],
-        ),
-        row(
-            "BIBBI Super Cedar woda perfumowana 100ml",
-            [0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
-        ),
-        row(
-            " BIBBI świeca zapachowa Wild  Moss 300 g",
-            [1.0, 0.0, 0.0, 1.0, 0.0, 2.0],
-        ),
-        row(
-            "BIBBI Nowy zapach woda perfumowana 50 ml",
-            [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
-        ),
+        row("BIBBI  Ghost of Tom woda perfumowana  100 ml ", [2.0, 1.0, 0.0, 2.0, 1.0, 3.0]),
+        row("BIBBI Super Cedar woda perfumowana 100ml", [0.0, 1.0, 1.0, 0.0, 0.0, 1.0]),
+        row(" BIBBI świeca zapachowa Wild  Moss 300 g", [1.0, 0.0, 0.0, 1.0, 0.0, 2.0]),
+        row("BIBBI Nowy zapach woda perfumowana 50 ml", [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
         row("Total", [3.0, 2.0, 1.0, 3.0, 1.0, 7.0]),
     ];
     let other = |name| Sheet {
@@ -661,6 +579,7 @@ fn aromateque() -> Vec<Sheet> {
     }]
 }
 
+#[rustfmt::skip]
 fn skins_sa() -> Vec<Sheet> {
     let header = [
         "Branch",
@@ -697,56 +616,11 @@ fn skins_sa() -> Vec<Sheet> {
     };
     let rows = vec![
         header,
-        row(
-            "Rosebank",
-            "1/28/2025",
-            7350154320008.0,
-            1.0,
-            "BIBBI GHOST OF TOM 100ML",
-            "3 967,50",
-            "3 450,00",
-            1.0,
-        ),
-        row(
-            "Sandton",
-            "2/3/2025",
-            7350154320008.0,
-            1.0,
-            "BIBBI GHOST OF TOM 100ML",
-            "3 967,50",
-            "3 450,00",
-            2.0,
-        ),
-        row(
-            "ON",
-            "2/14/2025",
-            7350154320046.0,
-            2.0,
-            "BIBBI SWIMMING POOL 100ML",
-            "7 935,00",
-            "6 900,00",
-            2.0,
-        ),
-        row(
-            "ON",
-            "2/14/2025",
-            7350154320046.0,
-            2.0,
-            "BIBBI SWIMMING POOL 100ML",
-            "7 935,00",
-            "6 900,00",
-            2.0,
-        ),
-        row(
-            "Rosebank",
-            "2/20/2025",
-            7350154320060.0,
-            1.0,
-            "BIBBI WILD MOSS CANDLE",
-            "1 435,00",
-            "1 247,83",
-            2.0,
-        ),
+        row("Rosebank", "1/28/2025", 7350154320008.0, 1.0, "BIBBI GHOST OF TOM 100ML", "3 967,50", "3 450,00", 1.0),
+        row("Sandton", "2/3/2025", 7350154320008.0, 1.0, "BIBBI GHOST OF TOM 100ML", "3 967,50", "3 450,00", 2.0),
+        row("ON", "2/14/2025", 7350154320046.0, 2.0, "BIBBI SWIMMING POOL 100ML", "7 935,00", "6 900,00", 2.0),
+        row("ON", "2/14/2025", 7350154320046.0, 2.0, "BIBBI SWIMMING POOL 100ML", "7 935,00", "6 900,00", 2.0),
+        row("Rosebank", "2/20/2025", 7350154320060.0, 1.0, "BIBBI WILD MOSS CANDLE", "1 435,00", "1 247,83", 2.0),
     ];
     vec![Sheet {
         name: "BIBBI",

@@ -8,6 +8,7 @@ use taskifai_api::config::{Secret, ServerConfig};
 use taskifai_api::AppState;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
+use taskifai_connectors::TenantId;
 use tokio::sync::watch;
 
 fn init_logs() {
@@ -134,7 +135,12 @@ pub async fn worker(cli: &Cli, args: &ServiceArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn invite(cli: &Cli, tenant: &str, email: &str, role: &str) -> anyhow::Result<ExitCode> {
+pub async fn invite(
+    cli: &Cli,
+    tenant: &TenantId,
+    email: &str,
+    role: &str,
+) -> anyhow::Result<ExitCode> {
     use taskifai_api::server::{auth::Role, invites};
     let role = Role::parse(role)
         .ok_or_else(|| anyhow::anyhow!("role {role:?}: expected admin, member or viewer"))?;

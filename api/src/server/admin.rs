@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use taskifai_connectors::postgres::tenants::Tenant;
+use taskifai_connectors::TenantId;
 
 /// The tenant claim of platform tokens.
 pub const PLATFORM: &str = "*";
@@ -111,6 +112,7 @@ pub async fn invite(
     Path(id): Path<String>,
     Json(body): Json<OwnerInvite>,
 ) -> ApiResult<(StatusCode, Json<Invite>)> {
+    let id = TenantId::parse(&id)?;
     let pool = state.pools.pool(&id).await?;
     let invite = invites::create(&pool, &body.email, Role::Admin, &admin.email).await?;
     tracing::info!(tenant = %id, by = %admin.email, "Tenant admin invited.");
@@ -126,9 +128,10 @@ pub async fn create(
     if let Some(email) = &body.owner_email {
         super::accounts::check_email(email)?;
     }
+    let id = TenantId::parse(&body.id)?;
     let t = state
         .registry
-        .create(&body.id, body.display_name.as_deref().unwrap_or(&body.id))
+        .create(&id, body.display_name.as_deref().unwrap_or(&body.id))
         .await?;
     tracing::info!(tenant = %t.id, by = %admin.email, "Tenant created.");
     let invite = match &body.owner_email {

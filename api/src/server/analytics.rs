@@ -177,45 +177,33 @@ async fn top(
     Ok(Json(json!({ "window": window, "items": items })))
 }
 
-#[utoipa::path(get, path = "/api/analytics/top-products", responses((status = 200)), tag = "analytics")]
-pub async fn top_products(
-    State(s): State<AppState>,
-    t: TenantCtx,
-    _a: Auth,
-    Query(p): Query<TopParams>,
-) -> ApiResult<Json<Value>> {
-    top(s, t, p, Dimension::Product).await
+/// One handler per ranked dimension: utoipa documents a path per function.
+macro_rules! top_handler {
+    ($name:ident, $path:literal, $dimension:expr) => {
+        #[utoipa::path(get, path = $path, responses((status = 200)), tag = "analytics")]
+        pub async fn $name(
+            State(s): State<AppState>,
+            t: TenantCtx,
+            _a: Auth,
+            Query(p): Query<TopParams>,
+        ) -> ApiResult<Json<Value>> {
+            top(s, t, p, $dimension).await
+        }
+    };
 }
 
-#[utoipa::path(get, path = "/api/analytics/top-resellers", responses((status = 200)), tag = "analytics")]
-pub async fn top_resellers(
-    State(s): State<AppState>,
-    t: TenantCtx,
-    _a: Auth,
-    Query(p): Query<TopParams>,
-) -> ApiResult<Json<Value>> {
-    top(s, t, p, Dimension::Reseller).await
-}
-
-#[utoipa::path(get, path = "/api/analytics/top-markets", responses((status = 200)), tag = "analytics")]
-pub async fn top_markets(
-    State(s): State<AppState>,
-    t: TenantCtx,
-    _a: Auth,
-    Query(p): Query<TopParams>,
-) -> ApiResult<Json<Value>> {
-    top(s, t, p, Dimension::Market).await
-}
-
-#[utoipa::path(get, path = "/api/analytics/top-stores", responses((status = 200)), tag = "analytics")]
-pub async fn top_stores(
-    State(s): State<AppState>,
-    t: TenantCtx,
-    _a: Auth,
-    Query(p): Query<TopParams>,
-) -> ApiResult<Json<Value>> {
-    top(s, t, p, Dimension::Store).await
-}
+top_handler!(
+    top_products,
+    "/api/analytics/top-products",
+    Dimension::Product
+);
+top_handler!(
+    top_resellers,
+    "/api/analytics/top-resellers",
+    Dimension::Reseller
+);
+top_handler!(top_markets, "/api/analytics/top-markets", Dimension::Market);
+top_handler!(top_stores, "/api/analytics/top-stores", Dimension::Store);
 
 #[utoipa::path(get, path = "/api/analytics/channel-mix", responses((status = 200)), tag = "analytics")]
 pub async fn channel_mix(

@@ -191,7 +191,7 @@ impl FromRequestParts<AppState> for Auth {
             (None, Some(t)) if t.starts_with(API_KEY_PREFIX) => api_key(&tenant, t).await?,
             (None, Some(t)) => {
                 let claims = verify_token(state, t)?;
-                if claims.tenant != tenant.id() {
+                if claims.tenant != tenant.id().as_str() {
                     tracing::warn!(token_tenant = %claims.tenant, host_tenant = %tenant.id(), user = %claims.email, "A token was used on another tenant's host.");
                     return Err(ApiError::Forbidden(
                         "this token belongs to another tenant".into(),

@@ -96,6 +96,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<taskifai_connectors::tenant_id::InvalidTenantId> for ApiError {
+    fn from(e: taskifai_connectors::tenant_id::InvalidTenantId) -> Self {
+        Self::bad("invalid_tenant_id", e.to_string())
+    }
+}
+
 impl From<PgError> for ApiError {
     fn from(e: PgError) -> Self {
         match e {

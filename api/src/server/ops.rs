@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse};
 use axum::Json;
 use serde_json::json;
 use std::net::SocketAddr;
+use taskifai_connectors::TenantId;
 use utoipa::OpenApi;
 
 /// The process is up.
@@ -21,7 +22,7 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         .fetch_one(&state.registry.pool)
         .await
         .is_ok();
-    let lake = state.lake.snapshot("demo").await.is_ok();
+    let lake = state.lake.snapshot(&TenantId::demo()).await.is_ok();
     let status = if db && lake {
         StatusCode::OK
     } else {

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use std::net::IpAddr;
 use taskifai_connectors::postgres::tenants::Tenant;
 use taskifai_connectors::postgres::{PgError, DEMO_TENANT};
+use taskifai_connectors::TenantId;
 
 /// The subdomain a host names, or why it names none.
 pub fn subdomain_of(host: &str, base_domain: &str) -> Result<String, String> {
@@ -48,7 +49,7 @@ pub struct TenantCtx {
 }
 
 impl TenantCtx {
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &TenantId {
         &self.tenant.id
     }
 }
@@ -78,7 +79,7 @@ impl FromRequestParts<AppState> for TenantCtx {
             Ok(_) | Err(PgError::UnknownTenant(_)) if anonymous => {
                 return Err(anonymous_refusal(parts.uri.path()))
             }
-            Ok(t) => return Err(ApiError::Suspended(t.id)),
+            Ok(t) => return Err(ApiError::Suspended(t.id.to_string())),
             Err(e) => return Err(e.into()),
         };
         state.limiter.check(Bucket::Tenant, &tenant.id)?;

@@ -12,6 +12,7 @@ pub use hash::sha256_file;
 
 use crate::error_report::ReportPaths;
 use crate::lake::{BatchMeta, Commit, Lake, LakeError};
+use crate::tenant_id::TenantId;
 use datafusion::arrow::record_batch::RecordBatch;
 use hash::Hashing;
 use std::path::PathBuf;
@@ -63,7 +64,7 @@ pub struct IngestRequest {
     pub path: PathBuf,
     /// The file's name as the user knows it (uploads land under temporary paths).
     pub name: String,
-    pub tenant: String,
+    pub tenant: TenantId,
     pub vendor: Option<String>,
     pub dry_run: bool,
     pub mode: LoadMode,
@@ -80,7 +81,7 @@ pub struct IngestRequest {
 
 impl IngestRequest {
     /// A replace-mode load of `path` for `tenant`, with the file's own name.
-    pub fn new(path: impl Into<PathBuf>, tenant: &str) -> Self {
+    pub fn new(path: impl Into<PathBuf>, tenant: &TenantId) -> Self {
         let path = path.into();
         let name = path
             .file_name()
@@ -89,7 +90,7 @@ impl IngestRequest {
         Self {
             path,
             name,
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             vendor: None,
             dry_run: false,
             mode: LoadMode::Replace,
@@ -404,7 +405,7 @@ impl Run {
 /// The live batch loaded from the same bytes, if any, once the hash is known.
 async fn duplicate_of(
     lake: &Lake,
-    tenant: &str,
+    tenant: &TenantId,
     hash: &mut Hashing,
     file: &str,
 ) -> Result<Option<BatchMeta>, IngestError> {

@@ -6,6 +6,7 @@ use super::IngestError;
 use crate::error_report::{self, ReportPaths};
 use crate::lake::{BatchMeta, Commit, Lake, LoadMode, Staged};
 use crate::postgres::load::{sync_from_lake, DbLoad};
+use crate::tenant_id::TenantId;
 use datafusion::arrow::record_batch::RecordBatch;
 use sqlx::PgPool;
 use taskifai_engine::pipeline::Outcome;
@@ -15,7 +16,7 @@ use taskifai_engine::spec::Target;
 /// A load's open writes.
 pub(super) struct Targets<'a> {
     lake: &'a Lake,
-    tenant: String,
+    tenant: TenantId,
     meta: BatchMeta,
     mode: LoadMode,
     staged: Staged,
@@ -28,7 +29,7 @@ impl<'a> Targets<'a> {
     pub(super) async fn begin(
         lake: &'a Lake,
         db: Option<&'a PgPool>,
-        tenant: &str,
+        tenant: &TenantId,
         meta: BatchMeta,
         target: Target,
         file_size: u64,
@@ -44,7 +45,7 @@ impl<'a> Targets<'a> {
         }
         Ok(Self {
             lake,
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             meta,
             mode,
             staged,

@@ -6,6 +6,7 @@
 use super::batches::{self, BatchStatus};
 use super::{copy, PgError};
 use crate::lake::{BatchMeta, Lake};
+use crate::tenant_id::TenantId;
 use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -244,7 +245,7 @@ pub struct SyncReport {
 pub async fn sync_from_lake(
     pool: &PgPool,
     lake: &Lake,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> Result<SyncReport, PgError> {
     // The database first, then the lake: a batch the database has committed was committed to
     // the lake before, so this snapshot holds it (read the other way round, a load finishing

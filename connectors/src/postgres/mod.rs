@@ -21,7 +21,7 @@ pub static REGISTRY_MIGRATOR: Migrator = sqlx::migrate!("../migrations/registry"
 pub static TENANT_MIGRATOR: Migrator = sqlx::migrate!("../migrations/tenant");
 
 /// The tenant that lives in the registry's own database.
-pub const DEMO_TENANT: &str = "demo";
+pub use crate::tenant_id::DEMO_TENANT;
 
 /// What went wrong with PostgreSQL.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +32,8 @@ pub enum PgError {
     Suspended(String),
     #[error("tenant {0:?} already exists")]
     TenantExists(String),
-    #[error("invalid tenant id {0:?}: lower-case letters, digits and `_`, starting with a letter, 2-41 characters")]
-    InvalidTenantId(String),
+    #[error(transparent)]
+    InvalidTenantId(#[from] crate::tenant_id::InvalidTenantId),
     #[error("the connection budget of {0} is used by active tenants; try again when one is idle")]
     ConnectionBudget(u32),
     #[error("database error")]
@@ -77,15 +77,4 @@ pub async fn migrate(pool: &sqlx::PgPool, migrator: &'static Migrator) -> Result
 /// Connection options for another database on the same server as `base`.
 pub fn options_for(base: &str, database: &str) -> Result<PgConnectOptions, PgError> {
     Ok(PgConnectOptions::from_str(base)?.database(database))
-}
-
-/// Checks a tenant id: it becomes part of a database name.
-pub fn valid_tenant_id(id: &str) -> bool {
-    let mut chars = id.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && id.len() >= 2
-        && id.len() <= 41
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }

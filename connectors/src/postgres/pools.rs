@@ -3,6 +3,7 @@
 
 use super::tenants::Registry;
 use super::{options_for, PgError};
+use crate::tenant_id::TenantId;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -51,32 +52,32 @@ impl PoolManager {
 
     /// The tenant's pool, if the tenant exists and is active. The tenant's migrations are
     /// applied on first use in this process, so a deploy with new migrations needs no extra step.
-    pub async fn pool(&self, tenant: &str) -> Result<PgPool, PgError> {
+    pub async fn pool(&self, tenant: &TenantId) -> Result<PgPool, PgError> {
         let pool = self.open(tenant).await?;
         // Migrating holds a connection: only the first use per process.
         if !self
             .migrated
             .lock()
             .expect("migrated set lock")
-            .contains(tenant)
+            .contains(tenant.as_str())
         {
             super::migrate(&pool, &super::TENANT_MIGRATOR).await?;
             self.migrated
                 .lock()
                 .expect("migrated set lock")
-                .insert(tenant.to_owned());
+                .insert(tenant.to_string());
         }
         Ok(pool)
     }
 
-    async fn open(&self, tenant: &str) -> Result<PgPool, PgError> {
+    async fn open(&self, tenant: &TenantId) -> Result<PgPool, PgError> {
         let t = self.registry.get(tenant).await?;
         if t.status != "active" {
             self.forget(tenant);
-            return Err(PgError::Suspended(tenant.to_owned()));
+            return Err(PgError::Suspended(tenant.to_string()));
         }
         let mut pools = self.pools.lock().expect("pool map lock");
-        if let Some((pool, used)) = pools.get_mut(tenant) {
+        if let Some((pool, used)) = pools.get_mut(tenant.as_str()) {
             *used = Instant::now();
             return Ok(pool.clone());
         }
@@ -109,7 +110,7 @@ impl PoolManager {
             .max_connections(self.config.per_tenant)
             .idle_timeout(idle)
             .connect_lazy_with(options_for(&self.registry.url, &t.database_name)?);
-        pools.insert(tenant.to_owned(), (pool.clone(), Instant::now()));
+        pools.insert(tenant.to_string(), (pool.clone(), Instant::now()));
         Ok(pool)
     }
 

@@ -1,7 +1,8 @@
 //! The tenant registry: create (a database per tenant, migrated, optionally seeded), list,
 //! suspend, resume, drop (exporting the database first unless forced).
 
-use super::{migrate, options_for, valid_tenant_id, PgError, DEMO_TENANT, TENANT_MIGRATOR};
+use super::{migrate, options_for, PgError, DEMO_TENANT, TENANT_MIGRATOR};
+use crate::tenant_id::{InvalidTenantId, TenantId};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// One tenant as the registry knows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub subdomain: String,
     pub display_name: String,
     pub database_name: String,
@@ -49,14 +50,14 @@ impl Registry {
         .await?;
         match row {
             Some(r) => Ok(Tenant {
-                id: r.get(0),
+                id: TenantId::try_from(r.get::<String, _>(0))?,
                 subdomain: r.get(1),
                 display_name: r.get(2),
                 database_name: r.get(3),
                 status: r.get(4),
             }),
             None if id == DEMO_TENANT => Ok(Tenant {
-                id: id.into(),
+                id: TenantId::parse(id)?,
                 subdomain: id.into(),
                 display_name: "Demo".into(),
                 database_name: self.registry_database().await?,
@@ -91,26 +92,27 @@ impl Registry {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Tenant {
-                id: r.get(0),
-                subdomain: r.get(1),
-                display_name: r.get(2),
-                database_name: r.get(3),
-                status: r.get(4),
+        rows.into_iter()
+            .map(|r| {
+                Ok(Tenant {
+                    id: TenantId::try_from(r.get::<String, _>(0))?,
+                    subdomain: r.get(1),
+                    display_name: r.get(2),
+                    database_name: r.get(3),
+                    status: r.get(4),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Creates the tenant's database, migrates it and registers it. On any failure the database
     /// is dropped again and nothing is registered.
-    pub async fn create(&self, id: &str, display_name: &str) -> Result<Tenant, PgError> {
-        if !valid_tenant_id(id) || id == DEMO_TENANT {
-            return Err(PgError::InvalidTenantId(id.to_owned()));
+    pub async fn create(&self, id: &TenantId, display_name: &str) -> Result<Tenant, PgError> {
+        if *id == DEMO_TENANT {
+            return Err(InvalidTenantId(id.to_string()).into());
         }
-        if self.list().await?.iter().any(|t| t.id == id) {
-            return Err(PgError::TenantExists(id.to_owned()));
+        if self.list().await?.iter().any(|t| t.id == *id) {
+            return Err(PgError::TenantExists(id.to_string()));
         }
         let database_name = format!("{}{id}", self.db_prefix);
         // Identifiers cannot be bound; the id was checked to be [a-z0-9_] above.
@@ -122,7 +124,7 @@ impl Registry {
             migrate(&pool, &TENANT_MIGRATOR).await?;
             pool.close().await;
             sqlx::query("INSERT INTO tenants (id, subdomain, display_name, database_name) VALUES ($1, $2, $3, $4)")
-                .bind(id)
+                .bind(id.as_str())
                 .bind(id.replace('_', "-"))
                 .bind(display_name)
                 .bind(&database_name)
@@ -139,7 +141,7 @@ impl Registry {
             .await;
             return Err(e);
         }
-        self.get(id).await
+        self.get(id.as_str()).await
     }
 
     /// Sets a tenant `active` or `suspended`.
@@ -175,7 +177,7 @@ impl Registry {
     ) -> Result<Option<PathBuf>, PgError> {
         let t = self.get(id).await?;
         if t.id == DEMO_TENANT {
-            return Err(PgError::InvalidTenantId(id.to_owned()));
+            return Err(InvalidTenantId(id.to_owned()).into());
         }
         let exported = match export_dir {
             Some(dir) => Some(self.export(&t, dir).await?),
@@ -195,7 +197,7 @@ impl Registry {
     }
 
     async fn export(&self, t: &Tenant, dir: &Path) -> Result<PathBuf, PgError> {
-        let out = dir.join(&t.id);
+        let out = dir.join(t.id.as_str());
         std::fs::create_dir_all(&out).map_err(|source| PgError::Io {
             path: out.display().to_string(),
             source,

@@ -394,9 +394,9 @@ impl<'a> Normalizer<'a> {
     }
 
     fn hook_names() -> Vec<(Field, String)> {
-        crate::spec::all_fields()
-            .into_iter()
-            .map(|f| (f, crate::spec::field_name(f)))
+        Field::ALL
+            .iter()
+            .map(|&f| (f, crate::spec::field_name(f)))
             .collect()
     }
 

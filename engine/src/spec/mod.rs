@@ -172,39 +172,6 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(VendorSpec)).expect("schema serializes")
 }
 
-/// Every canonical field, in declaration order.
-pub fn all_fields() -> Vec<Field> {
-    use Field::*;
-    vec![
-        Reseller,
-        Store,
-        Channel,
-        Country,
-        ProductEan,
-        FunctionalName,
-        VendorProductCode,
-        VendorProductName,
-        Quantity,
-        SalesLocal,
-        UnitPrice,
-        Currency,
-        SaleDate,
-        Year,
-        Month,
-        OrderId,
-        OrderDate,
-        ProductName,
-        SalesEur,
-        CostOfGoods,
-        PaymentFee,
-        City,
-        UtmSource,
-        UtmMedium,
-        UtmCampaign,
-        DeviceType,
-    ]
-}
-
 /// A field's snake_case name as written in specs.
 pub fn field_name(f: Field) -> String {
     serde_json::to_value(f)

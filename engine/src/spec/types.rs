@@ -295,13 +295,28 @@ pub enum PeriodSource {
     Column(String),
 }
 
-/// The canonical fields a spec can fill. Lineage, money conversion and periods are added by the
-/// engine.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Field {
+/// Declares `Field` and `Field::ALL` from one list, so the two cannot drift apart.
+macro_rules! fields {
+    ($($(#[$doc:meta])* $variant:ident,)*) => {
+        /// The canonical fields a spec can fill. Lineage, money conversion and periods are added by the
+        /// engine.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize,
+            JsonSchema,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum Field {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Field {
+            /// Every canonical field, in declaration order.
+            pub const ALL: &'static [Field] = &[$(Field::$variant,)*];
+        }
+    };
+}
+
+fields! {
     Reseller,
     Store,
     Channel,

@@ -134,8 +134,9 @@ impl TestServer {
 
     /// A tenant of its own, seeded with the demo reference data.
     pub async fn tenant(&self, id: &str) {
-        self.db.registry.create(id, id).await.unwrap();
-        let pool = self.state.pools.pool(id).await.unwrap();
+        let tenant_id = taskifai_connectors::TenantId::parse(id).unwrap();
+        self.db.registry.create(&tenant_id, id).await.unwrap();
+        let pool = self.state.pools.pool(&tenant_id).await.unwrap();
         seed_reference(&pool, &repo_path("sample-data/reference"))
             .await
             .unwrap();
@@ -153,7 +154,12 @@ impl TestServer {
 
     /// An invite for `email` as the tenant's admin, as a platform admin makes it.
     pub async fn invite(&self, tenant: &str, email: &str) -> String {
-        let pool = self.state.pools.pool(tenant).await.unwrap();
+        let pool = self
+            .state
+            .pools
+            .pool(&taskifai_connectors::TenantId::parse(tenant).unwrap())
+            .await
+            .unwrap();
         taskifai_api::server::invites::create(&pool, email, Role::Admin, "test")
             .await
             .unwrap()

@@ -4,6 +4,7 @@
 use super::kit::{sample, Options, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use taskifai_connectors::TenantId;
 use taskifai_tests::repo_path;
 
 const BOXNOX: &str = "boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx";
@@ -181,7 +182,7 @@ async fn a_dry_run_reports_what_a_load_would_do_and_stores_nothing() {
     assert!(s
         .state
         .lake
-        .snapshot("demo")
+        .snapshot(&TenantId::demo())
         .await
         .unwrap()
         .batches

@@ -5,6 +5,7 @@ use super::kit::{sample, Options, TestServer};
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use taskifai_connectors::TenantId;
 
 /// A worker process whose log goes to `log` (a file, so nothing blocks or breaks when no one reads it).
 fn worker(s: &TestServer, crash: bool, log: &std::path::Path) -> Child {
@@ -79,7 +80,13 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
         .await
         .unwrap();
     assert_eq!(rows, 6, "loaded once in the database");
-    let batches = s.state.lake.snapshot("demo").await.unwrap().batches;
+    let batches = s
+        .state
+        .lake
+        .snapshot(&TenantId::demo())
+        .await
+        .unwrap()
+        .batches;
     assert_eq!(batches.len(), 1, "loaded once in the lake");
     assert_eq!(batches[&id].0.rows, 6);
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_queue")
@@ -205,7 +212,13 @@ async fn a_worker_asked_to_stop_gives_its_job_back_and_the_next_worker_finishes_
     assert_eq!(done["status"], "completed");
     assert_eq!(done["job"]["attempts"], 1);
     assert_eq!(
-        s.state.lake.snapshot("demo").await.unwrap().batches.len(),
+        s.state
+            .lake
+            .snapshot(&TenantId::demo())
+            .await
+            .unwrap()
+            .batches
+            .len(),
         1
     );
     s.stop().await;
@@ -238,7 +251,7 @@ async fn a_bad_file_fails_at_once_with_the_engines_message_and_can_be_retried() 
     assert!(s
         .state
         .lake
-        .snapshot("demo")
+        .snapshot(&TenantId::demo())
         .await
         .unwrap()
         .batches
@@ -271,7 +284,9 @@ async fn claims_respect_the_per_tenant_cap_and_only_the_lease_holder_finishes() 
         ("acme", "a3"),
         ("globex", "g1"),
     ] {
-        jobs::enqueue(pool, tenant, batch).await.unwrap();
+        jobs::enqueue(pool, &TenantId::parse(tenant).unwrap(), batch)
+            .await
+            .unwrap();
     }
     let lease = Duration::from_secs(30);
     // Eight workers claim at once with a cap of one running job per tenant.
@@ -287,7 +302,7 @@ async fn claims_respect_the_per_tenant_cap_and_only_the_lease_holder_finishes() 
     let mut got: Vec<(String, String)> = claims
         .into_iter()
         .flatten()
-        .map(|j| (j.tenant_id, j.batch_id))
+        .map(|j| (j.tenant_id.to_string(), j.batch_id))
         .collect();
     got.sort();
     assert_eq!(got.len(), 2, "one per tenant: {got:?}");
@@ -322,7 +337,9 @@ async fn claims_take_turns_between_tenants() {
         ("acme", "a3"),
         ("globex", "g1"),
     ] {
-        jobs::enqueue(pool, tenant, batch).await.unwrap();
+        jobs::enqueue(pool, &TenantId::parse(tenant).unwrap(), batch)
+            .await
+            .unwrap();
     }
     let lease = Duration::from_secs(30);
     let mut order = Vec::new();
