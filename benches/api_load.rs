@@ -121,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
         login: 1000,
         uploads: 1_000_000,
         query: 1_000_000,
+        chat: 1_000_000,
     };
     let state = AppState::new(
         config,

@@ -32,8 +32,10 @@ pub struct RateLimits {
     /// Per tenant and client address: guessing passwords is slow.
     pub login: u32,
     pub uploads: u32,
-    /// SQL queries and, later, chat questions.
+    /// SQL queries.
     pub query: u32,
+    /// Chat questions per user.
+    pub chat: u32,
 }
 
 impl Default for RateLimits {
@@ -44,6 +46,7 @@ impl Default for RateLimits {
             login: 10,
             uploads: 60,
             query: 120,
+            chat: 60,
         }
     }
 }

@@ -108,3 +108,50 @@ impl QueryRunner {
         }
     }
 }
+
+/// A guarded query's answer, as JSON.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct QueryResult {
+    /// `{name, type}` per column.
+    pub columns: Vec<serde_json::Value>,
+    pub rows: Vec<serde_json::Value>,
+    /// More rows than the cap matched.
+    pub truncated: bool,
+}
+
+/// Plans `sql` through the guard and runs it over `ctx`, keeping at most `cap` rows. A refusal
+/// is `sql_refused` with the guard's reason; a failure while running is `sql_failed`.
+pub async fn run_guarded(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+    cap: usize,
+) -> Result<QueryResult, ApiError> {
+    // One more row than the cap tells whether the answer was cut.
+    let plan = taskifai_engine::sql_guard::plan_read_only(ctx, sql, cap + 1)
+        .await
+        .map_err(|e| ApiError::bad("sql_refused", e.to_string()))?;
+    let failed = |e: datafusion::error::DataFusionError| {
+        let s = e.to_string();
+        ApiError::bad("sql_failed", s.lines().next().unwrap_or(&s).to_owned())
+    };
+    let physical = taskifai_engine::sql_guard::physical_plan(ctx, plan)
+        .await
+        .map_err(failed)?;
+    let columns = physical
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
+        .collect();
+    let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx())
+        .await
+        .map_err(failed)?;
+    let mut rows = crate::server::analytics::to_json(&batches)?;
+    let truncated = rows.len() > cap;
+    rows.truncate(cap);
+    Ok(QueryResult {
+        columns,
+        rows,
+        truncated,
+    })
+}

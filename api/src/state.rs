@@ -29,6 +29,8 @@ pub struct Inner {
     pub queries: crate::query_runner::QueryRunner,
     /// Failed sign-ins per account.
     pub lockout: crate::server::lockout::Lockout,
+    /// Chat replies by tenant, lake version, question and context.
+    pub chat_cache: crate::chat::cache::ReplyCache,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             tenants: Default::default(),
             query_sessions: Default::default(),
             queries: crate::query_runner::QueryRunner::new(config_limits),
+            chat_cache: Default::default(),
             lockout: Default::default(),
         }))
     }

@@ -11,7 +11,7 @@ use datafusion::prelude::{col, lit, Expr, SessionContext};
 use serde::{Deserialize, Serialize};
 
 /// The union of both canonical tables, one row per sale line.
-const SALES_SQL: &str = "
+pub const SALES_SQL: &str = "
 SELECT coalesce(sale_date, period_start) AS day, coalesce(sale_date, period_end) AS day_end, reseller, store, channel, country, product_ean,
        coalesce(functional_name, vendor_product_name, product_ean) AS product, quantity, sales_eur,
        batch_id || ':' || CAST(source_row AS VARCHAR) AS order_key
@@ -43,7 +43,7 @@ pub struct Filters {
 }
 
 /// A closed date window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     pub from: NaiveDate,
     pub to: NaiveDate,

@@ -6,6 +6,7 @@
 //! ([`schema`]) in [`normalize`]; [`pipeline`] drives it and reports [`issues`].
 
 pub mod analytics;
+pub mod chat;
 pub mod detect;
 pub mod error;
 pub mod examples;

@@ -1,6 +1,7 @@
 //! Command-line interface: argument types and dispatch.
 
 mod bench;
+mod chat;
 pub mod config_file;
 mod db;
 mod ingest;
@@ -75,6 +76,20 @@ pub enum Command {
     Spec {
         #[command(subcommand)]
         command: SpecCommand,
+    },
+    /// Ask a question about a tenant's sales in plain English; prints how it was understood,
+    /// the answer, the SQL and the rows. With --eval, scores the planner on a question file.
+    Chat {
+        #[arg(long, default_value = "demo")]
+        tenant: TenantId,
+        /// A YAML file of questions with expected answers (see tests/chat/questions.yaml).
+        #[arg(long, conflicts_with = "question")]
+        eval: Option<PathBuf>,
+        /// Print the whole reply as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(required_unless_present = "eval")]
+        question: Vec<String>,
     },
     /// Run a read-only SQL query over a tenant's lake.
     Query {
@@ -284,6 +299,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sql,
         } => query::run(&cli, tenant, *format, *max_rows, sql).await,
         Command::Lake { command } => query::lake(&cli, command).await,
+        Command::Chat {
+            tenant,
+            eval,
+            json,
+            question,
+        } => match eval {
+            Some(file) => chat::eval(&cli, tenant, file).await,
+            None => chat::ask(&cli, tenant, &question.join(" "), *json).await,
+        },
         Command::Migrate => db::migrate(&cli).await,
         Command::GenBench {
             rows,

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod analytics;
 pub mod auth;
+pub mod chat;
 pub mod error;
 pub mod form;
 pub mod invites;
@@ -83,6 +84,12 @@ pub fn router(state: AppState) -> Router {
             post(specs::activate),
         )
         .route("/query", post(query::run))
+        .route("/chat", post(chat::ask))
+        .route("/chat/conversations", get(chat::list))
+        .route(
+            "/chat/conversations/{id}",
+            get(chat::get).delete(chat::delete),
+        )
         .route("/admin/login", post(admin::login))
         .route("/admin/tenants", get(admin::list).post(admin::create))
         .route("/admin/tenants/{id}/invites", post(admin::invite))

@@ -86,6 +86,10 @@ pub async fn metrics(
         super::specs::activate,
         super::specs::dry_run,
         super::query::run,
+        super::chat::ask,
+        super::chat::list,
+        super::chat::get,
+        super::chat::delete,
         super::admin::login,
         super::admin::list,
         super::admin::create,
@@ -100,6 +104,8 @@ pub async fn metrics(
         super::accounts::Session,
         super::accounts::User,
         super::invites::Invite,
+        super::chat::ChatRequest,
+        crate::chat::store::Conversation,
         crate::jobs::JobView
     ))
 )]

@@ -2,11 +2,11 @@
 //! `taskifai_engine::sql`. The session holds only this tenant's tables, so another tenant's
 //! data cannot even be named; rows are capped inside the plan and time by a timeout.
 
-use super::analytics::to_json;
 use super::auth::Auth;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
+use crate::query_runner::QueryResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -41,38 +41,14 @@ pub async fn run(
         .await?;
     let timeout = state.config.query_timeout;
     let sql = req.sql.clone();
-    let work = async move {
-        // One more row than the cap tells whether the answer was cut.
-        let plan = taskifai_engine::sql_guard::plan_read_only(&ctx, &sql, cap + 1)
-            .await
-            .map_err(|e| ApiError::bad("sql_refused", e.to_string()))?;
-        let failed = |e: datafusion::error::DataFusionError| {
-            ApiError::bad("sql_failed", first_line(&e.to_string()))
-        };
-        let physical = taskifai_engine::sql_guard::physical_plan(&ctx, plan)
-            .await
-            .map_err(failed)?;
-        let schema = physical.schema().as_ref().clone();
-        let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx())
-            .await
-            .map_err(failed)?;
-        Ok::<_, ApiError>((schema, batches))
-    };
-    let (schema, batches) = state.queries.run(tenant.id(), timeout, work).await?;
-    let mut rows = to_json(&batches)?;
-    let truncated = rows.len() > cap;
-    rows.truncate(cap);
-    let columns: Vec<Value> = schema
-        .fields()
-        .iter()
-        .map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() }))
-        .collect();
+    let work = async move { crate::query_runner::run_guarded(&ctx, &sql, cap).await };
+    let QueryResult {
+        columns,
+        rows,
+        truncated,
+    } = state.queries.run(tenant.id(), timeout, work).await?;
     tracing::info!(tenant = %tenant.id(), by = %auth.who, rows = rows.len(), truncated, "Query ran.");
     Ok(Json(
         json!({ "columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated }),
     ))
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_owned()
 }

@@ -20,10 +20,11 @@ pub enum Bucket {
     Login,
     Upload,
     Query,
+    Chat,
 }
 
 pub struct Limiter {
-    buckets: [Keyed; 5],
+    buckets: [Keyed; 6],
     calls: AtomicU64,
 }
 
@@ -41,6 +42,7 @@ impl Limiter {
                 keyed(r.login),
                 keyed(r.uploads),
                 keyed(r.query),
+                keyed(r.chat),
             ],
             calls: AtomicU64::new(0),
         }

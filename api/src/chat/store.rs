@@ -1,0 +1,131 @@
+//! Conversations and their turns in the tenant's database. Every read is by owner: a user never
+//! sees another user's conversations, and a conversation id of someone else is "not found".
+
+use super::{Reply, ReplyKind};
+use serde::Serialize;
+use sqlx::PgPool;
+use taskifai_engine::chat::Interpretation;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Conversation {
+    pub id: i64,
+    pub title: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Message {
+    pub id: i64,
+    pub question: String,
+    pub kind: String,
+    pub answer: String,
+    pub reply: sqlx::types::Json<serde_json::Value>,
+    pub elapsed_ms: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The owner's conversation, if it is theirs.
+pub async fn get(pool: &PgPool, owner: &str, id: i64) -> sqlx::Result<Option<Conversation>> {
+    sqlx::query_as(
+        "SELECT id, title, created_at, updated_at FROM conversations WHERE id = $1 AND owner = $2",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn create(
+    pool: &PgPool,
+    owner: &str,
+    first_question: &str,
+) -> sqlx::Result<Conversation> {
+    let title: String = first_question.chars().take(80).collect();
+    sqlx::query_as("INSERT INTO conversations (owner, title) VALUES ($1, $2) RETURNING id, title, created_at, updated_at")
+        .bind(owner)
+        .bind(title.trim())
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn list(
+    pool: &PgPool,
+    owner: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Conversation>> {
+    sqlx::query_as("SELECT id, title, created_at, updated_at FROM conversations WHERE owner = $1 ORDER BY updated_at DESC, id DESC LIMIT $2 OFFSET $3")
+        .bind(owner)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn messages(pool: &PgPool, conversation: i64) -> sqlx::Result<Vec<Message>> {
+    sqlx::query_as("SELECT id, question, kind, answer, reply, elapsed_ms, created_at FROM chat_messages WHERE conversation_id = $1 ORDER BY id")
+        .bind(conversation)
+        .fetch_all(pool)
+        .await
+}
+
+/// Deletes the owner's conversation; false when there was none of theirs.
+pub async fn delete(pool: &PgPool, owner: &str, id: i64) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("DELETE FROM conversations WHERE id = $1 AND owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            > 0,
+    )
+}
+
+/// The interpretation of the conversation's last answered turn, for follow-up questions.
+pub async fn last_interpretation(
+    pool: &PgPool,
+    conversation: i64,
+) -> sqlx::Result<Option<Interpretation>> {
+    let v: Option<sqlx::types::Json<serde_json::Value>> = sqlx::query_scalar(
+        "SELECT reply -> 'interpretation' FROM chat_messages WHERE conversation_id = $1 AND kind = 'answer' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(conversation)
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    // A turn saved by an older planner may not read back; the next question then stands alone.
+    Ok(v.and_then(|j| serde_json::from_value(j.0).ok()))
+}
+
+/// Saves a turn and touches the conversation; returns the message id.
+pub async fn add(
+    pool: &PgPool,
+    conversation: i64,
+    question: &str,
+    reply: &Reply,
+    elapsed_ms: i32,
+) -> sqlx::Result<i64> {
+    let kind = match reply.kind {
+        ReplyKind::Answer => "answer",
+        ReplyKind::Ask => "ask",
+        ReplyKind::Decline => "decline",
+    };
+    let mut tx = pool.begin().await?;
+    let id = sqlx::query_scalar("INSERT INTO chat_messages (conversation_id, question, kind, answer, reply, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        .bind(conversation)
+        .bind(question)
+        .bind(kind)
+        .bind(&reply.answer)
+        .bind(sqlx::types::Json(reply))
+        .bind(elapsed_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE conversations SET updated_at = now() WHERE id = $1")
+        .bind(conversation)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
