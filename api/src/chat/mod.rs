@@ -123,26 +123,38 @@ pub async fn knowledge(
         .await?;
         out.extend(r.rows.iter().filter_map(|r| text(r.get("v"))));
     }
+    // The `product` of the sales view, with the names the files gave it.
     let products = run_guarded(
         ctx,
-        &format!("WITH sales AS ({SALES_SQL}) SELECT product, min(product_ean) AS ean FROM sales WHERE product IS NOT NULL GROUP BY product ORDER BY 1"),
+        "SELECT coalesce(functional_name, vendor_product_name, product_ean) AS product, min(product_ean) AS ean, min(vendor_product_name) AS name FROM sellout_entries GROUP BY 1 \
+         UNION ALL SELECT coalesce(functional_name, product_name, product_ean), min(product_ean), min(product_name) FROM ecommerce_orders GROUP BY 1",
         50_000,
     )
     .await?;
+    let mut by_key: std::collections::BTreeMap<String, Product> = Default::default();
     for r in &products.rows {
         let Some(key) = text(r.get("product")) else {
             continue;
         };
-        let ean = text(r.get("ean"));
+        let p = by_key.entry(key.clone()).or_insert_with(|| Product {
+            key,
+            ..Default::default()
+        });
+        p.ean = p.ean.take().or_else(|| text(r.get("ean")));
+        p.names.extend(text(r.get("name")));
+    }
+    for p in by_key.values_mut() {
         let known = reference
             .iter()
-            .find(|p| Some(&p.ean) == ean.as_ref() || p.functional_name == key);
-        vocabulary.products.push(Product {
-            key,
-            ean: ean.or_else(|| known.map(|k| k.ean.clone())),
-            name: known.and_then(|k| k.name.clone()),
-        });
+            .find(|k| Some(&k.ean) == p.ean.as_ref() || k.functional_name == p.key);
+        if let Some(k) = known {
+            p.ean = p.ean.take().or_else(|| Some(k.ean.clone()));
+            p.names.extend(k.name.clone());
+        }
+        p.names.sort();
+        p.names.dedup();
     }
+    vocabulary.products = by_key.into_values().collect();
     Ok(Knowledge { vocabulary, data })
 }
 

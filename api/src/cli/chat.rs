@@ -193,6 +193,7 @@ pub fn judge(q: &EvalQuestion, reply: &Reply) -> Result<(), String> {
         let got = rows.first().and_then(|r| r.get(k));
         let same = match (want.as_f64(), taskifai_engine::chat::answer::number(got)) {
             (Some(w), Some(g)) => (w - g).abs() < 0.005,
+            _ if want.is_null() => got.is_none_or(|g| g.is_null()),
             _ => got == Some(want),
         };
         if !same {

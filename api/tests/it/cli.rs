@@ -409,3 +409,34 @@ async fn serve_keeps_answering_when_its_worker_process_dies() {
     );
     db.cleanup().await;
 }
+
+/// The chat's evaluation set over the nine sample files: every question answered with the
+/// numbers computed independently by tests/chat/expected.py, asked back, or declined, as
+/// expected; no database, so product names come from the files themselves.
+#[test]
+fn the_chat_planner_answers_the_evaluation_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let samples: Vec<PathBuf> = taskifai_tests::SAMPLE_TOTALS
+        .iter()
+        .map(|t| repo(&format!("sample-data/vendors/{}", t.0)))
+        .collect();
+    let (code, out, err) = run(taskifai(&lake)
+        .args(["ingest", "--tenant", "demo"])
+        .args(&samples));
+    assert!(code == 0 || code == 3, "{out}{err}");
+    let (code, out, err) =
+        run(taskifai(&lake).args(["chat", "--eval", "tests/chat/questions.yaml"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let all = out.lines().find(|l| l.starts_with("all ")).unwrap_or("");
+    assert!(all.contains("67/67"), "{out}");
+    let (code, out, _) = run(taskifai(&lake).args([
+        "chat",
+        "Which reseller sold the most Ghost of Tom in June 2025?",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Galilu sold the most of BBGOT100 in June 2025: \u{20ac}620.31."),
+        "{out}"
+    );
+}

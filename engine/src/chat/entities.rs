@@ -39,12 +39,13 @@ impl Dimension {
 }
 
 /// A product as the tenant knows it: the value in the `product` column (its functional name where
-/// the reference data has one), its EAN and name.
+/// the reference data has one), its EAN and the names it goes by (the reference table's, the
+/// resellers' and the web shop's).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Product {
     pub key: String,
     pub ean: Option<String>,
-    pub name: Option<String>,
+    pub names: Vec<String>,
 }
 
 /// The tenant's names, read from its lake and reference tables.
@@ -155,7 +156,7 @@ fn aliases(vocab: &Vocabulary) -> Vec<Alias> {
         if let Some(e) = &p.ean {
             add(Dimension::Product, &p.key, e);
         }
-        if let Some(n) = &p.name {
+        for n in &p.names {
             add(Dimension::Product, &p.key, n);
         }
     }
@@ -178,8 +179,16 @@ const GENERIC: &[&str] = &[
     "eau", "parfum", "ml", "edp", "edt", "sales", "group", "in", "for", "by", "per", "at", "to",
 ];
 
+/// The same word, or one typo away in a word of five letters or more. Words with digits (codes,
+/// EANs, sizes) only ever match exactly: BBSC100 is not BBSP100.
 fn similar(a: &str, b: &str) -> bool {
-    a == b || (a.len() >= 5 && b.len() >= 5 && strsim::jaro_winkler(a, b) >= 0.93)
+    let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
+    a == b
+        || (!digits(a)
+            && !digits(b)
+            && a.len() >= 5
+            && b.len() >= 5
+            && strsim::jaro_winkler(a, b) >= 0.93)
 }
 
 /// A hit of an alias on the question's words.

@@ -10,7 +10,7 @@ fn vocab() -> Vocabulary {
     let p = |key: &str, ean: &str, name: &str| Product {
         key: key.into(),
         ean: Some(ean.into()),
-        name: Some(name.into()),
+        names: vec![name.into()],
     };
     Vocabulary {
         resellers: [
@@ -135,6 +135,7 @@ fn unknown_names_and_other_questions_are_declined() {
         "Forecast next quarter",
         "What is the weather?",
         "sales of BBXX999",
+        "sales of BBSC101",
         "sales except Boxnox",
     ] {
         assert!(
