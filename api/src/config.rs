@@ -76,6 +76,8 @@ pub struct ServerConfig {
     /// How long a running job may take to finish after shutdown was asked for; then it is
     /// given back to the queue.
     pub shutdown_grace: Duration,
+    /// The chat's language model; without one the built-in planner answers alone.
+    pub llm: Option<crate::chat::model::LlmConfig>,
 }
 
 impl ServerConfig {
@@ -96,13 +98,14 @@ impl ServerConfig {
             job_lease: Duration::from_secs(60),
             jobs_per_tenant: 2,
             shutdown_grace: Duration::from_secs(20),
+            llm: None,
         }
     }
 
     /// The start-up summary, one setting per line.
     pub fn summary(&self) -> String {
         format!(
-            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}",
+            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}\nchat model        {}",
             self.base_domain,
             self.jwt_secret,
             self.access_ttl,
@@ -113,7 +116,11 @@ impl ServerConfig {
             self.rate,
             self.job_lease,
             self.jobs_per_tenant,
-            self.shutdown_grace
+            self.shutdown_grace,
+            match &self.llm {
+                Some(l) => format!("{} at {}", l.model, l.base_url),
+                None => "none (the built-in planner)".into(),
+            }
         )
     }
 }

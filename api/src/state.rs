@@ -31,6 +31,8 @@ pub struct Inner {
     pub lockout: crate::server::lockout::Lockout,
     /// Chat replies by tenant, lake version, question and context.
     pub chat_cache: crate::chat::cache::ReplyCache,
+    /// The chat's language model, when one is configured.
+    pub model: Option<Arc<crate::chat::model::Model>>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
     ) -> Self {
         let limiter = Limiter::new(&config.rate);
         let config_limits = config.query_limits;
+        let config_llm = config.llm.clone();
         Self(Arc::new(Inner {
             config,
             registry,
@@ -55,6 +58,7 @@ impl AppState {
             query_sessions: Default::default(),
             queries: crate::query_runner::QueryRunner::new(config_limits),
             chat_cache: Default::default(),
+            model: config_llm.map(|l| Arc::new(crate::chat::model::Model::new(l))),
             lockout: Default::default(),
         }))
     }

@@ -15,7 +15,7 @@ CREATE TABLE chat_messages (
     id              BIGSERIAL PRIMARY KEY,
     conversation_id BIGINT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     question        TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('answer', 'ask', 'decline')),
+    kind            TEXT NOT NULL CHECK (kind IN ('answer', 'ask', 'decline', 'failed')),
     answer          TEXT NOT NULL,
     -- The whole reply (interpretation, SQL, rows as shown, chart, provenance).
     reply           JSONB NOT NULL,
@@ -23,3 +23,19 @@ CREATE TABLE chat_messages (
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX chat_messages_conversation ON chat_messages (conversation_id, id);
+
+-- Every language-model call: who, for which conversation, what it used and cost.
+CREATE TABLE llm_usage (
+    id                BIGSERIAL PRIMARY KEY,
+    owner             TEXT NOT NULL,
+    conversation_id   BIGINT REFERENCES conversations (id) ON DELETE SET NULL,
+    model             TEXT NOT NULL,
+    purpose           TEXT NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost_usd          NUMERIC(14, 6) NOT NULL,
+    latency_ms        INTEGER NOT NULL,
+    error             TEXT,
+    created_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX llm_usage_month ON llm_usage (created_at);

@@ -2,7 +2,9 @@
 //! planner's reading of the question, its SQL through the guard, and the answer in words with a
 //! chart suggestion. The HTTP side is `server::chat`; conversations are kept by [`store`].
 
+pub mod assisted;
 pub mod cache;
+pub mod model;
 pub mod store;
 
 use crate::query_runner::{run_guarded, QueryResult};
@@ -24,6 +26,8 @@ pub enum ReplyKind {
     Ask,
     /// Outside what the planner understands.
     Decline,
+    /// The model's queries did not run; the reply says what was tried.
+    Failed,
 }
 
 /// Where an answer's numbers come from.
@@ -50,7 +54,7 @@ pub struct Reply {
     pub options: Vec<String>,
     pub notes: Vec<String>,
     pub provenance: Provenance,
-    /// `planner` (the built-in one).
+    /// `planner` (the built-in one), or the model's name.
     pub source: String,
 }
 

@@ -111,6 +111,7 @@ pub async fn add(
         ReplyKind::Answer => "answer",
         ReplyKind::Ask => "ask",
         ReplyKind::Decline => "decline",
+        ReplyKind::Failed => "failed",
     };
     let mut tx = pool.begin().await?;
     let id = sqlx::query_scalar("INSERT INTO chat_messages (conversation_id, question, kind, answer, reply, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
@@ -128,4 +129,61 @@ pub async fn add(
         .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Records a model call as it was spent.
+pub async fn record_usage(
+    pool: &PgPool,
+    owner: &str,
+    conversation: Option<i64>,
+    model: &str,
+    call: &super::model::Call,
+    cost_usd: f64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO llm_usage (owner, conversation_id, model, purpose, prompt_tokens, completion_tokens, cost_usd, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7::float8::numeric(14, 6), $8, $9)")
+        .bind(owner)
+        .bind(conversation)
+        .bind(model)
+        .bind(call.purpose)
+        .bind(call.prompt_tokens as i32)
+        .bind(call.completion_tokens as i32)
+        .bind(cost_usd)
+        .bind(call.latency_ms as i32)
+        .bind(&call.error)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Tokens the tenant has used this calendar month (UTC).
+pub async fn tokens_this_month(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint FROM llm_usage WHERE created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Usage summed by user, model and month, newest month first.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Usage {
+    pub month: String,
+    pub owner: String,
+    pub model: String,
+    pub calls: i64,
+    pub failed_calls: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// USD, as text so no cent is lost.
+    pub cost_usd: String,
+    pub avg_latency_ms: i64,
+}
+
+pub async fn usage(pool: &PgPool) -> sqlx::Result<Vec<Usage>> {
+    sqlx::query_as(
+        "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, owner, model, count(*) AS calls, \
+         count(error) AS failed_calls, sum(prompt_tokens)::bigint AS prompt_tokens, sum(completion_tokens)::bigint AS completion_tokens, \
+         sum(cost_usd)::text AS cost_usd, avg(latency_ms)::bigint AS avg_latency_ms \
+         FROM llm_usage GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3",
+    )
+    .fetch_all(pool)
+    .await
 }

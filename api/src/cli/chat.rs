@@ -172,6 +172,7 @@ pub fn judge(q: &EvalQuestion, reply: &Reply) -> Result<(), String> {
         ReplyKind::Answer => "answer",
         ReplyKind::Ask => "ask",
         ReplyKind::Decline => "decline",
+        ReplyKind::Failed => "failed",
     };
     if kind != q.expect {
         return Err(format!(

@@ -255,6 +255,50 @@ pub struct ServiceArgs {
     /// Seconds a running job may take to finish on shutdown before it is given back.
     #[arg(long, env = "TASKIFAI_GRACE_SECS", default_value_t = 20)]
     pub grace_secs: u64,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+}
+
+/// The chat's language model: any OpenAI-compatible chat-completions endpoint. Without a base
+/// URL and a model the built-in planner answers alone.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LlmArgs {
+    /// e.g. https://api.openai.com/v1, or http://127.0.0.1:11434/v1 for Ollama.
+    #[arg(long, env = "TASKIFAI_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    #[arg(long, env = "TASKIFAI_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    #[arg(long, env = "TASKIFAI_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    /// Seconds one model call may take.
+    #[arg(long, env = "TASKIFAI_LLM_TIMEOUT_SECS", default_value_t = 30)]
+    pub llm_timeout_secs: u64,
+    /// USD per million prompt tokens, for the usage table.
+    #[arg(long, env = "TASKIFAI_LLM_PROMPT_PRICE", default_value_t = 0.0)]
+    pub llm_prompt_price: f64,
+    /// USD per million completion tokens.
+    #[arg(long, env = "TASKIFAI_LLM_COMPLETION_PRICE", default_value_t = 0.0)]
+    pub llm_completion_price: f64,
+    /// Model tokens one tenant may use per calendar month; the chat answers 429 beyond.
+    #[arg(long, env = "TASKIFAI_LLM_MONTHLY_TOKENS")]
+    pub llm_monthly_tokens: Option<i64>,
+}
+
+impl LlmArgs {
+    pub fn config(&self) -> Option<taskifai_api::chat::model::LlmConfig> {
+        Some(taskifai_api::chat::model::LlmConfig {
+            base_url: self.llm_base_url.clone()?,
+            model: self.llm_model.clone()?,
+            api_key: self
+                .llm_api_key
+                .clone()
+                .map(taskifai_api::config::Secret::new),
+            timeout: std::time::Duration::from_secs(self.llm_timeout_secs.max(1)),
+            prompt_price: self.llm_prompt_price,
+            completion_price: self.llm_completion_price,
+            monthly_token_budget: self.llm_monthly_tokens,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,6 +44,7 @@ fn config(args: &ServiceArgs) -> ServerConfig {
     c.shutdown_grace = Duration::from_secs(args.grace_secs);
     c.metrics_public = args.metrics_public;
     c.header_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
+    c.llm = args.llm.config();
     c
 }
 

@@ -62,8 +62,15 @@ pub async fn ask(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/event-stream"));
     if wants_json {
-        let (message_id, reply, cached) =
-            turn(&state, &tenant, conversation.id, &question, |_| {}).await?;
+        let (message_id, reply, cached) = turn(
+            &state,
+            &tenant,
+            &auth.who,
+            conversation.id,
+            &question,
+            |_| {},
+        )
+        .await?;
         return Ok(Json(body(conversation.id, message_id, &reply, cached)).into_response());
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
@@ -84,7 +91,16 @@ pub async fn ask(
                 let _ = tx.send(Event::default().event(name).data(data.to_string()));
             }
         };
-        let event = match turn(&state, &tenant, conversation.id, &question, progress).await {
+        let event = match turn(
+            &state,
+            &tenant,
+            &auth.who,
+            conversation.id,
+            &question,
+            progress,
+        )
+        .await
+        {
             Ok((message_id, reply, cached)) => {
                 let _ = tx.send(
                     Event::default()
@@ -120,17 +136,26 @@ fn body(conversation_id: i64, message_id: i64, reply: &Reply, cached: bool) -> V
 async fn turn(
     state: &AppState,
     tenant: &TenantCtx,
+    owner: &str,
     conversation: i64,
     question: &str,
     progress: impl Fn(Step) + Send + Sync + 'static,
 ) -> ApiResult<(i64, Reply, bool)> {
     let started = Instant::now();
+    let model = state.model.clone();
     let previous = store::last_interpretation(&tenant.pool, conversation).await?;
     let lake_version = state.lake.snapshot(tenant.id()).await?.version;
     let previous_key = previous
         .as_ref()
         .map(|p| serde_json::to_string(p).unwrap_or_default());
-    let key = ReplyCache::key(tenant.id(), lake_version, question, previous_key.as_deref());
+    let context = format!(
+        "{}\u{1f}{}",
+        model
+            .as_ref()
+            .map_or("planner", |m| m.config.model.as_str()),
+        previous_key.unwrap_or_default()
+    );
+    let key = ReplyCache::key(tenant.id(), lake_version, question, Some(&context));
     let (reply, cached) = match state.chat_cache.get(&key) {
         Some(reply) => (reply, true),
         None => {
@@ -142,21 +167,61 @@ async fn turn(
             let cap = state.config.query_max_rows.min(1000);
             let today = chrono::Utc::now().date_naive();
             let question = question.to_owned();
-            let work = async move {
-                let knowledge = chat::knowledge(&ctx, &reference).await?;
-                let q = chat::Question {
-                    text: &question,
-                    today,
-                    previous: previous.as_ref(),
-                    cap,
-                    lake_version,
-                };
-                chat::answer_question(&ctx, &knowledge, q, &progress).await
+            if let (Some(m), Some(budget)) = (
+                &model,
+                model.as_ref().and_then(|m| m.config.monthly_token_budget),
+            ) {
+                let used = store::tokens_this_month(&tenant.pool).await?;
+                if used >= budget {
+                    return Err(ApiError::BudgetSpent(format!(
+                        "this tenant's chat has used its {budget} model tokens for this month ({used} used with {}); it answers again next month or when an admin raises the budget",
+                        m.config.model
+                    )));
+                }
+            }
+            let mut timeout = state.config.query_timeout;
+            if let Some(m) = &model {
+                // The first query, two repairs and the wording, each within the model's time.
+                timeout += m.config.timeout * 4;
+            }
+            let work = {
+                let model = model.clone();
+                async move {
+                    let knowledge = chat::knowledge(&ctx, &reference).await?;
+                    let q = chat::Question {
+                        text: &question,
+                        today,
+                        previous: previous.as_ref(),
+                        cap,
+                        lake_version,
+                    };
+                    Ok(match &model {
+                        Some(m) => {
+                            chat::assisted::answer_with_model(&ctx, &knowledge, q, m, &progress)
+                                .await
+                        }
+                        None => (
+                            chat::answer_question(&ctx, &knowledge, q, &progress).await,
+                            vec![],
+                        ),
+                    })
+                }
             };
-            let reply = state
-                .queries
-                .run(tenant.id(), state.config.query_timeout, work)
-                .await?;
+            let (reply, calls) = state.queries.run(tenant.id(), timeout, work).await?;
+            if let Some(m) = &model {
+                for call in &calls {
+                    store::record_usage(
+                        &tenant.pool,
+                        owner,
+                        Some(conversation),
+                        &m.config.model,
+                        call,
+                        m.cost(call),
+                    )
+                    .await?;
+                }
+            }
+            let reply = reply?;
             state.chat_cache.put(key, reply.clone());
             (reply, false)
         }
@@ -217,4 +282,23 @@ pub async fn delete(
     } else {
         Err(ApiError::NotFound(format!("conversation {id}")))
     }
+}
+
+/// Model usage by user, model and month (admins).
+#[utoipa::path(get, path = "/api/usage", responses((status = 200), (status = 403)), tag = "chat")]
+pub async fn usage(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    auth: Auth,
+) -> ApiResult<Json<Value>> {
+    auth.require(Role::Admin)?;
+    let items = store::usage(&tenant.pool).await?;
+    let used = store::tokens_this_month(&tenant.pool).await?;
+    let budget = state
+        .model
+        .as_ref()
+        .and_then(|m| m.config.monthly_token_budget);
+    Ok(Json(
+        json!({ "items": items, "tokens_this_month": used, "monthly_token_budget": budget }),
+    ))
 }

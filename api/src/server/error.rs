@@ -37,6 +37,12 @@ pub enum ApiError {
     Timeout(u64),
     #[error("{0}")]
     Unavailable(String),
+    /// The language model provider failed or was too slow.
+    #[error("{0}")]
+    Upstream(String),
+    /// The tenant's monthly token budget is spent.
+    #[error("{0}")]
+    BudgetSpent(String),
     #[error("internal error; the server log has the details under this request's x-request-id")]
     Internal(#[source] anyhow::Error),
 }
@@ -67,6 +73,8 @@ impl ApiError {
             Self::Suspended(_) => (StatusCode::FORBIDDEN, "tenant_suspended"),
             Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "query_timeout"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "model_unavailable"),
+            Self::BudgetSpent(_) => (StatusCode::TOO_MANY_REQUESTS, "token_budget_spent"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

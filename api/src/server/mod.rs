@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/query", post(query::run))
         .route("/chat", post(chat::ask))
         .route("/chat/conversations", get(chat::list))
+        .route("/usage", get(chat::usage))
         .route(
             "/chat/conversations/{id}",
             get(chat::get).delete(chat::delete),

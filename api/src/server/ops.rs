@@ -90,6 +90,7 @@ pub async fn metrics(
         super::chat::list,
         super::chat::get,
         super::chat::delete,
+        super::chat::usage,
         super::admin::login,
         super::admin::list,
         super::admin::create,

@@ -26,6 +26,7 @@ pub struct Options {
     pub rate: RateLimits,
     pub lease: Duration,
     pub query_timeout: Duration,
+    pub llm: Option<taskifai_api::chat::model::LlmConfig>,
 }
 
 impl Default for Options {
@@ -39,6 +40,7 @@ impl Default for Options {
             },
             lease: Duration::from_secs(10),
             query_timeout: Duration::from_secs(20),
+            llm: None,
         }
     }
 }
@@ -85,6 +87,7 @@ impl TestServer {
         config.rate = o.rate;
         config.job_lease = o.lease;
         config.query_timeout = o.query_timeout;
+        config.llm = o.llm;
         // Short, so the slow-header test is quick; the client drops idle connections sooner,
         // so it never reuses one the server is closing.
         config.header_timeout = Duration::from_secs(4);

@@ -4,6 +4,7 @@
 mod chat;
 mod flow;
 mod kit;
+mod model_standin;
 mod security;
 mod specs;
 mod worker;

@@ -1,0 +1,155 @@
+//! A language model behind an OpenAI-compatible chat-completions endpoint (OpenAI, Azure OpenAI,
+//! vLLM, Ollama, llama.cpp), through async-openai. One call is one [`Call`], with its tokens and
+//! latency, whatever the outcome, so usage is recorded as it was spent.
+
+use crate::config::Secret;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
+};
+use async_openai::Client;
+use std::time::{Duration, Instant};
+
+/// Where the model is and what it costs.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<Secret>,
+    pub timeout: Duration,
+    /// USD per million prompt and completion tokens, for the usage table.
+    pub prompt_price: f64,
+    pub completion_price: f64,
+    /// Tokens a tenant may spend per calendar month; `None`: no limit.
+    pub monthly_token_budget: Option<i64>,
+}
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    User,
+    Assistant,
+}
+
+/// One model call as it happened.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub purpose: &'static str,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u32,
+    /// None when the call succeeded.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("the language model did not answer within {0} s")]
+    Timeout(u64),
+    #[error("the language model provider refused the request: {0}")]
+    Provider(String),
+    #[error("the language model returned no text")]
+    Empty,
+}
+
+pub struct Model {
+    client: Client<OpenAIConfig>,
+    pub config: LlmConfig,
+}
+
+impl Model {
+    pub fn new(config: LlmConfig) -> Self {
+        // rustls without a default provider: use the ring provider the object stores build.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut c = OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/'));
+        if let Some(key) = &config.api_key {
+            c = c.with_api_key(key.expose());
+        }
+        Self {
+            client: Client::with_config(c),
+            config,
+        }
+    }
+
+    /// One completion: the system prompt, then the conversation. Returns the text and the call's
+    /// record; a failed call is recorded too, with the tokens it used (none).
+    pub async fn complete(
+        &self,
+        purpose: &'static str,
+        system: &str,
+        messages: &[(Speaker, String)],
+    ) -> (Result<String, ModelError>, Call) {
+        let started = Instant::now();
+        let mut call = Call {
+            purpose,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+            error: None,
+        };
+        let result = self.request(system, messages, &mut call).await;
+        call.latency_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+        if let Err(e) = &result {
+            call.error = Some(e.to_string());
+        }
+        (result, call)
+    }
+
+    async fn request(
+        &self,
+        system: &str,
+        messages: &[(Speaker, String)],
+        call: &mut Call,
+    ) -> Result<String, ModelError> {
+        let mut all: Vec<ChatCompletionRequestMessage> =
+            vec![ChatCompletionRequestSystemMessage::from(system).into()];
+        for (who, text) in messages {
+            all.push(match who {
+                Speaker::User => ChatCompletionRequestUserMessage::from(text.as_str()).into(),
+                Speaker::Assistant => ChatCompletionRequestAssistantMessage {
+                    content: Some(ChatCompletionRequestAssistantMessageContent::Text(
+                        text.clone(),
+                    )),
+                    ..Default::default()
+                }
+                .into(),
+            });
+        }
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(self.config.model.clone())
+            .messages(all)
+            .temperature(0.0)
+            .build()
+            .map_err(|e| ModelError::Provider(e.to_string()))?;
+        let timeout = self.config.timeout;
+        let response = tokio::time::timeout(timeout, self.client.chat().create(request))
+            .await
+            .map_err(|_| ModelError::Timeout(timeout.as_secs()))?
+            .map_err(|e| ModelError::Provider(first_line(&e.to_string())))?;
+        if let Some(u) = &response.usage {
+            call.prompt_tokens = u.prompt_tokens;
+            call.completion_tokens = u.completion_tokens;
+        }
+        response
+            .choices
+            .into_iter()
+            .find_map(|c| c.message.content)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ModelError::Empty)
+    }
+
+    /// What a call cost, in USD.
+    pub fn cost(&self, call: &Call) -> f64 {
+        (call.prompt_tokens as f64 * self.config.prompt_price
+            + call.completion_tokens as f64 * self.config.completion_price)
+            / 1e6
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or(s);
+    line.chars().take(300).collect()
+}
