@@ -346,7 +346,10 @@ async fn a_language_model_writes_sql_through_the_guard_and_is_checked_and_metere
 
     // The provider's 429 and a timeout: clear errors, nothing charged.
     // async-openai retries a 429 three times with backoff (0.1, 0.2, 0.4 s), then gives up.
-    model.script(vec![Script::Status(429, "Rate limit reached for requests"); 4]);
+    model.script(vec![
+        Script::Status(429, "Rate limit reached for requests");
+        4
+    ]);
     let (status, r) = chat(
         &s,
         "demo",
