@@ -259,8 +259,11 @@ pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'stati
         }
         return Ok(Cow::Borrowed(t));
     }
-    if t.contains(['E', 'e']) && t.chars().any(|c| c.is_ascii_digit()) {
+    if looks_scientific(t) {
         return Err("an EAN written out in full; Excel turned this one into scientific notation and its last digits are lost");
+    }
+    if t.chars().any(|c| c.is_alphabetic()) {
+        return Err(CODE_NOT_EAN);
     }
     let t = t
         .strip_suffix(".0")
@@ -280,6 +283,23 @@ pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'stati
         return Err(CHECK_DIGIT);
     }
     Ok(Cow::Owned(code))
+}
+
+/// Letters in an EAN column: a reseller's own product code, not a damaged EAN.
+const CODE_NOT_EAN: &str = "an EAN/GTIN, which is digits only; this value has letters, so it is probably the reseller's own product code (map it as vendor_product_code)";
+
+/// `7.35015E+12`: a number Excel shows in scientific notation, not a code with an E in it.
+fn looks_scientific(t: &str) -> bool {
+    let Some((mantissa, exponent)) = t.split_once(['E', 'e']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let (int, frac) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, ""));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !exponent.is_empty()
+        && exponent.bytes().all(|b| b.is_ascii_digit())
 }
 
 const CHECK_DIGIT: &str =
@@ -574,6 +594,15 @@ mod tests {
         // A GTIN-13 starting with 0 that was stored as a number.
         assert_eq!(parse_ean("12345678905").as_deref(), Ok("0012345678905"));
         assert!(parse_ean("7.35015E+12").unwrap_err().contains("scientific"));
+        assert!(parse_ean("7,35015E+12").unwrap_err().contains("scientific"));
+        // A vendor code is named as one, not as a damaged EAN (#19.11).
+        for code in ["PREX90", "PRDT35", "E100", "BBGOT100"] {
+            let e = parse_ean(code).unwrap_err();
+            assert!(
+                !e.contains("scientific") && e.contains("product code"),
+                "{code}: {e}"
+            );
+        }
         assert!(parse_ean("7350154320009")
             .unwrap_err()
             .contains("check digit"));
