@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use std::path::Path;
 use std::process::ExitCode;
+use taskifai_api::chat::model::Model;
 use taskifai_api::chat::{self, Knowledge, Reply, ReplyKind};
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::tenant_session;
@@ -34,6 +35,7 @@ async fn answer(
     version: u64,
     question: &str,
     today: chrono::NaiveDate,
+    model: Option<&Model>,
 ) -> anyhow::Result<Reply> {
     let q = chat::Question {
         text: question,
@@ -42,9 +44,15 @@ async fn answer(
         cap: 1000,
         lake_version: version,
     };
-    chat::answer_question(ctx, k, q, &|_| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    let reply = match model {
+        Some(m) => {
+            chat::assisted::answer_with_model(ctx, k, q, m, &|_| {})
+                .await
+                .0
+        }
+        None => chat::answer_question(ctx, k, q, &|_| {}).await,
+    };
+    reply.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub async fn ask(
@@ -52,6 +60,7 @@ pub async fn ask(
     tenant: &TenantId,
     question: &str,
     json: bool,
+    model: Option<&Model>,
 ) -> anyhow::Result<ExitCode> {
     let (ctx, knowledge, version) = prepare(cli, tenant).await?;
     let reply = answer(
@@ -60,6 +69,7 @@ pub async fn ask(
         version,
         question,
         chrono::Utc::now().date_naive(),
+        model,
     )
     .await?;
     if json {
@@ -204,7 +214,12 @@ pub fn judge(q: &EvalQuestion, reply: &Reply) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn eval(cli: &Cli, tenant: &TenantId, file: &Path) -> anyhow::Result<ExitCode> {
+pub async fn eval(
+    cli: &Cli,
+    tenant: &TenantId,
+    file: &Path,
+    model: Option<&Model>,
+) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let set: EvalFile =
@@ -213,7 +228,7 @@ pub async fn eval(cli: &Cli, tenant: &TenantId, file: &Path) -> anyhow::Result<E
     let mut by_intent: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     let mut failures = Vec::new();
     for q in &set.questions {
-        let reply = answer(&ctx, &knowledge, version, &q.q, set.today).await?;
+        let reply = answer(&ctx, &knowledge, version, &q.q, set.today, model).await?;
         let score = by_intent.entry(q.intent.clone()).or_default();
         score.1 += 1;
         match judge(q, &reply) {

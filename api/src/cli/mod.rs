@@ -88,6 +88,11 @@ pub enum Command {
         /// Print the whole reply as JSON.
         #[arg(long)]
         json: bool,
+        /// Ask the language model configured by the --llm-* options (or TASKIFAI_LLM_*).
+        #[arg(long)]
+        llm: bool,
+        #[command(flatten)]
+        model: LlmArgs,
         #[arg(required_unless_present = "eval")]
         question: Vec<String>,
     },
@@ -347,11 +352,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tenant,
             eval,
             json,
+            llm,
+            model,
             question,
-        } => match eval {
-            Some(file) => chat::eval(&cli, tenant, file).await,
-            None => chat::ask(&cli, tenant, &question.join(" "), *json).await,
-        },
+        } => {
+            let model = match (*llm, model.config()) {
+                (false, _) => None,
+                (true, Some(c)) => Some(taskifai_api::chat::model::Model::new(c)),
+                (true, None) => anyhow::bail!("--llm needs --llm-base-url and --llm-model (or TASKIFAI_LLM_BASE_URL and TASKIFAI_LLM_MODEL)"),
+            };
+            match eval {
+                Some(file) => chat::eval(&cli, tenant, file, model.as_ref()).await,
+                None => chat::ask(&cli, tenant, &question.join(" "), *json, model.as_ref()).await,
+            }
+        }
         Command::Migrate => db::migrate(&cli).await,
         Command::GenBench {
             rows,

@@ -163,7 +163,11 @@ async fn turn(
                 .query_sessions
                 .session(&state.lake, tenant.id())
                 .await?;
-            let reference = chat::reference_products(&tenant.pool).await?;
+            let known = state.chat_knowledge.get(tenant.id(), lake_version);
+            let reference = match known {
+                Some(_) => vec![],
+                None => chat::reference_products(&tenant.pool).await?,
+            };
             let cap = state.config.query_max_rows.min(1000);
             let today = chrono::Utc::now().date_naive();
             let question = question.to_owned();
@@ -187,7 +191,10 @@ async fn turn(
             let work = {
                 let model = model.clone();
                 async move {
-                    let knowledge = chat::knowledge(&ctx, &reference).await?;
+                    let knowledge = match known {
+                        Some(k) => k,
+                        None => std::sync::Arc::new(chat::knowledge(&ctx, &reference).await?),
+                    };
                     let q = chat::Question {
                         text: &question,
                         today,
@@ -195,7 +202,7 @@ async fn turn(
                         cap,
                         lake_version,
                     };
-                    Ok(match &model {
+                    let (reply, calls) = match &model {
                         Some(m) => {
                             chat::assisted::answer_with_model(&ctx, &knowledge, q, m, &progress)
                                 .await
@@ -204,10 +211,14 @@ async fn turn(
                             chat::answer_question(&ctx, &knowledge, q, &progress).await,
                             vec![],
                         ),
-                    })
+                    };
+                    Ok((reply, calls, knowledge.clone()))
                 }
             };
-            let (reply, calls) = state.queries.run(tenant.id(), timeout, work).await?;
+            let (reply, calls, knowledge) = state.queries.run(tenant.id(), timeout, work).await?;
+            state
+                .chat_knowledge
+                .put(tenant.id(), lake_version, knowledge);
             if let Some(m) = &model {
                 for call in &calls {
                     store::record_usage(

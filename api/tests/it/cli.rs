@@ -440,3 +440,44 @@ fn the_chat_planner_answers_the_evaluation_set() {
         "{out}"
     );
 }
+
+/// `taskifai chat --llm` asks the configured model, through the same guard and checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_chat_asks_a_configured_model() {
+    use crate::server::model_standin::{Script, StandIn};
+    let model = StandIn::start().await;
+    model.script([
+        Script::Text("```sql\nSELECT count(*) AS lines FROM sales\n```".into()),
+        Script::Text("There are 6 sales lines.".into()),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let cdlc = repo("sample-data/vendors/cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx");
+    let base = model.base_url.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        assert_eq!(
+            run(taskifai(&lake)
+                .args(["ingest", "--tenant", "demo"])
+                .arg(&cdlc))
+            .0,
+            0
+        );
+        run(taskifai(&lake)
+            .args([
+                "chat",
+                "--llm",
+                "--llm-base-url",
+                &base,
+                "--llm-model",
+                "stand-in-1",
+            ])
+            .arg("how many sales lines are there?"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("There are 6 sales lines."), "{out}");
+    assert!(out.contains("SELECT count(*) AS lines FROM sales"), "{out}");
+    // One call for the SQL, one for the wording.
+    assert_eq!(model.requests().len(), 2);
+}

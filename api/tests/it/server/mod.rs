@@ -4,7 +4,7 @@
 mod chat;
 mod flow;
 mod kit;
-mod model_standin;
+pub mod model_standin;
 mod security;
 mod specs;
 mod worker;
