@@ -41,11 +41,23 @@ fn workbook(e: &Example) -> MemoryWorkbook {
 
 /// Runs every example of a spec; an empty result means all passed.
 pub fn run_examples(spec: &CompiledSpec, reference: &Reference) -> Vec<Failure> {
-    spec.spec
-        .examples
-        .iter()
-        .flat_map(|e| run_one(spec, reference, e))
-        .collect()
+    run_examples_within(spec, reference, crate::hooks::EXAMPLES_OPERATIONS)
+}
+
+/// [`run_examples`] with every hook of every example sharing `operations`: a spec's examples
+/// cannot be a CPU weapon. Spending it all fails the spec, whatever the examples expect.
+pub fn run_examples_within(
+    spec: &CompiledSpec,
+    reference: &Reference,
+    operations: u64,
+) -> Vec<Failure> {
+    crate::hooks::with_shared_budget(operations, || {
+        spec.spec
+            .examples
+            .iter()
+            .flat_map(|e| run_one(spec, reference, e))
+            .collect()
+    })
 }
 
 fn run_one(spec: &CompiledSpec, reference: &Reference, e: &Example) -> Vec<Failure> {
@@ -66,6 +78,12 @@ fn run_one(spec: &CompiledSpec, reference: &Reference, e: &Example) -> Vec<Failu
         },
         &mut |_| {},
     );
+    if let Err(err) = &result {
+        let message = err.to_string();
+        if crate::hooks::budget_spent(&message) {
+            return vec![fail(message)];
+        }
+    }
     let outcome = match (result, &e.expect.error) {
         (Err(err), Some(want)) if err.to_string().contains(want.as_str()) => return vec![],
         (Err(err), Some(want)) => {

@@ -36,6 +36,8 @@ where
         }
         return Ok(());
     }
+    // Workers charge hooks to the caller's shared budget (spec examples), if it has one.
+    let budget = crate::hooks::current_budget();
     std::thread::scope(|s| {
         let mut inputs: Vec<SyncSender<I>> = Vec::with_capacity(workers);
         let mut outputs: Vec<Receiver<Result<O, E>>> = Vec::with_capacity(workers);
@@ -43,18 +45,21 @@ where
             let (tx, rx) = sync_channel::<I>(DEPTH);
             let (otx, orx) = sync_channel::<Result<O, E>>(DEPTH);
             let make = &make;
+            let budget = budget.clone();
             let worker =
                 std::thread::Builder::new().name(format!("taskifai-fanout-{}", inputs.len()));
             worker
                 .spawn_scoped(s, move || {
-                    let mut work = make();
-                    for item in rx {
-                        let out = work(item);
-                        let failed = out.is_err();
-                        if otx.send(out).is_err() || failed {
-                            break;
+                    crate::hooks::within_budget(budget, || {
+                        let mut work = make();
+                        for item in rx {
+                            let out = work(item);
+                            let failed = out.is_err();
+                            if otx.send(out).is_err() || failed {
+                                break;
+                            }
                         }
-                    }
+                    })
                 })
                 .expect("the system can start a thread");
             inputs.push(tx);

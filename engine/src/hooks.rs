@@ -13,9 +13,73 @@ pub const MAX_OPERATIONS: u64 = 100_000;
 
 const REJECT_MARK: &str = "taskifai:reject:";
 
+/// Hook operations all the examples of one submitted spec may take together: twice one batch
+/// hook's budget, so twenty examples that each loop to their own limit cannot add up to a
+/// billion operations.
+pub const EXAMPLES_OPERATIONS: u64 = 2 * MAX_BATCH_OPERATIONS;
+
+const BUDGET_MARK: &str = "taskifai:budget";
+
+/// A budget of hook operations shared by every engine that takes it, across threads.
+pub type SharedBudget = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+thread_local! {
+    /// The budget hook engines built on this thread charge, while one is set.
+    static SHARED_BUDGET: std::cell::RefCell<Option<SharedBudget>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with one operation budget shared by every hook engine built while it runs (on this
+/// thread, and on the pipeline's worker threads, which take it over): the spec examples of one
+/// submission. Hooks stop when it is spent.
+pub fn with_shared_budget<T>(operations: u64, f: impl FnOnce() -> T) -> T {
+    let budget = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(operations));
+    within_budget(Some(budget), f)
+}
+
+/// The budget set on this thread, for threads it starts to take over.
+pub fn current_budget() -> Option<SharedBudget> {
+    SHARED_BUDGET.with(|b| b.borrow().clone())
+}
+
+/// Runs `f` with `budget` as this thread's shared budget.
+pub fn within_budget<T>(budget: Option<SharedBudget>, f: impl FnOnce() -> T) -> T {
+    let before = SHARED_BUDGET.with(|b| b.replace(budget));
+    let out = f();
+    SHARED_BUDGET.with(|b| b.replace(before));
+    out
+}
+
+fn budget_message() -> String {
+    format!("the spec's examples together ran more than {EXAMPLES_OPERATIONS} hook operations and were stopped ({BUDGET_MARK})")
+}
+
+/// Whether a hook error is the shared budget running out.
+pub fn budget_spent(message: &str) -> bool {
+    message.contains(BUDGET_MARK)
+}
+
+/// Charges each run's operations to the shared budget, when one is set on this thread.
+fn charge_shared_budget(engine: &mut Engine) {
+    let Some(budget) = current_budget() else {
+        return;
+    };
+    // Rhai reports the operations of the current run so far; a smaller count starts a new run.
+    let last = std::sync::atomic::AtomicU64::new(0);
+    engine.on_progress(move |ops| {
+        use std::sync::atomic::Ordering::Relaxed;
+        let before = last.swap(ops, Relaxed);
+        let spent = if ops >= before { ops - before } else { ops };
+        let left = budget
+            .fetch_update(Relaxed, Relaxed, |l| Some(l.saturating_sub(spent)))
+            .map_or(0, |l| l.saturating_sub(spent));
+        (left == 0).then(|| Dynamic::from(BUDGET_MARK))
+    });
+}
+
 /// The only way to build a hook engine: one place for the sandbox limits.
 pub fn hook_engine() -> Engine {
     let mut engine = Engine::new();
+    charge_shared_budget(&mut engine);
     engine
         .set_max_operations(MAX_OPERATIONS)
         .set_max_call_levels(16)
@@ -71,6 +135,7 @@ impl BatchHook {
         scope.push("rows", rows);
         engine.run_ast_with_scope(&mut scope, &self.ast).map_err(|e| match *e {
             EvalAltResult::ErrorTooManyOperations(_) => format!("the batch hook ran more than {MAX_BATCH_OPERATIONS} operations and was stopped (an endless loop?)"),
+            EvalAltResult::ErrorTerminated(..) => budget_message(),
             other => other.to_string(),
         })?;
         let out = scope
@@ -146,6 +211,7 @@ fn reject_reason(e: &EvalAltResult) -> Option<String> {
 fn describe(e: &EvalAltResult) -> String {
     match e {
         EvalAltResult::ErrorTooManyOperations(_) => format!("the hook ran more than {MAX_OPERATIONS} operations on one row and was stopped (an endless loop?)"),
+        EvalAltResult::ErrorTerminated(..) => budget_message(),
         other => other.to_string(),
     }
 }
@@ -202,5 +268,29 @@ mod tests {
         let h = RowHook::compile("loop { }").unwrap();
         let err = h.run(&hook_engine(), row()).unwrap_err();
         assert!(err.contains("endless loop"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn hooks_built_under_a_shared_budget_stop_when_it_is_spent() {
+        let h = RowHook::compile("loop { }").unwrap();
+        let row = || {
+            let mut m = Map::new();
+            m.insert("x".into(), Dynamic::from(1_i64));
+            m
+        };
+        let errors: Vec<String> = with_shared_budget(250_000, || {
+            let e = hook_engine();
+            (0..4)
+                .map(|_| h.run(&e, row()).err().unwrap_or_default())
+                .collect()
+        });
+        assert!(errors[0].contains("on one row"), "{errors:?}");
+        assert!(budget_spent(&errors[2]), "{errors:?}");
+        assert!(budget_spent(&errors[3]), "{errors:?}");
     }
 }

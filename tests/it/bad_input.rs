@@ -367,3 +367,39 @@ async fn files_wider_than_the_column_limit_are_refused_with_the_row() {
     .await;
     assert!(err.contains("has a cell in column 16384"), "{err}");
 }
+
+/// #12.7: twenty examples that each expect a runaway hook's "operations" error used to cost
+/// twenty full budgets per submission; now the examples share one budget, and spending it fails
+/// the spec whatever the examples expect.
+#[test]
+fn a_specs_examples_share_one_hook_budget() {
+    let mut hook = String::from("hooks:\n  row: |\n    loop { }\nexamples:\n");
+    for i in 0..20 {
+        hook.push_str(&format!(
+            r#"  - name: runaway {i}
+    file_name: BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx
+    rows:
+      - [YEAR, MONTH, CHANNEL, POS, EAN, QTY, AMOUNT, DESCRIPTION, SKU]
+      - [2025, 4, Retail, Paris, 7350154320008, 2, 390, Ghost of Tom, BBGOT100]
+    expect:
+      error: operations
+"#
+        ));
+    }
+    let original = std::fs::read_to_string(repo_path("vendor-specs/boxnox.yaml")).unwrap();
+    let text = format!("{}{hook}", original.split("examples:").next().unwrap());
+    let spec = taskifai_engine::spec::parse("boxnox.yaml", &text).expect("compiles");
+    // Each example stops at the row hook's own limit (100,000): 2.5 examples' worth of budget.
+    let failures = taskifai_engine::examples::run_examples_within(&spec, &reference(), 250_000);
+    assert_eq!(failures.len(), 18, "{failures:?}");
+    assert!(
+        failures[0]
+            .message
+            .contains("examples together ran more than"),
+        "{:?}",
+        failures[0]
+    );
+    // With room for all of them, each example's expected error is met.
+    let failures = taskifai_engine::examples::run_examples_within(&spec, &reference(), 10_000_000);
+    assert!(failures.is_empty(), "{failures:?}");
+}
