@@ -23,44 +23,11 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 use taskifai_connectors::error_report::ReportPaths;
 use taskifai_connectors::lake::LoadMode;
+pub use taskifai_connectors::postgres::batches::UploadBatch as Upload;
 use taskifai_connectors::postgres::batches::{self, BatchStatus, NewUpload};
 use tokio::io::AsyncWriteExt;
 
 const MAX_FILES: usize = 20;
-
-/// One batch as the API shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Upload {
-    pub id: String,
-    pub file_name: String,
-    pub file_size: i64,
-    pub sha256: String,
-    pub vendor: Option<String>,
-    pub spec_version: Option<i32>,
-    pub mode: String,
-    pub status: String,
-    pub rows_read: i64,
-    pub rows_accepted: i64,
-    pub rows_rejected: i64,
-    pub rows_skipped: i64,
-    pub warnings: i64,
-    pub quantity_total: i64,
-    /// Decimal text, exact.
-    pub sales_local: Option<String>,
-    pub sales_eur: Option<String>,
-    pub currency: Option<String>,
-    pub period_start: Option<chrono::NaiveDate>,
-    pub period_end: Option<chrono::NaiveDate>,
-    pub period_grain: Option<String>,
-    pub error_summary: Option<String>,
-    pub replaced_by: Option<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-const UPLOAD_COLUMNS: &str = "id, file_name, file_size, sha256, vendor, spec_version, mode, status, rows_read, rows_accepted, rows_rejected, rows_skipped, warnings, quantity_total,
-    sales_local::text AS sales_local, sales_eur::text AS sales_eur, currency, period_start, period_end, period_grain, error_summary, replaced_by, created_at, started_at, finished_at";
 
 /// What happened to one file of a multipart upload.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -303,26 +270,23 @@ pub async fn list(
 ) -> ApiResult<Json<Page<Upload>>> {
     let paged = paging(p.page, p.per_page)?;
     let (page, per_page) = (paged.page, paged.per_page);
-    if let Some(s) = &p.status {
-        s.parse::<BatchStatus>()
-            .map_err(|e| ApiError::bad("invalid_status", e))?;
-    }
-    let filter = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR vendor = $2) AND ($3::text IS NULL OR file_name ILIKE '%' || $3 || '%')";
-    let items = sqlx::query_as(&format!("SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE {filter} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"))
-        .bind(&p.status)
-        .bind(&p.vendor)
-        .bind(&p.q)
-        .bind(per_page as i64)
-        .bind(paged.offset() as i64)
-        .fetch_all(&tenant.pool)
-        .await?;
-    let total = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM upload_batches WHERE {filter}"
-    ))
-    .bind(&p.status)
-    .bind(&p.vendor)
-    .bind(&p.q)
-    .fetch_one(&tenant.pool)
+    let status = p
+        .status
+        .as_deref()
+        .map(str::parse::<BatchStatus>)
+        .transpose()
+        .map_err(|e| ApiError::bad("invalid_status", e))?;
+    let filter = batches::ListFilter {
+        status,
+        vendor: p.vendor.as_deref(),
+        name_contains: p.q.as_deref(),
+    };
+    let (items, total) = batches::list(
+        &tenant.pool,
+        &filter,
+        per_page as i64,
+        paged.offset() as i64,
+    )
     .await?;
     Ok(Json(Page {
         items,
@@ -333,13 +297,9 @@ pub async fn list(
 }
 
 async fn fetch(tenant: &TenantCtx, id: &str) -> ApiResult<Upload> {
-    sqlx::query_as(&format!(
-        "SELECT {UPLOAD_COLUMNS} FROM upload_batches WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&tenant.pool)
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("upload {id:?}")))
+    batches::get(&tenant.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("upload {id:?}")))
 }
 
 #[utoipa::path(get, path = "/api/uploads/{id}", responses((status = 200, body = Upload), (status = 404)), tag = "uploads")]

@@ -352,3 +352,88 @@ mod tests {
         assert!(BatchStatus::Failed.is_final() && !BatchStatus::Processing.is_final());
     }
 }
+
+/// One batch as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Upload)]
+pub struct UploadBatch {
+    pub id: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub sha256: String,
+    pub vendor: Option<String>,
+    pub spec_version: Option<i32>,
+    pub mode: String,
+    pub status: String,
+    pub rows_read: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub rows_skipped: i64,
+    pub warnings: i64,
+    pub quantity_total: i64,
+    /// Decimal text, exact.
+    pub sales_local: Option<String>,
+    pub sales_eur: Option<String>,
+    pub currency: Option<String>,
+    pub period_start: Option<chrono::NaiveDate>,
+    pub period_end: Option<chrono::NaiveDate>,
+    pub period_grain: Option<String>,
+    pub error_summary: Option<String>,
+    pub replaced_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+const COLUMNS: &str = "id, file_name, file_size, sha256, vendor, spec_version, mode, status, rows_read, rows_accepted, rows_rejected, rows_skipped, warnings, quantity_total,
+    sales_local::text AS sales_local, sales_eur::text AS sales_eur, currency, period_start, period_end, period_grain, error_summary, replaced_by, created_at, started_at, finished_at";
+
+/// Which batches a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter<'a> {
+    pub status: Option<BatchStatus>,
+    pub vendor: Option<&'a str>,
+    /// Part of the file name, any case.
+    pub name_contains: Option<&'a str>,
+}
+
+const FILTER: &str = "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR vendor = $2) AND ($3::text IS NULL OR file_name ILIKE '%' || $3 || '%')";
+
+/// A page of batches, newest first, and how many match in all.
+pub async fn list(
+    db: &sqlx::PgPool,
+    f: &ListFilter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UploadBatch>, i64), PgError> {
+    let status = f.status.map(BatchStatus::as_str);
+    let items = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM upload_batches WHERE {FILTER} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"
+    ))
+    .bind(status)
+    .bind(f.vendor)
+    .bind(f.name_contains)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM upload_batches WHERE {FILTER}"
+    ))
+    .bind(status)
+    .bind(f.vendor)
+    .bind(f.name_contains)
+    .fetch_one(db)
+    .await?;
+    Ok((items, total))
+}
+
+/// One batch by id.
+pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<UploadBatch>, PgError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM upload_batches WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
