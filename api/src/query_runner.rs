@@ -146,7 +146,7 @@ pub async fn run_guarded(
     let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx())
         .await
         .map_err(failed)?;
-    let mut rows = crate::server::analytics::to_json(&batches)?;
+    let mut rows = to_json(&batches)?;
     let truncated = rows.len() > cap;
     rows.truncate(cap);
     Ok(QueryResult {
@@ -154,4 +154,19 @@ pub async fn run_guarded(
         rows,
         truncated,
     })
+}
+
+/// Arrow batches as JSON objects, one per row.
+pub fn to_json(
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+    let refs: Vec<&datafusion::arrow::record_batch::RecordBatch> = batches.iter().collect();
+    w.write_batches(&refs).map_err(ApiError::internal)?;
+    w.finish().map_err(ApiError::internal)?;
+    let bytes = w.into_inner();
+    if bytes.is_empty() {
+        return Ok(vec![]);
+    }
+    serde_json::from_slice(&bytes).map_err(ApiError::internal)
 }

@@ -4,6 +4,7 @@
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::tenancy::TenantCtx;
+use crate::query_runner::to_json;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -12,19 +13,6 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use taskifai_engine::analytics::{self as queries, Dimension, Filters, Window};
-
-/// Arrow batches as JSON objects, one per row.
-pub fn to_json(batches: &[RecordBatch]) -> ApiResult<Vec<Value>> {
-    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    w.write_batches(&refs).map_err(ApiError::internal)?;
-    w.finish().map_err(ApiError::internal)?;
-    let bytes = w.into_inner();
-    if bytes.is_empty() {
-        return Ok(vec![]);
-    }
-    serde_json::from_slice(&bytes).map_err(ApiError::internal)
-}
 
 fn first(batches: &[RecordBatch]) -> ApiResult<Value> {
     Ok(to_json(batches)?.into_iter().next().unwrap_or(Value::Null))
