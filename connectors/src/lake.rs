@@ -157,6 +157,28 @@ impl Snapshot {
             .find(|m| m.sha256 == sha256)
     }
 
+    /// What a new batch takes the place of: in replace mode the live batches of its vendor,
+    /// table and period; in any mode an earlier load of the same bytes into the same table (the
+    /// file re-processed under a newer spec), so the same content is never counted twice.
+    pub fn superseded(&self, meta: &BatchMeta, replace: bool) -> Vec<String> {
+        let mut ids = if replace {
+            self.same_period(meta)
+        } else {
+            vec![]
+        };
+        for (m, _) in self.batches.values() {
+            if !meta.sha256.is_empty()
+                && m.sha256 == meta.sha256
+                && m.table == meta.table
+                && m.batch_id != meta.batch_id
+                && !ids.contains(&m.batch_id)
+            {
+                ids.push(m.batch_id.clone());
+            }
+        }
+        ids
+    }
+
     /// Live batches of the same vendor, table and period, which a new load replaces.
     pub fn same_period(&self, meta: &BatchMeta) -> Vec<String> {
         self.batches
@@ -753,11 +775,7 @@ impl Staged {
             .commit_with(&self.tenant, |snap| {
                 (
                     Some((meta.clone(), files.clone())),
-                    if replace {
-                        snap.same_period(&meta)
-                    } else {
-                        vec![]
-                    },
+                    snap.superseded(&meta, replace),
                 )
             })
             .await;

@@ -132,3 +132,97 @@ async fn a_rejected_month_of_an_unpivoted_row_is_in_the_error_report() {
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("seven"), "{csv}");
 }
+
+async fn load_named(
+    lake: &Lake,
+    specs: &taskifai_engine::spec::SpecRegistry,
+    path: &Path,
+    name: &str,
+) -> Result<Report, IngestError> {
+    let req = IngestRequest {
+        name: name.into(),
+        ..IngestRequest::new(path, &TenantId::demo())
+    };
+    ingest(
+        lake,
+        None,
+        specs,
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+}
+
+/// #19.4: the same bytes are a no-op only as the same load (same vendor, spec version and
+/// period). Renamed to another month they are refused with both periods, not skipped with exit
+/// 0; after the spec is fixed (a new version) they are loaded again and take the old batch's
+/// place, whatever the mode, so the content is never counted twice.
+#[tokio::test]
+async fn the_same_bytes_are_skipped_refused_or_reprocessed_as_the_case_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let name = "BIBBIPARFU_ReportPeriod02-2025.xlsx";
+    let original = repo_path(&format!("sample-data/vendors/skins_nl/{name}"));
+    let specs = specs();
+    let first = load_named(&lake, &specs, &original, name).await.unwrap();
+    let again = load_named(&lake, &specs, &original, name).await.unwrap();
+    assert!(
+        matches!(&again.status, taskifai_connectors::ingest::Status::Duplicate { batch_id } if *batch_id == first.batch_id),
+        "{:?}",
+        again.status
+    );
+
+    // Renamed to March: refused, naming both periods; nothing changes.
+    let renamed = dir.path().join("BIBBIPARFU_ReportPeriod03-2025.xlsx");
+    std::fs::copy(&original, &renamed).unwrap();
+    let err = load_named(
+        &lake,
+        &specs,
+        &renamed,
+        "BIBBIPARFU_ReportPeriod03-2025.xlsx",
+    )
+    .await
+    .expect_err("refused")
+    .to_string();
+    assert!(err.contains(&first.batch_id), "{err}");
+    assert!(
+        err.contains("2025-02-01 to 2025-02-28") && err.contains("2025-03-01 to 2025-03-31"),
+        "{err}"
+    );
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+    assert_eq!(snap.batches.len(), 1);
+
+    // The spec is fixed (version 2): the same file is re-processed and replaces its old batch,
+    // in append mode too.
+    let text = std::fs::read_to_string(repo_path("vendor-specs/skins_nl.yaml")).unwrap();
+    let fixed = taskifai_engine::spec::parse(
+        "skins_nl.yaml",
+        &text.replacen("version: 1", "version: 2", 1),
+    )
+    .unwrap();
+    let specs = specs.with_overrides(vec![fixed]);
+    let req = IngestRequest {
+        name: name.into(),
+        mode: taskifai_connectors::lake::LoadMode::Append,
+        ..IngestRequest::new(&original, &TenantId::demo())
+    };
+    let redone = ingest(
+        &lake,
+        None,
+        &specs,
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(redone.batch_id, first.batch_id);
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+    let live: Vec<_> = snap
+        .batches
+        .values()
+        .map(|(m, _)| (m.batch_id.clone(), m.spec_version))
+        .collect();
+    assert_eq!(live, vec![(redone.batch_id.clone(), 2)]);
+}

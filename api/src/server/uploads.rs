@@ -187,6 +187,31 @@ async fn store_field(
     })
 }
 
+/// Whether an upload of the same bytes is a plain repeat, answered at once: the same file still
+/// queued or loading, or loaded under the same name with the tenant's current spec. Anything
+/// else goes to a worker, which re-processes it under a newer spec or refuses a changed period.
+async fn repeats(
+    state: &AppState,
+    tenant: &TenantCtx,
+    same: &batches::SameBytes,
+    name: &str,
+) -> ApiResult<bool> {
+    let status = batches::parse_status(&same.status)?;
+    if !status.is_loaded() {
+        return Ok(true);
+    }
+    if same.file_name != name {
+        return Ok(false);
+    }
+    let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
+    let current = same
+        .vendor
+        .as_deref()
+        .and_then(|v| specs.get(v))
+        .map(|s| s.spec.version as i32);
+    Ok(current.is_some() && current == same.spec_version)
+}
+
 async fn record(
     state: &AppState,
     tenant: &TenantCtx,
@@ -195,7 +220,10 @@ async fn record(
     mode: LoadMode,
     vendor: Option<&str>,
 ) -> ApiResult<Accepted> {
-    let existing = batches::live_with_sha(&tenant.pool, &s.sha256).await?;
+    let existing = match batches::live_with_sha(&tenant.pool, &s.sha256).await? {
+        Some(same) if repeats(state, tenant, &same, &s.name).await? => Some(same.id),
+        _ => None,
+    };
     if let Some(dup) = existing {
         let _ = state
             .lake

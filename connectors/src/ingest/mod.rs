@@ -48,6 +48,15 @@ pub enum IngestError {
         contents: String,
         consequence: &'static str,
     },
+    /// The same bytes are loaded already, under another period than this load reads.
+    #[error("{file}: nothing loaded, nothing changed: the same content is loaded as batch {batch} ({loaded_as}, for {loaded}); this time it reads as {now}. If the earlier period was wrong, delete batch {batch} and load the file again; otherwise fix this file's name or --period")]
+    PeriodConflict {
+        file: String,
+        batch: String,
+        loaded_as: String,
+        loaded: String,
+        now: String,
+    },
 }
 
 impl IngestError {
@@ -160,8 +169,10 @@ pub async fn ingest(
     // and checks when it is ready (a 100 MB file takes about 0.1 s to hash, a tenth of its load).
     if db.is_some() {
         if let Some(existing) = duplicate_of(lake, &req.tenant, &mut hash, &req.name).await? {
-            run.cancel().await;
-            return Ok(Report::duplicate(&existing, &hash));
+            if plainly_same(&existing, &spec, &req) {
+                run.cancel().await;
+                return Ok(Report::duplicate(&existing, &hash));
+            }
         }
     }
     let meta = BatchMeta {
@@ -192,7 +203,16 @@ pub async fn ingest(
         }
     };
     let checked = req.dry_run || db.is_some();
-    let staged = stage(&mut targets, &mut run, &mut hash, lake, &req, checked).await;
+    let staged = stage(
+        &mut targets,
+        &mut run,
+        &mut hash,
+        lake,
+        &req,
+        &spec,
+        checked,
+    )
+    .await;
     let report = |status, sha256: String, outcome, error_report| Report {
         batch_id: batch_id.clone(),
         sha256,
@@ -254,6 +274,7 @@ async fn stage(
     hash: &mut Hashing,
     lake: &Lake,
     req: &IngestRequest,
+    spec: &CompiledSpec,
     mut checked: bool,
 ) -> Result<Staging, IngestError> {
     let mut first = true;
@@ -265,17 +286,41 @@ async fn stage(
         if !checked && hash.ready() {
             checked = true;
             if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
-                return Ok(Staging::Duplicate(found));
+                if plainly_same(&found, spec, req) {
+                    return Ok(Staging::Duplicate(found));
+                }
             }
         }
     }
     if !checked {
         // The whole file was read before its hash was ready.
         if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
-            return Ok(Staging::Duplicate(found));
+            if plainly_same(&found, spec, req) {
+                return Ok(Staging::Duplicate(found));
+            }
         }
     }
     let outcome = run.finish().await?;
+    // Same bytes loaded before under the same spec: the same load again, unless the period it
+    // reads as differs (a renamed file, or --period), which is refused rather than guessed.
+    if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
+        if found.vendor == spec.spec.vendor && found.spec_version == spec.spec.version {
+            let period = &outcome.summary.period;
+            if found.period_start == period.start.to_string()
+                && found.period_end == period.end.to_string()
+            {
+                return Ok(Staging::Duplicate(found));
+            }
+            return Err(IngestError::PeriodConflict {
+                file: req.name.clone(),
+                batch: found.batch_id.clone(),
+                loaded_as: found.file_name.clone(),
+                loaded: format!("{} to {}", found.period_start, found.period_end),
+                now: format!("{} to {}", period.start, period.end),
+            });
+        }
+        // Loaded under another spec (version): re-processed, and the commit replaces it.
+    }
     if outcome.summary.rows_accepted == 0 && !req.allow_empty && !req.dry_run {
         return Err(IngestError::Empty {
             file: req.name.clone(),
@@ -403,6 +448,16 @@ impl Run {
 }
 
 /// The live batch loaded from the same bytes, if any, once the hash is known.
+/// A live batch of the same bytes that this load would repeat exactly: same vendor and spec
+/// version, same file name, no period given. Such a load is a no-op without reading the file
+/// to its end; any other repeat of the bytes is decided once the period is known.
+fn plainly_same(found: &BatchMeta, spec: &CompiledSpec, req: &IngestRequest) -> bool {
+    found.vendor == spec.spec.vendor
+        && found.spec_version == spec.spec.version
+        && found.file_name == req.name
+        && req.period.is_none()
+}
+
 async fn duplicate_of(
     lake: &Lake,
     tenant: &TenantId,

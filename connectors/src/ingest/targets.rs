@@ -84,14 +84,11 @@ impl<'a> Targets<'a> {
         )
         .await?;
         if let Some((_, d)) = self.db.as_mut() {
-            let replaced = match self.mode {
-                LoadMode::Replace => self
-                    .lake
-                    .snapshot(&self.tenant)
-                    .await?
-                    .same_period(&self.meta),
-                LoadMode::Append => vec![],
-            };
+            let replaced = self
+                .lake
+                .snapshot(&self.tenant)
+                .await?
+                .superseded(&self.meta, self.mode == LoadMode::Replace);
             d.finish(&outcome.summary, &outcome.issues, &replaced)
                 .await?;
         }

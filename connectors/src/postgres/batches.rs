@@ -120,13 +120,23 @@ pub async fn record_pending(db: impl PgExecutor<'_>, u: &NewUpload<'_>) -> Resul
 pub async fn live_with_sha(
     db: impl PgExecutor<'_>,
     sha256: &str,
-) -> Result<Option<String>, PgError> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM upload_batches WHERE sha256 = $1 AND replaced_by IS NULL AND status IN ('pending', 'processing', 'completed', 'completed_with_errors') ORDER BY created_at LIMIT 1",
+) -> Result<Option<SameBytes>, PgError> {
+    Ok(sqlx::query_as(
+        "SELECT id, file_name, vendor, spec_version, status FROM upload_batches WHERE sha256 = $1 AND replaced_by IS NULL AND status IN ('pending', 'processing', 'completed', 'completed_with_errors') ORDER BY created_at LIMIT 1",
     )
     .bind(sha256)
     .fetch_optional(db)
     .await?)
+}
+
+/// A live or queued batch of the same bytes as a new upload.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SameBytes {
+    pub id: String,
+    pub file_name: String,
+    pub vendor: Option<String>,
+    pub spec_version: Option<i32>,
+    pub status: String,
 }
 
 /// What a worker needs to load an upload.
