@@ -60,11 +60,41 @@ pub fn run_examples_within(
     })
 }
 
-fn run_one(spec: &CompiledSpec, reference: &Reference, e: &Example) -> Vec<Failure> {
+/// The example's own reference rows, when it has them.
+fn own_reference(e: &Example) -> Result<Option<Reference>, String> {
+    let Some(tables) = &e.reference else {
+        return Ok(None);
+    };
+    let mut r = Reference::default();
+    for (table, rows) in tables {
+        let mut header: Vec<String> = Vec::new();
+        for row in rows {
+            for k in row.keys() {
+                if !header.contains(k) {
+                    header.push(k.clone());
+                }
+            }
+        }
+        let cells: Vec<Vec<Option<String>>> = rows
+            .iter()
+            .map(|row| header.iter().map(|h| row.get(h).and_then(cell)).collect())
+            .collect();
+        r.add_table(table, &header, &cells)
+            .map_err(|m| format!("its reference rows: {m}"))?;
+    }
+    Ok(Some(r))
+}
+
+fn run_one(spec: &CompiledSpec, tenant_reference: &Reference, e: &Example) -> Vec<Failure> {
     let fail = |m: String| Failure {
         example: e.name.clone(),
         message: m,
     };
+    let own = match own_reference(e) {
+        Ok(own) => own,
+        Err(m) => return vec![fail(m)],
+    };
+    let reference = own.as_ref().unwrap_or(tenant_reference);
     let mut batches: Vec<RecordBatch> = Vec::new();
     let mut wb = workbook(e);
     let result = pipeline::run(

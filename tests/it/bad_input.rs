@@ -403,3 +403,44 @@ fn a_specs_examples_share_one_hook_budget() {
     let failures = taskifai_engine::examples::run_examples_within(&spec, &reference(), 10_000_000);
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// #19.12: an example can carry its own reference rows, and then runs against them alone, so
+/// `spec test` gives the same answer whatever the tenant's tables hold.
+#[test]
+fn an_example_with_its_own_reference_rows_does_not_need_the_tenants() {
+    let example = |reference: &str| {
+        format!(
+            r#"examples:
+  - name: a rand amount converted with the example's own rate
+    file_name: Skins SA BIBBI CY 2025 February.xlsx
+    sheet: BIBBI
+    rows:
+      - [Branch, OrderDate, StockCode, OrderQty, StockDescription, NetSalesValue, " ExVatNetsales", MONTH, YEAR]
+      - [Sandton, 2/3/2025, 7350154320008, 1, GHOST OF TOM, "3 967,50", "3 450,00", 2, 2025]
+{reference}    expect:
+      rows:
+        - {{ product_ean: "7350154320008", sales_eur: 172.5 }}
+"#
+        )
+    };
+    let original = std::fs::read_to_string(repo_path("vendor-specs/skins_sa.yaml")).unwrap();
+    let head = original.split("examples:").next().unwrap().to_owned();
+    let own = "    reference:\n      products:\n        - { ean: \"7350154320008\", functional_name: BBGOT100, name: Ghost of Tom 100 ml }\n      fx_rates:\n        - { currency: ZAR, year: 2025, month: 2, rate: 0.05 }\n";
+    let empty = taskifai_engine::reference::Reference::default();
+    let parse = |text: String| taskifai_engine::spec::parse("skins_sa.yaml", &text).unwrap();
+    let failures =
+        taskifai_engine::examples::run_examples(&parse(format!("{head}{}", example(own))), &empty);
+    assert!(failures.is_empty(), "{failures:?}");
+    // Without its rows the same example depends on the tenant's (here empty) tables, and fails.
+    let failures =
+        taskifai_engine::examples::run_examples(&parse(format!("{head}{}", example(""))), &empty);
+    assert!(!failures.is_empty());
+    // A bad reference row is the example's failure, with its table, row and column.
+    let bad = own.replace("\"7350154320008\"", "\"123\"");
+    let failures =
+        taskifai_engine::examples::run_examples(&parse(format!("{head}{}", example(&bad))), &empty);
+    assert!(
+        failures[0].message.contains("products row 2: ean \"123\""),
+        "{failures:?}"
+    );
+}

@@ -467,6 +467,11 @@ pub struct Example {
     pub sheet: Option<String>,
     /// The sheet's cells from row 1; `~` is an empty cell.
     pub rows: Vec<Vec<serde_json::Value>>,
+    /// Reference rows the example runs against instead of the tenant's tables, by table
+    /// (`products`, `vendor_products`, `prices`, `fx_rates`), each row a map of its columns.
+    /// With it, `spec test` gives the same answer for every tenant.
+    #[serde(default)]
+    pub reference: Option<BTreeMap<String, Vec<BTreeMap<String, serde_json::Value>>>>,
     #[serde(default)]
     pub expect: Expect,
 }
