@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The chat's language model; without one the built-in planner answers alone.
     pub llm: Option<crate::chat::model::LlmConfig>,
+    /// The built web app (`index.html` and `assets/`), served at `/`.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -99,6 +101,7 @@ impl ServerConfig {
             jobs_per_tenant: 2,
             shutdown_grace: Duration::from_secs(20),
             llm: None,
+            web_dir: None,
         }
     }
 

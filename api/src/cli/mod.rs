@@ -262,6 +262,9 @@ pub struct ServiceArgs {
     pub grace_secs: u64,
     #[command(flatten)]
     pub llm: LlmArgs,
+    /// The built web app, served at /; the API alone when it has no index.html.
+    #[arg(long, env = "TASKIFAI_WEB_DIR", default_value = "api/web/dist")]
+    pub web_dir: std::path::PathBuf,
 }
 
 /// The chat's language model: any OpenAI-compatible chat-completions endpoint. Without a base

@@ -45,6 +45,7 @@ fn config(args: &ServiceArgs) -> ServerConfig {
     c.metrics_public = args.metrics_public;
     c.header_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
     c.llm = args.llm.config();
+    c.web_dir = Some(args.web_dir.clone());
     c
 }
 

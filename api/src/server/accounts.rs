@@ -11,9 +11,11 @@ use super::auth::{
 use super::error::{ApiError, ApiResult};
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
+use super::web_session;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -62,7 +64,9 @@ pub struct User {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// Optional for the web app, which sends its session cookie instead.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 const MIN_PASSWORD: usize = 10;
@@ -166,8 +170,9 @@ async fn insert_user(pool: &PgPool, u: &NewUser, email: &str, role: Role) -> Api
 pub async fn register(
     State(state): State<AppState>,
     tenant: TenantCtx,
+    headers: HeaderMap,
     Json(body): Json<NewUser>,
-) -> ApiResult<(StatusCode, Json<Session>)> {
+) -> ApiResult<Response> {
     let email = check_new_user(&body)?;
     let Some(token) = body.invite.as_deref() else {
         return Err(ApiError::Forbidden(
@@ -191,9 +196,12 @@ pub async fn register(
             e => e.into(),
         })?;
     tx.commit().await?;
-    Ok((
+    let session = new_session(&state, &tenant, user, None).await?;
+    Ok(web_session::respond(
+        &headers,
         StatusCode::CREATED,
-        Json(new_session(&state, &tenant, user, None).await?),
+        session,
+        state.config.refresh_ttl,
     ))
 }
 
@@ -202,8 +210,9 @@ pub async fn login(
     State(state): State<AppState>,
     tenant: TenantCtx,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(body): Json<Credentials>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<Response> {
     state
         .limiter
         .check(Bucket::Login, &format!("{}:{}", tenant.id(), peer.ip()))?;
@@ -228,20 +237,21 @@ pub async fn login(
         state.lockout.failed(&account);
     }
     match row {
-        Some((id, full_name, role, _)) if ok => Ok(Json(
-            new_session(
-                &state,
-                &tenant,
-                User {
-                    id,
-                    email,
-                    full_name,
-                    role,
-                },
-                None,
-            )
-            .await?,
-        )),
+        Some((id, full_name, role, _)) if ok => {
+            let user = User {
+                id,
+                email,
+                full_name,
+                role,
+            };
+            let session = new_session(&state, &tenant, user, None).await?;
+            Ok(web_session::respond(
+                &headers,
+                StatusCode::OK,
+                session,
+                state.config.refresh_ttl,
+            ))
+        }
         _ => {
             tracing::info!(tenant = %tenant.id(), email = %email, "A sign-in failed.");
             Err(ApiError::Unauthorized("wrong email or password".into()))
@@ -279,11 +289,13 @@ async fn new_session(
 pub async fn refresh(
     State(state): State<AppState>,
     tenant: TenantCtx,
+    headers: HeaderMap,
     Json(body): Json<RefreshRequest>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<Response> {
+    let presented = web_session::refresh_token(&headers, body.refresh_token)?;
     let mut tx = tenant.pool.begin().await?;
     let row: Option<(i64, String, Option<chrono::DateTime<chrono::Utc>>, bool)> =
-        sqlx::query_as("SELECT user_id, family, revoked_at, expires_at < now() FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE").bind(token_hash(&body.refresh_token)).fetch_optional(&mut *tx).await?;
+        sqlx::query_as("SELECT user_id, family, revoked_at, expires_at < now() FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE").bind(token_hash(&presented)).fetch_optional(&mut *tx).await?;
     let Some((user_id, family, revoked, expired)) = row else {
         return Err(ApiError::Unauthorized(
             "the refresh token is not valid".into(),
@@ -308,7 +320,7 @@ pub async fn refresh(
         ));
     }
     sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE token_hash = $1")
-        .bind(token_hash(&body.refresh_token))
+        .bind(token_hash(&presented))
         .execute(&mut *tx)
         .await?;
     let user: User = sqlx::query_as("SELECT id, email, full_name, role FROM users WHERE id = $1")
@@ -317,19 +329,31 @@ pub async fn refresh(
         .await?
         .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
     tx.commit().await?;
-    Ok(Json(
-        new_session(&state, &tenant, user, Some(family)).await?,
+    let session = new_session(&state, &tenant, user, Some(family)).await?;
+    Ok(web_session::respond(
+        &headers,
+        StatusCode::OK,
+        session,
+        state.config.refresh_ttl,
     ))
 }
 
 /// Revokes the refresh token's whole family (this device's session).
 #[utoipa::path(post, path = "/api/auth/logout", request_body = RefreshRequest, responses((status = 204)), tag = "auth")]
-pub async fn logout(tenant: TenantCtx, Json(body): Json<RefreshRequest>) -> ApiResult<StatusCode> {
+pub async fn logout(
+    tenant: TenantCtx,
+    headers: HeaderMap,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<Response> {
+    let presented = web_session::refresh_token(&headers, body.refresh_token)?;
     sqlx::query("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family = (SELECT family FROM refresh_tokens WHERE token_hash = $1)")
-        .bind(token_hash(&body.refresh_token))
+        .bind(token_hash(&presented))
         .execute(&tenant.pool)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(web_session::clear(
+        &headers,
+        StatusCode::NO_CONTENT.into_response(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/me", responses((status = 200, body = User)), tag = "auth")]

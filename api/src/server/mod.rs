@@ -19,6 +19,8 @@ pub mod specs;
 pub mod tenancy;
 pub mod tenant_cache;
 pub mod uploads;
+pub mod web;
+pub mod web_session;
 
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -98,11 +100,23 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/tenants/{id}/resume", post(admin::resume))
         .route("/openapi.json", get(ops::openapi))
         .route("/docs", get(ops::docs));
-    Router::new()
+    let web = state.config.web_dir.as_deref().and_then(web::routes);
+    if state.config.web_dir.is_some() && web.is_none() {
+        tracing::warn!("The web app is not built (no index.html in the web directory); serving the API only. Build it with: cd api/web && npm ci && npm run build");
+    }
+    // Unknown /api paths stay JSON 404s; the app answers everything else.
+    let api =
+        api.fallback(|| async { super::server::error::ApiError::NotFound("this API path".into()) });
+    let router = Router::new()
         .nest("/api", api)
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
+        .route("/metrics", get(ops::metrics));
+    let router = match web {
+        Some(web) => router.merge(web),
+        None => router,
+    };
+    router
         .layer(middleware::from_fn(security_headers))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), count))

@@ -922,3 +922,81 @@ async fn query_bombs_are_answered_and_the_server_stays_up() {
     }
     s.stop().await;
 }
+
+/// The web app's session: the refresh token only in an HttpOnly, SameSite=Strict cookie scoped
+/// to /api/auth, usable only with the web app's header (a cross-site form cannot send it), and
+/// cleared on sign-out. Unknown API paths stay JSON 404s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_session_cookie_is_httponly_strict_and_needs_the_web_header() {
+    let s = TestServer::start(Options::default()).await;
+    let invite = s.invite("demo", "web@bibbi.example").await;
+    let res = s
+        .req(Method::POST, "demo", "/api/auth/register")
+        .header("x-taskifai-client", "web")
+        .json(&json!({ "email": "web@bibbi.example", "password": "correct horse battery", "invite": invite }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in [
+        "taskifai_refresh=rt_",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/api/auth",
+    ] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["refresh_token"], "",
+        "the token is not in the body: {body}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let refresh = |web: bool| {
+        let mut r = s
+            .req(Method::POST, "demo", "/api/auth/refresh")
+            .header("cookie", &pair)
+            .json(&json!({}));
+        if web {
+            r = r.header("x-taskifai-client", "web");
+        }
+        r.send()
+    };
+    // Without the header (what a forged cross-site request looks like) the cookie is ignored.
+    assert_eq!(
+        refresh(false).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let ok = refresh(true).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let next = ok.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(next, pair, "the refresh token rotates");
+    let out = s
+        .req(Method::POST, "demo", "/api/auth/logout")
+        .header("x-taskifai-client", "web")
+        .header("cookie", &next)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(out.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let missing = s
+        .req(Method::GET, "demo", "/api/no-such-thing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.json::<Value>().await.unwrap()["code"], "not_found");
+    s.stop().await;
+}

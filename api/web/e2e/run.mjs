@@ -1,0 +1,113 @@
+// The web app in a real browser (Debian's chromium, driven by playwright-core; nothing is
+// downloaded) against a running `taskifai serve`: sign up with an invite, upload two sample
+// files and watch them load, check the revenue card against /api/analytics/kpis, ask the chat,
+// see the history, sign out, and find no session on another tenant's host. Screenshots of
+// every page go to $OUT.
+//
+// Env: BASE (the tenant's origin), OTHER (another tenant's origin), INVITE, OUT, FILES
+// (newline-separated sample paths), CHROMIUM (default /usr/bin/chromium).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+
+const { BASE, OTHER, INVITE, OUT, FILES } = process.env;
+const files = FILES.split("\n").filter(Boolean);
+const email = "e2e@bibbi.example";
+const password = "a long enough password";
+mkdirSync(OUT, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
+const failures = [];
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+// A 401 from the silent session check before signing in is expected; anything else is not.
+page.on("console", (m) => {
+  if (m.type() === "error" && !m.text().includes("status of 401")) failures.push(`console: ${m.text()}`);
+});
+const shot = (name) => page.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
+const step = (what) => console.log(`- ${what}`);
+
+try {
+  step("sign up with the invite");
+  await page.goto(`${BASE}/?invite=${encodeURIComponent(INVITE)}`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await shot("signup");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("heading", { name: "Analytics" }).waitFor();
+  await page.getByText("No sales loaded yet").waitFor();
+  await shot("analytics-empty");
+
+  step("the session survives a reload (refresh cookie)");
+  await page.reload();
+  await page.getByRole("heading", { name: "Analytics" }).waitFor();
+
+  step("upload two files and watch them load");
+  await page.getByRole("link", { name: "Upload" }).click();
+  await page.getByLabel("Choose files").setInputFiles(files);
+  const rows = page.locator("table[aria-label='Uploads of this session'] tbody tr");
+  await rows.nth(files.length - 1).waitFor();
+  await page.waitForFunction(
+    (n) => [...document.querySelectorAll("tbody tr")].filter((r) => (r.getAttribute("data-status") ?? "").startsWith("completed")).length === n,
+    files.length,
+    { timeout: 60_000 },
+  );
+  await shot("upload-done");
+
+  step("the revenue card shows what the API computes");
+  // The API's own answer, asked from the page's origin with the scripts' JSON sign-in.
+  const kpis = await page.evaluate(async ([email, password]) => {
+    const s = await fetch("/api/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    }).then((r) => r.json());
+    return fetch("/api/analytics/kpis", { headers: { authorization: `Bearer ${s.access_token}` } }).then((r) => r.json());
+  }, [email, password]);
+  const expected = new Intl.NumberFormat("en-GB", { style: "currency", currency: "EUR" }).format(Number(kpis.revenue_eur));
+  await page.getByRole("link", { name: "Analytics" }).click();
+  const revenue = page.getByTestId("kpi-revenue");
+  await revenue.waitFor();
+  assert.equal((await revenue.textContent()).trim(), expected);
+  await page.getByRole("img", { name: "Revenue (EUR) by period" }).waitFor();
+  await shot("analytics");
+
+  step("ask the chat");
+  await page.getByRole("link", { name: "Chat" }).click();
+  await page.getByLabel("Question").fill("What were total sales?");
+  await page.getByRole("button", { name: "Ask" }).click();
+  const answer = page.getByTestId("answer");
+  await answer.waitFor();
+  assert.match(await answer.textContent(), new RegExp(expected.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+  await page.locator("section[aria-label='Answer'] table").waitFor();
+  await shot("chat");
+
+  step("history lists both uploads");
+  await page.getByRole("link", { name: "History" }).click();
+  await page.getByText(`${files.length} uploads`).waitFor();
+  await shot("history");
+
+  step("another tenant's host has no session");
+  const other = await browser.newPage();
+  await other.goto(`${OTHER}/analytics`);
+  await other.getByRole("heading", { name: "Sign in to TaskifAI" }).waitFor();
+  await other.screenshot({ path: `${OUT}/other-tenant.png` });
+
+  step("sign out");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to TaskifAI" }).waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Sign in to TaskifAI" }).waitFor();
+  await shot("signed-out");
+  assert.deepEqual(failures, []);
+  console.log(`web e2e passed; screenshots in ${OUT}`);
+} catch (e) {
+  await shot("failure").catch(() => {});
+  console.error(failures.join("\n"));
+  throw e;
+} finally {
+  await browser.close();
+}
