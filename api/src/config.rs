@@ -1,28 +1,9 @@
 //! What an operator sets: one typed [`ServerConfig`] built by the binary from flags and the
 //! environment, printed at start with secrets masked.
 
-use std::fmt;
 use std::time::Duration;
 
-/// A secret that never prints.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("********")
-    }
-}
+pub use crate::secret::Secret;
 
 /// Requests allowed per minute, by who asks and for what.
 #[derive(Debug, Clone)]

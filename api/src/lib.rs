@@ -6,6 +6,7 @@ pub mod config;
 pub mod jobs;
 pub mod metrics;
 pub mod query_runner;
+pub mod secret;
 pub mod server;
 pub mod state;
 pub mod worker;

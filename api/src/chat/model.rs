@@ -2,7 +2,7 @@
 //! vLLM, Ollama, llama.cpp), through async-openai. One call is one [`Call`], with its tokens and
 //! latency, whatever the outcome, so usage is recorded as it was spent.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,

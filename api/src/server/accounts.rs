@@ -8,6 +8,7 @@ use super::auth::{
     access_token, hash_password, random_token, token_hash, verify_password, Auth, Role,
     API_KEY_PREFIX,
 };
+use super::credentials;
 use super::error::{ApiError, ApiResult};
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
@@ -69,84 +70,9 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
-const MIN_PASSWORD: usize = 10;
-
-/// Passwords that are refused however long they are: the most common ones of ten characters
-/// or more in public breach lists.
-const COMMON_PASSWORDS: [&str; 16] = [
-    "1234567890",
-    "12345678910",
-    "123456789a",
-    "0123456789",
-    "1q2w3e4r5t",
-    "qwertyuiop",
-    "1qaz2wsx3edc",
-    "password12",
-    "password123",
-    "password1234",
-    "passw0rd123",
-    "iloveyou123",
-    "abcdefghij",
-    "qwerty12345",
-    "aaaaaaaaaa",
-    "letmein1234",
-];
-
-/// An email address in a plain form (`local@domain.tld`), lower-cased; a clear 400 otherwise.
-pub fn check_email(raw: &str) -> ApiResult<String> {
-    let email = raw.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            let local_ok = (1..=64).contains(&local.len())
-                && !local.starts_with('.')
-                && !local.ends_with('.')
-                && !local.contains("..")
-                && local
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
-            let labels: Vec<&str> = domain.split('.').collect();
-            let domain_ok = labels.len() >= 2
-                && labels.iter().all(|l| {
-                    (1..=63).contains(&l.len())
-                        && !l.starts_with('-')
-                        && !l.ends_with('-')
-                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                });
-            local_ok && domain_ok
-        });
-    if !valid {
-        return Err(ApiError::bad(
-            "invalid_email",
-            format!("{raw:?} is not an email address (expected name@domain.tld)"),
-        ));
-    }
-    Ok(email)
-}
-
-/// A password of at least MIN_PASSWORD characters besides surrounding spaces, not one of the
-/// most common ones.
-fn check_password(password: &str) -> ApiResult<()> {
-    let trimmed = password.trim();
-    if trimmed.chars().count() < MIN_PASSWORD {
-        return Err(ApiError::bad(
-            "weak_password",
-            format!("a password needs at least {MIN_PASSWORD} characters besides spaces"),
-        ));
-    }
-    let lower = trimmed.to_lowercase();
-    let one_char = trimmed.chars().all(|c| trimmed.starts_with(c));
-    if one_char || COMMON_PASSWORDS.contains(&lower.as_str()) {
-        return Err(ApiError::bad(
-            "weak_password",
-            "this password is among the most common ones; choose another",
-        ));
-    }
-    Ok(())
-}
-
 fn check_new_user(u: &NewUser) -> ApiResult<String> {
-    let email = check_email(&u.email)?;
-    check_password(&u.password)?;
+    let email = credentials::check_email(&u.email)?;
+    credentials::check_password(&u.password)?;
     Ok(email)
 }
 
@@ -197,7 +123,7 @@ pub async fn register(
         })?;
     tx.commit().await?;
     let session = new_session(&state, &tenant, user, None).await?;
-    Ok(web_session::respond(
+    Ok(respond(
         &headers,
         StatusCode::CREATED,
         session,
@@ -245,7 +171,7 @@ pub async fn login(
                 role,
             };
             let session = new_session(&state, &tenant, user, None).await?;
-            Ok(web_session::respond(
+            Ok(respond(
                 &headers,
                 StatusCode::OK,
                 session,
@@ -261,6 +187,24 @@ pub async fn login(
 
 // argon2id of a random password; never matches.
 pub(super) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Wk1aWqj9cB0ajqyBLmC0rcM7sB4wv0Aj5p0e7xGJ4bQ";
+
+/// The session as the client gets it: the web app's refresh token travels in its cookie, not
+/// in the body.
+fn respond(
+    headers: &HeaderMap,
+    status: StatusCode,
+    mut session: Session,
+    ttl: std::time::Duration,
+) -> Response {
+    let Some(cookie) = web_session::cookie(headers, &session.refresh_token, ttl) else {
+        return (status, Json(session)).into_response();
+    };
+    session.refresh_token = String::new();
+    let mut res = (status, Json(session)).into_response();
+    res.headers_mut()
+        .insert(axum::http::header::SET_COOKIE, cookie);
+    res
+}
 
 async fn new_session(
     state: &AppState,
@@ -330,7 +274,7 @@ pub async fn refresh(
         .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
     tx.commit().await?;
     let session = new_session(&state, &tenant, user, Some(family)).await?;
-    Ok(web_session::respond(
+    Ok(respond(
         &headers,
         StatusCode::OK,
         session,

@@ -126,7 +126,7 @@ pub async fn create(
     Json(body): Json<NewTenant>,
 ) -> ApiResult<(StatusCode, Json<CreatedTenant>)> {
     if let Some(email) = &body.owner_email {
-        super::accounts::check_email(email)?;
+        super::credentials::check_email(email)?;
     }
     let id = TenantId::parse(&body.id)?;
     let t = state

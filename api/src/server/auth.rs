@@ -203,7 +203,7 @@ impl FromRequestParts<AppState> for Auth {
                     who: claims.email,
                 }
             }
-            (None, None) => return Err(ApiError::Unauthorized(SIGN_IN.into())),
+            (None, None) => return Err(ApiError::Unauthorized(super::error::SIGN_IN.into())),
         };
         state
             .limiter
@@ -211,9 +211,6 @@ impl FromRequestParts<AppState> for Auth {
         Ok(auth)
     }
 }
-
-/// What a request without credentials is told.
-pub const SIGN_IN: &str = "sign in: send `Authorization: Bearer <token>` or `X-Api-Key`";
 
 /// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
 /// (RFC 7235), so `bearer` and `BEARER` are accepted as well.

@@ -10,6 +10,9 @@ use taskifai_connectors::postgres::PgError;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// What a request without credentials is told.
+pub const SIGN_IN: &str = "sign in: send `Authorization: Bearer <token>` or `X-Api-Key`";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]

@@ -34,7 +34,7 @@ pub async fn create(
     role: Role,
     by: &str,
 ) -> ApiResult<Invite> {
-    let email = super::accounts::check_email(email)?;
+    let email = super::credentials::check_email(email)?;
     let token = random_token(INVITE_PREFIX);
     let expires_at = Utc::now() + chrono::Duration::days(INVITE_DAYS);
     sqlx::query("INSERT INTO invites (token_hash, email, role, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)")

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod chat;
+pub mod credentials;
 pub mod error;
 pub mod form;
 pub mod invites;

@@ -96,7 +96,7 @@ fn anonymous_refusal(path: &str) -> ApiError {
     if path.ends_with("/auth/login") {
         ApiError::Unauthorized("wrong email or password".into())
     } else {
-        ApiError::Unauthorized(super::auth::SIGN_IN.into())
+        ApiError::Unauthorized(super::error::SIGN_IN.into())
     }
 }
 

@@ -4,11 +4,9 @@
 //! another site cannot send without a CORS preflight this API never grants: that header is the
 //! CSRF check. Scripts keep using the JSON flow.
 
-use super::accounts::Session;
 use super::error::{ApiError, ApiResult};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use std::time::Duration;
 
 pub const COOKIE: &str = "taskifai_refresh";
@@ -54,29 +52,18 @@ pub fn refresh_token(headers: &HeaderMap, body: Option<String>) -> ApiResult<Str
         .ok_or_else(|| ApiError::Unauthorized("no session; sign in".into()))
 }
 
-/// The session as the client should get it: for the web app the refresh token moves into the
-/// cookie and out of the body.
-pub fn respond(
-    headers: &HeaderMap,
-    status: StatusCode,
-    mut session: Session,
-    ttl: Duration,
-) -> Response {
+/// The cookie that carries a web app's refresh token, or `None` for other clients (who get the
+/// token in the body).
+pub fn cookie(headers: &HeaderMap, refresh_token: &str, ttl: Duration) -> Option<HeaderValue> {
     if !is_web(headers) {
-        return (status, Json(session)).into_response();
+        return None;
     }
-    let cookie = format!(
-        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/api/auth; Max-Age={}{}",
-        session.refresh_token,
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={refresh_token}; HttpOnly; SameSite=Strict; Path=/api/auth; Max-Age={}{}",
         ttl.as_secs(),
         secure(headers)
-    );
-    session.refresh_token = String::new();
-    let mut res = (status, Json(session)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
+    ))
+    .ok()
 }
 
 /// A response that also removes the web app's cookie.

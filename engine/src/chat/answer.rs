@@ -1,5 +1,5 @@
 //! The planner's own wording of a result, and the chart that suits it. Every number it writes
-//! comes from the rows (or a sum, difference or ratio of them), which [`super::check`] verifies
+//! comes from the rows (or a sum, difference or ratio of them), which the number check (check.rs) verifies
 //! for a language model's wording too.
 
 use super::entities::Dimension;
