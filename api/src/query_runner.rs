@@ -160,6 +160,11 @@ pub async fn run_guarded(
 pub fn to_json(
     batches: &[datafusion::arrow::record_batch::RecordBatch],
 ) -> Result<Vec<serde_json::Value>, ApiError> {
+    let batches = batches
+        .iter()
+        .map(exact_decimals)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
     let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
     let refs: Vec<&datafusion::arrow::record_batch::RecordBatch> = batches.iter().collect();
     w.write_batches(&refs).map_err(ApiError::internal)?;
@@ -169,4 +174,39 @@ pub fn to_json(
         return Ok(vec![]);
     }
     serde_json::from_slice(&bytes).map_err(ApiError::internal)
+}
+
+/// Decimal columns as their exact text (`"8381.561539"`): as JSON numbers they would pass
+/// through f64 and lose digits past the fifteenth, and money is never rounded on the way out.
+fn exact_decimals(
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+) -> Result<datafusion::arrow::record_batch::RecordBatch, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| {
+        matches!(
+            f.data_type(),
+            DataType::Decimal128(..) | DataType::Decimal256(..)
+        )
+    }) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (f, c) in schema.fields().iter().zip(batch.columns()) {
+        if matches!(
+            f.data_type(),
+            DataType::Decimal128(..) | DataType::Decimal256(..)
+        ) {
+            fields.push(Field::new(f.name(), DataType::Utf8, true));
+            columns.push(datafusion::arrow::compute::cast(c, &DataType::Utf8)?);
+        } else {
+            fields.push(f.as_ref().clone());
+            columns.push(c.clone());
+        }
+    }
+    datafusion::arrow::record_batch::RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )
 }

@@ -52,9 +52,12 @@ async fn questions_are_answered_from_the_tenants_data_and_remembered_per_user() 
     let reply = &total["reply"];
     assert_eq!(reply["kind"], "answer", "{total}");
     let row = &reply["result"]["rows"][0];
-    // Sums come back as JSON numbers: exact to the micro-euro at this size.
-    let got = (row["revenue_eur"].as_f64().unwrap() * 1e6).round() as i128;
-    assert_eq!(got, revenue, "{row}");
+    // Decimal sums come back as exact text.
+    assert_eq!(
+        micros(row["revenue_eur"].as_str().unwrap()),
+        revenue,
+        "{row}"
+    );
     assert_eq!(row["units"].as_i64().unwrap(), units);
     assert!(reply["sql"].as_str().unwrap().contains("FROM sales"));
     assert_eq!(reply["chart"], "none");
@@ -301,8 +304,10 @@ async fn a_language_model_writes_sql_through_the_guard_and_is_checked_and_metere
             .ends_with("SELECT sum(sales_eur) AS revenue FROM sales"),
         "{r}"
     );
-    let got = (reply["result"]["rows"][0]["revenue"].as_f64().unwrap() * 1e6).round() as i128;
-    assert_eq!(got, revenue);
+    assert_eq!(
+        micros(reply["result"]["rows"][0]["revenue"].as_str().unwrap()),
+        revenue
+    );
     let answer = reply["answer"].as_str().unwrap();
     assert!(
         !answer.contains("9,999.99") && answer.contains(&shown),
