@@ -7,6 +7,7 @@
 // Env: BASE (the tenant's origin), OTHER (another tenant's origin), INVITE, OUT, FILES
 // (newline-separated sample paths), CHROMIUM (default /usr/bin/chromium).
 import { chromium } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
 import { mkdirSync } from "node:fs";
 import assert from "node:assert/strict";
 
@@ -21,13 +22,23 @@ const browser = await chromium.launch({
   args: ["--no-sandbox"],
 });
 const failures = [];
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+// Pages from contexts (axe-core's builder needs one to open its result page in).
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
 page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
 // A 401 from the silent session check before signing in is expected; anything else is not.
 page.on("console", (m) => {
   if (m.type() === "error" && !m.text().includes("status of 401")) failures.push(`console: ${m.text()}`);
 });
-const shot = (name) => page.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
+// Each page's screenshot, and axe-core's accessibility check: no serious or critical violation.
+const shot = async (name, p = page) => {
+  await p.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
+  const { violations, passes } = await new AxeBuilder({ page: p }).analyze();
+  console.log(`  axe ${name}: ${passes.length} rules passed, ${violations.length} findings (${violations.map((v) => `${v.id}:${v.impact}`).join(", ") || "none"})`);
+  for (const v of violations.filter((v) => ["serious", "critical"].includes(v.impact))) {
+    failures.push(`${name}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  }
+};
 const step = (what) => console.log(`- ${what}`);
 
 try {
@@ -91,10 +102,10 @@ try {
   await shot("history");
 
   step("another tenant's host has no session");
-  const other = await browser.newPage();
+  const other = await (await browser.newContext()).newPage();
   await other.goto(`${OTHER}/analytics`);
   await other.getByRole("heading", { name: "Sign in to TaskifAI" }).waitFor();
-  await other.screenshot({ path: `${OUT}/other-tenant.png` });
+  await shot("other-tenant", other);
 
   step("sign out");
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -105,7 +116,7 @@ try {
   assert.deepEqual(failures, []);
   console.log(`web e2e passed; screenshots in ${OUT}`);
 } catch (e) {
-  await shot("failure").catch(() => {});
+  await page.screenshot({ path: `${OUT}/failure.png`, fullPage: true }).catch(() => {});
   console.error(failures.join("\n"));
   throw e;
 } finally {
