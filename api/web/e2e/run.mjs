@@ -93,8 +93,15 @@ try {
   const answer = page.getByTestId("answer");
   await answer.waitFor();
   assert.match(await answer.textContent(), new RegExp(expected.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
-  await page.locator("section[aria-label='Answer'] table").waitFor();
+  await page.locator("section.answer table").waitFor();
+  // A follow-up in the same conversation, which the list keeps across a reload.
+  await page.getByLabel("Question").fill("and in April 2025?");
+  await page.getByRole("button", { name: "Ask" }).click();
+  await page.getByTestId("answer").nth(1).waitFor();
   await shot("chat");
+  await page.reload();
+  await page.getByRole("link", { name: "What were total sales?" }).click();
+  await page.getByTestId("answer").nth(1).waitFor();
 
   step("history lists both uploads");
   await page.getByRole("link", { name: "History" }).click();

@@ -113,9 +113,11 @@ export function post<T = any>(path: string, body: unknown): Promise<T> {
   });
 }
 
-/** Server-sent events of a GET, with the token in the header (EventSource cannot send one). */
-export async function events(path: string, on: (event: string, data: any) => void, signal?: AbortSignal) {
-  const res = await call(path, { headers: { accept: "text/event-stream" }, signal });
+/** Server-sent events of a request, with the token in the header (EventSource cannot send one). */
+export async function events(path: string, on: (event: string, data: any) => void, init: RequestInit = {}) {
+  const headers = new Headers(init.headers);
+  headers.set("accept", "text/event-stream");
+  const res = await call(path, { ...init, headers });
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
