@@ -288,6 +288,13 @@ pub fn parse_gtin(text: &str, check_digit: bool) -> Result<Cow<'_, str>, &'stati
 /// Letters in an EAN column: a reseller's own product code, not a damaged EAN.
 const CODE_NOT_EAN: &str = "an EAN/GTIN, which is digits only; this value has letters, so it is probably the reseller's own product code (map it as vendor_product_code)";
 
+/// A value in an EAN column that is a reseller's own product code (it has letters), not a
+/// damaged EAN; `product_ean`'s `otherwise` sends such values to another field.
+pub fn is_vendor_code(text: &str) -> bool {
+    let t = trim(text);
+    t.chars().any(char::is_alphabetic) && !looks_scientific(t)
+}
+
 /// `7.35015E+12`: a number Excel shows in scientific notation, not a code with an E in it.
 fn looks_scientific(t: &str) -> bool {
     let Some((mantissa, exponent)) = t.split_once(['E', 'e']) else {

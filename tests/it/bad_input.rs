@@ -444,3 +444,59 @@ fn an_example_with_its_own_reference_rows_does_not_need_the_tenants() {
         "{failures:?}"
     );
 }
+
+/// #19.7: a column that holds EANs in one file and the reseller's own codes in another. With
+/// `otherwise: vendor_product_code` a code goes to that field and the mapping table finds the
+/// product; a damaged EAN is still refused; and without `otherwise` the code is refused as a
+/// vendor code, not as an EAN Excel damaged.
+#[test]
+fn an_ean_column_can_fall_back_to_the_vendors_code() {
+    let original = std::fs::read_to_string(repo_path("vendor-specs/boxnox.yaml")).unwrap();
+    let head = original.split("examples:").next().unwrap();
+    let spec_text = |otherwise: &str| {
+        head.replace(
+            "  product_ean: { column: EAN }",
+            &format!("  product_ean: {{ column: EAN{otherwise} }}"),
+        )
+        .replace("  functional_name: { column: SKU }\n", "")
+        .replace(
+            "validate:",
+            "lookup: { by: vendor_product_code, unmatched: error }\nvalidate:",
+        ) + r#"examples:
+  - name: EANs, a vendor code and a damaged EAN in one column
+    file_name: BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx
+    rows:
+      - [YEAR, MONTH, CHANNEL, POS, EAN, QTY, AMOUNT, DESCRIPTION, SKU]
+      - [2025, 4, Retail, Paris, 7350154320008, 2, 390, Ghost of Tom, BBGOT100]
+      - [2025, 4, Retail, Paris, PRDT35, 1, 195, Swimming Pool, BBSP100]
+      - [2025, 4, Retail, Paris, 7.35015E+12, 1, 195, Ghost of Tom, BBGOT100]
+    reference:
+      products:
+        - { ean: "7350154320008", functional_name: BBGOT100 }
+        - { ean: "7350154320046", functional_name: BBSP100 }
+      vendor_products:
+        - { vendor: boxnox, match: exact, key: PRDT35, ean: "7350154320046" }
+    expect:
+      rows:
+        - { product_ean: "7350154320008", functional_name: BBGOT100 }
+        - { product_ean: "7350154320046", vendor_product_code: PRDT35, functional_name: BBSP100 }
+      rejects:
+        - { row: 4, rule: bad_product_ean }
+"#
+    };
+    let empty = taskifai_engine::reference::Reference::default();
+    let spec = taskifai_engine::spec::parse(
+        "boxnox.yaml",
+        &spec_text(", otherwise: vendor_product_code"),
+    )
+    .unwrap();
+    let failures = taskifai_engine::examples::run_examples(&spec, &empty);
+    assert!(failures.is_empty(), "{failures:?}");
+    let spec = taskifai_engine::spec::parse("boxnox.yaml", &spec_text("")).unwrap();
+    let failures = taskifai_engine::examples::run_examples(&spec, &empty);
+    assert!(failures[0].message.contains("product code"), "{failures:?}");
+    let err = taskifai_engine::spec::parse("boxnox.yaml", &spec_text(", otherwise: quantity"))
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("otherwise"), "{err}");
+}

@@ -224,7 +224,20 @@ impl<'a> Normalizer<'a> {
         if let Some(hook) = &self.spec.batch_hook {
             self.run_batch_hook(hook, &mut texts, &mut rows)?;
         }
+        let diverted = self.divert_codes(&mut texts);
         let mut cols = self.parse_fields(&texts, &mut rows);
+        for (field, values) in diverted {
+            let name = crate::schema::columns(self.spec.spec.target)
+                .iter()
+                .find(|c| c.field == Some(field))
+                .map(|c| c.name);
+            if let Some(name) = name.filter(|n| !cols.contains_key(n)) {
+                cols.insert(
+                    name,
+                    Values::Text(strings::map_strings(&values, |_, v| v.map(clean_text))),
+                );
+            }
+        }
         let other_period = self.fill_engine_columns(&mut cols, &mut rows);
         let other_months = months_of(&cols, &other_period);
         self.lookup_products(&mut cols, &texts, &mut rows);
@@ -466,6 +479,47 @@ impl<'a> Normalizer<'a> {
         }
         Self::apply_edits(texts, edits, rows.n);
         Ok(())
+    }
+
+    /// Moves the vendor codes of EAN columns with `otherwise` into their field (where that field
+    /// is empty on the row), so they identify the product instead of rejecting the row. Returns
+    /// the fields it filled that the spec does not read itself, for their output columns.
+    fn divert_codes(&self, texts: &mut Texts) -> Vec<(Field, StringArray)> {
+        let mut extra = Vec::new();
+        for f in &self.spec.fields {
+            let Some(to) = f.otherwise else { continue };
+            let Some(eans) = texts.get(&f.field) else {
+                continue;
+            };
+            let n = eans.values.len();
+            let moved: Vec<(usize, String)> = (0..n)
+                .filter_map(|i| strings::get(&eans.values, i).map(|v| (i, v)))
+                .filter(|(_, v)| crate::values::is_vendor_code(v))
+                .map(|(i, v)| (i, v.to_owned()))
+                .collect();
+            if moved.is_empty() {
+                continue;
+            }
+            let cleared: Vec<(usize, Option<String>)> =
+                moved.iter().map(|(i, _)| (*i, None)).collect();
+            let eans = texts.get_mut(&f.field).expect("read above");
+            eans.values = strings::patch(&eans.values, &cleared);
+            let own = self.spec.fields.iter().any(|g| g.field == to);
+            let target = texts.entry(to).or_insert_with(|| FieldText {
+                values: StringArray::new_null(n),
+                label: None,
+            });
+            let fill: Vec<(usize, Option<String>)> = moved
+                .into_iter()
+                .filter(|(i, _)| strings::get(&target.values, *i).is_none())
+                .map(|(i, v)| (i, Some(v)))
+                .collect();
+            target.values = strings::patch(&target.values, &fill);
+            if !own {
+                extra.push((to, target.values.clone()));
+            }
+        }
+        extra
     }
 
     /// Parses every field in the order the spec writes them, so a row's reject reason is its

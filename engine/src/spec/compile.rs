@@ -52,6 +52,7 @@ pub struct CompiledField {
     pub rule: String,
     pub missing_rule: String,
     pub check_digit: bool,
+    pub otherwise: Option<Field>,
 }
 
 /// A spec ready to run: the parsed spec plus everything compiled from it.
@@ -376,6 +377,29 @@ fn compile_fields(spec: &VendorSpec) -> CompileResult<Vec<CompiledField>> {
                 .clone()
                 .unwrap_or_else(|| format!("missing_{}", column.name)),
             check_digit: rule.check_digit.unwrap_or(true),
+            otherwise: match rule.otherwise {
+                None => None,
+                Some(
+                    to @ (Field::VendorProductCode
+                    | Field::VendorProductName
+                    | Field::FunctionalName),
+                ) if *field == Field::ProductEan => Some(to),
+                Some(_) if *field != Field::ProductEan => {
+                    return Err((
+                        format!("{path}.otherwise"),
+                        "only product_ean has `otherwise`".into(),
+                    ))
+                }
+                Some(to) => {
+                    return Err((
+                        format!("{path}.otherwise"),
+                        format!(
+                        "{}: expected vendor_product_code, vendor_product_name or functional_name",
+                        crate::spec::field_name(to)
+                    ),
+                    ))
+                }
+            },
         });
     }
     let has = |f: Field| spec.fields.contains_key(&f);

@@ -387,6 +387,12 @@ pub struct FieldRule {
     /// EANs: verify the check digit (default true); false accepts any 8-14 digits.
     #[serde(default)]
     pub check_digit: Option<bool>,
+    /// `product_ean` only: where a value with letters (a reseller's own code such as `PRDT35`,
+    /// in a column that holds EANs in other files) goes instead of being rejected:
+    /// `vendor_product_code`, `vendor_product_name` or `functional_name`, so `lookup` or the
+    /// products table can identify the product.
+    #[serde(default)]
+    pub otherwise: Option<Field>,
 }
 
 /// One label or a list of aliases.
