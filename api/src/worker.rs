@@ -195,6 +195,8 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         mode,
         vendor_override: vendor,
         status,
+        period_override,
+        allow_empty,
     }) = row
     else {
         return Err(permanent(
@@ -223,8 +225,17 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         vendor,
         dry_run: false,
         mode: mode.parse::<LoadMode>().map_err(permanent)?,
-        allow_empty: false,
-        period: None,
+        allow_empty,
+        period: period_override
+            .as_deref()
+            .map(|p| {
+                taskifai_engine::period::Period::parse_user(p).ok_or_else(|| {
+                    permanent(format!(
+                        "the upload's period {p:?} is not a month or a year"
+                    ))
+                })
+            })
+            .transpose()?,
         batch_id: Some(job.batch_id.clone()),
         pause_at: Crashpoint::from_env(),
     };

@@ -66,7 +66,7 @@ struct Stored {
 
 /// Upload one or more files (`file` parts), optionally with `mode` (append|replace) and
 /// `vendor` (skip detection) parts.
-#[utoipa::path(post, path = "/api/uploads", request_body(content_type = "multipart/form-data", description = "`file` parts, optional `mode` and `vendor`"),
+#[utoipa::path(post, path = "/api/uploads", request_body(content_type = "multipart/form-data", description = "`file` parts; optional `mode` (replace or append), `vendor`, `period` (2025-06 or 2025, for files that carry none) and `allow_empty_replace` (true to let an empty load replace a period)"),
     responses((status = 202, body = [Accepted]), (status = 400), (status = 403), (status = 413)), tag = "uploads")]
 pub async fn create(
     State(state): State<AppState>,
@@ -79,11 +79,36 @@ pub async fn create(
         .limiter
         .check(Bucket::Upload, &format!("{}:{}", tenant.id(), auth.who))?;
     let (mut mode, mut vendor, mut stored) = (None::<String>, None::<String>, Vec::<Stored>::new());
+    let (mut period, mut allow_empty) = (None::<String>, false);
     let result = async {
         while let Some(field) = form::next(&mut form).await? {
             match field.name().unwrap_or_default() {
                 "mode" => mode = form::text(field).await?.map(|m| m.to_lowercase()),
                 "vendor" => vendor = form::text(field).await?,
+                "period" => {
+                    let p = form::text(field).await?;
+                    if let Some(p) = &p {
+                        taskifai_engine::period::Period::parse_user(p).ok_or_else(|| {
+                            ApiError::bad(
+                                "invalid_period",
+                                format!("period {p:?}: expected a month (2025-06) or a year (2025)"),
+                            )
+                        })?;
+                    }
+                    period = p;
+                }
+                "allow_empty_replace" => {
+                    allow_empty = match form::text(field).await?.as_deref() {
+                        None | Some("false" | "0" | "no") => false,
+                        Some("true" | "1" | "yes") => true,
+                        Some(other) => {
+                            return Err(ApiError::bad(
+                                "invalid_allow_empty_replace",
+                                format!("allow_empty_replace {other:?}: expected true or false"),
+                            ))
+                        }
+                    }
+                }
                 "file" | "files" | "files[]" => {
                     if stored.len() == MAX_FILES {
                         return Err(ApiError::bad(
@@ -97,7 +122,7 @@ pub async fn create(
                 other => {
                     return Err(ApiError::bad(
                         "unknown_field",
-                        format!("unknown form field {other:?}; send `file`, `mode` or `vendor`"),
+                        format!("unknown form field {other:?}; send `file`, `mode`, `vendor`, `period` or `allow_empty_replace`"),
                     ))
                 }
             }
@@ -141,7 +166,13 @@ pub async fn create(
     };
     let mut out = Vec::new();
     for s in stored {
-        out.push(record(&state, &tenant, &auth, s, mode, vendor.as_deref()).await?);
+        let options = Options {
+            mode,
+            vendor: vendor.as_deref(),
+            period: period.as_deref(),
+            allow_empty,
+        };
+        out.push(record(&state, &tenant, &auth, s, &options).await?);
     }
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
@@ -212,16 +243,25 @@ async fn repeats(
     Ok(current.is_some() && current == same.spec_version)
 }
 
+/// What the upload form asked of every file's load.
+struct Options<'a> {
+    mode: LoadMode,
+    vendor: Option<&'a str>,
+    period: Option<&'a str>,
+    allow_empty: bool,
+}
+
 async fn record(
     state: &AppState,
     tenant: &TenantCtx,
     auth: &Auth,
     s: Stored,
-    mode: LoadMode,
-    vendor: Option<&str>,
+    o: &Options<'_>,
 ) -> ApiResult<Accepted> {
     let existing = match batches::live_with_sha(&tenant.pool, &s.sha256).await? {
-        Some(same) if repeats(state, tenant, &same, &s.name).await? => Some(same.id),
+        Some(same) if o.period.is_none() && repeats(state, tenant, &same, &s.name).await? => {
+            Some(same.id)
+        }
         _ => None,
     };
     if let Some(dup) = existing {
@@ -243,10 +283,12 @@ async fn record(
         file_name: &s.name,
         file_size: s.size,
         sha256: &s.sha256,
-        mode,
+        mode: o.mode,
         storage_path: &s.path,
-        vendor_override: vendor,
+        vendor_override: o.vendor,
         uploaded_by: auth.user_id,
+        period: o.period,
+        allow_empty: o.allow_empty,
     };
     batches::record_pending(&tenant.pool, &upload).await?;
     let job = match jobs::enqueue(&state.registry.pool, tenant.id(), &s.id).await {

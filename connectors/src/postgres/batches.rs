@@ -98,11 +98,15 @@ pub struct NewUpload<'a> {
     pub storage_path: &'a str,
     pub vendor_override: Option<&'a str>,
     pub uploaded_by: Option<i64>,
+    /// The period of a file that carries none, as the user wrote it (`2025-06`).
+    pub period: Option<&'a str>,
+    /// Replace the period's data even when the load has no rows.
+    pub allow_empty: bool,
 }
 
 /// Records an upload as pending.
 pub async fn record_pending(db: impl PgExecutor<'_>, u: &NewUpload<'_>) -> Result<(), PgError> {
-    sqlx::query("INSERT INTO upload_batches (id, file_name, file_size, sha256, mode, status, storage_path, vendor_override, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)")
+    sqlx::query("INSERT INTO upload_batches (id, file_name, file_size, sha256, mode, status, storage_path, vendor_override, uploaded_by, period_override, allow_empty) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10)")
         .bind(u.id)
         .bind(u.file_name)
         .bind(u.file_size as i64)
@@ -111,6 +115,8 @@ pub async fn record_pending(db: impl PgExecutor<'_>, u: &NewUpload<'_>) -> Resul
         .bind(u.storage_path)
         .bind(u.vendor_override)
         .bind(u.uploaded_by)
+        .bind(u.period)
+        .bind(u.allow_empty)
         .execute(db)
         .await?;
     Ok(())
@@ -147,10 +153,12 @@ pub struct Queued {
     pub mode: String,
     pub vendor_override: Option<String>,
     pub status: String,
+    pub period_override: Option<String>,
+    pub allow_empty: bool,
 }
 
 pub async fn queued(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Queued>, PgError> {
-    Ok(sqlx::query_as("SELECT file_name, storage_path, mode, vendor_override, status FROM upload_batches WHERE id = $1")
+    Ok(sqlx::query_as("SELECT file_name, storage_path, mode, vendor_override, status, period_override, allow_empty FROM upload_batches WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
         .await?)

@@ -278,3 +278,63 @@ async fn analytics_filter_rank_and_page_and_events_end_with_done() {
     );
     s.stop().await;
 }
+
+/// #19.6 for uploads: a file whose name, cells and properties carry no period is refused, and
+/// loads with the upload's `period` field; a bad period is a 400 naming the expected forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_gives_the_period_of_a_file_that_has_none() {
+    let s = TestServer::start(Options::default()).await;
+    let token = s.admin_token("demo", "owner@bibbi.example").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("BOXNOX - BIBBI Monthly Sales Report.csv");
+    std::fs::write(&file, "YEAR;MONTH;CHANNEL;POS;EAN;QTY;AMOUNT;DESCRIPTION;SKU\n2025;6;Retail;Paris;7350154320008;1;195;Ghost;BBGOT100\n").unwrap();
+    let without: Vec<Value> = s
+        .upload(
+            "demo",
+            &token,
+            std::slice::from_ref(&file),
+            &[("vendor", "boxnox")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let failed = s
+        .wait("demo", &token, without[0]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("no reporting period found"),
+        "{failed}"
+    );
+    let bad = s
+        .upload(
+            "demo",
+            &token,
+            std::slice::from_ref(&file),
+            &[("period", "June")],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("2025-06"));
+    let with: Vec<Value> = s
+        .upload(
+            "demo",
+            &token,
+            &[file],
+            &[("vendor", "boxnox"), ("period", "2025-06")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let done = s
+        .wait("demo", &token, with[0]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["period_start"], "2025-06-01");
+    s.stop().await;
+}
