@@ -84,6 +84,7 @@ try {
   await revenue.waitFor();
   assert.equal((await revenue.textContent()).trim(), expected);
   await page.getByRole("img", { name: "Revenue (EUR) by period" }).waitFor();
+  await page.getByRole("region", { name: "Top products" }).waitFor();
   await shot("analytics");
 
   step("ask the chat");
@@ -107,6 +108,11 @@ try {
   await page.getByRole("link", { name: "History" }).click();
   await page.getByText(`${files.length} uploads`).waitFor();
   await shot("history");
+  step("one upload's error report");
+  await page.getByRole("link", { name: /BOXNOX/ }).click();
+  await page.getByRole("heading", { name: /Error report \(1\)/ }).waitFor();
+  await page.getByText("bad_product_ean").waitFor();
+  await shot("upload-detail");
 
   step("another tenant's host has no session");
   const other = await (await browser.newContext()).newPage();
