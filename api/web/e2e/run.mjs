@@ -114,6 +114,18 @@ try {
   await page.getByText("bad_product_ean").waitFor();
   await shot("upload-detail");
 
+  step("an admin invites a colleague and makes an API key");
+  await page.getByRole("link", { name: "Team" }).click();
+  await page.getByLabel("Invite by email").fill("colleague@bibbi.example");
+  await page.getByRole("button", { name: "Invite" }).click();
+  assert.match(await page.getByTestId("invite-link").textContent(), /\?invite=inv_/);
+  await page.getByLabel("Key name").fill("nightly export");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = (await page.getByTestId("new-key").textContent()).trim();
+  const viaKey = await page.evaluate((k) => fetch("/api/me", { headers: { "x-api-key": k } }).then((r) => r.status), key);
+  assert.equal(viaKey, 200);
+  await shot("team");
+
   step("another tenant's host has no session");
   const other = await (await browser.newContext()).newPage();
   await other.goto(`${OTHER}/analytics`);
