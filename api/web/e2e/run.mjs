@@ -85,6 +85,11 @@ try {
   assert.equal((await revenue.textContent()).trim(), expected);
   await page.getByRole("img", { name: "Revenue (EUR) by period" }).waitFor();
   await page.getByRole("region", { name: "Top products" }).waitFor();
+  // Filtered to one reseller (kept in the URL): its revenue only.
+  await page.getByLabel("Reseller", { exact: true }).fill("BOXNOX");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.waitForFunction(() => document.querySelector("[data-testid=kpi-revenue]")?.textContent?.trim() === "€975.00");
+  assert.match(page.url(), /reseller=BOXNOX/);
   await shot("analytics");
 
   step("ask the chat");
