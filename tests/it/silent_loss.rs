@@ -226,3 +226,30 @@ async fn the_same_bytes_are_skipped_refused_or_reprocessed_as_the_case_is() {
         .collect();
     assert_eq!(live, vec![(redone.batch_id.clone(), 2)]);
 }
+
+/// A dry run reports what a file holds even when the same bytes are loaded already (it used
+/// to answer "duplicate" without an outcome, which the API turned into a 500).
+#[tokio::test]
+async fn a_dry_run_of_a_loaded_file_still_reports_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let name = "BIBBIPARFU_ReportPeriod02-2025.xlsx";
+    let path = repo_path(&format!("sample-data/vendors/skins_nl/{name}"));
+    load_named(&lake, &specs(), &path, name).await.unwrap();
+    let req = IngestRequest {
+        name: name.into(),
+        dry_run: true,
+        ..IngestRequest::new(&path, &TenantId::demo())
+    };
+    let report = ingest(
+        &lake,
+        None,
+        &specs(),
+        Arc::new(reference()),
+        req,
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    assert!(report.outcome.is_some_and(|o| o.summary.rows_accepted > 0));
+}

@@ -81,7 +81,7 @@ pub async fn get(
     let active_body = versions.iter().find(|v| v.1).map(|v| v.2.clone());
     Ok(Json(json!({
         "vendor": vendor, "version": spec.spec.version, "source": if active_body.is_some() { "tenant" } else { "platform" },
-        "body": active_body, "tenant_versions": versions.iter().map(|v| json!({ "version": v.0, "active": v.1 })).collect::<Vec<_>>(),
+        "body": active_body.unwrap_or_else(|| spec.source.clone()), "tenant_versions": versions.iter().map(|v| json!({ "version": v.0, "active": v.1 })).collect::<Vec<_>>(),
     })))
 }
 

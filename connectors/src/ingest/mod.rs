@@ -303,7 +303,12 @@ async fn stage(
     let outcome = run.finish().await?;
     // Same bytes loaded before under the same spec: the same load again, unless the period it
     // reads as differs (a renamed file, or --period), which is refused rather than guessed.
-    if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
+    // A dry run reports what the file holds, loaded before or not.
+    let found = match req.dry_run {
+        true => None,
+        false => duplicate_of(lake, &req.tenant, hash, &req.name).await?,
+    };
+    if let Some(found) = found {
         if found.vendor == spec.spec.vendor && found.spec_version == spec.spec.version {
             let period = &outcome.summary.period;
             if found.period_start == period.start.to_string()

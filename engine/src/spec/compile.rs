@@ -73,6 +73,8 @@ pub struct CompiledSpec {
     pub row_hook: Option<RowHook>,
     pub batch_hook: Option<BatchHook>,
     pub exprs: crate::exprs::SpecExprs,
+    /// The YAML it was read from, for editors.
+    pub source: String,
 }
 
 fn regex(path: &str, pattern: &str) -> CompileResult<Regex> {
@@ -206,6 +208,7 @@ impl CompiledSpec {
             .map_err(|e| ("hooks.batch".to_owned(), e.to_string()))?;
         let exprs = crate::exprs::compile(&spec)?;
         Ok(Self {
+            source: String::new(),
             filename,
             sheet_signal,
             header_signal,

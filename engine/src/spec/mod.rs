@@ -76,10 +76,12 @@ pub fn parse(file: &str, text: &str) -> Result<CompiledSpec, SpecError> {
             ),
         ));
     }
-    CompiledSpec::compile(spec).map_err(|(path, message)| {
+    let mut compiled = CompiledSpec::compile(spec).map_err(|(path, message)| {
         let (line, column) = locate(text, &path);
         at(line, column, format!("{path}: {message}"))
-    })
+    })?;
+    compiled.source = text.to_owned();
+    Ok(compiled)
 }
 
 /// Reads, parses and compiles a spec file.
