@@ -148,7 +148,7 @@ pub async fn login(
         return Err(ApiError::RateLimited(secs));
     }
     let row: Option<(i64, String, String, String)> =
-        sqlx::query_as("SELECT id, full_name, role, password_hash FROM users WHERE email = $1")
+        sqlx::query_as("SELECT id, full_name, role, password_hash FROM users WHERE email = $1 AND deactivated_at IS NULL")
             .bind(&email)
             .fetch_optional(&tenant.pool)
             .await?;
@@ -267,11 +267,17 @@ pub async fn refresh(
         .bind(token_hash(&presented))
         .execute(&mut *tx)
         .await?;
-    let user: User = sqlx::query_as("SELECT id, email, full_name, role FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
+    let user: User = sqlx::query_as(
+        "SELECT id, email, full_name, role FROM users WHERE id = $1 AND deactivated_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| {
+        ApiError::Unauthorized(
+            "the account no longer exists or was deactivated; ask an admin".into(),
+        )
+    })?;
     tx.commit().await?;
     let session = new_session(&state, &tenant, user, Some(family)).await?;
     Ok(respond(
@@ -313,16 +319,6 @@ pub async fn me(tenant: TenantCtx, auth: Auth) -> ApiResult<Json<serde_json::Val
     };
     Ok(Json(
         serde_json::json!({ "tenant": tenant.id(), "role": auth.role, "who": auth.who, "user": user }),
-    ))
-}
-
-#[utoipa::path(get, path = "/api/users", responses((status = 200, body = [User])), tag = "users")]
-pub async fn list_users(tenant: TenantCtx, auth: Auth) -> ApiResult<Json<Vec<User>>> {
-    auth.require(Role::Admin)?;
-    Ok(Json(
-        sqlx::query_as("SELECT id, email, full_name, role FROM users ORDER BY id")
-            .fetch_all(&tenant.pool)
-            .await?,
     ))
 }
 

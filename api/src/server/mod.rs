@@ -17,6 +17,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod reports;
 pub mod specs;
+pub mod team;
 pub mod tenancy;
 pub mod tenant_cache;
 pub mod uploads;
@@ -45,10 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/refresh", post(accounts::refresh))
         .route("/auth/logout", post(accounts::logout))
         .route("/me", get(accounts::me))
-        .route(
-            "/users",
-            get(accounts::list_users).post(accounts::create_user),
-        )
+        .route("/users", get(team::list).post(accounts::create_user))
+        .route("/users/{id}", axum::routing::patch(team::change))
         .route(
             "/api-keys",
             get(accounts::list_api_keys).post(accounts::create_api_key),

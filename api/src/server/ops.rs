@@ -59,7 +59,8 @@ pub async fn metrics(
         super::accounts::refresh,
         super::accounts::logout,
         super::accounts::me,
-        super::accounts::list_users,
+        super::team::list,
+        super::team::change,
         super::accounts::create_user,
         super::accounts::create_api_key,
         super::accounts::list_api_keys,
@@ -105,6 +106,8 @@ pub async fn metrics(
         super::accounts::Session,
         super::accounts::User,
         super::invites::Invite,
+        super::team::Member,
+        super::team::MemberChange,
         super::chat::ChatRequest,
         crate::chat::store::Conversation,
         crate::jobs::JobView

@@ -1000,3 +1000,87 @@ async fn the_web_session_cookie_is_httponly_strict_and_needs_the_web_header() {
     assert_eq!(missing.json::<Value>().await.unwrap()["code"], "not_found");
     s.stop().await;
 }
+
+/// Admins change roles and deactivate people; a change ends the person's sessions, a
+/// deactivated account cannot sign in or refresh, and a tenant keeps one active admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_change_roles_and_deactivate_but_never_the_last_admin() {
+    let s = TestServer::start(Options::default()).await;
+    let admin = s.admin_token("demo", "owner@bibbi.example").await;
+    s.user("demo", &admin, "member@bibbi.example", "member")
+        .await;
+    let login = || {
+        s.req(Method::POST, "demo", "/api/auth/login")
+            .json(&json!({ "email": "member@bibbi.example", "password": PASSWORD }))
+            .send()
+    };
+    let session: Value = login().await.unwrap().json().await.unwrap();
+    let users: Value = s.json("demo", &admin, "/api/users").await;
+    let id = |email: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (member, owner) = (id("member@bibbi.example"), id("owner@bibbi.example"));
+    let patch = |who: i64, token: &str, body: Value| {
+        s.req(Method::PATCH, "demo", &format!("/api/users/{who}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    // A member cannot change anyone; an admin makes them a viewer, which ends their session.
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        patch(owner, &token, json!({ "role": "viewer" }))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let changed: Value = patch(member, &admin, json!({ "role": "viewer" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(changed["role"], "viewer");
+    let refresh = s
+        .req(Method::POST, "demo", "/api/auth/refresh")
+        .json(&json!({ "refresh_token": session["refresh_token"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
+    // Deactivated: no sign-in; reactivated: sign-in again, as a viewer.
+    let off: Value = patch(member, &admin, json!({ "active": false }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(off["active"], false);
+    assert_eq!(login().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    patch(member, &admin, json!({ "active": true }))
+        .await
+        .unwrap();
+    let back: Value = login().await.unwrap().json().await.unwrap();
+    assert_eq!(back["user"]["role"], "viewer");
+    // The only admin cannot demote or deactivate themselves.
+    for body in [json!({ "role": "member" }), json!({ "active": false })] {
+        let res = patch(owner, &admin, body).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+    }
+    assert_eq!(
+        patch(9999, &admin, json!({ "role": "viewer" }))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    s.stop().await;
+}
