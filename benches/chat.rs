@@ -69,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
                 text: question,
                 today,
                 previous: None,
+                history: &[],
                 cap: 1000,
                 lake_version: version,
             };

@@ -196,7 +196,18 @@ async fn run(
         reply.understood.clone().unwrap_or_default(),
     ));
     let system = system_prompt(knowledge, &q, hint.as_ref());
-    let mut conversation = vec![(Speaker::User, q.text.to_owned())];
+    // The conversation so far (its questions, the SQL that answered them and the answers), so
+    // "and by month?" means something to the model; the data itself stays with the guard.
+    let mut conversation = Vec::new();
+    for past in q.history {
+        conversation.push((Speaker::User, past.question.clone()));
+        let said = match &past.sql {
+            Some(sql) => format!("```sql\n{sql}\n```\n{}", past.answer),
+            None => past.answer.clone(),
+        };
+        conversation.push((Speaker::Assistant, said));
+    }
+    conversation.push((Speaker::User, q.text.to_owned()));
     let mut tried = Vec::new();
     let mut found = None;
     for _ in 0..=REPAIRS {

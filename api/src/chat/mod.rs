@@ -170,6 +170,8 @@ pub struct Question<'a> {
     pub today: chrono::NaiveDate,
     /// The conversation's last interpretation, for follow-ups.
     pub previous: Option<&'a Interpretation>,
+    /// The conversation's last turns, oldest first, for a language model's context.
+    pub history: &'a [store::PastTurn],
     /// Most rows returned.
     pub cap: usize,
     pub lake_version: u64,
@@ -186,6 +188,7 @@ pub async fn answer_question(
         text: question,
         today,
         previous,
+        history: _,
         cap,
         lake_version,
     } = q;

@@ -83,6 +83,27 @@ pub async fn delete(pool: &PgPool, owner: &str, id: i64) -> sqlx::Result<bool> {
     )
 }
 
+/// A turn as a model's context: what was asked, the SQL that answered it and the answer.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PastTurn {
+    pub question: String,
+    pub sql: Option<String>,
+    pub answer: String,
+}
+
+/// The conversation's last `n` turns, oldest first.
+pub async fn recent_turns(pool: &PgPool, conversation: i64, n: i64) -> sqlx::Result<Vec<PastTurn>> {
+    let mut turns: Vec<PastTurn> = sqlx::query_as(
+        "SELECT question, reply ->> 'sql' AS sql, answer FROM chat_messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(conversation)
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    turns.reverse();
+    Ok(turns)
+}
+
 /// The interpretation of the conversation's last answered turn, for follow-up questions.
 pub async fn last_interpretation(
     pool: &PgPool,

@@ -41,6 +41,7 @@ async fn answer(
         text: question,
         today,
         previous: None,
+        history: &[],
         cap: 1000,
         lake_version: version,
     };

@@ -144,6 +144,10 @@ async fn turn(
     let started = Instant::now();
     let model = state.model.clone();
     let previous = store::last_interpretation(&tenant.pool, conversation).await?;
+    let history = match &model {
+        Some(_) => store::recent_turns(&tenant.pool, conversation, 3).await?,
+        None => vec![],
+    };
     let lake_version = state.lake.snapshot(tenant.id()).await?.version;
     let previous_key = previous
         .as_ref()
@@ -199,6 +203,7 @@ async fn turn(
                         text: &question,
                         today,
                         previous: previous.as_ref(),
+                        history: &history,
                         cap,
                         lake_version,
                     };

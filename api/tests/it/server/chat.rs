@@ -333,13 +333,21 @@ async fn a_language_model_writes_sql_through_the_guard_and_is_checked_and_metere
             SAMPLE_TOTALS[3].5.trim_end_matches('0')
         )),
     ]);
+    // Asked in the same conversation: the model sees the earlier question and its SQL.
+    let first_conversation = r["conversation_id"].clone();
     let (_, r) = chat(
         &s,
         "demo",
         &token,
-        json!({ "question": "How much did Galilu sell?" }),
+        json!({ "question": "How much did Galilu sell?", "conversation_id": first_conversation }),
     )
     .await;
+    let context = model.requests()[3].to_string();
+    assert!(
+        context.contains("What is the total revenue?")
+            && context.contains("sum(sales_eur) AS revenue FROM sales"),
+        "the model gets the conversation so far: {context}"
+    );
     assert_eq!(
         r["reply"]["answer"],
         format!(
