@@ -6,15 +6,24 @@
 //! - `vendor_products`: `vendor, match, key, ean` where `match` is `exact`, `normalized` or `pattern`
 //! - `prices`: `price_list, ean, price, currency`
 //! - `fx_rates`: `currency, year, month, rate` (EUR per unit of currency)
+//! - `unmatched`: `rule, action`: the tenant's default for rows the tables above cannot
+//!   complete (`unknown_product`, `missing_price`, `missing_fx_rate`; `reject` or `keep`)
 
 use crate::labels::norm_label;
 use crate::schema::{LOCAL_SCALE, RATE_SCALE};
+use crate::spec::{OnMiss, Unmatched};
 use crate::values::{parse_decimal, parse_ean, DecimalSep};
 use regex::Regex;
 use std::collections::HashMap;
 
 /// The names of the reference tables, in load order.
-pub const TABLES: [&str; 4] = ["products", "vendor_products", "prices", "fx_rates"];
+pub const TABLES: [&str; 5] = [
+    "products",
+    "vendor_products",
+    "prices",
+    "fx_rates",
+    "unmatched",
+];
 
 /// One product of the brand.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +45,8 @@ pub struct Reference {
     prices: HashMap<(String, String), (i128, String)>,
     /// Rates by currency, then (year, month): a lookup by `&str` needs no allocation.
     fx: HashMap<String, HashMap<(i32, u32), i128>>,
+    /// The tenant's default for rows these tables cannot complete; a spec's own choice wins.
+    pub unmatched: Unmatched,
 }
 
 /// Lower-cases, drops punctuation and collapses spaces: `BIBBI. Swimming  Pool` -> `bibbi swimming pool`.
@@ -139,6 +150,22 @@ impl Reference {
                         .entry(req("currency")?.to_uppercase())
                         .or_default()
                         .insert((year, month), rate);
+                }
+                "unmatched" => {
+                    let rule = req("rule")?;
+                    let action = match req("action")?.to_lowercase().as_str() {
+                        "reject" => OnMiss::Reject,
+                        "keep" => OnMiss::Keep,
+                        other => {
+                            return Err(at(format!("action {other:?}: expected reject or keep")))
+                        }
+                    };
+                    if !self.unmatched.set(&rule, action) {
+                        return Err(at(format!(
+                            "rule {rule:?}: expected one of {:?}",
+                            Unmatched::RULES
+                        )));
+                    }
                 }
                 other => {
                     return Err(format!(

@@ -5,6 +5,8 @@ mod cloud;
 mod detection;
 mod golden;
 mod lake;
+mod multi_month;
+mod product_identity;
 mod robustness;
 mod silent_loss;
 mod sql_guard;

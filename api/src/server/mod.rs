@@ -16,6 +16,7 @@ pub mod paging;
 pub mod query;
 pub mod ratelimit;
 pub mod reports;
+pub mod settings;
 pub mod specs;
 pub mod team;
 pub mod tenancy;
@@ -84,6 +85,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/specs/{vendor}/versions/{version}/activate",
             post(specs::activate),
+        )
+        .route(
+            "/settings/unmatched",
+            get(settings::unmatched).put(settings::set_unmatched),
         )
         .route("/query", post(query::run))
         .route("/chat", post(chat::ask))

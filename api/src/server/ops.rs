@@ -61,6 +61,8 @@ pub async fn metrics(
         super::accounts::me,
         super::team::list,
         super::team::change,
+        super::settings::unmatched,
+        super::settings::set_unmatched,
         super::accounts::create_user,
         super::accounts::create_api_key,
         super::accounts::list_api_keys,
@@ -108,6 +110,8 @@ pub async fn metrics(
         super::invites::Invite,
         super::team::Member,
         super::team::MemberChange,
+        super::settings::UnmatchedPolicy,
+        super::settings::Action,
         super::chat::ChatRequest,
         crate::chat::store::Conversation,
         crate::jobs::JobView

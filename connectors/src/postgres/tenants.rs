@@ -228,10 +228,10 @@ impl Registry {
 }
 
 /// Loads the demo reference tables (`products.csv`, `vendor_products.csv`, `prices.csv`,
-/// `fx_rates.csv` from `dir`) into a tenant database, replacing what was there.
+/// `fx_rates.csv`, `unmatched.csv` from `dir`) into a tenant database, replacing what was there.
 pub async fn seed_reference(pool: &PgPool, dir: &Path) -> Result<(), PgError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("TRUNCATE vendor_product_mappings, prices, fx_rates, products")
+    sqlx::query("TRUNCATE vendor_product_mappings, prices, fx_rates, products, unmatched_policy")
         .execute(&mut *tx)
         .await?;
     for (file, table, columns) in [
@@ -243,6 +243,7 @@ pub async fn seed_reference(pool: &PgPool, dir: &Path) -> Result<(), PgError> {
         ),
         ("prices.csv", "prices", "price_list, ean, price, currency"),
         ("fx_rates.csv", "fx_rates", "currency, year, month, rate"),
+        ("unmatched.csv", "unmatched_policy", "rule, action"),
     ] {
         let path = dir.join(file);
         let Ok(bytes) = std::fs::read(&path) else {
@@ -285,6 +286,11 @@ pub async fn load_reference(
             "fx_rates",
             "SELECT currency, year::text, month::text, rate::text FROM fx_rates",
             vec!["currency", "year", "month", "rate"],
+        ),
+        (
+            "unmatched",
+            "SELECT rule, action FROM unmatched_policy",
+            vec!["rule", "action"],
         ),
     ] {
         let rows = sqlx::query(sql).fetch_all(pool).await?;

@@ -11,7 +11,7 @@ use crate::period::{month_from_name, Period};
 use crate::raw::ROW;
 use crate::reference::Reference;
 use crate::schema::{self, Kind, EUR_SCALE, LOCAL_SCALE, RATE_SCALE};
-use crate::spec::{CompiledField, CompiledSpec, Field, Target};
+use crate::spec::{CompiledField, CompiledSpec, Field, OnMiss, Target};
 use crate::values::{clean_text, parse_date, parse_decimal, parse_gtin, parse_integer};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{
@@ -688,9 +688,11 @@ impl<'a> Normalizer<'a> {
             if spec.period.keep_only_period {
                 other[i] = match date {
                     Some(d) => !p.contains(d),
+                    // A month belongs to the period when it overlaps it: every month of a
+                    // year, both months of a week that spans two.
                     None => {
-                        (y, m) != (p.end.year(), p.end.month())
-                            && (y, m) != (p.start.year(), p.start.month())
+                        !((p.start.year(), p.start.month()) <= (y, m)
+                            && (y, m) <= (p.end.year(), p.end.month()))
                     }
                 };
             }
@@ -710,6 +712,26 @@ impl<'a> Normalizer<'a> {
         other
     }
 
+    /// Whether a reference miss of `rule` rejects the row or keeps it with a warning: the
+    /// spec's `unmatched`, else the tenant's default, else reject.
+    fn on_miss(&self, rule: &str) -> Severity {
+        let spec = &self.spec.spec;
+        let lookup_warns = rule == "unknown_product"
+            && spec
+                .lookup
+                .as_ref()
+                .is_some_and(|l| l.unmatched == Severity::Warn);
+        match spec
+            .unmatched
+            .get(rule)
+            .or(self.reference.unmatched.get(rule))
+        {
+            _ if lookup_warns => Severity::Warn,
+            Some(OnMiss::Keep) => Severity::Warn,
+            Some(OnMiss::Reject) | None => Severity::Error,
+        }
+    }
+
     /// Fills EAN and functional name from the mapping tables; unmatched products are reported.
     fn lookup_products(
         &self,
@@ -720,6 +742,14 @@ impl<'a> Normalizer<'a> {
         let n = rows.n;
         let mut eans = text_col(cols, "product_ean", n);
         let names = text_col(cols, "functional_name", n);
+        let unknown = self.on_miss("unknown_product");
+        let kept = if unknown == Severity::Warn {
+            ", kept without an EAN (unmatched: keep)"
+        } else {
+            ""
+        };
+        // Rows kept on the vendor's own name or code: they have an identity, just no EAN yet.
+        let mut kept_unknown = vec![false; n];
         if let Some(lookup) = &self.spec.spec.lookup {
             let keys = texts
                 .get(&lookup.by)
@@ -728,16 +758,31 @@ impl<'a> Normalizer<'a> {
             let label = texts.get(&lookup.by).and_then(|t| t.label.clone());
             let mut found = Vec::new();
             for i in (0..n).filter(|&i| eans.is_null(i)) {
-                match strings::get(&keys, i).map(|k| (k, self.reference.vendor_product(&self.spec.spec.vendor, k))) {
+                match strings::get(&keys, i)
+                    .map(|k| (k, self.reference.vendor_product(&self.spec.spec.vendor, k)))
+                {
                     Some((_, Some(ean))) => found.push((i, Some(ean.to_owned()))),
-                    Some((k, None)) => rows.flag(self.at(label.as_deref()), i, Some(k), "unknown_product", lookup.unmatched, format!("expected a product listed for vendor {:?} in the vendor_products table", self.spec.spec.vendor)),
+                    Some((k, None)) => {
+                        kept_unknown[i] = unknown == Severity::Warn;
+                        rows.flag(
+                            self.at(label.as_deref()),
+                            i,
+                            Some(k),
+                            "unknown_product",
+                            unknown,
+                            format!(
+                                "expected a product listed for vendor {:?} in the vendor_products table{kept}",
+                                self.spec.spec.vendor
+                            ),
+                        )
+                    }
                     None => {}
                 }
             }
             eans = strings::patch(&eans, &found);
         }
         let (mut ean_fix, mut name_fix) = (Vec::new(), Vec::new());
-        for i in 0..n {
+        for (i, &on_vendor_identity) in kept_unknown.iter().enumerate() {
             match (strings::get(&eans, i), strings::get(&names, i)) {
                 (Some(e), None) => name_fix.push((
                     i,
@@ -755,11 +800,15 @@ impl<'a> Normalizer<'a> {
                         i,
                         Some(f),
                         "unknown_product",
-                        Severity::Error,
-                        "expected a functional name listed in the products table".into(),
+                        unknown,
+                        format!("expected a functional name listed in the products table{kept}"),
                     ),
                 },
-                (None, None) if self.spec.spec.target == Target::Sellout && !rows.rejected[i] => {
+                (None, None)
+                    if self.spec.spec.target == Target::Sellout
+                        && !rows.rejected[i]
+                        && !on_vendor_identity =>
+                {
                     rows.flag(
                         self.at(None),
                         i,
@@ -828,14 +877,22 @@ impl<'a> Normalizer<'a> {
                             spec.currency
                         ),
                     ),
-                    None => rows.flag(
-                        self.at(None),
-                        i,
-                        Some(e),
-                        "missing_price",
-                        Severity::Error,
-                        format!("expected a price for this EAN in price list {list:?}"),
-                    ),
+                    None => {
+                        let severity = self.on_miss("missing_price");
+                        let kept = if severity == Severity::Warn {
+                            ", kept without an amount (unmatched: keep)"
+                        } else {
+                            ""
+                        };
+                        rows.flag(
+                            self.at(None),
+                            i,
+                            Some(e),
+                            "missing_price",
+                            severity,
+                            format!("expected a price for this EAN in price list {list:?}{kept}"),
+                        )
+                    }
                 }
             }
         }
@@ -879,13 +936,19 @@ impl<'a> Normalizer<'a> {
                         .spec
                         .field(Field::Currency)
                         .map_or("missing_fx_rate", |f| f.rule.as_str());
+                    let severity = self.on_miss("missing_fx_rate");
+                    let kept = if severity == Severity::Warn {
+                        ", kept without EUR amounts (unmatched: keep)"
+                    } else {
+                        ""
+                    };
                     rows.flag(
                         self.at(Some("currency")),
                         i,
                         Some(cur),
                         rule,
-                        Severity::Error,
-                        format!("expected a currency with an fx_rates row for {y}-{m:02}"),
+                        severity,
+                        format!("expected a currency with an fx_rates row for {y}-{m:02}{kept}"),
                     )
                 }
                 None => {}

@@ -51,6 +51,10 @@ pub struct VendorSpec {
     /// Sales value from a price list (price x quantity) when the file has no amounts.
     #[serde(default)]
     pub price_list: Option<String>,
+    /// Whether a row the reference data cannot complete (unknown product, no price, no FX
+    /// rate) is rejected or kept with a warning; rules left out follow the tenant's default.
+    #[serde(default)]
+    pub unmatched: Unmatched,
     /// Extra columns computed with SQL expressions over the canonical row.
     #[serde(default)]
     pub derive: Vec<Derive>,
@@ -421,6 +425,59 @@ pub struct Lookup {
     /// Unmatched rows: `error` rejects them (the default), `warn` keeps them without an EAN.
     #[serde(default)]
     pub unmatched: Severity,
+}
+
+/// What becomes of a row whose product, price or FX rate the reference data lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMiss {
+    /// The row goes to the error report (the default).
+    Reject,
+    /// The row is loaded with what is known (no EAN, or no amount) and a warning, so the
+    /// units are counted and the miss can be fixed in the reference data.
+    Keep,
+}
+
+/// Per reference rule, reject or keep. A rule left out follows the tenant's default, and
+/// rejects when the tenant has none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Unmatched {
+    /// A product the products or vendor_products tables do not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_product: Option<OnMiss>,
+    /// A product the spec's `price_list` has no price for: kept without an amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_price: Option<OnMiss>,
+    /// A currency and month the fx_rates table has no rate for: kept without EUR amounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_fx_rate: Option<OnMiss>,
+}
+
+impl Unmatched {
+    /// The rules a policy can name, as written in specs and error reports.
+    pub const RULES: [&'static str; 3] = ["unknown_product", "missing_price", "missing_fx_rate"];
+
+    pub fn get(&self, rule: &str) -> Option<OnMiss> {
+        match rule {
+            "unknown_product" => self.unknown_product,
+            "missing_price" => self.missing_price,
+            "missing_fx_rate" => self.missing_fx_rate,
+            _ => None,
+        }
+    }
+
+    /// Sets one rule; `false` when the rule is not one of [`Self::RULES`].
+    pub fn set(&mut self, rule: &str, action: OnMiss) -> bool {
+        let slot = match rule {
+            "unknown_product" => &mut self.unknown_product,
+            "missing_price" => &mut self.missing_price,
+            "missing_fx_rate" => &mut self.missing_fx_rate,
+            _ => return false,
+        };
+        *slot = Some(action);
+        true
+    }
 }
 
 /// A computed column.

@@ -189,3 +189,73 @@ async fn a_dry_run_reports_what_a_load_would_do_and_stores_nothing() {
         .is_empty());
     s.stop().await;
 }
+
+/// Dry-runs Galilu's sample (one product the demo reference data does not know).
+async fn galilu_dry_run(s: &TestServer, token: &str) -> Value {
+    let name = "BIbbi_sellout_Galilu_2025.xlsx";
+    let bytes = std::fs::read(sample(&format!("galilu/{name}"))).unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name),
+    );
+    let res = s
+        .req(Method::POST, "demo", "/api/specs/dry-run")
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_chooses_to_keep_rows_of_unknown_products() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let admin = s.admin_token("demo", "admin@bibbi.example").await;
+    let member = s
+        .user("demo", &admin, "member@bibbi.example", "member")
+        .await;
+    let before = galilu_dry_run(&s, &admin).await;
+    assert_eq!(before["rows_rejected"], 1, "{before}");
+    assert_eq!(
+        s.json("demo", &member, "/api/settings/unmatched").await,
+        serde_json::json!({ "unknown_product": null, "missing_price": null, "missing_fx_rate": null })
+    );
+
+    let put = |token: &str, body: Value| {
+        s.req(Method::PUT, "demo", "/api/settings/unmatched")
+            .bearer_auth(token.to_owned())
+            .json(&body)
+    };
+    let keep = serde_json::json!({ "unknown_product": "keep" });
+    let res = put(&member, keep.clone()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "only admins set it");
+    let res = put(&admin, serde_json::json!({ "unknown_product": "ignore" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = put(&admin, keep).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let after = galilu_dry_run(&s, &admin).await;
+    assert_eq!(after["rows_rejected"], 0, "{after}");
+    assert_eq!(
+        after["rows_accepted"].as_i64().unwrap(),
+        before["rows_accepted"].as_i64().unwrap() + 1
+    );
+    let warned = after["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "unknown_product")
+        .unwrap_or_else(|| panic!("a warning for the kept row: {after}"));
+    assert_eq!(warned["severity"], "warn");
+    assert_eq!(warned["value"], "BIBBI Nowy zapach woda perfumowana 50 ml");
+    s.stop().await;
+}
