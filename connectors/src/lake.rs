@@ -28,7 +28,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use taskifai_engine::schema;
 
@@ -56,6 +56,14 @@ pub enum LakeError {
     Writer(String),
     #[error("column {column} differs between rows of one lake file ({path}); it must be the same for the whole file")]
     NotConstant { column: String, path: String },
+    /// A replace would remove only some months of a live batch, which the lake cannot split.
+    #[error("nothing loaded, nothing changed: this file holds {overlap}, which batch {batch} ({file}) also holds beside {others}; replacing those months would leave it half counted. Delete batch {batch} first, or load a file that covers all of its months")]
+    PartialOverlap {
+        batch: String,
+        file: String,
+        overlap: String,
+        others: String,
+    },
 }
 
 type Result<T, E = LakeError> = std::result::Result<T, E>;
@@ -132,6 +140,28 @@ pub struct Commit {
     pub remove: Vec<String>,
 }
 
+impl DataFile {
+    /// The year and month of the partition the file is in.
+    pub fn month(&self) -> Option<(i32, i32)> {
+        let part = |key: &str| {
+            self.path
+                .split('/')
+                .find_map(|seg| seg.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+        };
+        Some((part("year=")?, part("month=")?))
+    }
+}
+
+/// `2025-03, 2025-04`.
+fn month_list<'a>(months: impl IntoIterator<Item = &'a (i32, i32)>) -> String {
+    months
+        .into_iter()
+        .map(|(y, m)| format!("{y}-{m:02}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The visible state of a tenant's lake: live batches and their files.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -157,15 +187,47 @@ impl Snapshot {
             .find(|m| m.sha256 == sha256)
     }
 
-    /// What a new batch takes the place of: in replace mode the live batches of its vendor,
-    /// table and period; in any mode an earlier load of the same bytes into the same table (the
-    /// file re-processed under a newer spec), so the same content is never counted twice.
-    pub fn superseded(&self, meta: &BatchMeta, replace: bool) -> Vec<String> {
+    /// What a new batch holding rows of `months` takes the place of. In replace mode: the live
+    /// batches of its vendor and table with the same period, and those whose months all lie
+    /// among `months` (a multi-month or year file replaces the monthly batches it covers); a
+    /// live batch holding some of `months` and others besides is an error, since replacing it
+    /// whole would lose its other months and keeping it would count the shared ones twice. In
+    /// any mode: an earlier load of the same bytes into the same table (the file re-processed
+    /// under a newer spec), so the same content is never counted twice.
+    pub fn superseded(
+        &self,
+        meta: &BatchMeta,
+        months: &BTreeSet<(i32, i32)>,
+        replace: bool,
+    ) -> Result<Vec<String>> {
         let mut ids = if replace {
             self.same_period(meta)
         } else {
             vec![]
         };
+        if replace && !months.is_empty() {
+            for (m, files) in self.batches.values() {
+                if m.vendor != meta.vendor || m.table != meta.table || ids.contains(&m.batch_id) {
+                    continue;
+                }
+                let theirs: BTreeSet<(i32, i32)> =
+                    files.iter().filter_map(DataFile::month).collect();
+                let shared: Vec<_> = theirs.intersection(months).collect();
+                if shared.is_empty() {
+                    continue;
+                }
+                if theirs.is_subset(months) {
+                    ids.push(m.batch_id.clone());
+                } else {
+                    return Err(LakeError::PartialOverlap {
+                        batch: m.batch_id.clone(),
+                        file: m.file_name.clone(),
+                        overlap: month_list(shared),
+                        others: month_list(theirs.difference(months)),
+                    });
+                }
+            }
+        }
         for (m, _) in self.batches.values() {
             if !meta.sha256.is_empty()
                 && m.sha256 == meta.sha256
@@ -176,7 +238,7 @@ impl Snapshot {
                 ids.push(m.batch_id.clone());
             }
         }
-        ids
+        Ok(ids)
     }
 
     /// Live batches of the same vendor, table and period, which a new load replaces.
@@ -377,11 +439,11 @@ impl Lake {
     async fn commit_with(
         &self,
         tenant: &TenantId,
-        mut plan: impl FnMut(&Snapshot) -> (Option<(BatchMeta, Vec<DataFile>)>, Vec<String>),
+        mut plan: impl FnMut(&Snapshot) -> Result<(Option<(BatchMeta, Vec<DataFile>)>, Vec<String>)>,
     ) -> Result<Commit> {
         for _ in 0..64 {
             let snap = self.snapshot(tenant).await?;
-            let (add, remove) = plan(&snap);
+            let (add, remove) = plan(&snap)?;
             let commit = Commit {
                 version: snap.version + 1,
                 committed_at: chrono::Utc::now().to_rfc3339(),
@@ -434,14 +496,14 @@ impl Lake {
         let mut found = false;
         self.commit_with(tenant, |s| {
             found = s.batches.contains_key(batch_id);
-            (
+            Ok((
                 None,
                 if found {
                     vec![batch_id.to_owned()]
                 } else {
                     vec![]
                 },
-            )
+            ))
         })
         .await?;
         Ok(found)
@@ -682,6 +744,15 @@ impl Staged {
         self.replace = false;
     }
 
+    /// The months the batch has rows for so far.
+    pub fn months(&self) -> BTreeSet<(i32, i32)> {
+        self.writers
+            .keys()
+            .copied()
+            .chain(self.files.iter().filter_map(DataFile::month))
+            .collect()
+    }
+
     /// Records the hash of the file's bytes, which a lake-only load learns while writing.
     pub fn set_sha256(&mut self, sha256: &str) {
         self.meta.sha256 = sha256.to_owned();
@@ -769,14 +840,15 @@ impl Staged {
         self.close().await?;
         self.meta.rows = self.files.iter().map(|f| f.rows).sum();
         let (meta, files) = (self.meta.clone(), self.files.clone());
+        let months = self.months();
         let replace = self.replace;
         let result = self
             .lake
             .commit_with(&self.tenant, |snap| {
-                (
+                Ok((
                     Some((meta.clone(), files.clone())),
-                    snap.superseded(&meta, replace),
-                )
+                    snap.superseded(&meta, &months, replace)?,
+                ))
             })
             .await;
         if result.is_err() {

@@ -261,7 +261,19 @@ pub fn resolve_period(
                 (format!("column {l:?}"), first)
             }
         };
-        let token = text.as_deref().and_then(find_token);
+        let token = text.as_deref().and_then(|t| match source {
+            // A cell of its own may hold a bare month number (a Month column's `4`), which in
+            // a file or sheet name would be any number.
+            PeriodSource::Cell(_) | PeriodSource::Column(_) => find_token(t).or_else(|| {
+                t.trim()
+                    .trim_end_matches(".0")
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|m| (1..=12).contains(m))
+                    .map(Token::Month)
+            }),
+            _ => find_token(t),
+        });
         tried.push(format!(
             "{what} ({})",
             text.as_deref()

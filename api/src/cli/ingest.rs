@@ -92,8 +92,8 @@ pub struct IngestArgs {
     /// Use this vendor's spec instead of detecting it.
     #[arg(long)]
     vendor: Option<String>,
-    /// replace: the batch takes the place of the loaded batches of the same vendor and period;
-    /// append: it is added beside them.
+    /// replace: the batch takes the place of the loaded batches of the same vendor and period,
+    /// and of those whose months the file covers; append: it is added beside them.
     #[arg(long, default_value = "replace")]
     mode: LoadMode,
     /// The reporting period (`2025-06`, or `2025` for a year), for a file whose name, cells and

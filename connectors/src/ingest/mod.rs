@@ -63,7 +63,11 @@ impl IngestError {
     /// Whether trying again later can succeed (storage or database trouble), as opposed to a
     /// problem with the file or the request, which fails the same way every time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Lake(_) | Self::Db(_))
+        match self {
+            Self::Lake(LakeError::PartialOverlap { .. }) => false,
+            Self::Lake(_) | Self::Db(_) => true,
+            _ => false,
+        }
     }
 }
 

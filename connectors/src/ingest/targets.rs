@@ -84,11 +84,11 @@ impl<'a> Targets<'a> {
         )
         .await?;
         if let Some((_, d)) = self.db.as_mut() {
-            let replaced = self
-                .lake
-                .snapshot(&self.tenant)
-                .await?
-                .superseded(&self.meta, self.mode == LoadMode::Replace);
+            let replaced = self.lake.snapshot(&self.tenant).await?.superseded(
+                &self.meta,
+                &self.staged.months(),
+                self.mode == LoadMode::Replace,
+            )?;
             d.finish(&outcome.summary, &outcome.issues, &replaced)
                 .await?;
         }
