@@ -36,6 +36,8 @@ pub enum Error {
     NoPeriod { file: String, tried: String },
     #[error("{at}: hook failed: {message}")]
     Hook { at: Box<Location>, message: String },
+    #[error("{at}: {message}; nothing was loaded")]
+    FileTotal { at: Box<Location>, message: String },
     #[error("{file}: {rejected} of {total} rows rejected, more than the spec allows ({max:.0}%); nothing was loaded. {top}")]
     TooManyRejects {
         file: String,

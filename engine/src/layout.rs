@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::issues::Location;
 use crate::labels::{dedupe, join_header_rows, nearest, norm_label};
 use crate::raw::{Workbook, ROW};
-use crate::spec::{CompiledRowRule, CompiledSpec, SheetMatcher};
+use crate::spec::{CompiledRowRule, CompiledSpec, RuleColumns, SheetMatcher};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray, UInt32Array};
 use datafusion::arrow::compute::{filter_record_batch, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -160,6 +160,15 @@ pub struct Reshaper<'a> {
     /// Warnings found while reshaping (reconciliation mismatches).
     pub issues: Vec<crate::issues::Issue>,
     at: Location,
+    totals: Option<TotalsCheck>,
+}
+
+/// The file's own total row and the running sums of the columns it totals.
+struct TotalsCheck {
+    /// Source column index (0-based, without the row-number column) and its running sum.
+    sums: Vec<(usize, i128)>,
+    /// The last total row seen: its row number and its cells in the totalled columns.
+    row: Option<(u32, Vec<Option<String>>)>,
 }
 
 impl<'a> Reshaper<'a> {
@@ -177,7 +186,36 @@ impl<'a> Reshaper<'a> {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|w| missing(header, &w, Location::default()))?;
         let data_from = header.row + spec.spec.read.skip_after_header + 1;
+        let totals = match &spec.totals {
+            None => None,
+            Some(t) => {
+                let cols: Vec<usize> = (0..header.normalized.len())
+                    .filter(|&i| {
+                        t.columns
+                            .iter()
+                            .any(|m| m.matches_at(i, &header.normalized[i]))
+                    })
+                    .collect();
+                if cols.is_empty() {
+                    return Err(missing(
+                        header,
+                        &spec
+                            .spec
+                            .reshape
+                            .totals
+                            .as_ref()
+                            .map_or(String::new(), |t| t.columns.join(" | ")),
+                        Location::default(),
+                    ));
+                }
+                Some(TotalsCheck {
+                    sums: cols.into_iter().map(|c| (c, 0)).collect(),
+                    row: None,
+                })
+            }
+        };
         Ok(Self {
+            totals,
             spec,
             header,
             data_from,
@@ -198,13 +236,37 @@ impl<'a> Reshaper<'a> {
             .iter()
             .map(|r| *r >= self.data_from && !self.stopped)
             .collect();
+        let mut stop_at = None;
         if let Some(stop) = &self.spec.stop {
             let hits = rule_hits(stop, raw, &self.header.normalized)?;
-            if let Some(first) = (0..raw.num_rows()).find(|&i| keep[i] && hits[i]) {
-                self.stopped = true;
-                keep[first..].iter_mut().for_each(|k| *k = false);
-                self.skipped += raw.num_rows() - first;
+            stop_at = (0..raw.num_rows()).find(|&i| keep[i] && hits[i]);
+        }
+        // The total row may be the row the stop rule ends at; it is never data.
+        if let (Some(t), Some(check)) = (&self.spec.totals, self.totals.as_mut()) {
+            let hits = rule_hits(&t.row, raw, &self.header.normalized)?;
+            let last = stop_at.map_or(raw.num_rows(), |s| s + 1);
+            let total_rows: Vec<usize> = (0..last).filter(|&i| keep[i] && hits[i]).collect();
+            for i in total_rows {
+                let cells = check
+                    .sums
+                    .iter()
+                    .map(|(c, _)| {
+                        let a: &StringArray = raw.column(c + 1).as_string();
+                        a.is_valid(i).then(|| a.value(i).to_owned())
+                    })
+                    .collect();
+                check.row = Some((rows.value(i), cells));
+                if Some(i) != stop_at {
+                    keep[i] = false;
+                    self.read += 1;
+                    self.skipped += 1;
+                }
             }
+        }
+        if let Some(first) = stop_at {
+            self.stopped = true;
+            keep[first..].iter_mut().for_each(|k| *k = false);
+            self.skipped += raw.num_rows() - first;
         }
         let data_rows = keep.iter().filter(|k| **k).count();
         self.read += data_rows;
@@ -221,6 +283,7 @@ impl<'a> Reshaper<'a> {
         self.skipped += batch.num_rows() - kept;
         let batch = filter_record_batch(&batch, &BooleanArray::from(keep))?;
         self.reconcile(&batch);
+        self.add_to_totals(&batch);
         let named = rename(&batch, &self.header.labels)?;
         match &self.spec.unpivot {
             Some(u) => {
@@ -230,6 +293,79 @@ impl<'a> Reshaper<'a> {
             }
             None => Ok(named),
         }
+    }
+
+    fn add_to_totals(&mut self, batch: &RecordBatch) {
+        let decimal = self.spec.spec.read.decimal;
+        let Some(check) = self.totals.as_mut() else {
+            return;
+        };
+        for (c, sum) in &mut check.sums {
+            let a: &StringArray = batch.column(*c + 1).as_string();
+            *sum += a
+                .iter()
+                .flatten()
+                .filter_map(|v| crate::values::parse_decimal(v, 4, decimal).ok())
+                .sum::<i128>();
+        }
+    }
+
+    /// Compares the rows read with the file's own total row, once the file is read: a
+    /// mismatch fails the file (or warns, as the spec says), naming both numbers.
+    pub fn finish(&mut self) -> Result<()> {
+        let (Some(t), Some(check)) = (&self.spec.totals, self.totals.take()) else {
+            return Ok(());
+        };
+        let Some((row, cells)) = check.row else {
+            self.issues.push(crate::issues::Issue {
+                at: self.at.clone(),
+                value: None,
+                rule: "file_total".into(),
+                severity: crate::issues::Severity::Warn,
+                message: "expected the file's total row (reshape.totals.row); none was found, so the rows read could not be checked against it".into(),
+            });
+            return Ok(());
+        };
+        let decimal = self.spec.spec.read.decimal;
+        for ((c, sum), cell) in check.sums.iter().zip(cells) {
+            let Some(want) = cell
+                .as_deref()
+                .and_then(|v| crate::values::parse_decimal(v, 4, decimal).ok())
+            else {
+                continue;
+            };
+            if ((want - sum).abs() as f64) / 10_000.0 <= t.tolerance {
+                continue;
+            }
+            let fmt = |v: i128| {
+                let s = crate::values::format_scaled(v, 4);
+                s.trim_end_matches('0').trim_end_matches('.').to_owned()
+            };
+            let issue = crate::issues::Issue {
+                at: self
+                    .at
+                    .clone()
+                    .with_row(row)
+                    .with_column(self.header.labels[*c].clone()),
+                value: cell,
+                rule: "file_total".into(),
+                severity: t.severity,
+                message: format!(
+                    "expected the rows read to add up to the file's total {}; they add up to {} (a difference of {}): a subtotal read as data, or rows the spec skipped",
+                    fmt(want),
+                    fmt(*sum),
+                    fmt(sum - want)
+                ),
+            };
+            if t.severity == crate::issues::Severity::Error {
+                return Err(Error::FileTotal {
+                    at: Box::new(issue.at),
+                    message: issue.message,
+                });
+            }
+            self.issues.push(issue);
+        }
+        Ok(())
     }
 
     /// Warns where a total column differs from the sum of its parts.
@@ -319,14 +455,20 @@ fn missing(header: &Header, wanted: &str, at: Location) -> Error {
 fn rule_hits(rule: &CompiledRowRule, batch: &RecordBatch, labels: &[String]) -> Result<Vec<bool>> {
     let n = batch.num_rows();
     let mut hits = vec![true; n];
-    if let (Some(col), Some(re)) = (&rule.column, &rule.matches) {
-        let Some(i) = col.find(labels) else {
-            return Ok(vec![false; n]);
-        };
-        let arr: &StringArray = batch.column(i + 1).as_string();
-        hits.iter_mut()
-            .zip(arr.iter())
-            .for_each(|(h, v)| *h &= v.is_some_and(|v| re.is_match(v.trim())));
+    if let (Some(cols), Some(re)) = (&rule.column, &rule.matches) {
+        let width = labels.len().min(batch.num_columns() - 1);
+        let tried: Vec<&StringArray> = (0..width)
+            .filter(|&i| match cols {
+                RuleColumns::Any => true,
+                RuleColumns::Listed(ms) => ms.iter().any(|m| m.matches_at(i, &labels[i])),
+            })
+            .map(|i| batch.column(i + 1).as_string())
+            .collect();
+        for (r, h) in hits.iter_mut().enumerate() {
+            *h &= tried
+                .iter()
+                .any(|a| a.is_valid(r) && re.is_match(a.value(r).trim()));
+        }
     }
     for m in &rule.blank {
         let cols: Vec<usize> = labels

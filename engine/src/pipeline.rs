@@ -163,6 +163,7 @@ pub fn run_for_period(
             Ok(())
         },
     )?;
+    reshaper.finish()?;
     let max = spec.spec.max_reject_ratio.unwrap_or(0.5);
     let total = accepted + rejected;
     if total > 0 && rejected as f64 / total as f64 > max {

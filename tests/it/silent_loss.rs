@@ -36,6 +36,16 @@ fn aromateque(dir: &Path, months: &[&str], products: &[(&str, &[&str])]) -> Path
             .unwrap();
         }
     }
+    // The file's own total row, as real files have: each month column's numbers added up.
+    let last = products.len() as u32 + 1;
+    sheet.write_string(last, 0, "Total").unwrap();
+    for c in 0..months.len() {
+        let sum: f64 = products
+            .iter()
+            .filter_map(|(_, qty)| qty.get(c)?.parse::<f64>().ok())
+            .sum();
+        sheet.write_number(last, c as u16 + 2, sum).unwrap();
+    }
     let path = dir.join(MARCH);
     book.save(&path).unwrap();
     path

@@ -17,12 +17,30 @@ pub enum SheetMatcher {
     Index(usize),
 }
 
+/// The columns a row rule's regex is tried on.
+#[derive(Debug, Clone)]
+pub enum RuleColumns {
+    /// `'*'`: every column of the row.
+    Any,
+    /// Any of these (each label or pattern may match several columns).
+    Listed(Vec<LabelMatcher>),
+}
+
 /// A row rule with its regex and label matchers compiled.
 #[derive(Debug, Clone)]
 pub struct CompiledRowRule {
-    pub column: Option<LabelMatcher>,
+    pub column: Option<RuleColumns>,
     pub matches: Option<Regex>,
     pub blank: Vec<LabelMatcher>,
+}
+
+/// A file's total row rule and the columns it totals, compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledTotals {
+    pub row: CompiledRowRule,
+    pub columns: Vec<LabelMatcher>,
+    pub tolerance: f64,
+    pub severity: crate::issues::Severity,
 }
 
 /// An unpivot with its pattern compiled and measure names normalized.
@@ -69,6 +87,7 @@ pub struct CompiledSpec {
     pub stop: Option<CompiledRowRule>,
     pub unpivot: Option<CompiledUnpivot>,
     pub reconcile: Vec<(LabelMatcher, Vec<LabelMatcher>, f64)>,
+    pub totals: Option<CompiledTotals>,
     pub fields: Vec<CompiledField>,
     pub row_hook: Option<RowHook>,
     pub batch_hook: Option<BatchHook>,
@@ -100,12 +119,20 @@ fn row_rule(path: &str, r: &RowRule) -> CompileResult<CompiledRowRule> {
             "a row rule needs `column` + `matches`, or `blank`".into(),
         ));
     }
+    let column = match r.column.as_ref().map(|c| c.all()) {
+        None => None,
+        Some(list) if list == ["*"] => Some(RuleColumns::Any),
+        Some(list) if list.is_empty() => {
+            return Err((format!("{path}.column"), "name at least one column".into()))
+        }
+        Some(list) => Some(RuleColumns::Listed(
+            list.iter()
+                .map(|c| label(&format!("{path}.column"), c))
+                .collect::<CompileResult<_>>()?,
+        )),
+    };
     Ok(CompiledRowRule {
-        column: r
-            .column
-            .as_deref()
-            .map(|c| label(&format!("{path}.column"), c))
-            .transpose()?,
+        column,
         matches: r
             .matches
             .as_deref()
@@ -234,6 +261,24 @@ impl CompiledSpec {
                     ))
                 })
                 .collect::<CompileResult<_>>()?,
+            totals: r
+                .totals
+                .as_ref()
+                .map(|t| {
+                    if t.columns.is_empty() {
+                        return Err((
+                            "reshape.totals.columns".to_owned(),
+                            "name the columns the total row totals".to_owned(),
+                        ));
+                    }
+                    Ok(CompiledTotals {
+                        row: row_rule("reshape.totals.row", &t.row)?,
+                        columns: labels("reshape.totals.columns", &t.columns)?,
+                        tolerance: t.tolerance.unwrap_or(0.01),
+                        severity: t.severity,
+                    })
+                })
+                .transpose()?,
             fields,
             row_hook,
             batch_hook,

@@ -6,7 +6,10 @@ mod compile;
 mod locate;
 mod types;
 
-pub use compile::{CompiledField, CompiledRowRule, CompiledSpec, CompiledUnpivot, SheetMatcher};
+pub use compile::{
+    CompiledField, CompiledRowRule, CompiledSpec, CompiledTotals, CompiledUnpivot, RuleColumns,
+    SheetMatcher,
+};
 pub use locate::locate;
 pub use types::*;
 

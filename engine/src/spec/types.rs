@@ -213,6 +213,26 @@ pub struct Reshape {
     /// unpivot (e.g. `All Sales Channels` = Flagship + Internet). Mismatches are warnings.
     #[serde(default)]
     pub reconcile: Vec<Reconcile>,
+    /// The file's own grand total row: never data, and the rows read must add up to it.
+    #[serde(default)]
+    pub totals: Option<FileTotals>,
+}
+
+/// A file's grand total (or control) row, checked against the sum of the rows read.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileTotals {
+    /// Which row holds the totals; the last row matching wins. It is skipped as data.
+    pub row: RowRule,
+    /// Columns (labels or `re:` patterns; every match counts) whose data rows must add up to
+    /// the total row's value in the same column.
+    pub columns: Vec<String>,
+    /// Largest difference accepted, in the file's units. Default 0.01.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+    /// `error` (the default) fails the file on a mismatch; `warn` loads it with a warning.
+    #[serde(default)]
+    pub severity: Severity,
 }
 
 /// A row-level sum check between source columns.
@@ -228,14 +248,15 @@ pub struct Reconcile {
     pub tolerance: Option<f64>,
 }
 
-/// Matches rows: a regex over one column's text, or all of some columns blank. When both are
-/// given, both must hold.
+/// Matches rows: a regex over the text of one column or of any of several, or all of some
+/// columns blank. When both are given, both must hold.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RowRule {
-    /// Column whose text `matches` is tested on.
+    /// Column whose text `matches` is tested on: a label, a list (any of them may match), or
+    /// `'*'` for any column of the row.
     #[serde(default)]
-    pub column: Option<String>,
+    pub column: Option<Labels>,
     /// Regex over the trimmed cell text.
     #[serde(default)]
     pub matches: Option<String>,
