@@ -115,7 +115,10 @@ pub fn run_for_period(
     let header = locate_header(spec, &head, &at)?;
     let period = match given {
         Some(p) => p,
-        None => resolve_period(spec, &file, &sheets[sheet], &head, &header)?,
+        None => {
+            let props = wb.properties();
+            resolve_period(spec, &file, &sheets[sheet], &head, &header, &props)?
+        }
     };
     let ctx = FileContext {
         file: file.clone(),
@@ -230,6 +233,7 @@ pub fn resolve_period(
     sheet: &str,
     head: &[Vec<Option<String>>],
     header: &Header,
+    props: &crate::raw::DocProperties,
 ) -> Result<Period> {
     let rule = &spec.spec.period;
     let mut year = None;
@@ -260,6 +264,20 @@ pub fn resolve_period(
                         .find_map(|r| r.get(i).cloned().flatten())
                 });
                 (format!("column {l:?}"), first)
+            }
+            PeriodSource::Document(p) => {
+                use crate::spec::DocumentProperty as D;
+                let (what, value) = match p {
+                    D::Created => ("created", &props.created),
+                    D::Modified => ("modified", &props.modified),
+                    D::Title => ("title", &props.title),
+                    D::Subject => ("subject", &props.subject),
+                };
+                // `2025-05-02T09:14:00Z`: the date part is the token.
+                let text = value
+                    .as_deref()
+                    .map(|v| v.split('T').next().unwrap_or(v).to_owned());
+                (format!("the document's {what} property"), text)
             }
         };
         let token = text.as_deref().and_then(|t| match source {

@@ -68,6 +68,16 @@ pub fn too_wide(file: &str, sheet: Option<&str>, row: usize, columns: usize) -> 
 /// Raw batches of one sheet, in row order.
 pub type RawStream = Box<dyn Iterator<Item = Result<RecordBatch, ReadError>> + Send>;
 
+/// A spreadsheet's document properties that can say which period it reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocProperties {
+    /// When the document was created and last saved (ISO 8601, `2025-05-02T09:14:00Z`).
+    pub created: Option<String>,
+    pub modified: Option<String>,
+    pub title: Option<String>,
+    pub subject: Option<String>,
+}
+
 /// An opened file: its sheets, their first rows, and a stream over each.
 pub trait Workbook: Send {
     /// The file's name as given by the user, used in every message.
@@ -84,6 +94,11 @@ pub trait Workbook: Send {
     }
     /// All rows of a sheet, from row 1.
     fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError>;
+    /// The document's properties (XLSX `docProps/core.xml`); none for other formats. Read
+    /// before streaming.
+    fn properties(&mut self) -> DocProperties {
+        DocProperties::default()
+    }
     /// Total rows if known without reading (for progress bars).
     fn row_count_hint(&self, _sheet: usize) -> Option<usize> {
         None

@@ -6,6 +6,7 @@ mod detection;
 mod golden;
 mod lake;
 mod multi_month;
+mod period_sources;
 mod product_identity;
 mod robustness;
 mod silent_loss;

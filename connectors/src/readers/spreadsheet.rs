@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::io::Cursor;
 use std::sync::Arc;
 use taskifai_engine::raw::{
-    max_columns, RawBatchBuilder, RawStream, ReadError, Workbook, BATCH_ROWS,
+    max_columns, DocProperties, RawBatchBuilder, RawStream, ReadError, Workbook, BATCH_ROWS,
 };
 
 /// A sheet as calamine read it; cells become text batch by batch, borrowing where they can.
@@ -363,6 +363,23 @@ impl Workbook for SpreadsheetWorkbook {
                     .collect()
             })
             .collect())
+    }
+
+    fn properties(&mut self) -> DocProperties {
+        let name = self.name.clone();
+        let Ok(Book::Xlsx(x)) = self.book() else {
+            return DocProperties::default();
+        };
+        // Properties only help find a period: a damaged docProps part means there are none.
+        match guard(&name, || x.workbook_properties()) {
+            Ok(Ok(p)) => DocProperties {
+                created: p.created,
+                modified: p.modified,
+                title: p.title,
+                subject: p.subject,
+            },
+            _ => DocProperties::default(),
+        }
     }
 
     fn stream(&mut self, sheet: usize) -> Result<RawStream, ReadError> {

@@ -318,6 +318,19 @@ pub enum PeriodSource {
     /// The first value of a data column, for files that repeat their period on every row
     /// (`Week Ending`).
     Column(String),
+    /// A document property of an XLSX file: when it was `created` or `modified` (with
+    /// `offset: -1` for a report saved the month after), or its `title` or `subject`.
+    Document(DocumentProperty),
+}
+
+/// The XLSX document properties a period can be read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentProperty {
+    Created,
+    Modified,
+    Title,
+    Subject,
 }
 
 /// Declares `Field` and `Field::ALL` from one list, so the two cannot drift apart.
