@@ -3,6 +3,7 @@
 mod bad_input;
 mod cloud;
 mod detection;
+mod edge_cases;
 mod golden;
 mod lake;
 mod multi_month;

@@ -4,6 +4,7 @@ mod bench;
 mod chat;
 pub mod config_file;
 mod db;
+mod edge_cases;
 mod ingest;
 mod query;
 mod samples;
@@ -406,7 +407,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => serve::invite(&cli, tenant, email, role).await,
         Command::GenSamples { out } => {
-            for p in samples::generate(out)? {
+            let edge = out.parent().unwrap_or(out).join("edge-cases");
+            for p in samples::generate(out)?
+                .into_iter()
+                .chain(edge_cases::generate(&edge)?)
+            {
                 println!("wrote {}", p.display());
             }
             Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// A cell of a sample sheet.
 #[derive(Clone)]
-enum C {
+pub(super) enum C {
     S(&'static str),
     T(String),
     N(f64),
@@ -17,15 +17,15 @@ enum C {
 
 use C::{D, E, N, S};
 
-struct Sheet {
-    name: &'static str,
+pub(super) struct Sheet {
+    pub name: &'static str,
     /// Rows from row 1.
-    rows: Vec<Vec<C>>,
+    pub rows: Vec<Vec<C>>,
     /// (row, first col, last col, text), 1-based rows, 0-based columns; merged header cells.
-    merges: Vec<(u32, u16, u16, &'static str)>,
+    pub merges: Vec<(u32, u16, u16, &'static str)>,
 }
 
-fn write(path: &Path, sheets: &[Sheet]) -> Result<(), XlsxError> {
+pub(super) fn write(path: &Path, sheets: &[Sheet]) -> Result<(), XlsxError> {
     let mut wb = Workbook::new();
     // A fixed creation time keeps rebuilt samples byte-identical, so their hashes stay stable.
     wb.set_properties(
@@ -629,7 +629,7 @@ fn skins_sa() -> Vec<Sheet> {
     }]
 }
 
-fn skins_nl() -> Vec<Sheet> {
+pub(super) fn skins_nl() -> Vec<Sheet> {
     let info = vec![
         vec![S("Brand"), S("BrandName"), S("Month"), S("Information")],
         vec![
@@ -713,7 +713,7 @@ fn skins_nl() -> Vec<Sheet> {
     ]
 }
 
-fn selfridges() -> Vec<Sheet> {
+pub(super) fn selfridges() -> Vec<Sheet> {
     let rows = vec![
         vec![S("Selfridges & Co - Supplier Sales Report")],
         vec![S("Week ending 27/04/2025")],

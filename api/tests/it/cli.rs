@@ -481,3 +481,31 @@ async fn the_cli_chat_asks_a_configured_model() {
     // One call for the SQL, one for the wording.
     assert_eq!(model.requests().len(), 2);
 }
+
+/// `gen-samples` rebuilds exactly the committed samples and edge cases, so the files in the
+/// repository are the ones the generator describes.
+#[test]
+fn gen_samples_rebuilds_the_committed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("vendors");
+    let (code, stdout, stderr) = run(taskifai(dir.path())
+        .arg("gen-samples")
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(code, 0, "{stderr}");
+    let written: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("wrote "))
+        .collect();
+    assert!(written.len() >= 14, "{stdout}");
+    for path in written {
+        let rel = Path::new(path).strip_prefix(dir.path()).unwrap();
+        let committed = repo(&format!("sample-data/{}", rel.display()));
+        assert_eq!(
+            std::fs::read(path).unwrap(),
+            std::fs::read(&committed).unwrap_or_else(|e| panic!("{}: {e}", committed.display())),
+            "{} differs from what gen-samples writes",
+            committed.display()
+        );
+    }
+}
