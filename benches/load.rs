@@ -145,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
         period_start: String::new(),
         period_end: String::new(),
         rows: 0,
+        reference_version: String::new(),
     };
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
     for run in 0..runs {

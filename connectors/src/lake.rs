@@ -112,6 +112,10 @@ pub struct BatchMeta {
     pub period_start: String,
     pub period_end: String,
     pub rows: u64,
+    /// [`Reference::version`](taskifai_engine::reference::Reference::version) of the reference
+    /// data the batch was normalized with (absent in older logs).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reference_version: String,
 }
 
 /// One Parquet file of a batch.

@@ -47,6 +47,8 @@ pub struct Reference {
     fx: HashMap<String, HashMap<(i32, u32), i128>>,
     /// The tenant's default for rows these tables cannot complete; a spec's own choice wins.
     pub unmatched: Unmatched,
+    /// [`Reference::version`], computed once.
+    version: std::sync::OnceLock<String>,
 }
 
 /// Lower-cases, drops punctuation and collapses spaces: `BIBBI. Swimming  Pool` -> `bibbi swimming pool`.
@@ -67,6 +69,7 @@ impl Reference {
         header: &[String],
         rows: &[Vec<Option<String>>],
     ) -> Result<(), String> {
+        self.version = std::sync::OnceLock::new();
         let idx = |name: &str| {
             header
                 .iter()
@@ -175,6 +178,74 @@ impl Reference {
             }
         }
         Ok(())
+    }
+
+    /// A digest of every table's content, whatever order rows were read in: a load records
+    /// it, so a file loaded again after its reference data changed is processed again rather
+    /// than skipped as a duplicate.
+    pub fn version(&self) -> &str {
+        self.version.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            let mut line = |parts: &[&str]| {
+                for p in parts {
+                    h.update(p.as_bytes());
+                    h.update([0x1f]);
+                }
+                h.update([0x1e]);
+            };
+            let mut products: Vec<&Product> = self.products.iter().collect();
+            products.sort_by(|a, b| a.ean.cmp(&b.ean));
+            for p in products {
+                line(&[
+                    "p",
+                    &p.ean,
+                    &p.functional_name,
+                    p.name.as_deref().unwrap_or(""),
+                ]);
+            }
+            for (kind, map) in [("exact", &self.exact), ("normalized", &self.normalized)] {
+                let mut rows: Vec<_> = map.iter().collect();
+                rows.sort();
+                for ((vendor, key), ean) in rows {
+                    line(&[kind, vendor, key, ean]);
+                }
+            }
+            // Patterns are tried in order, so their order is part of the data.
+            for (vendor, re, ean) in &self.patterns {
+                line(&["pattern", vendor, re.as_str(), ean]);
+            }
+            let mut prices: Vec<_> = self.prices.iter().collect();
+            prices.sort();
+            for ((list, ean), (price, currency)) in prices {
+                line(&["price", list, ean, &price.to_string(), currency]);
+            }
+            let mut fx: Vec<_> = self
+                .fx
+                .iter()
+                .flat_map(|(c, m)| m.iter().map(move |(k, r)| (c, *k, *r)))
+                .collect();
+            fx.sort();
+            for (currency, (y, m), rate) in fx {
+                line(&[
+                    "fx",
+                    currency,
+                    &y.to_string(),
+                    &m.to_string(),
+                    &rate.to_string(),
+                ]);
+            }
+            for rule in Unmatched::RULES {
+                let action = match self.unmatched.get(rule) {
+                    Some(OnMiss::Keep) => "keep",
+                    Some(OnMiss::Reject) => "reject",
+                    None => "",
+                };
+                line(&["unmatched", rule, action]);
+            }
+            let digest = h.finalize();
+            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        })
     }
 
     pub fn product_by_ean(&self, ean: &str) -> Option<&Product> {

@@ -230,6 +230,7 @@ async fn a_load_that_never_commits_stays_invisible_and_is_vacuumed() {
         period_start: "2025-04-01".into(),
         period_end: "2025-04-30".into(),
         rows: 0,
+        reference_version: String::new(),
     };
     let mut staged = lake.begin(
         &TenantId::demo(),
@@ -603,6 +604,7 @@ async fn a_per_file_column_that_varies_within_a_file_is_refused() {
         period_start: "2025-04-01".into(),
         period_end: "2025-04-30".into(),
         rows: 0,
+        reference_version: String::new(),
     };
     let mut staged = lake.begin(
         &TenantId::demo(),

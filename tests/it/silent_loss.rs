@@ -263,3 +263,67 @@ async fn a_dry_run_of_a_loaded_file_still_reports_its_rows() {
     .unwrap();
     assert!(report.outcome.is_some_and(|o| o.summary.rows_accepted > 0));
 }
+
+/// #19.4: the same file loaded again after the tenant's reference data changed is processed
+/// again (a product added, a rate fixed) and takes its old batch's place; with the reference
+/// data unchanged it is still the same load.
+#[tokio::test]
+async fn the_same_bytes_are_reprocessed_after_the_reference_data_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let name = "BIBBIPARFU_ReportPeriod02-2025.xlsx";
+    let path = repo_path(&format!("sample-data/vendors/skins_nl/{name}"));
+    let load = |reference: taskifai_engine::reference::Reference| {
+        let req = IngestRequest::new(&path, &TenantId::demo());
+        let (lake, specs) = (&lake, specs());
+        async move {
+            ingest(
+                lake,
+                None,
+                &specs,
+                Arc::new(reference),
+                req,
+                Arc::new(|_| {}),
+            )
+            .await
+        }
+    };
+    let first = load(reference()).await.unwrap();
+    let same = load(reference()).await.unwrap();
+    assert!(
+        matches!(
+            same.status,
+            taskifai_connectors::ingest::Status::Duplicate { .. }
+        ),
+        "{:?}",
+        same.status
+    );
+
+    let mut changed = reference();
+    let header = ["rule".to_string(), "action".to_string()];
+    changed
+        .add_table(
+            "unmatched",
+            &header,
+            &[vec![Some("missing_price".into()), Some("keep".into())]],
+        )
+        .unwrap();
+    assert_ne!(changed.version(), reference().version());
+    let redone = load(changed).await.unwrap();
+    assert!(
+        matches!(
+            redone.status,
+            taskifai_connectors::ingest::Status::Loaded { .. }
+        ),
+        "{:?}",
+        redone.status
+    );
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+    let live: Vec<&String> = snap.batches.keys().collect();
+    assert_eq!(
+        live,
+        vec![&redone.batch_id],
+        "it replaced {}",
+        first.batch_id
+    );
+}

@@ -361,6 +361,7 @@ async fn rows_the_database_refuses_mid_copy_fail_the_load_and_leave_nothing() {
         period_start: String::new(),
         period_end: String::new(),
         rows: 0,
+        reference_version: String::new(),
     };
     let mut load = DbLoad::begin(&pool, &meta, 0, Default::default())
         .await

@@ -167,28 +167,34 @@ pub async fn ingest(
         .batch_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let reference_version = reference.version().to_owned();
     let (mut run, spec, candidates) =
         Run::start(specs, reference, &req, &batch_id, progress).await?;
-    // The database's batch row needs the hash up front; a lake-only load starts writing at once
-    // and checks when it is ready (a 100 MB file takes about 0.1 s to hash, a tenth of its load).
-    if db.is_some() {
-        if let Some(existing) = duplicate_of(lake, &req.tenant, &mut hash, &req.name).await? {
-            if plainly_same(&existing, &spec, &req) {
-                run.cancel().await;
-                return Ok(Report::duplicate(&existing, &hash));
-            }
-        }
-    }
     let meta = BatchMeta {
         batch_id: batch_id.clone(),
         table: schema::table_name(spec.spec.target).to_owned(),
         vendor: spec.spec.vendor.clone(),
         spec_version: spec.spec.version,
         file_name: req.name.clone(),
-        sha256: hash.known().unwrap_or_default().to_owned(),
+        sha256: String::new(),
         period_start: String::new(),
         period_end: String::new(),
         rows: 0,
+        reference_version,
+    };
+    // The database's batch row needs the hash up front; a lake-only load starts writing at once
+    // and checks when it is ready (a 100 MB file takes about 0.1 s to hash, a tenth of its load).
+    if db.is_some() {
+        if let Some(existing) = duplicate_of(lake, &req.tenant, &mut hash, &req.name).await? {
+            if plainly_same(&existing, &meta, &req) {
+                run.cancel().await;
+                return Ok(Report::duplicate(&existing, &hash));
+            }
+        }
+    }
+    let meta = BatchMeta {
+        sha256: hash.known().unwrap_or_default().to_owned(),
+        ..meta
     };
     let begun = Targets::begin(
         lake,
@@ -207,16 +213,7 @@ pub async fn ingest(
         }
     };
     let checked = req.dry_run || db.is_some();
-    let staged = stage(
-        &mut targets,
-        &mut run,
-        &mut hash,
-        lake,
-        &req,
-        &spec,
-        checked,
-    )
-    .await;
+    let staged = stage(&mut targets, &mut run, &mut hash, lake, &req, checked).await;
     let report = |status, sha256: String, outcome, error_report| Report {
         batch_id: batch_id.clone(),
         sha256,
@@ -278,7 +275,6 @@ async fn stage(
     hash: &mut Hashing,
     lake: &Lake,
     req: &IngestRequest,
-    spec: &CompiledSpec,
     mut checked: bool,
 ) -> Result<Staging, IngestError> {
     let mut first = true;
@@ -290,7 +286,7 @@ async fn stage(
         if !checked && hash.ready() {
             checked = true;
             if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
-                if plainly_same(&found, spec, req) {
+                if plainly_same(&found, targets.meta(), req) {
                     return Ok(Staging::Duplicate(found));
                 }
             }
@@ -299,7 +295,7 @@ async fn stage(
     if !checked {
         // The whole file was read before its hash was ready.
         if let Some(found) = duplicate_of(lake, &req.tenant, hash, &req.name).await? {
-            if plainly_same(&found, spec, req) {
+            if plainly_same(&found, targets.meta(), req) {
                 return Ok(Staging::Duplicate(found));
             }
         }
@@ -313,7 +309,7 @@ async fn stage(
         false => duplicate_of(lake, &req.tenant, hash, &req.name).await?,
     };
     if let Some(found) = found {
-        if found.vendor == spec.spec.vendor && found.spec_version == spec.spec.version {
+        if same_load(&found, targets.meta()) {
             let period = &outcome.summary.period;
             if found.period_start == period.start.to_string()
                 && found.period_end == period.end.to_string()
@@ -460,11 +456,17 @@ impl Run {
 /// A live batch of the same bytes that this load would repeat exactly: same vendor and spec
 /// version, same file name, no period given. Such a load is a no-op without reading the file
 /// to its end; any other repeat of the bytes is decided once the period is known.
-fn plainly_same(found: &BatchMeta, spec: &CompiledSpec, req: &IngestRequest) -> bool {
-    found.vendor == spec.spec.vendor
-        && found.spec_version == spec.spec.version
-        && found.file_name == req.name
-        && req.period.is_none()
+/// Whether a live batch of the same bytes was made by the same vendor spec version from the
+/// same reference data (batches from before reference versions were recorded count as same).
+fn same_load(found: &BatchMeta, this: &BatchMeta) -> bool {
+    found.vendor == this.vendor
+        && found.spec_version == this.spec_version
+        && (found.reference_version.is_empty() || found.reference_version == this.reference_version)
+}
+
+/// The same load under the same name, before any row is read.
+fn plainly_same(found: &BatchMeta, this: &BatchMeta, req: &IngestRequest) -> bool {
+    same_load(found, this) && found.file_name == req.name && req.period.is_none()
 }
 
 async fn duplicate_of(

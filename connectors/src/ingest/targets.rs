@@ -25,6 +25,11 @@ pub(super) struct Targets<'a> {
 }
 
 impl<'a> Targets<'a> {
+    /// What the batch is.
+    pub(super) fn meta(&self) -> &BatchMeta {
+        &self.meta
+    }
+
     /// Opens the lake load and, with `db`, the database transaction that records the batch.
     pub(super) async fn begin(
         lake: &'a Lake,
