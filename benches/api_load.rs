@@ -109,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     let db = TestDb::new().await;
     let lake_dir = tempfile::tempdir()?;
-    taskifai_connectors::postgres::tenants::seed_reference(
+    taskifai_connectors::postgres::catalog::seed_reference(
         &db.registry.pool,
         &repo_path("sample-data/reference"),
     )

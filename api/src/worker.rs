@@ -214,7 +214,7 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         .map_err(|e| transient(chain(&e)))?;
     let local = download(state, &storage_path, &file_name).await?;
     let reference = Arc::new(
-        taskifai_connectors::postgres::tenants::load_reference(&pool)
+        taskifai_connectors::postgres::catalog::load_reference(&pool)
             .await
             .map_err(|e| transient(e.to_string()))?,
     );

@@ -3,6 +3,7 @@
 //! through [`lake_table`] and [`query_session`]), the tenant's reference tables
 //! ([`reference`]) and PostgreSQL ([`postgres`]: tenants, pools, COPY, upload batches).
 
+pub mod catalog;
 pub mod error_report;
 pub mod ingest;
 pub mod lake;

@@ -279,7 +279,7 @@ async fn provisioning_refuses_bad_and_duplicate_ids_and_migrations_rerun() {
 
 #[tokio::test]
 async fn each_tenant_maps_products_with_its_own_reference_data() {
-    use taskifai_connectors::postgres::tenants::{load_reference, seed_reference};
+    use taskifai_connectors::postgres::catalog::{load_reference, seed_reference};
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();

@@ -4,7 +4,7 @@ use super::{Cli, TenantCommand};
 use anyhow::Context;
 use std::process::ExitCode;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
-use taskifai_connectors::postgres::tenants::{seed_reference, Registry};
+use taskifai_connectors::postgres::{catalog::seed_reference, tenants::Registry};
 use taskifai_connectors::TenantId;
 
 /// Prefix of tenant database names.

@@ -134,7 +134,7 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let db = super::db::tenant_pool(cli, tenant).await?;
     // With a database, reference data is the tenant's own; without, the reference folder.
     let reference = Arc::new(match &db {
-        Some(pool) => taskifai_connectors::postgres::tenants::load_reference(pool)
+        Some(pool) => taskifai_connectors::postgres::catalog::load_reference(pool)
             .await
             .context("loading the tenant's reference data")?,
         None => taskifai_connectors::reference::load_dir(&cli.reference)
@@ -322,7 +322,7 @@ pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
     }
     if cli.database_url.is_some() {
         let registry = super::db::registry(cli).await?;
-        taskifai_connectors::postgres::tenants::seed_reference(&registry.pool, &cli.reference)
+        taskifai_connectors::postgres::catalog::seed_reference(&registry.pool, &cli.reference)
             .await
             .context("seeding the demo reference data")?;
         println!("database: demo tenant in the registry database, reference data seeded");

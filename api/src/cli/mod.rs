@@ -1,6 +1,7 @@
 //! Command-line interface: argument types and dispatch.
 
 mod bench;
+mod catalog;
 mod chat;
 pub mod config_file;
 mod db;
@@ -126,6 +127,11 @@ pub enum Command {
     },
     /// Apply database migrations to the registry and every tenant.
     Migrate,
+    /// Import or export a tenant's products, vendor product mappings, price lists and FX rates.
+    Catalog {
+        #[command(subcommand)]
+        command: catalog::CatalogCommand,
+    },
     /// Manage tenants and their databases.
     Tenant {
         #[command(subcommand)]
@@ -388,6 +394,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant { command } => db::tenant(&cli, command).await,
+        Command::Catalog { command } => catalog::run(&cli, command).await,
         Command::Serve {
             host,
             port,

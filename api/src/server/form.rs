@@ -26,3 +26,19 @@ pub async fn bytes(field: Field<'_>, limit: u64) -> ApiResult<axum::body::Bytes>
     }
     Ok(bytes)
 }
+
+/// A file part written to a temporary file named after it (a checked file name), for readers
+/// that open files by path. The file is deleted when dropped.
+pub async fn temp_file(
+    field: Field<'_>,
+    limit: u64,
+) -> ApiResult<(String, tempfile::NamedTempFile)> {
+    let name = super::uploads::check_file_name(field.file_name().unwrap_or_default())?;
+    let bytes = bytes(field, limit).await?;
+    let tmp = tempfile::Builder::new()
+        .suffix(&format!("-{name}"))
+        .tempfile()
+        .map_err(ApiError::internal)?;
+    std::fs::write(tmp.path(), &bytes).map_err(ApiError::internal)?;
+    Ok((name, tmp))
+}

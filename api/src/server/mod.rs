@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod analytics;
 pub mod auth;
+pub mod catalog;
 pub mod chat;
 pub mod credentials;
 pub mod error;
@@ -85,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/specs/{vendor}/versions/{version}/activate",
             post(specs::activate),
+        )
+        .route(
+            "/catalog/{kind}",
+            get(catalog::export).post(catalog::import),
         )
         .route(
             "/settings/unmatched",

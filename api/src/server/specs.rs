@@ -7,7 +7,6 @@ use super::error::{ApiError, ApiResult};
 use super::form;
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
-use super::uploads::check_file_name;
 use crate::state::AppState;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -125,7 +124,7 @@ pub async fn create(
         });
     }
     let version = spec.spec.version as i32;
-    let reference = taskifai_connectors::postgres::tenants::load_reference(&tenant.pool).await?;
+    let reference = taskifai_connectors::postgres::catalog::load_reference(&tenant.pool).await?;
     let failures = tokio::task::spawn_blocking(move || {
         taskifai_engine::examples::run_examples(&spec, &reference)
             .into_iter()
@@ -218,14 +217,7 @@ pub async fn dry_run(
                 }
             }
             "file" => {
-                let name = check_file_name(field.file_name().unwrap_or_default())?;
-                let bytes = form::bytes(field, state.config.max_upload_bytes).await?;
-                let tmp = tempfile::Builder::new()
-                    .suffix(&format!("-{name}"))
-                    .tempfile()
-                    .map_err(ApiError::internal)?;
-                std::fs::write(tmp.path(), &bytes).map_err(ApiError::internal)?;
-                file = Some((name, tmp));
+                file = Some(form::temp_file(field, state.config.max_upload_bytes).await?);
             }
             other => {
                 return Err(ApiError::bad(
@@ -239,7 +231,7 @@ pub async fn dry_run(
         file.ok_or_else(|| ApiError::bad("no_file", "send the file as a `file` part"))?;
     let specs = state.specs_for(tenant.id(), &tenant.pool).await?;
     let reference =
-        Arc::new(taskifai_connectors::postgres::tenants::load_reference(&tenant.pool).await?);
+        Arc::new(taskifai_connectors::postgres::catalog::load_reference(&tenant.pool).await?);
     let req = IngestRequest {
         name,
         vendor,

@@ -6,6 +6,7 @@
 //! each migrator ignores the other's versions, so both can live in one database.
 
 pub mod batches;
+pub mod catalog;
 pub mod copy;
 pub mod load;
 pub mod pools;

@@ -9,8 +9,8 @@ use taskifai_api::config::{RateLimits, Secret, ServerConfig};
 use taskifai_api::server::auth::Role;
 use taskifai_api::AppState;
 use taskifai_connectors::lake::Lake;
+use taskifai_connectors::postgres::catalog::seed_reference;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
-use taskifai_connectors::postgres::tenants::seed_reference;
 use taskifai_tests::pg::TestDb;
 use taskifai_tests::repo_path;
 use tokio::sync::watch;
@@ -282,6 +282,25 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Dry-runs a sample file (`vendor/file name`) for the demo tenant; the answer's JSON.
+    pub async fn dry_run(&self, token: &str, rel: &str) -> Value {
+        let name = rel.rsplit('/').next().unwrap_or(rel).to_owned();
+        let bytes = std::fs::read(sample(rel)).unwrap();
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name),
+        );
+        let res = self
+            .req(Method::POST, "demo", "/api/specs/dry-run")
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        res.json().await.unwrap()
     }
 
     pub async fn json(&self, tenant: &str, token: &str, path: &str) -> Value {

@@ -190,25 +190,6 @@ async fn a_dry_run_reports_what_a_load_would_do_and_stores_nothing() {
     s.stop().await;
 }
 
-/// Dry-runs Galilu's sample (one product the demo reference data does not know).
-async fn galilu_dry_run(s: &TestServer, token: &str) -> Value {
-    let name = "BIbbi_sellout_Galilu_2025.xlsx";
-    let bytes = std::fs::read(sample(&format!("galilu/{name}"))).unwrap();
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name(name),
-    );
-    let res = s
-        .req(Method::POST, "demo", "/api/specs/dry-run")
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tenant_chooses_to_keep_rows_of_unknown_products() {
     let s = TestServer::start(Options {
@@ -220,7 +201,9 @@ async fn the_tenant_chooses_to_keep_rows_of_unknown_products() {
     let member = s
         .user("demo", &admin, "member@bibbi.example", "member")
         .await;
-    let before = galilu_dry_run(&s, &admin).await;
+    let before = s
+        .dry_run(&admin, "galilu/BIbbi_sellout_Galilu_2025.xlsx")
+        .await;
     assert_eq!(before["rows_rejected"], 1, "{before}");
     assert_eq!(
         s.json("demo", &member, "/api/settings/unmatched").await,
@@ -243,7 +226,9 @@ async fn the_tenant_chooses_to_keep_rows_of_unknown_products() {
     let res = put(&admin, keep).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    let after = galilu_dry_run(&s, &admin).await;
+    let after = s
+        .dry_run(&admin, "galilu/BIbbi_sellout_Galilu_2025.xlsx")
+        .await;
     assert_eq!(after["rows_rejected"], 0, "{after}");
     assert_eq!(
         after["rows_accepted"].as_i64().unwrap(),
