@@ -388,6 +388,62 @@ fn check_patterns(parsed: &Parsed) -> Vec<RowError> {
         .collect()
 }
 
+/// A product the catalog has, as a suggestion for a value it could not match.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Suggestion {
+    pub ean: String,
+    pub functional_name: String,
+    pub name: Option<String>,
+    /// 0 to 1; 1 is certain.
+    pub score: f64,
+    /// How it was found: `check digit`, `functional name`, `similar name`.
+    pub why: String,
+}
+
+/// Up to three products the unmatched `value` may be: an EAN whose check digit is wrong, a
+/// functional name inside the text (`BBGOT100(NO COLOUR`), or a similar name.
+pub fn suggest(products: &[(String, String, Option<String>)], value: &str) -> Vec<Suggestion> {
+    let loose = taskifai_engine::reference::loose_key;
+    let v = loose(value);
+    let digits = value.trim();
+    let mut out: Vec<Suggestion> = Vec::new();
+    for (ean, functional, name) in products {
+        let (score, why) = if digits.len() >= 12
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && ean.len() == 13
+            && digits[digits.len() - 12..] != ean[1..]
+            && (digits.len() == 13 && digits[..12] == ean[..12]
+                || digits.len() == 12 && format!("0{}", &digits[..11]) == ean[..12])
+        {
+            (0.95, "check digit")
+        } else if v.split(' ').any(|w| w.eq_ignore_ascii_case(functional))
+            || loose(functional).len() >= 4 && v.contains(&loose(functional))
+        {
+            (0.9, "functional name")
+        } else {
+            let by_name = name
+                .as_deref()
+                .map_or(0.0, |n| strsim::jaro_winkler(&v, &loose(n)));
+            (
+                by_name.max(strsim::jaro_winkler(&v, &loose(functional))),
+                "similar name",
+            )
+        };
+        if score >= 0.75 {
+            out.push(Suggestion {
+                ean: ean.clone(),
+                functional_name: functional.clone(),
+                name: name.clone(),
+                score: (score * 100.0).round() / 100.0,
+                why: why.to_owned(),
+            });
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.ean.cmp(&b.ean)));
+    out.truncate(3);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,5 +555,34 @@ mod tests {
                 .contains("the header has no price, currency"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn suggestions_find_typos_codes_and_names() {
+        let products = vec![
+            (
+                "7350154320008".to_string(),
+                "BBGOT100".to_string(),
+                Some("Ghost of Tom Eau de Parfum 100 ml".to_string()),
+            ),
+            (
+                "7350154320060".to_string(),
+                "BBWM3".to_string(),
+                Some("Wild Moss Candle 300 g".to_string()),
+            ),
+        ];
+        let s = suggest(&products, "7350154320001");
+        assert_eq!(
+            (s[0].ean.as_str(), s[0].why.as_str()),
+            ("7350154320008", "check digit")
+        );
+        let s = suggest(&products, "BBGOT100(NO COLOUR");
+        assert_eq!(
+            (s[0].ean.as_str(), s[0].why.as_str()),
+            ("7350154320008", "functional name")
+        );
+        let s = suggest(&products, "Ghost of Tom EDP 100 ml");
+        assert_eq!(s[0].ean, "7350154320008", "{s:?}");
+        assert!(suggest(&products, "Something else entirely").is_empty());
     }
 }

@@ -22,6 +22,7 @@ pub mod specs;
 pub mod team;
 pub mod tenancy;
 pub mod tenant_cache;
+pub mod unmapped;
 pub mod uploads;
 pub mod web;
 pub mod web_session;
@@ -87,6 +88,9 @@ pub fn router(state: AppState) -> Router {
             "/specs/{vendor}/versions/{version}/activate",
             post(specs::activate),
         )
+        .route("/catalog/unmapped", get(unmapped::queue))
+        .route("/catalog/unmapped/resolve", post(unmapped::resolve))
+        .route("/catalog/reprocess", post(unmapped::reprocess_range))
         .route(
             "/catalog/{kind}",
             get(catalog::export).post(catalog::import),

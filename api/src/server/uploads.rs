@@ -537,7 +537,9 @@ pub async fn delete(
         .delete(store.as_ref())
         .await;
     if let Some(path) = source {
-        let _ = store.delete(&StorePath::from(path.as_str())).await;
+        if !batches::file_shared(&tenant.pool, &id, &path).await? {
+            let _ = store.delete(&StorePath::from(path.as_str())).await;
+        }
     }
     tracing::info!(tenant = %tenant.id(), batch = %id, by = %auth.who, "Upload deleted.");
     Ok(StatusCode::NO_CONTENT)

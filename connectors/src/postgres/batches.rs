@@ -285,6 +285,40 @@ pub async fn finish_load(
     Ok(())
 }
 
+/// Queues a new upload that loads `of`'s stored file again in replace mode, with the vendor it
+/// was detected as and the period it was given; `false` when `of` is not a live loaded upload
+/// with a stored file.
+pub async fn record_reprocess(
+    db: impl PgExecutor<'_>,
+    of: &str,
+    id: &str,
+    reason: &str,
+) -> Result<bool, PgError> {
+    let done = sqlx::query(
+        "INSERT INTO upload_batches (id, file_name, file_size, sha256, mode, status, storage_path, vendor_override, uploaded_by, period_override, allow_empty, reprocess_of, reprocess_reason)
+         SELECT $2, file_name, file_size, sha256, 'replace', 'pending', storage_path, vendor, uploaded_by, period_override, allow_empty, id, $3
+         FROM upload_batches WHERE id = $1 AND replaced_by IS NULL AND storage_path IS NOT NULL AND status IN ('completed', 'completed_with_errors')",
+    )
+    .bind(of)
+    .bind(id)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether another upload than `id` keeps its file at `path` (a re-processed upload shares
+/// its original's), so deleting `id` must leave the file.
+pub async fn file_shared(db: impl PgExecutor<'_>, id: &str, path: &str) -> Result<bool, PgError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM upload_batches WHERE storage_path = $2 AND id <> $1)",
+    )
+    .bind(id)
+    .bind(path)
+    .fetch_one(db)
+    .await?)
+}
+
 /// Records that `replaced` were replaced by `by`.
 pub async fn mark_replaced(
     tx: &mut Transaction<'static, Postgres>,
@@ -401,10 +435,13 @@ pub struct UploadBatch {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The upload this one re-processed after the catalog changed, and why.
+    pub reprocess_of: Option<String>,
+    pub reprocess_reason: Option<String>,
 }
 
 const COLUMNS: &str = "id, file_name, file_size, sha256, vendor, spec_version, mode, status, rows_read, rows_accepted, rows_rejected, rows_skipped, warnings, quantity_total,
-    sales_local::text AS sales_local, sales_eur::text AS sales_eur, currency, period_start, period_end, period_grain, error_summary, replaced_by, created_at, started_at, finished_at";
+    sales_local::text AS sales_local, sales_eur::text AS sales_eur, currency, period_start, period_end, period_grain, error_summary, replaced_by, created_at, started_at, finished_at, reprocess_of, reprocess_reason";
 
 /// Which batches a listing shows.
 #[derive(Debug, Clone, Default)]

@@ -148,6 +148,24 @@ pub async fn import(
     })
 }
 
+/// Maps a vendor's product name or code to a catalog product (matched `normalized`: case,
+/// punctuation and spaces ignored), replacing an earlier mapping of the same key.
+pub async fn map_vendor_product(
+    pool: &PgPool,
+    vendor: &str,
+    key: &str,
+    ean: &str,
+) -> Result<(), PgError> {
+    sqlx::query(table(Kind::VendorProducts).upsert)
+        .bind(vendor)
+        .bind("normalized")
+        .bind(key)
+        .bind(ean)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// The catalog of one kind as CSV, in the format [`import`] reads.
 pub async fn export(pool: &PgPool, kind: Kind) -> Result<String, CatalogError> {
     let columns = kind.columns();

@@ -11,6 +11,7 @@ pub mod copy;
 pub mod load;
 pub mod pools;
 pub mod tenants;
+pub mod unmapped;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;

@@ -182,3 +182,116 @@ async fn catalog_files_are_checked_whole_and_used_by_the_next_load() {
     assert_eq!(export(&s, &viewer, "products").await, products);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unmapped_queue_brings_rejected_rows_back_without_a_new_upload() {
+    let s = TestServer::start(Options::default()).await;
+    let admin = s.admin_token("demo", "admin@bibbi.example").await;
+    let upload = s
+        .upload_one(
+            "demo",
+            &admin,
+            super::kit::sample("galilu/BIbbi_sellout_Galilu_2025.xlsx"),
+        )
+        .await;
+    let done = s.wait("demo", &admin, &upload).await;
+    assert_eq!(done["rows_rejected"], 1, "{done}");
+    let june = "/api/analytics/kpis?from=2025-06-01&to=2025-06-30";
+    let units_before = s.json("demo", &admin, june).await["units"]
+        .as_i64()
+        .unwrap();
+
+    let queue = s.json("demo", &admin, "/api/catalog/unmapped").await;
+    let entry = &queue[0];
+    let value = "BIBBI Nowy zapach woda perfumowana 50 ml";
+    assert_eq!(
+        (
+            &entry["vendor"],
+            &entry["rule"],
+            &entry["value"],
+            &entry["rows_rejected"]
+        ),
+        (
+            &Value::from("galilu"),
+            &Value::from("unknown_product"),
+            &Value::from(value),
+            &Value::from(1)
+        ),
+        "{queue}"
+    );
+    assert_eq!(entry["uploads"], serde_json::json!([upload]));
+
+    // Not a product of the catalog yet: refused, nothing queued.
+    let resolve = serde_json::json!({ "vendor": "galilu", "value": value, "ean": "7350154320992" });
+    let post = |body: Value| {
+        s.req(Method::POST, "demo", "/api/catalog/unmapped/resolve")
+            .bearer_auth(&admin)
+            .json(&body)
+    };
+    assert_eq!(
+        post(resolve.clone()).send().await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let products = "ean,functional_name,name\n7350154320992,BBNEW50,Nowy zapach 50 ml\n";
+    assert_eq!(
+        import(&s, &admin, "products", "", products).await.0,
+        StatusCode::OK
+    );
+    let prices = "price_list,ean,price,currency\ngalilu_pln,7350154320992,549,PLN\n";
+    assert_eq!(
+        import(&s, &admin, "prices", "", prices).await.0,
+        StatusCode::OK
+    );
+    let res = post(resolve.clone()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let queued: Value = res.json().await.unwrap();
+    assert_eq!(queued[0]["upload"], upload.as_str(), "{queued}");
+    assert_eq!(queued[0]["status"], "queued", "{queued}");
+    let again = queued[0]["new_upload"].as_str().unwrap().to_owned();
+    let redone = s.wait("demo", &admin, &again).await;
+    assert_eq!(redone["rows_rejected"], 0, "{redone}");
+    assert_eq!(redone["reprocess_of"], upload.as_str());
+    assert!(redone["reprocess_reason"]
+        .as_str()
+        .unwrap()
+        .contains("7350154320992"));
+    let old = s
+        .json("demo", &admin, &format!("/api/uploads/{upload}"))
+        .await;
+    assert_eq!(old["replaced_by"], again.as_str(), "{old}");
+
+    // The row is in analytics once, in lake and database alike; the queue is empty.
+    let units_after = s.json("demo", &admin, june).await["units"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(units_after, units_before + 1);
+    let in_db: i64 = sqlx::query_scalar("SELECT coalesce(sum(quantity), 0)::bigint FROM sellout_entries WHERE year = 2025 AND month = 6")
+        .fetch_one(&s.db.registry.pool)
+        .await
+        .unwrap();
+    assert_eq!(in_db, units_after);
+    assert_eq!(
+        s.json("demo", &admin, "/api/catalog/unmapped").await,
+        serde_json::json!([])
+    );
+
+    // Resolving again changes nothing; a range re-process of an unchanged upload neither.
+    let res: Value = post(resolve).send().await.unwrap().json().await.unwrap();
+    assert_eq!(res, serde_json::json!([]));
+    let res: Value = s
+        .req(Method::POST, "demo", "/api/catalog/reprocess")
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "from": "2025-01-01", "to": "2025-12-31" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        res,
+        serde_json::json!([{ "upload": again, "status": "unchanged", "new_upload": null }])
+    );
+    s.stop().await;
+}
