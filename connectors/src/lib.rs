@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod error_report;
+pub mod fx;
 pub mod ingest;
 pub mod lake;
 pub mod lake_table;

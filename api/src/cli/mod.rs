@@ -6,6 +6,7 @@ mod chat;
 pub mod config_file;
 mod db;
 mod edge_cases;
+mod fx;
 mod ingest;
 mod query;
 mod samples;
@@ -131,6 +132,11 @@ pub enum Command {
     Catalog {
         #[command(subcommand)]
         command: catalog::CatalogCommand,
+    },
+    /// The ECB's euro reference rates as monthly rates: print them, or import a tenant's own.
+    Fx {
+        #[command(subcommand)]
+        command: fx::FxCommand,
     },
     /// Manage tenants and their databases.
     Tenant {
@@ -395,6 +401,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tenant { command } => db::tenant(&cli, command).await,
         Command::Catalog { command } => catalog::run(&cli, command).await,
+        Command::Fx { command } => fx::run(&cli, command).await,
         Command::Serve {
             host,
             port,

@@ -41,9 +41,10 @@ fn table(kind: Kind) -> Table {
         },
         Kind::FxRates => Table {
             select: "SELECT currency, year::text, month::text, rate::text FROM fx_rates ORDER BY currency, year, month",
-            keys: "SELECT concat_ws(E'\\x1f', currency, year::text, month::text) FROM fx_rates",
-            upsert: "INSERT INTO fx_rates (currency, year, month, rate) VALUES ($1, $2::int, $3::int, $4::numeric) \
-                     ON CONFLICT (currency, year, month) DO UPDATE SET rate = EXCLUDED.rate",
+            // The ECB defaults a tenant starts with give way to its own rates without upsert.
+            keys: "SELECT concat_ws(E'\\x1f', currency, year::text, month::text) FROM fx_rates WHERE source = 'tenant'",
+            upsert: "INSERT INTO fx_rates (currency, year, month, rate, source) VALUES ($1, $2::int, $3::int, $4::numeric, 'tenant') \
+                     ON CONFLICT (currency, year, month) DO UPDATE SET rate = EXCLUDED.rate, source = 'tenant'",
         },
     }
 }

@@ -12,12 +12,23 @@ async fn import(
     query: &str,
     csv: &str,
 ) -> (StatusCode, Value) {
+    import_for(s, "demo", token, kind, query, csv).await
+}
+
+async fn import_for(
+    s: &TestServer,
+    tenant: &str,
+    token: &str,
+    kind: &str,
+    query: &str,
+    csv: &str,
+) -> (StatusCode, Value) {
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name(format!("{kind}.csv")),
     );
     let res = s
-        .req(Method::POST, "demo", &format!("/api/catalog/{kind}{query}"))
+        .req(Method::POST, tenant, &format!("/api/catalog/{kind}{query}"))
         .bearer_auth(token)
         .multipart(form)
         .send()
@@ -293,5 +304,87 @@ async fn the_unmapped_queue_brings_rejected_rows_back_without_a_new_upload() {
         res,
         serde_json::json!([{ "upload": again, "status": "unchanged", "new_upload": null }])
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tenant_loads_pounds_on_the_ecb_rates_until_it_sets_its_own() {
+    let s = TestServer::start(Options::default()).await;
+    s.empty_tenant("acme").await;
+    let admin = s.admin_token("acme", "admin@acme.example").await;
+    let products = std::fs::read_to_string(taskifai_tests::repo_path(
+        "sample-data/reference/products.csv",
+    ))
+    .unwrap();
+    let (status, body) = import_for(&s, "acme", &admin, "products", "", &products).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let liberty = super::kit::sample("liberty/Continuity Supplier Size Report 27-04-2025.xlsx");
+    let upload = s.upload_one("acme", &admin, liberty).await;
+    let first = s.wait("acme", &admin, &upload).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    let local = super::kit::micros(first["sales_local"].as_str().unwrap()) / 100; // scale 4
+                                                                                  // April 2025's ECB average for the pound, as EUR per pound.
+    let ecb = 1_171_253i128;
+    let eur = super::kit::micros(first["sales_eur"].as_str().unwrap());
+    // Rows are converted one by one, each rounded to the micro-euro.
+    assert!((eur - local * ecb / 10_000).abs() <= 10, "{first}");
+
+    // The tenant's own April rate wins over the default, with no upsert needed.
+    let (status, body) = import_for(
+        &s,
+        "acme",
+        &admin,
+        "fx_rates",
+        "",
+        "currency,year,month,rate\nGBP,2025,4,1.2\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let res: Value = s
+        .req(Method::POST, "acme", "/api/catalog/reprocess")
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "from": "2025-04-01", "to": "2025-04-30" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = res[0]["new_upload"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{res}"))
+        .to_owned();
+    let second = s.wait("acme", &admin, &again).await;
+    let eur = super::kit::micros(second["sales_eur"].as_str().unwrap());
+    assert_eq!(eur, local * 12_000 / 100, "{second}");
+
+    // Lake and database agree to the cent.
+    let lake: Value = s
+        .req(Method::POST, "acme", "/api/query")
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "sql": "SELECT sum(sales_eur) AS eur FROM sellout_entries" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pool = s
+        .state
+        .pools
+        .pool(&taskifai_connectors::TenantId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    let db: String = sqlx::query_scalar("SELECT sum(sales_eur)::text FROM sellout_entries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(super::kit::micros(&db), eur);
+    let lake_eur = lake["rows"][0][0]
+        .as_str()
+        .or(lake["rows"][0]["eur"].as_str())
+        .unwrap_or_else(|| panic!("{lake}"));
+    assert_eq!(super::kit::micros(lake_eur), eur, "{lake}");
     s.stop().await;
 }

@@ -135,6 +135,12 @@ impl TestServer {
         }
     }
 
+    /// A tenant as the platform creates it: an empty catalog and the ECB's default rates.
+    pub async fn empty_tenant(&self, id: &str) {
+        let tenant_id = taskifai_connectors::TenantId::parse(id).unwrap();
+        self.db.registry.create(&tenant_id, id).await.unwrap();
+    }
+
     /// A tenant of its own, seeded with the demo reference data.
     pub async fn tenant(&self, id: &str) {
         let tenant_id = taskifai_connectors::TenantId::parse(id).unwrap();
