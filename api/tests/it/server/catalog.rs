@@ -388,3 +388,34 @@ async fn a_new_tenant_loads_pounds_on_the_ecb_rates_until_it_sets_its_own() {
     assert_eq!(super::kit::micros(lake_eur), eur, "{lake}");
     s.stop().await;
 }
+
+/// A tenant created from nothing loads every sample format once it has imported its catalog:
+/// products, vendor mappings and prices from files, FX from the ECB defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tenant_loads_every_sample_after_importing_its_catalog() {
+    let s = TestServer::start(Options::default()).await;
+    s.empty_tenant("acme").await;
+    let admin = s.admin_token("acme", "admin@acme.example").await;
+    for kind in ["products", "vendor_products", "prices"] {
+        let path = taskifai_tests::repo_path(&format!("sample-data/reference/{kind}.csv"));
+        let csv = std::fs::read_to_string(path).unwrap();
+        let (status, body) = import_for(&s, "acme", &admin, kind, "", &csv).await;
+        assert_eq!(status, StatusCode::OK, "{kind}: {body}");
+    }
+    for (file, ..) in taskifai_tests::SAMPLE_TOTALS {
+        let id = s.upload_one("acme", &admin, super::kit::sample(file)).await;
+        let done = s.wait("acme", &admin, &id).await;
+        assert!(
+            done["status"] == "completed" || done["status"] == "completed_with_errors",
+            "{file}: {done}"
+        );
+        let errors = s
+            .json("acme", &admin, &format!("/api/uploads/{id}/errors"))
+            .await;
+        assert!(
+            !errors.to_string().contains("missing_fx_rate"),
+            "{file}: {errors}"
+        );
+    }
+    s.stop().await;
+}
