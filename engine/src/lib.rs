@@ -7,6 +7,7 @@
 
 pub mod analytics;
 pub mod chat;
+pub mod completeness;
 pub mod detect;
 pub mod error;
 pub mod examples;

@@ -26,6 +26,13 @@ impl Grain {
             Self::Year => "year",
         }
     }
+
+    /// The inverse of [`Grain::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Day, Self::Week, Self::Month, Self::Year]
+            .into_iter()
+            .find(|g| g.as_str() == text)
+    }
 }
 
 /// A closed date range and its grain.

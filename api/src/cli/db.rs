@@ -118,3 +118,34 @@ pub async fn tenant(cli: &Cli, command: &TenantCommand) -> anyhow::Result<ExitCo
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `taskifai completeness`: a line per reseller.
+pub async fn completeness(
+    cli: &Cli,
+    tenant: &TenantId,
+    as_of: Option<chrono::NaiveDate>,
+) -> anyhow::Result<ExitCode> {
+    let pool = tenant_pool(cli, tenant).await?.context(
+        "uploads are recorded in the tenant's database: set DATABASE_URL or pass --database-url",
+    )?;
+    let received = taskifai_connectors::postgres::batches::received(&pool).await?;
+    let today = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    println!(
+        "{:<14} {:<7} {:<10} {:>8} {:>8} {:>5}  missing",
+        "vendor", "cadence", "status", "expected", "received", "late"
+    );
+    for l in taskifai_engine::completeness::ledgers(&received, today) {
+        let missing: Vec<&str> = l.missing.iter().map(|m| m.period.as_str()).collect();
+        println!(
+            "{:<14} {:<7} {:<10} {:>8} {:>8} {:>5}  {}",
+            l.vendor,
+            l.cadence,
+            l.status,
+            l.expected,
+            l.received,
+            l.late_files,
+            missing.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -133,6 +133,14 @@ pub enum Command {
         #[command(subcommand)]
         command: catalog::CatalogCommand,
     },
+    /// Per reseller: its cadence, and the periods whose files are missing or late.
+    Completeness {
+        #[arg(long, default_value = "demo")]
+        tenant: TenantId,
+        /// Judge as of this day (YYYY-MM-DD; default today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
     /// The ECB's euro reference rates as monthly rates: print them, or import a tenant's own.
     Fx {
         #[command(subcommand)]
@@ -402,6 +410,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant { command } => db::tenant(&cli, command).await,
         Command::Catalog { command } => catalog::run(&cli, command).await,
         Command::Fx { command } => fx::run(&cli, command).await,
+        Command::Completeness { tenant, as_of } => db::completeness(&cli, tenant, *as_of).await,
         Command::Serve {
             host,
             port,

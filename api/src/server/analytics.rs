@@ -93,7 +93,46 @@ pub async fn kpis(
     )?);
     out["previous_period"] = json!({ "window": w.previous(), "revenue_eur": prev["revenue_eur"], "growth_pct": growth(&out, &prev) });
     out["same_period_last_year"] = json!({ "window": w.year_before(), "revenue_eur": last_year["revenue_eur"], "growth_pct": growth(&out, &last_year) });
+    // A dip that is really a file that never came says so.
+    let ledgers = ledgers(&tenant, chrono::Utc::now().date_naive()).await?;
+    out["missing_files"] = ledgers
+        .iter()
+        .filter_map(|l| {
+            let missing = l.missing_within(w.from, w.to);
+            (!missing.is_empty()).then(|| {
+                json!({ "vendor": l.vendor, "periods": missing.iter().map(|m| &m.period).collect::<Vec<_>>() })
+            })
+        })
+        .collect();
     Ok(Json(out))
+}
+
+async fn ledgers(
+    tenant: &TenantCtx,
+    today: chrono::NaiveDate,
+) -> ApiResult<Vec<taskifai_engine::completeness::Ledger>> {
+    let received = taskifai_connectors::postgres::batches::received(&tenant.pool).await?;
+    Ok(taskifai_engine::completeness::ledgers(&received, today))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct CompletenessParams {
+    /// The day to judge from (default today): a period is due some grace days after it ends
+    /// (2 for a day, 4 for a week, 10 for a month, 45 for a year).
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// Per reseller: the cadence it sends files on, the periods expected and received so far, the
+/// missing ones, late files, and whether it is complete, has gaps, is late or has stopped.
+#[utoipa::path(get, path = "/api/analytics/completeness", params(CompletenessParams), responses((status = 200)), tag = "analytics")]
+pub async fn completeness(
+    tenant: TenantCtx,
+    _auth: Auth,
+    Query(p): Query<CompletenessParams>,
+) -> ApiResult<Json<Value>> {
+    let as_of = p.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let ledgers = ledgers(&tenant, as_of).await?;
+    Ok(Json(json!({ "as_of": as_of, "resellers": ledgers })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/analytics/top-stores", get(analytics::top_stores))
         .route("/analytics/channel-mix", get(analytics::channel_mix))
         .route("/analytics/sales", get(analytics::sales))
+        .route("/analytics/completeness", get(analytics::completeness))
         .route("/specs", get(specs::list))
         .route(
             "/specs/dry-run",

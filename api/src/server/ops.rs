@@ -65,6 +65,7 @@ pub async fn metrics(
         super::catalog::export,
         super::catalog::import,
         super::unmapped::queue,
+        super::analytics::completeness,
         super::unmapped::resolve,
         super::unmapped::reprocess_range,
         super::settings::set_unmatched,

@@ -319,6 +319,36 @@ pub async fn file_shared(db: impl PgExecutor<'_>, id: &str, path: &str) -> Resul
     .await?)
 }
 
+/// Every live loaded upload's vendor, period and arrival, for the completeness ledger.
+pub async fn received(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<taskifai_engine::completeness::Received>, PgError> {
+    let rows: Vec<(String, String, chrono::NaiveDate, chrono::NaiveDate, chrono::NaiveDate)> =
+        sqlx::query_as(
+            "SELECT vendor, period_grain, period_start, period_end, created_at::date FROM upload_batches
+             WHERE replaced_by IS NULL AND status IN ('completed', 'completed_with_errors')
+               AND vendor IS NOT NULL AND period_grain IS NOT NULL ORDER BY vendor, period_start",
+        )
+        .fetch_all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(vendor, grain, start, end, arrived)| {
+            let grain = taskifai_engine::period::Grain::parse(&grain).ok_or_else(|| {
+                PgError::Reference(format!(
+                    "upload period grain {grain:?} is not day, week, month or year"
+                ))
+            })?;
+            Ok(taskifai_engine::completeness::Received {
+                vendor,
+                grain,
+                start,
+                end,
+                arrived,
+            })
+        })
+        .collect()
+}
+
 /// Records that `replaced` were replaced by `by`.
 pub async fn mark_replaced(
     tx: &mut Transaction<'static, Postgres>,

@@ -419,3 +419,84 @@ async fn a_new_tenant_loads_every_sample_after_importing_its_catalog() {
     }
     s.stop().await;
 }
+
+/// Records a loaded monthly upload as the worker would, arrived a few days after its month.
+async fn loaded_month(pool: &sqlx::PgPool, vendor: &str, month: u32) {
+    let start = chrono::NaiveDate::from_ymd_opt(2025, month, 1).unwrap();
+    let end = start.checked_add_months(chrono::Months::new(1)).unwrap() - chrono::Duration::days(1);
+    let arrived = end + chrono::Duration::days(4);
+    sqlx::query(
+        "INSERT INTO upload_batches (id, file_name, sha256, vendor, status, period_start, period_end, period_grain, created_at)
+         VALUES ($1, $2, repeat('a', 64), $3, 'completed', $4, $5, 'month', $6::date)",
+    )
+    .bind(format!("{vendor}{month}"))
+    .bind(format!("{vendor} 2025-{month:02}.xlsx"))
+    .bind(vendor)
+    .bind(start)
+    .bind(end)
+    .bind(arrived)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completeness_finds_the_reseller_that_stopped_sending() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let admin = s.admin_token("demo", "admin@bibbi.example").await;
+    let pool = &s.db.registry.pool;
+    for m in 1..=6 {
+        loaded_month(pool, "boxnox", m).await;
+    }
+    for m in [1, 2, 4, 5, 6, 7, 8, 9] {
+        loaded_month(pool, "cdlc", m).await;
+    }
+    let v = s
+        .json(
+            "demo",
+            &admin,
+            "/api/analytics/completeness?as_of=2025-10-20",
+        )
+        .await;
+    let resellers = v["resellers"].as_array().unwrap();
+    let by = |vendor: &str| {
+        resellers
+            .iter()
+            .find(|r| r["vendor"] == vendor)
+            .unwrap()
+            .clone()
+    };
+    let boxnox = by("boxnox");
+    assert_eq!(
+        (&boxnox["status"], &boxnox["cadence"]),
+        (&Value::from("stopped"), &Value::from("month")),
+        "{v}"
+    );
+    let missing: Vec<&str> = boxnox["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, vec!["2025-07", "2025-08", "2025-09"]);
+    assert_eq!(by("cdlc")["status"], "gaps");
+
+    // The KPIs of August say which reseller's file is missing there.
+    let kpis = s
+        .json(
+            "demo",
+            &admin,
+            "/api/analytics/kpis?from=2025-08-01&to=2025-08-31",
+        )
+        .await;
+    assert_eq!(
+        kpis["missing_files"],
+        serde_json::json!([{ "vendor": "boxnox", "periods": ["2025-08"] }]),
+        "{kpis}"
+    );
+    s.stop().await;
+}
