@@ -134,6 +134,29 @@ try {
   await page.getByText("4 rows accepted").waitFor();
   await shot("specs");
 
+  step("a product the catalog lacked is imported, mapped, and its upload loads again");
+  await page.getByRole("link", { name: "Catalog" }).click();
+  const value = "86039999 - new scent edp no colour 50ml";
+  await page.getByRole("cell", { name: value, exact: true }).waitFor();
+  const csv = (text) => ({ name: "products.csv", mimeType: "text/csv", buffer: Buffer.from(text) });
+  await page.getByLabel("File (CSV or XLSX)").setInputFiles(csv("ean,functional_name\n7350154320993,BBNS50\n"));
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByRole("table", { name: "Rows refused" }).getByText("check digit").waitFor();
+  await page.getByLabel("File (CSV or XLSX)").setInputFiles(csv("ean,functional_name,name\n7350154320992,BBNS50,New Scent 50 ml\n"));
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByText("products.csv: 1 added, 0 updated.").waitFor();
+  await page.getByLabel(`EAN for ${value}`).fill("7350154320992");
+  await page.getByRole("button", { name: "Map and reload" }).click();
+  await page.getByText("1 upload loading again").waitFor();
+  for (let i = 0; i < 60 && !(await page.getByText("Every row of every loaded file").isVisible()); i++) {
+    await page.waitForTimeout(500);
+    await page.reload();
+    await page.getByRole("heading", { name: "Catalog", exact: true }).waitFor();
+  }
+  await page.getByText("Every row of every loaded file").waitFor({ timeout: 1000 });
+  await page.getByRole("region", { name: "Completeness" }).getByRole("cell", { name: "selfridges" }).waitFor();
+  await shot("catalog");
+
   step("an admin invites a colleague and makes an API key");
   await page.getByRole("link", { name: "Team" }).click();
   await page.getByLabel("Invite by email").fill("colleague@bibbi.example");

@@ -33,6 +33,8 @@ export class ApiError extends Error {
     public status: number,
     public code: string,
     message: string,
+    /** The whole JSON answer, for errors that carry details (a catalog file's rows). */
+    public body: any = null,
   ) {
     super(message);
   }
@@ -43,14 +45,15 @@ const WEB = { "x-taskifai-client": "web" };
 async function failure(res: Response): Promise<ApiError> {
   let code = "error";
   let message = `${res.status} ${res.statusText}`;
+  let body = null;
   try {
-    const body = await res.json();
+    body = await res.json();
     code = body.code ?? code;
     message = body.message ?? message;
   } catch {
     /* not JSON */
   }
-  return new ApiError(res.status, code, message);
+  return new ApiError(res.status, code, message, body);
 }
 
 async function session(path: string, body: unknown): Promise<User> {
