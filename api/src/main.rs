@@ -6,9 +6,11 @@
 mod cli;
 
 // Many small allocations from many threads (cell text, Arrow builders, request handling);
-// glibc's allocator serializes them on arena locks, mimalloc does not.
+// glibc's allocator serializes them on arena locks, mimalloc does not. The meter counts what a
+// spec's hook holds, so a hook cannot take the worker's memory.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: taskifai_meter::Metered<mimalloc::MiMalloc> =
+    taskifai_meter::Metered(mimalloc::MiMalloc);
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -4,9 +4,16 @@
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 
-/// Longest hook source. Rhai bounds each string and array, not their total: a short script
-/// keeps the number of values it can hold alive small.
+/// Longest hook source.
 pub const MAX_HOOK_BYTES: usize = 16 * 1024;
+
+/// Memory a row hook may hold at once (every value it makes, counted by the allocator).
+pub const ROW_HOOK_MEMORY: i64 = 16 << 20;
+
+/// Memory a batch hook may hold at once, beyond the rows it is given.
+pub const BATCH_HOOK_MEMORY: i64 = 128 << 20;
+
+const MEMORY_MARK: &str = "taskifai:memory";
 
 /// Operations one hook call may take before it is stopped.
 pub const MAX_OPERATIONS: u64 = 100_000;
@@ -58,15 +65,19 @@ pub fn budget_spent(message: &str) -> bool {
     message.contains(BUDGET_MARK)
 }
 
-/// Charges each run's operations to the shared budget, when one is set on this thread.
-fn charge_shared_budget(engine: &mut Engine) {
-    let Some(budget) = current_budget() else {
-        return;
-    };
+/// Stops a run that holds more than `memory` bytes (hooks run inside
+/// [`taskifai_meter::metered`]) or, when a shared budget is set on this thread, that spends
+/// it: each run's operations are charged to it.
+fn watch(engine: &mut Engine, memory: i64) {
+    let budget = current_budget();
     // Rhai reports the operations of the current run so far; a smaller count starts a new run.
     let last = std::sync::atomic::AtomicU64::new(0);
     engine.on_progress(move |ops| {
         use std::sync::atomic::Ordering::Relaxed;
+        if taskifai_meter::held() > memory {
+            return Some(Dynamic::from(MEMORY_MARK));
+        }
+        let budget = budget.as_ref()?;
         let before = last.swap(ops, Relaxed);
         let spent = if ops >= before { ops - before } else { ops };
         let left = budget
@@ -76,10 +87,21 @@ fn charge_shared_budget(engine: &mut Engine) {
     });
 }
 
+/// Why a run was terminated, from the token the progress callback stopped it with.
+fn terminated(token: &Dynamic, memory: i64) -> String {
+    match token.clone().into_string() {
+        Ok(t) if t == MEMORY_MARK => format!(
+            "the hook held more than {} MB at once and was stopped",
+            memory >> 20
+        ),
+        _ => budget_message(),
+    }
+}
+
 /// The only way to build a hook engine: one place for the sandbox limits.
 pub fn hook_engine() -> Engine {
     let mut engine = Engine::new();
-    charge_shared_budget(&mut engine);
+    watch(&mut engine, ROW_HOOK_MEMORY);
     engine
         .set_max_operations(MAX_OPERATIONS)
         .set_max_call_levels(16)
@@ -102,13 +124,18 @@ pub const MAX_BATCH_OPERATIONS: u64 = 50_000_000;
 /// The field a batch hook sets on a row to reject it.
 pub const REJECT_FIELD: &str = "_reject";
 
-/// The engine for batch hooks: the same sandbox, with room for a batch of rows (4,096) and no
-/// more: nested arrays count towards the limit too, so a hook cannot build gigabytes of lists.
+/// The engine for batch hooks: the same sandbox, with room for a batch of rows. Rhai adds up
+/// nested values towards its limits (the strings of every row towards the string limit, their
+/// fields towards the map limit), so those are sized for 4,096 rows; what the hook holds in
+/// all is bounded by [`BATCH_HOOK_MEMORY`].
 pub fn batch_hook_engine() -> Engine {
     let mut engine = hook_engine();
+    watch(&mut engine, BATCH_HOOK_MEMORY);
     engine
         .set_max_operations(MAX_BATCH_OPERATIONS)
-        .set_max_array_size(10_000);
+        .set_max_array_size(10_000)
+        .set_max_map_size(4_096 * 64)
+        .set_max_string_size(64 << 20);
     engine
 }
 
@@ -133,9 +160,9 @@ impl BatchHook {
         let n = rows.len();
         let mut scope = Scope::new();
         scope.push("rows", rows);
-        engine.run_ast_with_scope(&mut scope, &self.ast).map_err(|e| match *e {
+        taskifai_meter::metered(|| engine.run_ast_with_scope(&mut scope, &self.ast)).map_err(|e| match *e {
             EvalAltResult::ErrorTooManyOperations(_) => format!("the batch hook ran more than {MAX_BATCH_OPERATIONS} operations and was stopped (an endless loop?)"),
-            EvalAltResult::ErrorTerminated(..) => budget_message(),
+            EvalAltResult::ErrorTerminated(token, _) => terminated(&token, BATCH_HOOK_MEMORY),
             other => other.to_string(),
         })?;
         let out = scope
@@ -181,7 +208,7 @@ impl RowHook {
     pub fn run(&self, engine: &Engine, row: Map) -> Result<HookOutcome, String> {
         let mut scope = Scope::new();
         scope.push("row", row);
-        match engine.run_ast_with_scope(&mut scope, &self.ast) {
+        match taskifai_meter::metered(|| engine.run_ast_with_scope(&mut scope, &self.ast)) {
             Ok(()) => {
                 Ok(HookOutcome::Keep(scope.get_value::<Map>("row").ok_or(
                     "the hook replaced `row` with something that is not a map",
@@ -211,7 +238,7 @@ fn reject_reason(e: &EvalAltResult) -> Option<String> {
 fn describe(e: &EvalAltResult) -> String {
     match e {
         EvalAltResult::ErrorTooManyOperations(_) => format!("the hook ran more than {MAX_OPERATIONS} operations on one row and was stopped (an endless loop?)"),
-        EvalAltResult::ErrorTerminated(..) => budget_message(),
+        EvalAltResult::ErrorTerminated(token, _) => terminated(token, ROW_HOOK_MEMORY),
         other => other.to_string(),
     }
 }
@@ -292,5 +319,49 @@ mod budget_tests {
         assert!(errors[0].contains("on one row"), "{errors:?}");
         assert!(budget_spent(&errors[2]), "{errors:?}");
         assert!(budget_spent(&errors[3]), "{errors:?}");
+    }
+
+    /// A full batch: 4,096 rows of twelve text fields, as the pipeline hands them over.
+    fn batch() -> rhai::Array {
+        (0..4096)
+            .map(|i| {
+                let mut m = Map::new();
+                for f in 0..12 {
+                    m.insert(
+                        format!("f{f}").into(),
+                        Dynamic::from(format!("value {i} {f}")),
+                    );
+                }
+                Dynamic::from(m)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_hook_changes_a_full_batch() {
+        // Rhai adds nested values up towards its limits: with the row hook's limits, the first
+        // assignment into a batch of this size failed ("Size of object map too large").
+        let h = BatchHook::compile(
+            r#"for i in 0..rows.len() { if i % 2 == 0 { rows[i]._reject = "even"; } rows[i].f0 = "x"; }"#,
+        )
+        .unwrap();
+        let out = h.run(&batch_hook_engine(), batch()).unwrap();
+        assert_eq!(out.len(), 4096);
+        assert!(out[0].contains_key(REJECT_FIELD) && !out[1].contains_key(REJECT_FIELD));
+    }
+
+    #[test]
+    fn a_batch_hook_that_holds_too_much_memory_is_stopped() {
+        // Every field of every row a new 16 KB string: about 800 MB, each value within Rhai's
+        // own limits.
+        let h = BatchHook::compile(
+            r#"let s = "x"; s.pad(16000, "x"); for i in 0..rows.len() { for k in 0..12 { rows[i]["f" + k] = s + i + k; } }"#,
+        )
+        .unwrap();
+        let err = h.run(&batch_hook_engine(), batch()).unwrap_err();
+        assert_eq!(
+            err,
+            "the hook held more than 128 MB at once and was stopped"
+        );
     }
 }

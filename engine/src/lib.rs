@@ -29,3 +29,9 @@ pub mod values;
 pub mod xorshift;
 
 pub use error::{Error, Result};
+
+// Hooks' memory is metered only through this allocator; the engine's own tests use it too.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: taskifai_meter::Metered<std::alloc::System> =
+    taskifai_meter::Metered(std::alloc::System);

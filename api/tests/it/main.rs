@@ -2,3 +2,8 @@
 
 mod cli;
 mod server;
+
+// As in the binary: hooks run by the in-process workers are metered.
+#[global_allocator]
+static GLOBAL: taskifai_meter::Metered<std::alloc::System> =
+    taskifai_meter::Metered(std::alloc::System);
