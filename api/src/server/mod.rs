@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod chat;
 pub mod credentials;
+pub mod dashboards;
 pub mod error;
 pub mod form;
 pub mod invites;
@@ -100,6 +101,18 @@ pub fn router(state: AppState) -> Router {
             "/settings/unmatched",
             get(settings::unmatched).put(settings::set_unmatched),
         )
+        .route(
+            "/dashboards",
+            get(dashboards::list).post(dashboards::create),
+        )
+        .route(
+            "/dashboards/metabase",
+            axum::routing::put(dashboards::set_metabase),
+        )
+        .route(
+            "/dashboards/{id}",
+            axum::routing::put(dashboards::update).delete(dashboards::delete),
+        )
         .route("/query", post(query::run))
         .route("/chat", post(chat::ask))
         .route("/chat/conversations", get(chat::list))
@@ -128,7 +141,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics));
     let router = match web {
-        Some(web) => router.merge(web),
+        Some(web) => router.merge(web.layer(middleware::from_fn_with_state(
+            state.clone(),
+            dashboards::frame_policy,
+        ))),
         None => router,
     };
     router

@@ -27,6 +27,8 @@ pub struct Options {
     pub lease: Duration,
     pub query_timeout: Duration,
     pub llm: Option<taskifai_api::chat::model::LlmConfig>,
+    /// A folder with a built web app (at least an index.html) to serve.
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             lease: Duration::from_secs(10),
             query_timeout: Duration::from_secs(20),
             llm: None,
+            web_dir: None,
         }
     }
 }
@@ -88,6 +91,7 @@ impl TestServer {
         config.job_lease = o.lease;
         config.query_timeout = o.query_timeout;
         config.llm = o.llm;
+        config.web_dir = o.web_dir;
         // Short, so the slow-header test is quick; the client drops idle connections sooner,
         // so it never reuses one the server is closing.
         config.header_timeout = Duration::from_secs(4);

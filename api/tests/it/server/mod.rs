@@ -3,6 +3,7 @@
 
 mod catalog;
 mod chat;
+mod dashboards;
 mod flow;
 mod kit;
 pub mod model_standin;
