@@ -18,6 +18,7 @@ pub mod paging;
 pub mod query;
 pub mod ratelimit;
 pub mod reports;
+pub mod resets;
 pub mod settings;
 pub mod specs;
 pub mod team;
@@ -49,9 +50,11 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(accounts::login))
         .route("/auth/refresh", post(accounts::refresh))
         .route("/auth/logout", post(accounts::logout))
+        .route("/auth/reset", post(resets::reset))
         .route("/me", get(accounts::me))
         .route("/users", get(team::list).post(accounts::create_user))
         .route("/users/{id}", axum::routing::patch(team::change))
+        .route("/users/{id}/password-reset", post(resets::create))
         .route(
             "/api-keys",
             get(accounts::list_api_keys).post(accounts::create_api_key),

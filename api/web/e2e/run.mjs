@@ -186,6 +186,26 @@ try {
   assert.equal(viaKey, 200);
   await shot("team");
 
+  step("a password reset link sets a new password");
+  await page.getByRole("row", { name: new RegExp(email) }).getByRole("button", { name: "Reset password" }).click();
+  const link = (await page.getByRole("status").filter({ hasText: "?reset=rst_" }).textContent()).match(/https?:\/\/\S+/)[0];
+  const fresh = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const phone = await fresh.newPage();
+  phone.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+  await phone.goto(link);
+  await phone.getByRole("heading", { name: "Choose a new password" }).waitFor();
+  await phone.getByLabel("Password").fill("a newer long password");
+  await phone.getByRole("button", { name: "Set password" }).click();
+  await phone.getByText("Your password is changed").waitFor();
+  await phone.getByLabel("Email").fill(email);
+  await phone.getByLabel("Password").fill("a newer long password");
+  await phone.getByRole("button", { name: "Sign in" }).click();
+  await phone.getByRole("heading", { name: "Analytics" }).waitFor();
+  await phone.getByTestId("kpi-revenue").waitFor();
+  // The analytics page at a phone's width.
+  await shot("analytics-phone", phone);
+  await fresh.close();
+
   step("another tenant's host has no session");
   const other = await (await browser.newContext()).newPage();
   await other.goto(`${OTHER}/analytics`);

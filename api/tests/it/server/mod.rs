@@ -8,5 +8,6 @@ mod flow;
 mod kit;
 pub mod model_standin;
 mod security;
+mod resets;
 mod specs;
 mod worker;
