@@ -8,7 +8,8 @@
 // (newline-separated sample paths), CHROMIUM (default /usr/bin/chromium).
 import { chromium } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import assert from "node:assert/strict";
 
 const { BASE, OTHER, INVITE, OUT, FILES } = process.env;
@@ -93,6 +94,15 @@ try {
   await page.waitForFunction(() => document.querySelector("[data-testid=kpi-revenue]")?.textContent?.trim() === "€975.00");
   assert.match(page.url(), /reseller=BOXNOX/);
   await shot("analytics");
+
+  // The page budget, measured and printed (benches/README.md keeps the numbers; never asserted).
+  const dist = new URL("../dist/assets/", import.meta.url);
+  const js = readdirSync(dist).filter((f) => f.endsWith(".js"));
+  const gz = js.reduce((n, f) => n + gzipSync(readFileSync(new URL(f, dist))).length, 0);
+  const t0 = Date.now();
+  await page.goto(`${BASE}/analytics`);
+  await page.getByRole("img", { name: "Revenue (EUR) by period" }).waitFor();
+  console.log(`  budget: ${(gz / 1024).toFixed(1)} kB of JavaScript gzipped (goal < 300 kB); first chart ${Date.now() - t0} ms after navigation (goal < 1000 ms)`);
 
   step("ask the chat");
   await page.getByRole("link", { name: "Chat" }).click();
@@ -205,6 +215,24 @@ try {
   // The analytics page at a phone's width.
   await shot("analytics-phone", phone);
   await fresh.close();
+
+  step("a platform admin creates, suspends and resumes a tenant");
+  const admin = await (await browser.newContext()).newPage();
+  admin.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+  await admin.goto(`${OTHER}/platform`);
+  await admin.getByLabel("Admin email").fill(process.env.PLATFORM_EMAIL);
+  await admin.getByLabel("Admin password").fill(process.env.PLATFORM_PASSWORD);
+  await admin.getByRole("button", { name: "Sign in" }).click();
+  await admin.getByRole("heading", { name: /Tenants \(\d+\)/ }).waitFor();
+  await admin.getByLabel("Tenant id").fill(process.env.NEW_TENANT);
+  await admin.getByLabel("First admin's email").fill("owner@new.example");
+  await admin.getByRole("button", { name: "Create tenant" }).click();
+  await admin.getByRole("status").filter({ hasText: "?invite=inv_" }).waitFor();
+  await admin.getByRole("button", { name: `Suspend ${process.env.NEW_TENANT}` }).click();
+  await admin.locator(`tr[data-status=suspended]`).filter({ hasText: process.env.NEW_TENANT }).waitFor();
+  await shot("platform", admin);
+  await admin.getByRole("button", { name: `Resume ${process.env.NEW_TENANT}` }).click();
+  await admin.locator(`tr[data-status=active]`).filter({ hasText: process.env.NEW_TENANT }).waitFor();
 
   step("another tenant's host has no session");
   const other = await (await browser.newContext()).newPage();
