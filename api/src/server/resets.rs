@@ -44,10 +44,12 @@ pub async fn create(
     let token = random_token(RESET_PREFIX);
     let expires_at = Utc::now() + chrono::Duration::hours(RESET_HOURS);
     let mut tx = tenant.pool.begin().await?;
-    sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_by, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(token_hash(&token))
         .bind(id)
@@ -106,10 +108,12 @@ pub async fn reset(
         .bind(hash)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     // A forgotten password is often why the person was backing off.
     state.lockout.succeeded(&format!("{}:{email}", tenant.id()));

@@ -509,3 +509,62 @@ fn gen_samples_rebuilds_the_committed_files() {
         );
     }
 }
+
+/// The catalog and rate commands a data engineer runs against a tenant database.
+#[tokio::test]
+async fn catalog_and_rates_from_the_command_line() {
+    let db = taskifai_tests::pg::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let cli = |args: &[&str]| {
+        let mut c = taskifai(&lake);
+        c.env("DATABASE_URL", &db.url).args(args);
+        run(&mut c)
+    };
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let bad = file("bad.csv", "ean,functional_name\n7350154320993,BBX\n");
+    let (code, _, err) = cli(&["catalog", "import", "--tenant", "demo", "products", &bad]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("row 2, column ean: expected an EAN"), "{err}");
+    let good = file(
+        "good.csv",
+        "ean,functional_name,name\n7350154320992,BBNEW50,New 50 ml\n",
+    );
+    let (code, out, err) = cli(&["catalog", "import", "--tenant", "demo", "products", &good]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 products inserted, 0 updated"), "{out}");
+    let (_, out, _) = cli(&["catalog", "export", "--tenant", "demo", "products"]);
+    assert!(out.contains("7350154320992,BBNEW50,New 50 ml,,"), "{out}");
+
+    let ecb = file(
+        "eurofxref-hist.csv",
+        "Date,USD,GBP,\n2025-02-03,1.02,0.80,\n2025-01-31,1.04,0.84,\n2025-01-30,1.04,0.82,\n",
+    );
+    let (code, out, err) = cli(&[
+        "fx",
+        "monthly",
+        &ecb,
+        "--from",
+        "2025-01",
+        "--currencies",
+        "GBP",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "currency,year,month,rate\nGBP,2025,1,1.204819\nGBP,2025,2,1.250000\n"
+    );
+    let (code, out, err) = cli(&[
+        "fx", "import", "--tenant", "demo", &ecb, "--from", "2025-01",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4 monthly rates"), "{out}");
+    let (code, out, _) = cli(&["completeness", "--tenant", "demo", "--as-of", "2025-06-01"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("vendor"), "{out}");
+    db.cleanup().await;
+}

@@ -7,7 +7,7 @@ mod dashboards;
 mod flow;
 mod kit;
 pub mod model_standin;
-mod security;
 mod resets;
+mod security;
 mod specs;
 mod worker;
