@@ -19,12 +19,12 @@ fn first(batches: &[RecordBatch]) -> ApiResult<Value> {
 }
 
 /// A failed analytics query: the server's fault, not the request's.
-fn query_failed(e: datafusion::error::DataFusionError) -> ApiError {
+pub(super) fn query_failed(e: datafusion::error::DataFusionError) -> ApiError {
     ApiError::internal(e)
 }
 
 /// The session with `f` registered, and the window to report on (`None`: no data).
-async fn prepare(
+pub(super) async fn prepare(
     state: &AppState,
     tenant: &TenantCtx,
     filters: &Filters,

@@ -19,6 +19,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod reports;
 pub mod resets;
+pub mod sales_report;
 pub mod settings;
 pub mod specs;
 pub mod team;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/analytics/channel-mix", get(analytics::channel_mix))
         .route("/analytics/sales", get(analytics::sales))
         .route("/analytics/completeness", get(analytics::completeness))
+        .route("/reports/sales", get(sales_report::sales))
         .route("/specs", get(specs::list))
         .route(
             "/specs/dry-run",

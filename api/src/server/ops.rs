@@ -73,6 +73,7 @@ pub async fn metrics(
         super::dashboards::delete,
         super::dashboards::set_metabase,
         super::analytics::completeness,
+        super::sales_report::sales,
         super::unmapped::resolve,
         super::unmapped::reprocess_range,
         super::settings::set_unmatched,

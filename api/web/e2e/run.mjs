@@ -93,6 +93,9 @@ try {
   await page.getByRole("button", { name: "Apply" }).click();
   await page.waitForFunction(() => document.querySelector("[data-testid=kpi-revenue]")?.textContent?.trim() === "€975.00");
   assert.match(page.url(), /reseller=BOXNOX/);
+  // The report of that view downloads as a spreadsheet.
+  const [report] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Report (XLSX)" }).click()]);
+  assert.equal(report.suggestedFilename(), "sales.xlsx");
   await shot("analytics");
 
   // The page budget, measured and printed (benches/README.md keeps the numbers; never asserted).

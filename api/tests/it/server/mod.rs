@@ -7,6 +7,7 @@ mod dashboards;
 mod flow;
 mod kit;
 pub mod model_standin;
+mod reports;
 mod resets;
 mod security;
 mod specs;

@@ -1,0 +1,79 @@
+//! The sales report: the XLSX's summary and sheets agree with the analytics API, and the CSV
+//! holds the period's sale lines.
+
+use super::kit::{micros, sample, Options, TestServer};
+use reqwest::{Method, StatusCode};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sales_report_agrees_with_the_analytics() {
+    let s = TestServer::start(Options::default()).await;
+    let token = s.admin_token("demo", "admin@bibbi.example").await;
+    for f in [
+        "boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
+        "cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx",
+    ] {
+        let id = s.upload_one("demo", &token, sample(f)).await;
+        s.wait("demo", &token, &id).await;
+    }
+    let kpis = s.json("demo", &token, "/api/analytics/kpis").await;
+    let get = |path: &'static str| {
+        s.req(Method::GET, "demo", path)
+            .bearer_auth(token.clone())
+            .send()
+    };
+
+    let res = get("/api/reports/sales?format=xlsx").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .ends_with(".xlsx\""));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.xlsx");
+    std::fs::write(&path, res.bytes().await.unwrap()).unwrap();
+    let mut book = taskifai_connectors::readers::open(&path, "report.xlsx").unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        vec![
+            "Summary",
+            "By month",
+            "Top resellers",
+            "Top products",
+            "Top markets"
+        ]
+    );
+    let summary = book.head(0, 20).unwrap();
+    assert_eq!(summary[2][0].as_deref(), Some("Revenue"));
+    let revenue: f64 = summary[2][1].as_deref().unwrap().parse().unwrap();
+    assert_eq!(
+        (revenue * 1e6).round() as i128,
+        micros(kpis["revenue_eur"].as_str().unwrap()),
+        "{kpis}"
+    );
+    let resellers = book.head(2, 10).unwrap();
+    assert_eq!(resellers[0][0].as_deref(), Some("Name"));
+    assert_eq!(
+        resellers.len(),
+        3,
+        "a header and the two resellers: {resellers:?}"
+    );
+
+    let res = get("/api/reports/sales?format=csv").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "day,reseller,store,channel,country,product_ean,product,quantity,sales_eur"
+    );
+    let units: i64 = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(7).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(units, kpis["units"].as_i64().unwrap());
+    assert_eq!(
+        get("/api/reports/sales?format=pdf").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    s.stop().await;
+}
