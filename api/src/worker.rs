@@ -244,7 +244,7 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
         .specs_for(&job.tenant_id, &pool)
         .await
         .map_err(|e| transient(e.to_string()))?;
-    let report = ingest(
+    let loaded = ingest(
         &state.lake,
         Some(&pool),
         &specs,
@@ -254,8 +254,25 @@ async fn ingest_job(state: &AppState, job: &Job, progress: Arc<AtomicU64>) -> Re
             tick.fetch_add(n as u64, Ordering::Relaxed);
         }),
     )
-    .await
-    .map_err(|e| {
+    .await;
+    // A file refused for too many rejects keeps its error report: its rows stay findable in
+    // the unmapped queue, and mapping them loads the file.
+    if let Err(taskifai_connectors::ingest::IngestError::Engine(
+        taskifai_engine::Error::TooManyRejects { vendor, issues, .. },
+    )) = &loaded
+    {
+        if let Err(e) = taskifai_connectors::postgres::load::record_refused_report(
+            &pool,
+            &job.batch_id,
+            vendor,
+            issues,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, batch = %job.batch_id, "The refused file's error report was not kept.");
+        }
+    }
+    let report = loaded.map_err(|e| {
         if e.is_transient() {
             transient(chain(&e))
         } else {

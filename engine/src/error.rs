@@ -46,6 +46,10 @@ pub enum Error {
         max: f64,
         /// The most frequent rules with their counts and one example each.
         top: String,
+        /// The vendor whose spec read the file, and every issue found, so the refused file's
+        /// error report can still be kept.
+        vendor: String,
+        issues: Box<Vec<crate::issues::Issue>>,
     },
     #[error("{file}: {message}")]
     Detect { file: String, message: String },

@@ -176,6 +176,8 @@ pub fn run_for_period(
             total,
             max: max * 100.0,
             top: top_rules(&issues),
+            vendor: spec.spec.vendor.clone(),
+            issues: Box::new(issues),
         });
     }
     issues.append(&mut reshaper.issues);

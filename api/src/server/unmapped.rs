@@ -127,6 +127,20 @@ async fn reprocess(
             });
             continue;
         }
+        // A file refused whole is tried again as it is; a loaded one becomes a new upload
+        // that replaces it.
+        if batches::retry_refused(&tenant.pool, upload, reason).await? {
+            batches::forget_refused_report(&tenant.pool, upload).await?;
+            if !jobs::requeue(&state.registry.pool, tenant.id(), upload).await? {
+                jobs::enqueue(&state.registry.pool, tenant.id(), upload).await?;
+            }
+            out.push(Reprocessed {
+                upload: upload.clone(),
+                status: "queued",
+                new_upload: Some(upload.clone()),
+            });
+            continue;
+        }
         let id = uuid::Uuid::new_v4().simple().to_string();
         if !batches::record_reprocess(&tenant.pool, upload, &id, reason).await? {
             continue; // deleted or replaced meanwhile

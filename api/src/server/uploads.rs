@@ -562,6 +562,7 @@ pub async fn retry(
         )));
     }
     batches::mark_retried(&tenant.pool, &id).await?;
+    batches::forget_refused_report(&tenant.pool, &id).await?;
     if !jobs::requeue(&state.registry.pool, tenant.id(), &id).await? {
         jobs::enqueue(&state.registry.pool, tenant.id(), &id).await?;
     }

@@ -307,6 +307,34 @@ pub async fn record_reprocess(
     Ok(done.rows_affected() == 1)
 }
 
+/// Forgets the error report of a refused attempt, before the upload is tried again: the next
+/// attempt writes its own.
+pub async fn forget_refused_report(db: impl PgExecutor<'_>, id: &str) -> Result<(), PgError> {
+    sqlx::query("DELETE FROM error_reports WHERE batch_id = $1 AND EXISTS (SELECT 1 FROM upload_batches WHERE id = $1 AND status IN ('pending', 'failed'))")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Queues a failed upload again (its catalog changed since it was refused); `false` when it is
+/// not a failed upload with a stored file.
+pub async fn retry_refused(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    reason: &str,
+) -> Result<bool, PgError> {
+    let done = sqlx::query(
+        "UPDATE upload_batches SET status = 'pending', error_summary = NULL, started_at = NULL, finished_at = NULL, reprocess_reason = $2
+         WHERE id = $1 AND status = 'failed' AND storage_path IS NOT NULL",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Whether another upload than `id` keeps its file at `path` (a re-processed upload shares
 /// its original's), so deleting `id` must leave the file.
 pub async fn file_shared(db: impl PgExecutor<'_>, id: &str, path: &str) -> Result<bool, PgError> {

@@ -232,6 +232,30 @@ async fn write_issues(
     .await
 }
 
+/// Keeps the error report of a file that was refused whole (too many rejects), replacing the
+/// report of an earlier attempt: the rows it lists stay findable (the unmapped queue) though
+/// nothing was loaded.
+pub async fn record_refused_report(
+    pool: &PgPool,
+    batch_id: &str,
+    vendor: &str,
+    issues: &[Issue],
+) -> Result<(), PgError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE upload_batches SET vendor = $2 WHERE id = $1")
+        .bind(batch_id)
+        .bind(vendor)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM error_reports WHERE batch_id = $1")
+        .bind(batch_id)
+        .execute(&mut *tx)
+        .await?;
+    write_issues(&mut tx, batch_id, issues).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// What a repair did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {

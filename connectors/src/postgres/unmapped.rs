@@ -42,7 +42,10 @@ struct Group {
 }
 
 /// Live uploads: loaded and not replaced since.
-const LIVE: &str = "b.replaced_by IS NULL AND b.status IN ('completed', 'completed_with_errors')";
+/// Uploads whose rows count: loaded and not replaced since, or refused whole for too many
+/// rejects (their error report is kept, and mapping the values loads them).
+const LIVE: &str =
+    "b.replaced_by IS NULL AND b.status IN ('completed', 'completed_with_errors', 'failed')";
 
 /// The queue, the most rows first.
 pub async fn queue(pool: &PgPool) -> Result<Vec<Unmapped>, PgError> {
@@ -111,7 +114,7 @@ pub async fn in_period(
 ) -> Result<Vec<String>, PgError> {
     Ok(sqlx::query_scalar(&format!(
         "SELECT b.id FROM upload_batches b
-         WHERE {LIVE} AND b.period_start <= $2 AND b.period_end >= $1
+         WHERE {LIVE} AND b.status <> 'failed' AND b.period_start <= $2 AND b.period_end >= $1
            AND ($3::text IS NULL OR b.vendor = $3) ORDER BY b.period_start, b.id"
     ))
     .bind(from)

@@ -500,3 +500,87 @@ async fn completeness_finds_the_reseller_that_stopped_sending() {
     );
     s.stop().await;
 }
+
+/// A file refused whole because the catalog lacked its products keeps its error report; its
+/// values are in the queue, and once they are mapped the same upload loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_refused_for_unknown_products_loads_once_they_are_mapped() {
+    let s = TestServer::start(Options::default()).await;
+    s.empty_tenant("acme").await;
+    let admin = s.admin_token("acme", "admin@acme.example").await;
+    let reference = |kind: &str| {
+        std::fs::read_to_string(taskifai_tests::repo_path(&format!(
+            "sample-data/reference/{kind}.csv"
+        )))
+        .unwrap()
+    };
+    for kind in ["products", "prices"] {
+        let (status, body) = import_for(&s, "acme", &admin, kind, "", &reference(kind)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let galilu = super::kit::sample("galilu/BIbbi_sellout_Galilu_2025.xlsx");
+    let upload = s.upload_one("acme", &admin, galilu).await;
+    let refused = s.wait("acme", &admin, &upload).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let errors = s
+        .json("acme", &admin, &format!("/api/uploads/{upload}/errors"))
+        .await;
+    assert_eq!(
+        errors["total"], 4,
+        "the refused file's report is kept: {errors}"
+    );
+    let queue = s.json("acme", &admin, "/api/catalog/unmapped").await;
+    assert_eq!(queue.as_array().unwrap().len(), 4, "{queue}");
+    assert!(queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["uploads"] == serde_json::json!([upload])));
+
+    // The reseller's names mapped as a file, the new product added and mapped from the queue.
+    let (status, body) = import_for(
+        &s,
+        "acme",
+        &admin,
+        "vendor_products",
+        "",
+        &reference("vendor_products"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new = "ean,functional_name,name\n7350154320992,BBNEW50,Nowy zapach 50 ml\n";
+    assert_eq!(
+        import_for(&s, "acme", &admin, "products", "", new).await.0,
+        StatusCode::OK
+    );
+    let price = "price_list,ean,price,currency\ngalilu_pln,7350154320992,549,PLN\n";
+    assert_eq!(
+        import_for(&s, "acme", &admin, "prices", "", price).await.0,
+        StatusCode::OK
+    );
+    let res: Value = s
+        .req(Method::POST, "acme", "/api/catalog/unmapped/resolve")
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "vendor": "galilu", "value": "BIBBI Nowy zapach woda perfumowana 50 ml", "ean": "7350154320992" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        res,
+        serde_json::json!([{ "upload": upload, "status": "queued", "new_upload": upload }])
+    );
+    let loaded = s.wait("acme", &admin, &upload).await;
+    assert_eq!(
+        (&loaded["status"], &loaded["rows_rejected"]),
+        (&Value::from("completed"), &Value::from(0)),
+        "{loaded}"
+    );
+    assert_eq!(
+        s.json("acme", &admin, "/api/catalog/unmapped").await,
+        serde_json::json!([])
+    );
+    s.stop().await;
+}
