@@ -96,6 +96,11 @@ try {
   // The report of that view downloads as a spreadsheet.
   const [report] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Report (XLSX)" }).click()]);
   assert.equal(report.suggestedFilename(), "sales.xlsx");
+  // A window reaching past the files received says which are missing.
+  await page.getByLabel("From").fill("2025-04-01");
+  await page.getByLabel("To", { exact: true }).fill("2025-05-31");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByTestId("missing-files").filter({ hasText: "boxnox (2025-05)" }).waitFor();
   await shot("analytics");
 
   // The page budget, measured and printed (benches/README.md keeps the numbers; never asserted).
