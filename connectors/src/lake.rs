@@ -173,6 +173,26 @@ pub struct Snapshot {
     pub batches: BTreeMap<String, (BatchMeta, Vec<DataFile>)>,
 }
 
+/// The calendar months lying wholly inside `start..=end` (ISO dates); `None` when the period is
+/// not known.
+fn whole_months(start: &str, end: &str) -> Option<BTreeSet<(i32, i32)>> {
+    use chrono::{Datelike, NaiveDate};
+    let (start, end) = (
+        NaiveDate::parse_from_str(start, "%Y-%m-%d").ok()?,
+        NaiveDate::parse_from_str(end, "%Y-%m-%d").ok()?,
+    );
+    let mut out = BTreeSet::new();
+    let mut first = start.with_day(1)?;
+    while first <= end {
+        let next = first.checked_add_months(chrono::Months::new(1))?;
+        if first >= start && next.pred_opt()? <= end {
+            out.insert((first.year(), first.month() as i32));
+        }
+        first = next;
+    }
+    Some(out)
+}
+
 impl Snapshot {
     /// Files of live batches of a table.
     pub fn files(&self, table: &str) -> Vec<&DataFile> {
@@ -209,7 +229,11 @@ impl Snapshot {
         } else {
             vec![]
         };
-        if replace && !months.is_empty() {
+        // A file whose period is shorter than a month (a week's report) replaces its own period
+        // only, never the other weeks of its month.
+        let shorter = whole_months(&meta.period_start, &meta.period_end)
+            .is_some_and(|whole| whole.is_empty());
+        if replace && !months.is_empty() && !shorter {
             for (m, files) in self.batches.values() {
                 if m.vendor != meta.vendor || m.table != meta.table || ids.contains(&m.batch_id) {
                     continue;

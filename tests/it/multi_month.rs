@@ -173,3 +173,62 @@ async fn a_year_column_and_a_month_column_make_the_period() {
     assert_eq!(summary.period.start.to_string(), "2025-04-01");
     assert_eq!(summary.rows_accepted, 2);
 }
+
+/// Weekly files of one month each stay: a week replaces its own week, never its month's other
+/// weeks (the demo history found this: a month of Selfridges' weeks kept only the last one).
+#[tokio::test]
+async fn a_weeks_file_replaces_its_week_not_its_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let specs = SpecRegistry::new(vec![spec::parse(
+        "weekly.yaml",
+        "
+vendor: weekly
+version: 1
+reseller: Weekly
+currency: EUR
+detect: { filename: { pattern: 'weekly', weight: 1.0 }, threshold: 0.5 }
+read: { header: { row: 1 } }
+period: { grain: week, from: [filename] }
+fields:
+  product_ean: { column: EAN }
+  quantity: { column: Qty }
+  sales_local: { column: Amount }
+",
+    )
+    .expect("compiles")]);
+    let week = |name: &str, qty: i64| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!("EAN,Qty,Amount\n7350154320008,{qty},{}\n", qty * 10),
+        )
+        .unwrap();
+        path
+    };
+    for (name, qty) in [
+        ("weekly WE 08-06-2025.csv", 1),
+        ("weekly WE 15-06-2025.csv", 2),
+        ("weekly WE 22-06-2025.csv", 4),
+        // The same week again, corrected: it replaces that week only.
+        ("weekly WE 15-06-2025 v2.csv", 8),
+    ] {
+        load(&lake, &specs, &week(name, qty)).await.unwrap();
+    }
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+    let mut live: Vec<(String, u64)> = snap
+        .batches
+        .values()
+        .map(|(b, _)| (b.period_start.clone(), b.rows))
+        .collect();
+    live.sort();
+    assert_eq!(
+        live,
+        [
+            ("2025-06-02".to_string(), 1),
+            ("2025-06-09".to_string(), 1),
+            ("2025-06-16".to_string(), 1)
+        ]
+    );
+    assert_eq!(months(&lake).await, [((2025, 6), 3)]);
+}
