@@ -122,6 +122,37 @@ fn chart_for(result: &QueryResult, hint: Option<&Interpretation>) -> Chart {
     }
 }
 
+/// The wording as it streams in, passed on a word at a time and only while every number so far
+/// comes from the result: a reader never sees a number the check would refuse. Once one fails,
+/// nothing more is passed on and the checked answer replaces what was shown.
+#[derive(Default)]
+struct Streamed {
+    text: String,
+    passed: usize,
+    stopped: bool,
+}
+
+impl Streamed {
+    fn push(&mut self, piece: &str, rows: &[serde_json::Value], context: &str) -> Option<String> {
+        self.text.push_str(piece);
+        if self.stopped {
+            return None;
+        }
+        // Up to the last whitespace: a number is never split.
+        let end = self.text.rfind(char::is_whitespace)?;
+        if end <= self.passed {
+            return None;
+        }
+        if check::unsupported(&self.text[..end], rows, context).is_some() {
+            self.stopped = true;
+            return None;
+        }
+        let out = self.text[self.passed..end].to_owned();
+        self.passed = end;
+        Some(out)
+    }
+}
+
 /// Answers `q` with the model. Returns the calls made whatever happens, so they are recorded.
 pub async fn answer_with_model(
     ctx: &SessionContext,
@@ -260,16 +291,21 @@ async fn run(
         q.text,
         serde_json::to_string(&shown).unwrap_or_default()
     );
-    let (words, call) = model
-        .complete("answer", WORDING, &[(Speaker::User, ask)])
-        .await;
-    calls.push(call);
     let context = check_context(
         q.text,
         reply.understood.as_deref().unwrap_or(""),
         &result,
         knowledge.data,
     );
+    let mut shown = Streamed::default();
+    let (words, call) = model
+        .complete_streaming("answer", WORDING, &[(Speaker::User, ask)], &mut |piece| {
+            if let Some(out) = shown.push(piece, &result.rows, &context) {
+                progress(Step::AnswerDelta(out));
+            }
+        })
+        .await;
+    calls.push(call);
     reply.answer = match words {
         Ok(w) => match check::unsupported(&w, &result.rows, &context) {
             None => w.trim().to_owned(),
@@ -295,6 +331,26 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_words_stop_before_a_number_the_rows_do_not_hold() {
+        let rows = vec![serde_json::json!({ "revenue_eur": 1170.0 })];
+        let mut s = Streamed::default();
+        let mut out = String::new();
+        for piece in [
+            "Revenue",
+            " was €1,1",
+            "70.00 in",
+            " March, up",
+            " 12",
+            "% on",
+            " February.",
+        ] {
+            out.push_str(&s.push(piece, &rows, "March").unwrap_or_default());
+        }
+        assert_eq!(out, "Revenue was €1,170.00 in March, up");
+        assert!(s.stopped);
+    }
 
     #[test]
     fn the_sales_view_goes_in_front_of_the_models_sql() {

@@ -64,6 +64,8 @@ pub enum Step {
     Interpretation(String),
     Sql(String),
     Rows(usize),
+    /// A piece of the model's wording, already checked.
+    AnswerDelta(String),
 }
 
 /// What the planner knows of a tenant: its names and the span of its sales.

@@ -7,9 +7,11 @@ use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
+    ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CreateChatCompletionRequest,
+    CreateChatCompletionRequestArgs,
 };
 use async_openai::Client;
+use futures::StreamExt;
 use std::time::{Duration, Instant};
 
 /// Where the model is and what it costs.
@@ -98,12 +100,37 @@ impl Model {
         (result, call)
     }
 
-    async fn request(
+    /// The same as [`Model::complete`], streamed: `on_delta` gets each piece of text as it comes.
+    /// The provider is asked for the usage at the end of the stream; one that does not send it
+    /// is charged an estimate (four characters a token), never nothing.
+    pub async fn complete_streaming(
+        &self,
+        purpose: &'static str,
+        system: &str,
+        messages: &[(Speaker, String)],
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> (Result<String, ModelError>, Call) {
+        let started = Instant::now();
+        let mut call = Call {
+            purpose,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+            error: None,
+        };
+        let result = self.stream(system, messages, &mut call, on_delta).await;
+        call.latency_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+        if let Err(e) = &result {
+            call.error = Some(e.to_string());
+        }
+        (result, call)
+    }
+
+    fn build(
         &self,
         system: &str,
         messages: &[(Speaker, String)],
-        call: &mut Call,
-    ) -> Result<String, ModelError> {
+    ) -> Result<CreateChatCompletionRequest, ModelError> {
         let mut all: Vec<ChatCompletionRequestMessage> =
             vec![ChatCompletionRequestSystemMessage::from(system).into()];
         for (who, text) in messages {
@@ -118,12 +145,21 @@ impl Model {
                 .into(),
             });
         }
-        let request = CreateChatCompletionRequestArgs::default()
+        CreateChatCompletionRequestArgs::default()
             .model(self.config.model.clone())
             .messages(all)
             .temperature(0.0)
             .build()
-            .map_err(|e| ModelError::Provider(e.to_string()))?;
+            .map_err(|e| ModelError::Provider(e.to_string()))
+    }
+
+    async fn request(
+        &self,
+        system: &str,
+        messages: &[(Speaker, String)],
+        call: &mut Call,
+    ) -> Result<String, ModelError> {
+        let request = self.build(system, messages)?;
         let timeout = self.config.timeout;
         let response = tokio::time::timeout(timeout, self.client.chat().create(request))
             .await
@@ -141,12 +177,76 @@ impl Model {
             .ok_or(ModelError::Empty)
     }
 
+    async fn stream(
+        &self,
+        system: &str,
+        messages: &[(Speaker, String)],
+        call: &mut Call,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String, ModelError> {
+        let mut request = self.build(system, messages)?;
+        request.stream_options = Some(ChatCompletionStreamOptions {
+            include_usage: Some(true),
+            include_obfuscation: None,
+        });
+        let timeout = self.config.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = |_| ModelError::Timeout(timeout.as_secs());
+        let provider =
+            |e: async_openai::error::OpenAIError| ModelError::Provider(first_line(&e.to_string()));
+        let mut chunks =
+            tokio::time::timeout_at(deadline, self.client.chat().create_stream(request))
+                .await
+                .map_err(timed_out)?
+                .map_err(provider)?;
+        let mut text = String::new();
+        let mut usage = None;
+        let outcome = loop {
+            match tokio::time::timeout_at(deadline, chunks.next()).await {
+                Err(e) => break Err(timed_out(e)),
+                Ok(None) => break Ok(()),
+                Ok(Some(Err(e))) => break Err(provider(e)),
+                Ok(Some(Ok(chunk))) => {
+                    if let Some(u) = chunk.usage {
+                        usage = Some((u.prompt_tokens, u.completion_tokens));
+                    }
+                    for piece in chunk.choices.into_iter().filter_map(|c| c.delta.content) {
+                        if !piece.is_empty() {
+                            on_delta(&piece);
+                            text.push_str(&piece);
+                        }
+                    }
+                }
+            }
+        };
+        // A request refused before any text was not charged by the provider either.
+        (call.prompt_tokens, call.completion_tokens) = match usage {
+            Some(u) => u,
+            None if text.is_empty() => (0, 0),
+            None => {
+                let prompt: usize =
+                    system.len() + messages.iter().map(|(_, m)| m.len()).sum::<usize>();
+                (estimate(prompt), estimate(text.len()))
+            }
+        };
+        outcome?;
+        if text.trim().is_empty() {
+            return Err(ModelError::Empty);
+        }
+        Ok(text)
+    }
+
     /// What a call cost, in USD.
     pub fn cost(&self, call: &Call) -> f64 {
         (call.prompt_tokens as f64 * self.config.prompt_price
             + call.completion_tokens as f64 * self.config.completion_price)
             / 1e6
     }
+}
+
+/// Tokens in `bytes` of text, roughly, for a provider that reports none.
+fn estimate(bytes: usize) -> u32 {
+    bytes.div_ceil(4).min(u32::MAX as usize) as u32
 }
 
 fn first_line(s: &str) -> String {

@@ -31,8 +31,12 @@ pub struct ChatRequest {
     pub question: String,
 }
 
-/// Asks a question about the tenant's sales.
-#[utoipa::path(post, path = "/api/chat", request_body = ChatRequest, responses((status = 200, description = "text/event-stream by default; one JSON reply for Accept: application/json"), (status = 404), (status = 429)), tag = "chat")]
+/// Asks a question about the tenant's sales. The event stream sends `status`, `interpretation`
+/// (how the question was read), `sql`, `rows` (how many), `answer_delta` (pieces of a language
+/// model's wording as they arrive, each already checked against the result), `answer` (the
+/// final, checked wording, which replaces the pieces) and `done` (the whole reply with the
+/// conversation and message ids), or `error`.
+#[utoipa::path(post, path = "/api/chat", request_body = ChatRequest, responses((status = 200, description = "text/event-stream by default (events status, interpretation, sql, rows, answer_delta, answer, done or error); one JSON reply for Accept: application/json"), (status = 404), (status = 429)), tag = "chat")]
 pub async fn ask(
     State(state): State<AppState>,
     tenant: TenantCtx,
@@ -87,6 +91,7 @@ pub async fn ask(
                     Step::Interpretation(s) => ("interpretation", json!({ "understood": s })),
                     Step::Sql(s) => ("sql", json!({ "sql": s })),
                     Step::Rows(n) => ("rows", json!({ "rows": n })),
+                    Step::AnswerDelta(s) => ("answer_delta", json!({ "text": s })),
                 };
                 let _ = tx.send(Event::default().event(name).data(data.to_string()));
             }

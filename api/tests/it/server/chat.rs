@@ -445,3 +445,94 @@ async fn a_language_model_writes_sql_through_the_guard_and_is_checked_and_metere
     assert_eq!(r["code"], "token_budget_spent");
     s.stop().await;
 }
+
+/// The model's wording streams to the browser as `answer_delta` events, a word at a time, and
+/// stops before a number the result does not hold; the checked answer then replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wording_streams_and_never_shows_an_unchecked_number() {
+    let model = StandIn::start().await;
+    let s = TestServer::start(Options {
+        llm: Some(LlmConfig {
+            base_url: model.base_url.clone(),
+            model: "stand-in-1".into(),
+            api_key: None,
+            timeout: Duration::from_secs(5),
+            prompt_price: 1.0,
+            completion_price: 2.0,
+            monthly_token_budget: None,
+        }),
+        ..Default::default()
+    })
+    .await;
+    let token = s.admin_token("demo", "owner@bibbi.example").await;
+    let galilu = SAMPLE_TOTALS[3];
+    let id = s.upload_one("demo", &token, sample(galilu.0)).await;
+    s.wait("demo", &token, &id).await;
+    let sold = galilu.5.trim_end_matches('0');
+    let ask = |question: &'static str| {
+        let (s, token) = (&s, &token);
+        async move {
+            let text = s
+                .req(Method::POST, "demo", "/api/chat")
+                .bearer_auth(token)
+                .json(&json!({ "question": question }))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let mut deltas = String::new();
+            let mut answer = Value::Null;
+            let mut event = "";
+            for line in text.lines() {
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = e;
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    let data: Value = serde_json::from_str(d).unwrap();
+                    match event {
+                        "answer_delta" => deltas.push_str(data["text"].as_str().unwrap()),
+                        "answer" => answer = data["text"].clone(),
+                        _ => {}
+                    }
+                }
+            }
+            (deltas, answer, text)
+        }
+    };
+
+    model.script([
+        text("SELECT sum(sales_eur) AS revenue FROM sales"),
+        Script::Text(format!("Galilu sold \u{20ac}{sold} in all, well done.")),
+    ]);
+    let (deltas, answer, raw) = ask("How much did we sell?").await;
+    assert_eq!(
+        deltas,
+        format!("Galilu sold \u{20ac}{sold} in all, well"),
+        "{raw}"
+    );
+    assert_eq!(
+        answer,
+        format!("Galilu sold \u{20ac}{sold} in all, well done.")
+    );
+    // The usage of a streamed call is what the provider reported at the end of the stream.
+    let usage = s.json("demo", &token, "/api/usage").await;
+    assert_eq!(usage["items"][0]["completion_tokens"], 10, "{usage}");
+
+    model.script([
+        text("SELECT sum(sales_eur) AS revenue FROM sales"),
+        Script::Text(format!(
+            "Galilu sold \u{20ac}{sold} in all, 37% more than last year."
+        )),
+    ]);
+    let (deltas, answer, raw) = ask("How much did we sell in all?").await;
+    assert_eq!(
+        deltas,
+        format!("Galilu sold \u{20ac}{sold} in all,"),
+        "{raw}"
+    );
+    let answer = answer.as_str().unwrap();
+    assert!(!answer.contains("37"), "{answer}");
+    assert!(answer.contains(&sold[..3]), "{answer}");
+    s.stop().await;
+}

@@ -42,9 +42,48 @@ fn completion(text: &str) -> Response {
     .into_response()
 }
 
+/// The same completion as server-sent chunks, a word at a time, then the usage chunk when the
+/// request asked for it, then `[DONE]`.
+fn chunks(text: &str, usage: bool) -> Response {
+    let chunk = |delta: Value, usage: Value| {
+        let choices = if delta.is_null() {
+            json!([])
+        } else {
+            json!([{ "index": 0, "delta": delta, "finish_reason": null }])
+        };
+        let c = json!({ "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "stand-in", "choices": choices, "usage": usage });
+        format!("data: {c}\n\n")
+    };
+    let mut body = chunk(json!({ "role": "assistant", "content": "" }), Value::Null);
+    for word in text.split_inclusive(' ') {
+        body.push_str(&chunk(json!({ "content": word }), Value::Null));
+    }
+    if usage {
+        body.push_str(&chunk(
+            Value::Null,
+            json!({ "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15 }),
+        ));
+    }
+    body.push_str("data: [DONE]\n\n");
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+        body,
+    )
+        .into_response()
+}
+
 async fn answer(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    let streamed = body["stream"] == json!(true);
+    let usage = body["stream_options"]["include_usage"] == json!(true);
     shared.requests.lock().unwrap().push(body);
     let next = shared.script.lock().unwrap().pop_front();
+    let completion = |t: &str| {
+        if streamed {
+            chunks(t, usage)
+        } else {
+            completion(t)
+        }
+    };
     match next {
         Some(Script::Text(t)) => completion(&t),
         Some(Script::Status(code, message)) => (
