@@ -29,7 +29,7 @@ fn aromateque(months: &[C], products: &[(&'static str, &'static str, Vec<C>)]) -
     total.extend(sums.into_iter().map(N));
     rows.push(total);
     vec![Sheet {
-        name: "TDSheet",
+        name: "TDSheet".into(),
         rows,
         merges: vec![],
     }]

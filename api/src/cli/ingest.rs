@@ -310,16 +310,35 @@ fn print_report(r: &Report, lake: &Lake) {
     println!("  time      {:.2} s", s.seconds);
 }
 
-/// Loads every sample under `samples` (one folder per vendor) into the demo tenant.
-pub async fn demo(cli: &Cli, samples: &Path) -> anyhow::Result<ExitCode> {
-    let mut files: Vec<PathBuf> = walk(samples)?;
-    files.sort();
-    if files.is_empty() {
-        anyhow::bail!(
-            "no sample files under {}; rebuild them with `taskifai gen-samples`",
-            samples.display()
-        );
-    }
+/// Loads the files under `samples` (one folder per vendor), or else a generated history, into
+/// the demo tenant.
+pub async fn demo(
+    cli: &Cli,
+    samples: Option<&Path>,
+    history: &super::HistoryArgs,
+) -> anyhow::Result<ExitCode> {
+    let files = match samples {
+        Some(dir) => {
+            let mut files: Vec<PathBuf> = walk(dir)?;
+            files.sort();
+            if files.is_empty() {
+                anyhow::bail!(
+                    "no sample files under {}; rebuild them with `taskifai gen-samples`",
+                    dir.display()
+                );
+            }
+            files
+        }
+        None => {
+            let files = history.generate()?;
+            println!(
+                "history: {} files under {}",
+                files.len(),
+                history.out.display()
+            );
+            files
+        }
+    };
     if cli.database_url.is_some() {
         let registry = super::db::registry(cli).await?;
         taskifai_connectors::postgres::catalog::seed_reference(&registry.pool, &cli.reference)

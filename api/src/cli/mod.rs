@@ -7,6 +7,7 @@ pub mod config_file;
 mod db;
 mod edge_cases;
 mod fx;
+mod history;
 mod ingest;
 mod query;
 mod samples;
@@ -64,16 +65,51 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Folder the history is written to (emptied first).
+    #[arg(long, default_value = "data/demo-history")]
+    pub out: PathBuf,
+    /// Last month of the history, YYYY-MM; default the last full month.
+    #[arg(long, value_parser = parse_month)]
+    pub until: Option<chrono::NaiveDate>,
+    /// How many months.
+    #[arg(long, default_value_t = 24)]
+    pub months: u32,
+}
+
+fn parse_month(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("expected a month as YYYY-MM, got {s:?}"))
+}
+
+impl HistoryArgs {
+    /// Writes the history and returns its files in load order.
+    pub fn generate(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let until = self
+            .until
+            .unwrap_or_else(|| history::last_full_month(chrono::Utc::now().date_naive()));
+        if self.out.exists() {
+            std::fs::remove_dir_all(&self.out)?;
+        }
+        history::generate(&self.out, &history::Window::new(until, self.months))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Which vendor spec matches a file, with scores and reasons.
     Detect { files: Vec<PathBuf> },
     /// Normalize files and load them into a tenant's lake.
     Ingest(ingest::IngestArgs),
-    /// Load every sample file into the demo tenant and show what is there.
+    /// Load a sell-out history into the demo tenant (generated into --out: every month up to
+    /// the last full one, from all nine formats) and show what is there. With --samples, load
+    /// those files instead.
     Demo {
-        #[arg(long, default_value = "sample-data/vendors")]
-        samples: PathBuf,
+        #[arg(long)]
+        samples: Option<PathBuf>,
+        #[command(flatten)]
+        history: HistoryArgs,
     },
     /// Check and test vendor specs.
     Spec {
@@ -110,6 +146,8 @@ pub enum Command {
         max_rows: usize,
         sql: String,
     },
+    /// Generate the demo's sell-out history: every month of a window from all nine formats.
+    GenHistory(HistoryArgs),
     /// Rebuild the sample files of every reseller format.
     GenSamples {
         #[arg(long, default_value = "sample-data/vendors")]
@@ -363,7 +401,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Detect { files } => ingest::detect(&cli, files),
         Command::Ingest(args) => ingest::ingest(&cli, args).await,
-        Command::Demo { samples } => ingest::demo(&cli, samples).await,
+        Command::Demo { samples, history } => ingest::demo(&cli, samples.as_deref(), history).await,
         Command::Spec { command } => spec::run(&cli, command),
         Command::Query {
             tenant,
@@ -429,6 +467,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     role,
                 },
         } => serve::invite(&cli, tenant, email, role).await,
+        Command::GenHistory(args) => {
+            let files = args.generate()?;
+            println!("wrote {} files under {}", files.len(), args.out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::GenSamples { out } => {
             let edge = out.parent().unwrap_or(out).join("edge-cases");
             for p in samples::generate(out)?

@@ -18,7 +18,7 @@ pub(super) enum C {
 use C::{D, E, N, S};
 
 pub(super) struct Sheet {
-    pub name: &'static str,
+    pub name: String,
     /// Rows from row 1.
     pub rows: Vec<Vec<C>>,
     /// (row, first col, last col, text), 1-based rows, 0-based columns; merged header cells.
@@ -34,7 +34,7 @@ pub(super) fn write(path: &Path, sheets: &[Sheet]) -> Result<(), XlsxError> {
     let date = Format::new().set_num_format("dd.mm.yyyy");
     for s in sheets {
         let ws = wb.add_worksheet();
-        ws.set_name(s.name)?;
+        ws.set_name(&s.name)?;
         for (r, row) in s.rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
                 let (r, c) = (r as u32, c as u16);
@@ -314,17 +314,17 @@ fn liberty() -> Vec<Sheet> {
     ];
     vec![
         Sheet {
-            name: "Sales By Size",
+            name: "Sales By Size".into(),
             rows,
             merges,
         },
         Sheet {
-            name: "Size Analysis",
+            name: "Size Analysis".into(),
             rows: vec![vec![S("Size"), S("Sales Qty Un")], vec![S("100ML"), N(4.0)]],
             merges: vec![],
         },
         Sheet {
-            name: "Product Group Analysis",
+            name: "Product Group Analysis".into(),
             rows: vec![
                 vec![S("Product Group"), S("Sales Qty Un")],
                 vec![S("CANDLES Total"), N(3.0)],
@@ -381,7 +381,7 @@ fn boxnox() -> Vec<Sheet> {
         row(4.0, "Retail", "Nice Etoile", S("7.35015E+12"), 1.0, N(195.0), "Boy of June 100ml", "BBBOJ100"),
     ];
     vec![Sheet {
-        name: "Sell Out by EAN",
+        name: "Sell Out by EAN".into(),
         rows,
         merges: vec![],
     }]
@@ -471,7 +471,7 @@ fn cdlc() -> Vec<Sheet> {
         .concat(),
     ];
     vec![Sheet {
-        name: "2025 04",
+        name: "2025 04".into(),
         rows,
         merges: vec![],
     }]
@@ -497,8 +497,8 @@ fn galilu() -> Vec<Sheet> {
         row("BIBBI Nowy zapach woda perfumowana 50 ml", [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
         row("Total", [3.0, 2.0, 1.0, 3.0, 1.0, 7.0]),
     ];
-    let other = |name| Sheet {
-        name,
+    let other = |name: &str| Sheet {
+        name: name.into(),
         rows: vec![vec![S("Month"), S("Qty")], vec![S("Jan"), N(3.0)]],
         merges: vec![],
     };
@@ -506,7 +506,7 @@ fn galilu() -> Vec<Sheet> {
         other("YoY"),
         other("monthly sellout"),
         Sheet {
-            name: "product ranking_2025",
+            name: "product ranking_2025".into(),
             rows,
             merges: vec![],
         },
@@ -573,7 +573,7 @@ fn aromateque() -> Vec<Sheet> {
         N(2145.0),
     ]);
     vec![Sheet {
-        name: "TDSheet",
+        name: "TDSheet".into(),
         rows,
         merges: vec![],
     }]
@@ -623,7 +623,7 @@ fn skins_sa() -> Vec<Sheet> {
         row("Rosebank", "2/20/2025", 7350154320060.0, 1.0, "BIBBI WILD MOSS CANDLE", "1 435,00", "1 247,83", 2.0),
     ];
     vec![Sheet {
-        name: "BIBBI",
+        name: "BIBBI".into(),
         rows,
         merges: vec![],
     }]
@@ -701,12 +701,12 @@ pub(super) fn skins_nl() -> Vec<Sheet> {
     ];
     vec![
         Sheet {
-            name: "Info",
+            name: "Info".into(),
             rows: info,
             merges: vec![],
         },
         Sheet {
-            name: "SalesPerSKU",
+            name: "SalesPerSKU".into(),
             rows,
             merges: vec![],
         },
@@ -753,7 +753,7 @@ pub(super) fn selfridges() -> Vec<Sheet> {
         vec![S("Total"), E, N(6.0), N(965.0)],
     ];
     vec![Sheet {
-        name: "Sales",
+        name: "Sales".into(),
         rows,
         merges: vec![],
     }]
@@ -822,7 +822,7 @@ fn online() -> Vec<Sheet> {
         ],
     ];
     vec![Sheet {
-        name: "Orders",
+        name: "Orders".into(),
         rows,
         merges: vec![],
     }]

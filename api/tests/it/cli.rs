@@ -410,35 +410,66 @@ async fn serve_keeps_answering_when_its_worker_process_dies() {
     db.cleanup().await;
 }
 
-/// The chat's evaluation set over the nine sample files: every question answered with the
-/// numbers computed independently by tests/chat/expected.py, asked back, or declined, as
-/// expected; no database, so product names come from the files themselves.
+/// The chat's evaluation set over the demo history (18 months to June 2025 from all nine
+/// formats): every question answered with the numbers computed independently by
+/// tests/chat/expected.py, asked back, or declined, as expected; no database, so product names
+/// come from the files themselves.
 #[test]
-fn the_chat_planner_answers_the_evaluation_set() {
+fn the_chat_planner_answers_the_evaluation_set_over_the_demo_history() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let samples: Vec<PathBuf> = taskifai_tests::SAMPLE_TOTALS
-        .iter()
-        .map(|t| repo(&format!("sample-data/vendors/{}", t.0)))
-        .collect();
+    let history = dir.path().join("history");
+    let (code, out, err) = run(taskifai(&lake)
+        .args([
+            "gen-history",
+            "--until",
+            "2025-06",
+            "--months",
+            "18",
+            "--out",
+        ])
+        .arg(&history));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut files = walk(&history);
+    files.sort();
+    assert_eq!(files.len(), 280, "{out}");
     let (code, out, err) = run(taskifai(&lake)
         .args(["ingest", "--tenant", "demo"])
-        .args(&samples));
+        .args(&files));
     assert!(code == 0 || code == 3, "{out}{err}");
+    assert!(
+        !out.contains("replacing"),
+        "every file holds its own period: {out}"
+    );
     let (code, out, err) =
         run(taskifai(&lake).args(["chat", "--eval", "tests/chat/questions.yaml"]));
     assert_eq!(code, 0, "{out}{err}");
     let all = out.lines().find(|l| l.starts_with("all ")).unwrap_or("");
-    assert!(all.contains("67/67"), "{out}");
+    assert!(all.contains("72/72"), "{out}");
     let (code, out, _) = run(taskifai(&lake).args([
         "chat",
         "Which reseller sold the most Ghost of Tom in June 2025?",
     ]));
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("Galilu sold the most of BBGOT100 in June 2025: \u{20ac}620.31."),
+        out.contains(
+            "Selfridges sold the most of BBGOT100 or BBGOT50 in June 2025: \u{20ac}2,900.62."
+        ),
         "{out}"
     );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// `taskifai chat --llm` asks the configured model, through the same guard and checks.

@@ -295,14 +295,30 @@ pub fn understand(question: &str, ctx: &Context) -> Understanding {
             let Some(first) = &period else {
                 return decline("Which periods should I compare? Name them, e.g. \u{201c}Q1 2025 vs Q1 2024\u{201d}.");
             };
-            let other = periods.next().unwrap_or_else(|| {
-                let w = first.window.year_before();
-                notes.push("Compared with the same period a year earlier.".into());
-                Period {
-                    window: w,
-                    label: format!("{} a year earlier", first.label),
+            let earlier = first.window.year_before();
+            let other = match periods.next() {
+                // "This year vs last year": the year so far against the same days of last year,
+                // not against a whole year.
+                Some(o) if first.label.ends_with("so far") && o.window.from == earlier.from => {
+                    let label = format!("{} to {}", o.label, earlier.to.format("%-d %B"));
+                    notes.push(format!(
+                        "{} is compared with the same days of {}.",
+                        first.label, o.label
+                    ));
+                    Period {
+                        window: earlier,
+                        label,
+                    }
                 }
-            });
+                Some(o) => o,
+                None => {
+                    notes.push("Compared with the same period a year earlier.".into());
+                    Period {
+                        window: earlier,
+                        label: format!("{} a year earlier", first.label),
+                    }
+                }
+            };
             Intent::Compare { other }
         }
     };
@@ -428,6 +444,18 @@ fn intent(
     ]
     .into_iter()
     .find(|p| by(p));
+    // "Which month sold the most?" ranks periods: the series answers it, naming its highest and
+    // lowest (a word the period already used, as in "top products last month", does not count).
+    let ranks_time = (0..words.len()).any(|i| {
+        !words.is_used(i)
+            && matches!(
+                words.all()[i].as_str(),
+                "month" | "months" | "week" | "weeks"
+            )
+    });
+    if ranking && ranks_time && noun(words).is_none() {
+        return Some(IntentSignal::Trend);
+    }
     if ranking {
         return Some(IntentSignal::Top);
     }

@@ -158,7 +158,12 @@ fn periods_read_like_a_person_means_them() {
     assert_eq!(label("sales in may"), "May 2025");
     let i = plan("this year vs last year");
     assert_eq!(i.period.unwrap().label, "2025 so far");
-    assert!(matches!(i.intent, Intent::Compare { ref other } if other.label == "2024"));
+    let Intent::Compare { other } = i.intent else {
+        panic!("a comparison")
+    };
+    assert_eq!(other.label, "2024 to 9 July", "the same days of last year");
+    assert_eq!(other.window.from.to_string(), "2024-01-01");
+    assert_eq!(other.window.to.to_string(), "2024-07-09");
 }
 
 #[test]
