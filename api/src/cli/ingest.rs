@@ -110,6 +110,9 @@ pub struct IngestArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// One line per file (for loading many files at once).
+    #[arg(long, conflicts_with = "json")]
+    brief: bool,
 }
 
 fn parse_period(text: &str) -> Result<taskifai_engine::period::Period, String> {
@@ -127,6 +130,7 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
         allow_empty_replace,
         dry_run,
         json,
+        brief,
     } = args;
     let (tenant, vendor, dry_run, json) = (&tenant, vendor.as_deref(), *dry_run, *json);
     let specs = specs(cli)?;
@@ -170,6 +174,8 @@ pub async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             Ok(report) => {
                 if json {
                     print_json(&report)
+                } else if *brief {
+                    print_brief(&report)
                 } else {
                     print_report(&report, &lake)
                 }
@@ -228,6 +234,36 @@ fn summary_json(s: &taskifai_engine::pipeline::Summary) -> serde_json::Value {
     v["sales_local"] = decimal(s.sales_local, LOCAL_SCALE);
     v["sales_eur"] = decimal(s.sales_eur, EUR_SCALE);
     v
+}
+
+fn print_brief(r: &Report) {
+    let Some(o) = &r.outcome else {
+        if let Status::Duplicate { batch_id } = &r.status {
+            println!("duplicate of batch {batch_id}, nothing to do");
+        }
+        return;
+    };
+    let s = &o.summary;
+    let replaced = match &r.status {
+        Status::Loaded { replaced, .. } if !replaced.is_empty() => {
+            format!(", replacing {}", replaced.len())
+        }
+        _ => String::new(),
+    };
+    println!(
+        "{:<22} {:<12} {:>5} accepted {:>4} rejected {:>12} EUR{replaced}  {}",
+        s.period.label(),
+        s.vendor,
+        s.rows_accepted,
+        s.rows_rejected,
+        format!(
+            "{:.2}",
+            format_scaled(s.sales_eur, EUR_SCALE as u32)
+                .parse::<f64>()
+                .unwrap_or_default()
+        ),
+        s.file
+    );
 }
 
 fn print_report(r: &Report, lake: &Lake) {
@@ -355,6 +391,7 @@ pub async fn demo(
         allow_empty_replace: false,
         dry_run: false,
         json: false,
+        brief: samples.is_none(),
     };
     let code = ingest(cli, &args).await?;
     println!();

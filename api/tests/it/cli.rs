@@ -599,3 +599,54 @@ async fn catalog_and_rates_from_the_command_line() {
     assert!(out.starts_with("vendor"), "{out}");
     db.cleanup().await;
 }
+
+/// `taskifai demo` (what `./scripts/demo` runs) on a fresh database: the generated history goes
+/// into the lake and the tenant's database alike, every month of every reseller but CDLC's two
+/// missing ones, with the rejects in the error reports and no file replacing another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_loads_a_history_into_the_lake_and_the_database() {
+    let db = taskifai_tests::pg::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, history) = (dir.path().join("lake"), dir.path().join("history"));
+    let url = db.url.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        run(taskifai(&lake)
+            .env("DATABASE_URL", &url)
+            .args(["demo", "--until", "2025-06", "--months", "9", "--out"])
+            .arg(&history))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("replacing"), "{out}");
+    assert!(out.contains(" rejected "), "one line per file: {out}");
+    let months: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT reseller, count(DISTINCT date_trunc('month', coalesce(sale_date, period_start)))::int8
+         FROM sellout_entries GROUP BY reseller ORDER BY reseller",
+    )
+    .fetch_all(&db.registry.pool)
+    .await
+    .unwrap();
+    let by: std::collections::BTreeMap<_, _> = months.into_iter().collect();
+    assert_eq!(by.len(), 8, "{by:?}");
+    // CDLC's two-month gap falls in the window; Liberty's and Selfridges' first week starts in
+    // the month before it.
+    assert_eq!(by["Creme de la Creme"], 7, "{by:?}");
+    assert_eq!(by["BOXNOX"], 9, "{by:?}");
+    assert_eq!(by["Selfridges"], 10, "{by:?}");
+    let (lake_rows, rejected): (i64, i64) = sqlx::query_as(
+        "SELECT sum(rows_accepted)::int8, sum(rows_rejected)::int8 FROM upload_batches WHERE replaced_by IS NULL",
+    )
+    .fetch_one(&db.registry.pool)
+    .await
+    .unwrap();
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM sellout_entries) + (SELECT count(*) FROM ecommerce_orders)",
+    )
+    .fetch_one(&db.registry.pool)
+    .await
+    .unwrap();
+    assert_eq!(lake_rows, stored);
+    assert!(rejected > 0, "the unmapped launch product is rejected");
+    db.cleanup().await;
+}
