@@ -236,7 +236,20 @@ pub async fn answer_question(
     progress(Step::Sql(sql.clone()));
     let result = run_guarded(ctx, &sql, cap).await?;
     progress(Step::Rows(result.rows.len()));
-    let words = answer::words(&interpretation, &result.rows, knowledge.data);
+    let mut words = answer::words(&interpretation, &result.rows, knowledge.data);
+    // Nothing for these names in that period: say which months they do have.
+    if let Some(months_sql) =
+        plan::months_sql(&interpretation).filter(|_| answer::found_nothing(&words))
+    {
+        let months = run_guarded(ctx, &months_sql, 1000).await?;
+        let months: Vec<chrono::NaiveDate> = months
+            .rows
+            .iter()
+            .filter_map(|r| r.get("month")?.as_str()?.parse().ok())
+            .collect();
+        words.push(' ');
+        words.push_str(&answer::months_with_sales(&interpretation, &months));
+    }
     let context = check_context(question, &understood, &result, knowledge.data);
     if let Some(n) = check::unsupported(&words, &result.rows, &context) {
         // The planner's own wording is built from the rows; this is a bug, not a user error.

@@ -35,7 +35,7 @@ pub struct ChatRequest {
 /// (how the question was read), `sql`, `rows` (how many), `answer_delta` (pieces of a language
 /// model's wording as they arrive, each already checked against the result), `answer` (the
 /// final, checked wording, which replaces the pieces) and `done` (the whole reply with the
-/// conversation and message ids), or `error`.
+/// conversation and message ids and what the turn spent on the model), or `error`.
 #[utoipa::path(post, path = "/api/chat", request_body = ChatRequest, responses((status = 200, description = "text/event-stream by default (events status, interpretation, sql, rows, answer_delta, answer, done or error); one JSON reply for Accept: application/json"), (status = 404), (status = 429)), tag = "chat")]
 pub async fn ask(
     State(state): State<AppState>,
@@ -66,7 +66,7 @@ pub async fn ask(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/event-stream"));
     if wants_json {
-        let (message_id, reply, cached) = turn(
+        let (message_id, reply, cached, usage) = turn(
             &state,
             &tenant,
             &auth.who,
@@ -75,7 +75,7 @@ pub async fn ask(
             |_| {},
         )
         .await?;
-        return Ok(Json(body(conversation.id, message_id, &reply, cached)).into_response());
+        return Ok(Json(body(conversation.id, message_id, &reply, cached, &usage)).into_response());
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let _ = tx.send(
@@ -106,7 +106,7 @@ pub async fn ask(
         )
         .await
         {
-            Ok((message_id, reply, cached)) => {
+            Ok((message_id, reply, cached, usage)) => {
                 let _ = tx.send(
                     Event::default()
                         .event("answer")
@@ -114,7 +114,7 @@ pub async fn ask(
                 );
                 Event::default()
                     .event("done")
-                    .data(body(conversation.id, message_id, &reply, cached).to_string())
+                    .data(body(conversation.id, message_id, &reply, cached, &usage).to_string())
             }
             Err(e) => Event::default()
                 .event("error")
@@ -132,8 +132,23 @@ pub async fn ask(
         .into_response())
 }
 
-fn body(conversation_id: i64, message_id: i64, reply: &Reply, cached: bool) -> Value {
-    json!({ "conversation_id": conversation_id, "message_id": message_id, "cached": cached, "reply": reply })
+fn body(
+    conversation_id: i64,
+    message_id: i64,
+    reply: &Reply,
+    cached: bool,
+    usage: &Usage,
+) -> Value {
+    json!({ "conversation_id": conversation_id, "message_id": message_id, "cached": cached, "reply": reply, "usage": usage })
+}
+
+/// What one turn spent on the language model (nothing for the planner or the cache).
+#[derive(Debug, Default, serde::Serialize)]
+struct Usage {
+    model_calls: usize,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cost_usd: f64,
 }
 
 /// Answers and saves one turn: from the cache when the same question met the same data and
@@ -145,7 +160,8 @@ async fn turn(
     conversation: i64,
     question: &str,
     progress: impl Fn(Step) + Send + Sync + 'static,
-) -> ApiResult<(i64, Reply, bool)> {
+) -> ApiResult<(i64, Reply, bool, Usage)> {
+    let mut usage = Usage::default();
     let started = Instant::now();
     let model = state.model.clone();
     let previous = store::last_interpretation(&tenant.pool, conversation).await?;
@@ -231,6 +247,10 @@ async fn turn(
                 .put(tenant.id(), lake_version, knowledge);
             if let Some(m) = &model {
                 for call in &calls {
+                    usage.model_calls += 1;
+                    usage.prompt_tokens += u64::from(call.prompt_tokens);
+                    usage.completion_tokens += u64::from(call.completion_tokens);
+                    usage.cost_usd += m.cost(call);
                     store::record_usage(
                         &tenant.pool,
                         owner,
@@ -249,7 +269,7 @@ async fn turn(
     };
     let elapsed = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
     let id = store::add(&tenant.pool, conversation, question, &reply, elapsed).await?;
-    Ok((id, reply, cached))
+    Ok((id, reply, cached, usage))
 }
 
 #[derive(Debug, Deserialize)]

@@ -82,6 +82,18 @@ fn amount(m: Measure, x: f64) -> String {
 
 /// "of Ghost of Tom at Liberty online in June 2025".
 pub fn scope(i: &Interpretation) -> String {
+    let mut parts = names(i);
+    if !matches!(i.intent, Intent::Compare { .. }) {
+        parts.push(match &i.period {
+            Some(p) => format!("in {}", p.label),
+            None => "in all your data".into(),
+        });
+    }
+    parts.join(" ")
+}
+
+/// The names and channel a question narrows to, as words ("at Liberty", "online").
+fn names(i: &Interpretation) -> Vec<String> {
     let mut parts = Vec::new();
     for e in &i.entities {
         let v = e.values.join(" or ");
@@ -97,13 +109,7 @@ pub fn scope(i: &Interpretation) -> String {
         Some(Channel::Offline) => parts.push("offline".into()),
         None => {}
     }
-    if !matches!(i.intent, Intent::Compare { .. }) {
-        parts.push(match &i.period {
-            Some(p) => format!("in {}", p.label),
-            None => "in all your data".into(),
-        });
-    }
-    parts.join(" ")
+    parts
 }
 
 fn month_label(v: Option<&Value>, weekly: bool) -> String {
@@ -125,7 +131,41 @@ fn nothing(i: &Interpretation, data: Option<Window>) -> String {
         ),
         None => " There is no sales data loaded yet.".into(),
     };
-    format!("There are no sales {}.{covers}", scope(i))
+    format!("{NOTHING} {}.{covers}", scope(i))
+}
+
+/// How an answer that found nothing begins.
+const NOTHING: &str = "There are no sales";
+
+/// Whether `answer` says nothing was found.
+pub fn found_nothing(answer: &str) -> bool {
+    answer.starts_with(NOTHING)
+}
+
+/// Where the names asked about do have sales, as runs of consecutive months ("January 2024 to
+/// September 2024 and December 2024 to June 2025"), added to an answer that found nothing.
+pub fn months_with_sales(i: &Interpretation, months: &[NaiveDate]) -> String {
+    let who = names(i).join(" ");
+    let mut runs: Vec<(NaiveDate, NaiveDate)> = vec![];
+    for &m in months {
+        match runs.last_mut() {
+            Some((_, end)) if end.checked_add_months(chrono::Months::new(1)) == Some(m) => *end = m,
+            _ => runs.push((m, m)),
+        }
+    }
+    let label = |d: NaiveDate| d.format("%B %Y").to_string();
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|(a, b)| match a == b {
+            true => label(*a),
+            false => format!("{} to {}", label(*a), label(*b)),
+        })
+        .collect();
+    match parts.as_slice() {
+        [] => format!("There are no sales {who} in any period."),
+        [one] => format!("There are sales {who} in {one}."),
+        [rest @ .., last] => format!("There are sales {who} in {} and {last}.", rest.join(", ")),
+    }
 }
 
 /// The answer in words.

@@ -126,3 +126,21 @@ pub fn sql(i: &Interpretation) -> String {
     };
     format!("WITH sales AS ({})\n{body}", SALES_SQL.trim())
 }
+
+/// The months that hold sales for `i`'s names and channel in any period, to say what there is
+/// when `i`'s own period holds none. `None` when `i` names no period or nothing to narrow by
+/// (the data's span says it then).
+pub fn months_sql(i: &Interpretation) -> Option<String> {
+    if i.period.is_none() || (i.entities.is_empty() && i.channel.is_none()) {
+        return None;
+    }
+    let all_time = Interpretation {
+        period: None,
+        ..i.clone()
+    };
+    Some(format!(
+        "WITH sales AS ({})\nSELECT DISTINCT CAST(date_trunc('month', day) AS DATE) AS month\nFROM sales{}\nORDER BY 1",
+        SALES_SQL.trim(),
+        where_clause(&conditions(&all_time))
+    ))
+}

@@ -209,3 +209,35 @@ fn the_planners_own_words_pass_the_number_check() {
         None
     );
 }
+
+#[test]
+fn an_empty_answer_says_which_months_the_names_do_have() {
+    let i = plan("How much did Liberty sell in March 2025?");
+    let sql = plan::months_sql(&i).expect("a name and a period");
+    assert!(
+        sql.contains("reseller IN ('Liberty London')") && !sql.contains("BETWEEN"),
+        "{sql}"
+    );
+    let m = |s: &str| s.parse::<NaiveDate>().unwrap();
+    let months = [
+        m("2024-01-01"),
+        m("2024-02-01"),
+        m("2024-03-01"),
+        m("2024-06-01"),
+        m("2024-08-01"),
+        m("2024-09-01"),
+    ];
+    assert_eq!(
+        answer::months_with_sales(&i, &months),
+        "There are sales at Liberty London in January 2024 to March 2024, June 2024 and August 2024 to September 2024."
+    );
+    assert_eq!(
+        answer::months_with_sales(&i, &[]),
+        "There are no sales at Liberty London in any period."
+    );
+    assert!(
+        plan::months_sql(&plan("total sales in March 2025")).is_none(),
+        "the data's span says it"
+    );
+    assert!(answer::found_nothing(&answer::words(&i, &[], None)));
+}

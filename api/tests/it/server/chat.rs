@@ -484,6 +484,7 @@ async fn the_wording_streams_and_never_shows_an_unchecked_number() {
                 .unwrap();
             let mut deltas = String::new();
             let mut answer = Value::Null;
+            let mut done = Value::Null;
             let mut event = "";
             for line in text.lines() {
                 if let Some(e) = line.strip_prefix("event: ") {
@@ -493,11 +494,12 @@ async fn the_wording_streams_and_never_shows_an_unchecked_number() {
                     match event {
                         "answer_delta" => deltas.push_str(data["text"].as_str().unwrap()),
                         "answer" => answer = data["text"].clone(),
+                        "done" => done = data,
                         _ => {}
                     }
                 }
             }
-            (deltas, answer, text)
+            (deltas, answer, done, text)
         }
     };
 
@@ -505,7 +507,7 @@ async fn the_wording_streams_and_never_shows_an_unchecked_number() {
         text("SELECT sum(sales_eur) AS revenue FROM sales"),
         Script::Text(format!("Galilu sold \u{20ac}{sold} in all, well done.")),
     ]);
-    let (deltas, answer, raw) = ask("How much did we sell?").await;
+    let (deltas, answer, done, raw) = ask("How much did we sell?").await;
     assert_eq!(
         deltas,
         format!("Galilu sold \u{20ac}{sold} in all, well"),
@@ -515,7 +517,13 @@ async fn the_wording_streams_and_never_shows_an_unchecked_number() {
         answer,
         format!("Galilu sold \u{20ac}{sold} in all, well done.")
     );
-    // The usage of a streamed call is what the provider reported at the end of the stream.
+    // The usage of a streamed call is what the provider reported at the end of the stream; the
+    // turn's own usage comes with its done event.
+    assert_eq!(
+        done["usage"],
+        json!({ "model_calls": 2, "prompt_tokens": 20, "completion_tokens": 10, "cost_usd": 0.00004 }),
+        "{done}"
+    );
     let usage = s.json("demo", &token, "/api/usage").await;
     assert_eq!(usage["items"][0]["completion_tokens"], 10, "{usage}");
 
@@ -525,7 +533,7 @@ async fn the_wording_streams_and_never_shows_an_unchecked_number() {
             "Galilu sold \u{20ac}{sold} in all, 37% more than last year."
         )),
     ]);
-    let (deltas, answer, raw) = ask("How much did we sell in all?").await;
+    let (deltas, answer, _, raw) = ask("How much did we sell in all?").await;
     assert_eq!(
         deltas,
         format!("Galilu sold \u{20ac}{sold} in all,"),
