@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub llm: Option<crate::chat::model::LlmConfig>,
     /// The built web app (`index.html` and `assets/`), served at `/`.
     pub web_dir: Option<std::path::PathBuf>,
+    /// Outbound email; without an SMTP server emails are logged as not sent.
+    pub email: crate::email::EmailConfig,
 }
 
 impl ServerConfig {
@@ -83,13 +85,14 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(20),
             llm: None,
             web_dir: None,
+            email: Default::default(),
         }
     }
 
     /// The start-up summary, one setting per line.
     pub fn summary(&self) -> String {
         format!(
-            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}\nchat model        {}",
+            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}\nchat model        {}\nemail             {}",
             self.base_domain,
             self.jwt_secret,
             self.access_ttl,
@@ -104,6 +107,11 @@ impl ServerConfig {
             match &self.llm {
                 Some(l) => format!("{} at {}", l.model, l.base_url),
                 None => "none (the built-in planner)".into(),
+            },
+            match &self.email.smtp_url {
+                // The URL may hold credentials: only that one is set.
+                Some(_) => format!("SMTP, from {}", self.email.from),
+                None => "no SMTP server: emails are logged as not sent".into(),
             }
         )
     }

@@ -53,7 +53,23 @@ pub async fn enqueue(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sq
     .await
 }
 
-/// Queues a batch again (a retry asked by a user); resets its attempts.
+/// Tries an email gets before it is failed for good (backoff 2, 4, 8 s between them).
+pub const EMAIL_ATTEMPTS: i32 = 4;
+
+/// Queues the delivery of a tenant's outbox email; nothing when it is queued already.
+pub async fn enqueue_email(registry: &PgPool, tenant: &TenantId, key: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO job_queue (tenant_id, kind, batch_id, max_attempts) VALUES ($1, 'email', $2, $3)
+         ON CONFLICT (tenant_id, batch_id) DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(key)
+    .bind(EMAIL_ATTEMPTS)
+    .execute(registry)
+    .await?;
+    Ok(())
+}
+
 /// Whether a live worker holds the batch's job now (running under a lease not yet expired).
 pub async fn is_held(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_queue WHERE tenant_id = $1 AND batch_id = $2 AND status = 'running' AND locked_until >= now())")
@@ -73,6 +89,7 @@ pub async fn forget(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sql
     Ok(())
 }
 
+/// Queues a batch again (a retry asked by a user); resets its attempts.
 pub async fn requeue(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sqlx::Result<bool> {
     let n = sqlx::query(
         "UPDATE job_queue SET status = 'queued', attempts = 0, run_after = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, progress_rows = 0, finished_at = NULL

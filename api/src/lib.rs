@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod config;
+pub mod email;
 pub mod jobs;
 pub mod metrics;
 pub mod query_runner;

@@ -85,8 +85,15 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
                 job.lost_leases
             )));
         }
+        let run = async {
+            if job.kind == "email" {
+                email_job(state, &job).await.map(|()| 0)
+            } else {
+                ingest_job(state, &job, progress.clone()).await
+            }
+        };
         // A panic in the load fails the job instead of ending this worker loop.
-        AssertUnwindSafe(ingest_job(state, &job, progress.clone()))
+        AssertUnwindSafe(run)
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
@@ -135,6 +142,9 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
             let _ = jobs::release(pool, &job, worker).await;
         }
         Some(Ok(rows)) => {
+            if job.kind == "ingest" {
+                notify(state, &job, None).await;
+            }
             let _ = jobs::complete(pool, &job, worker, rows as i64).await;
             state.metrics.job(JobOutcome::Done, micros, rows);
             tracing::info!(worker, job = job.id, rows, ms = micros / 1000, "Job done.");
@@ -152,9 +162,14 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
                 micros,
                 0,
             );
-            if let Ok(tenant) = state.pools.pool(&job.tenant_id).await {
-                let _ =
-                    batches::mark_attempt_failed(&tenant, &job.batch_id, &f.message, again).await;
+            if job.kind == "ingest" {
+                if let Ok(tenant) = state.pools.pool(&job.tenant_id).await {
+                    let _ = batches::mark_attempt_failed(&tenant, &job.batch_id, &f.message, again)
+                        .await;
+                }
+                if !again {
+                    notify(state, &job, Some(&f.message)).await;
+                }
             }
             tracing::warn!(worker, job = job.id, retry = again, error = %f.message, "Job attempt failed.");
         }
@@ -173,6 +188,47 @@ fn permanent(message: String) -> Failure {
         message,
         retry: false,
     }
+}
+
+/// Queues the uploader's email about an upload that ended. A notice that cannot be queued is
+/// logged; it never changes the upload's outcome.
+async fn notify(state: &AppState, job: &Job, failure: Option<&str>) {
+    let queued = async {
+        let tenant = state
+            .pools
+            .pool(&job.tenant_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::email::upload::notify(
+            &state.config.email,
+            &state.registry.pool,
+            &tenant,
+            &job.tenant_id,
+            &job.batch_id,
+            failure,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    };
+    if let Err(e) = queued.await {
+        tracing::warn!(job = job.id, error = %e, "The upload's email could not be queued.");
+    }
+}
+
+/// One attempt at delivering an outbox email.
+async fn email_job(state: &AppState, job: &Job) -> Result<(), Failure> {
+    let pool = state
+        .pools
+        .pool(&job.tenant_id)
+        .await
+        .map_err(|e| transient(format!("tenant database: {e}")))?;
+    let last_try = job.attempts >= job.max_attempts;
+    crate::email::deliver(&state.config.email, &pool, &job.batch_id, last_try)
+        .await
+        .map_err(|e| Failure {
+            retry: e.is_transient(),
+            message: e.to_string(),
+        })
 }
 
 /// One attempt at loading an upload; returns the rows accepted.

@@ -321,6 +321,24 @@ pub struct ServiceArgs {
     pub grace_secs: u64,
     #[command(flatten)]
     pub llm: LlmArgs,
+    /// Outbound email: smtp://host:25, smtp://user:pass@host:587?tls=required (STARTTLS) or
+    /// smtps://host:465. Without it emails are logged as not sent.
+    #[arg(long, env = "TASKIFAI_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every email.
+    #[arg(
+        long,
+        env = "TASKIFAI_SMTP_FROM",
+        default_value = "TaskifAI <noreply@taskifai.localhost>"
+    )]
+    pub smtp_from: String,
+    /// The web app's address in emails' links; {tenant} stands for the tenant's subdomain.
+    #[arg(
+        long,
+        env = "TASKIFAI_PUBLIC_URL",
+        default_value = "http://{tenant}.taskifai.localhost:8080"
+    )]
+    pub public_url: String,
     /// The built web app, served at /; the API alone when it has no index.html.
     #[arg(long, env = "TASKIFAI_WEB_DIR", default_value = "api/web/dist")]
     pub web_dir: std::path::PathBuf,

@@ -46,6 +46,11 @@ fn config(args: &ServiceArgs) -> ServerConfig {
     c.header_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
     c.llm = args.llm.config();
     c.web_dir = Some(args.web_dir.clone());
+    c.email = taskifai_api::email::EmailConfig {
+        smtp_url: args.smtp_url.clone().map(Secret::new),
+        from: args.smtp_from.clone(),
+        public_url: args.public_url.clone(),
+    };
     c
 }
 

@@ -13,6 +13,7 @@ pub mod form;
 pub mod invites;
 pub mod listen;
 pub mod lockout;
+pub mod notifications;
 pub mod ops;
 pub mod paging;
 pub mod query;
@@ -53,6 +54,11 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(accounts::logout))
         .route("/auth/reset", post(resets::reset))
         .route("/me", get(accounts::me))
+        .route(
+            "/me/notifications",
+            get(notifications::get).put(notifications::set),
+        )
+        .route("/email-logs", get(notifications::logs))
         .route("/users", get(team::list).post(accounts::create_user))
         .route("/users/{id}", axum::routing::patch(team::change))
         .route("/users/{id}/password-reset", post(resets::create))

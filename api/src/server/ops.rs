@@ -59,6 +59,9 @@ pub async fn metrics(
         super::accounts::refresh,
         super::accounts::logout,
         super::accounts::me,
+        super::notifications::get,
+        super::notifications::set,
+        super::notifications::logs,
         super::team::list,
         super::team::change,
         super::resets::create,
@@ -117,6 +120,8 @@ pub async fn metrics(
     ),
     components(schemas(
         super::uploads::Upload,
+        crate::email::EmailLog,
+        super::notifications::Notifications,
         super::uploads::Accepted,
         super::reports::ErrorRow,
         super::accounts::Session,

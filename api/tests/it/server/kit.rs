@@ -29,6 +29,7 @@ pub struct Options {
     pub llm: Option<taskifai_api::chat::model::LlmConfig>,
     /// A folder with a built web app (at least an index.html) to serve.
     pub web_dir: Option<PathBuf>,
+    pub email: taskifai_api::email::EmailConfig,
 }
 
 impl Default for Options {
@@ -44,6 +45,7 @@ impl Default for Options {
             query_timeout: Duration::from_secs(20),
             llm: None,
             web_dir: None,
+            email: Default::default(),
         }
     }
 }
@@ -92,6 +94,7 @@ impl TestServer {
         config.query_timeout = o.query_timeout;
         config.llm = o.llm;
         config.web_dir = o.web_dir;
+        config.email = o.email;
         // Short, so the slow-header test is quick; the client drops idle connections sooner,
         // so it never reuses one the server is closing.
         config.header_timeout = Duration::from_secs(4);

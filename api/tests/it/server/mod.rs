@@ -4,6 +4,7 @@
 mod catalog;
 mod chat;
 mod dashboards;
+mod email;
 mod flow;
 mod kit;
 pub mod model_standin;
