@@ -71,6 +71,18 @@ try {
   );
   await shot("upload-done");
 
+  step("turning upload emails off is kept");
+  const notify = page.getByLabel("Email me when my uploads end");
+  if (!(await notify.isChecked())) throw new Error("upload emails start on");
+  const saved = page.waitForResponse((r) => r.url().endsWith("/api/me/notifications") && r.request().method() === "PUT" && r.ok());
+  await notify.uncheck();
+  await saved;
+  await page.reload();
+  await page.getByRole("heading", { name: "Upload sell-out files" }).waitFor();
+  await page.getByLabel("Email me when my uploads end").waitFor();
+  if (await page.getByLabel("Email me when my uploads end").isChecked()) throw new Error("upload emails were not turned off");
+  await page.getByLabel("Email me when my uploads end").check();
+
   step("the revenue card shows what the API computes");
   // The API's own answer, asked from the page's origin with the scripts' JSON sign-in.
   const kpis = await page.evaluate(async ([email, password]) => {
