@@ -76,7 +76,11 @@ pub async fn notify(
             "Your upload is loaded".to_owned(),
         ),
         (None, n) => (
-            format!("Upload loaded, {n} rows rejected: {}", b.file_name),
+            format!(
+                "Upload loaded, {n} row{} rejected: {}",
+                if n == 1 { "" } else { "s" },
+                b.file_name
+            ),
             format!(
                 "Your upload is loaded; {n} row{} rejected",
                 if n == 1 { " was" } else { "s were" }

@@ -154,7 +154,7 @@ async fn the_uploader_gets_one_email_per_upload_with_what_was_rejected() {
     let file = boxnox.0.split('/').nth(1).unwrap();
     assert_eq!(
         header("Subject"),
-        format!("Upload loaded, 1 rows rejected: {file}")
+        format!("Upload loaded, 1 row rejected: {file}")
     );
     assert_eq!(header("To"), "owner@bibbi.example");
     assert_eq!(header("From"), "TaskifAI <noreply@taskifai.test>");
