@@ -146,22 +146,27 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
                 notify(state, &job, None).await;
             }
             let _ = jobs::complete(pool, &job, worker, rows as i64).await;
-            state.metrics.job(JobOutcome::Done, micros, rows);
+            // The job metrics are about loads; an email's outcome is in the tenant's email_logs.
+            if job.kind == "ingest" {
+                state.metrics.job(JobOutcome::Done, micros, rows);
+            }
             tracing::info!(worker, job = job.id, rows, ms = micros / 1000, "Job done.");
         }
         Some(Err(f)) => {
             let again = jobs::fail(pool, &job, worker, &f.message, f.retry)
                 .await
                 .unwrap_or(false);
-            state.metrics.job(
-                if again {
-                    JobOutcome::Retried
-                } else {
-                    JobOutcome::Failed
-                },
-                micros,
-                0,
-            );
+            if job.kind == "ingest" {
+                state.metrics.job(
+                    if again {
+                        JobOutcome::Retried
+                    } else {
+                        JobOutcome::Failed
+                    },
+                    micros,
+                    0,
+                );
+            }
             if job.kind == "ingest" {
                 if let Ok(tenant) = state.pools.pool(&job.tenant_id).await {
                     let _ = batches::mark_attempt_failed(&tenant, &job.batch_id, &f.message, again)
