@@ -47,6 +47,24 @@ pub struct Call {
     pub error: Option<String>,
 }
 
+impl Call {
+    fn new(purpose: &'static str) -> Self {
+        Self {
+            purpose,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+            error: None,
+        }
+    }
+
+    /// Records the latency since `started` and the error, if any.
+    fn finish(&mut self, started: Instant, result: &Result<String, ModelError>) {
+        self.latency_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+        self.error = result.as_ref().err().map(ToString::to_string);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("the language model did not answer within {0} s")]
@@ -84,19 +102,9 @@ impl Model {
         system: &str,
         messages: &[(Speaker, String)],
     ) -> (Result<String, ModelError>, Call) {
-        let started = Instant::now();
-        let mut call = Call {
-            purpose,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            latency_ms: 0,
-            error: None,
-        };
+        let (started, mut call) = (Instant::now(), Call::new(purpose));
         let result = self.request(system, messages, &mut call).await;
-        call.latency_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
-        if let Err(e) = &result {
-            call.error = Some(e.to_string());
-        }
+        call.finish(started, &result);
         (result, call)
     }
 
@@ -110,19 +118,9 @@ impl Model {
         messages: &[(Speaker, String)],
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> (Result<String, ModelError>, Call) {
-        let started = Instant::now();
-        let mut call = Call {
-            purpose,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            latency_ms: 0,
-            error: None,
-        };
+        let (started, mut call) = (Instant::now(), Call::new(purpose));
         let result = self.stream(system, messages, &mut call, on_delta).await;
-        call.latency_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
-        if let Err(e) = &result {
-            call.error = Some(e.to_string());
-        }
+        call.finish(started, &result);
         (result, call)
     }
 

@@ -133,18 +133,10 @@ fn period_label(b: &Batch) -> Option<String> {
 
 /// `1234.5` as `1,234.50`.
 fn money(text: &str) -> Option<String> {
-    let v: f64 = text.parse().ok()?;
-    let cents = (v * 100.0).round() as i64;
-    let whole = (cents.abs() / 100).to_string();
-    let mut out = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    let sign = if cents < 0 { "-" } else { "" };
-    Some(format!("{sign}{out}.{:02}", cents.abs() % 100))
+    Some(taskifai_engine::chat::answer::grouped(
+        text.parse().ok()?,
+        2,
+    ))
 }
 
 #[cfg(test)]

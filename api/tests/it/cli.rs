@@ -430,7 +430,7 @@ fn the_chat_planner_answers_the_evaluation_set_over_the_demo_history() {
         ])
         .arg(&history));
     assert_eq!(code, 0, "{out}{err}");
-    let mut files = walk(&history);
+    let mut files = files_under(&history);
     files.sort();
     assert_eq!(files.len(), 280, "{out}");
     let (code, out, err) = run(taskifai(&lake)
@@ -457,19 +457,6 @@ fn the_chat_planner_answers_the_evaluation_set_over_the_demo_history() {
         ),
         "{out}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// `taskifai chat --llm` asks the configured model, through the same guard and checks.

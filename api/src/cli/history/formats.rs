@@ -6,6 +6,7 @@ use super::model::{
 };
 use crate::cli::samples::{Sheet, C};
 use chrono::{Datelike, NaiveDate};
+use taskifai_engine::chat::answer::grouped;
 use C::{D, E, N, S, T};
 
 type File = (&'static str, String, Vec<Sheet>);
@@ -75,32 +76,14 @@ fn num_or_blank(v: f64) -> C {
     }
 }
 
-/// `1234567` as `1 234 567` with `sep` between thousands.
-fn thousands(n: u64, sep: char) -> String {
-    let digits = n.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(sep);
-        }
-        grouped.push(c);
-    }
-    grouped
-}
-
 /// `3 967,50`: a space between thousands and a decimal comma.
 fn space_comma(v: f64) -> String {
-    let cents = (v * 100.0).round() as i64;
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!("{sign}{},{:02}", thousands(cents / 100, ' '), cents % 100)
+    grouped(v, 2).replace(',', " ").replace('.', ",")
 }
 
 /// `€ 1.170`: whole euros with a dot between thousands.
 fn euro_dots(v: f64) -> String {
-    let n = v.round() as i64;
-    let sign = if n < 0 { "-" } else { "" };
-    format!("€ {sign}{}", thousands(n.unsigned_abs(), '.'))
+    format!("€ {}", grouped(v.round(), 0).replace(',', "."))
 }
 
 const LIBERTY: [(Product, &str, &str, &str); 4] = [
