@@ -57,6 +57,8 @@ pub struct ServerConfig {
     /// How long a running job may take to finish after shutdown was asked for; then it is
     /// given back to the queue.
     pub shutdown_grace: Duration,
+    /// How often workers look for report schedules that are due.
+    pub schedule_tick: Duration,
     /// The chat's language model; without one the built-in planner answers alone.
     pub llm: Option<crate::chat::model::LlmConfig>,
     /// The built web app (`index.html` and `assets/`), served at `/`.
@@ -83,6 +85,7 @@ impl ServerConfig {
             job_lease: Duration::from_secs(60),
             jobs_per_tenant: 2,
             shutdown_grace: Duration::from_secs(20),
+            schedule_tick: Duration::from_secs(15),
             llm: None,
             web_dir: None,
             email: Default::default(),

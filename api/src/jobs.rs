@@ -58,16 +58,36 @@ pub const EMAIL_ATTEMPTS: i32 = 4;
 
 /// Queues the delivery of a tenant's outbox email; nothing when it is queued already.
 pub async fn enqueue_email(registry: &PgPool, tenant: &TenantId, key: &str) -> sqlx::Result<()> {
+    enqueue_once(registry, tenant, "email", key, EMAIL_ATTEMPTS).await
+}
+
+/// Queues a job under a key unique per tenant; a second call with the key does nothing.
+async fn enqueue_once(
+    registry: &PgPool,
+    tenant: &TenantId,
+    kind: &str,
+    key: &str,
+    attempts: i32,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO job_queue (tenant_id, kind, batch_id, max_attempts) VALUES ($1, 'email', $2, $3)
+        "INSERT INTO job_queue (tenant_id, kind, batch_id, max_attempts) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, batch_id) DO NOTHING",
     )
     .bind(tenant)
+    .bind(kind)
     .bind(key)
-    .bind(EMAIL_ATTEMPTS)
+    .bind(attempts)
     .execute(registry)
     .await?;
     Ok(())
+}
+
+/// Tries a scheduled report gets (its queries or its email could not be written).
+pub const REPORT_ATTEMPTS: i32 = 3;
+
+/// Queues a schedule slot's report; nothing when that slot is queued already.
+pub async fn enqueue_report(registry: &PgPool, tenant: &TenantId, key: &str) -> sqlx::Result<()> {
+    enqueue_once(registry, tenant, "report", key, REPORT_ATTEMPTS).await
 }
 
 /// Whether a live worker holds the batch's job now (running under a lease not yet expired).

@@ -7,6 +7,8 @@ pub mod email;
 pub mod jobs;
 pub mod metrics;
 pub mod query_runner;
+pub mod report;
+pub mod schedule;
 pub mod secret;
 pub mod server;
 pub mod state;

@@ -160,20 +160,26 @@ pub async fn run_guarded(
 pub fn to_json(
     batches: &[datafusion::arrow::record_batch::RecordBatch],
 ) -> Result<Vec<serde_json::Value>, ApiError> {
+    rows_json(batches).map_err(ApiError::internal)
+}
+
+/// [`to_json`] for callers outside the server.
+pub fn rows_json(
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+) -> anyhow::Result<Vec<serde_json::Value>> {
     let batches = batches
         .iter()
         .map(exact_decimals)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
     let refs: Vec<&datafusion::arrow::record_batch::RecordBatch> = batches.iter().collect();
-    w.write_batches(&refs).map_err(ApiError::internal)?;
-    w.finish().map_err(ApiError::internal)?;
+    w.write_batches(&refs)?;
+    w.finish()?;
     let bytes = w.into_inner();
     if bytes.is_empty() {
         return Ok(vec![]);
     }
-    serde_json::from_slice(&bytes).map_err(ApiError::internal)
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// Decimal columns as their exact text (`"8381.561539"`): as JSON numbers they would pass

@@ -41,9 +41,24 @@ pub async fn run(state: AppState, count: usize, shutdown: watch::Receiver<bool>)
             );
             tokio::spawn(worker_loop(state.clone(), id, shutdown.clone()))
         })
+        .chain(std::iter::once(tokio::spawn(scheduler_loop(
+            state.clone(),
+            shutdown.clone(),
+        ))))
         .collect();
     for l in loops {
         let _ = l.await;
+    }
+}
+
+/// Turns due schedule slots into report jobs, every `schedule_tick`. Every worker process runs
+/// one; the queue's unique key makes a slot one job however many run.
+async fn scheduler_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        if let Err(e) = crate::schedule::run::tick(&state, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "Looking for due report schedules failed.");
+        }
+        let _ = tokio::time::timeout(state.config.schedule_tick, shutdown.changed()).await;
     }
 }
 
@@ -88,6 +103,8 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
         let run = async {
             if job.kind == "email" {
                 email_job(state, &job).await.map(|()| 0)
+            } else if job.kind == "report" {
+                report_job(state, &job).await.map(|()| 0)
             } else {
                 ingest_job(state, &job, progress.clone()).await
             }
@@ -234,6 +251,18 @@ async fn email_job(state: &AppState, job: &Job) -> Result<(), Failure> {
             retry: e.is_transient(),
             message: e.to_string(),
         })
+}
+
+/// One attempt at a scheduled report: render it and queue its email.
+async fn report_job(state: &AppState, job: &Job) -> Result<(), Failure> {
+    let pool = state
+        .pools
+        .pool(&job.tenant_id)
+        .await
+        .map_err(|e| transient(format!("tenant database: {e}")))?;
+    crate::schedule::run::report_job(state, &job.tenant_id, &pool, &job.batch_id)
+        .await
+        .map_err(|e| transient(e.to_string()))
 }
 
 /// One attempt at loading an upload; returns the rows accepted.

@@ -170,6 +170,8 @@ fn month_list<'a>(months: impl IntoIterator<Item = &'a (i32, i32)>) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub version: u64,
+    /// When the last commit was made (RFC 3339); empty for a lake without commits.
+    pub committed_at: String,
     pub batches: BTreeMap<String, (BatchMeta, Vec<DataFile>)>,
 }
 
@@ -430,6 +432,7 @@ impl Lake {
                 snap.batches.insert(meta.batch_id.clone(), (meta, files));
             }
             snap.version = commit.version;
+            snap.committed_at = commit.committed_at;
         }
         if snap.version != start {
             let mut cache = self.snapshots.lock().expect("snapshot cache lock");

@@ -42,6 +42,12 @@ pub struct Filters {
     pub store: Option<String>,
 }
 
+/// Growth from `before` to `now` in percent, to two decimals; `None` when there was nothing
+/// before to grow from.
+pub fn growth_pct(now: f64, before: f64) -> Option<f64> {
+    (before != 0.0).then(|| ((now - before) / before * 10000.0).round() / 100.0)
+}
+
 /// A closed date window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {

@@ -10,6 +10,7 @@ mod fx;
 mod history;
 mod ingest;
 mod query;
+mod report;
 mod samples;
 mod serve;
 mod spec;
@@ -146,6 +147,8 @@ pub enum Command {
         max_rows: usize,
         sql: String,
     },
+    /// Write the sales report (PDF, XLSX or CSV) of a tenant's lake to a file.
+    Report(report::ReportArgs),
     /// Generate the demo's sell-out history: every month of a window from all nine formats.
     GenHistory(HistoryArgs),
     /// Rebuild the sample files of every reseller format.
@@ -428,6 +431,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sql,
         } => query::run(&cli, tenant, *format, *max_rows, sql).await,
         Command::Lake { command } => query::lake(&cli, command).await,
+        Command::Report(args) => report::run(&cli, args).await,
         Command::Chat {
             tenant,
             eval,

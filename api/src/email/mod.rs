@@ -59,6 +59,15 @@ pub struct Email {
     pub subject: String,
     pub html: String,
     pub text: String,
+    pub attachment: Option<Attachment>,
+}
+
+/// A file sent with an email (a scheduled report).
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// The queue key of an outbox row.
@@ -76,8 +85,8 @@ pub async fn queue(
 ) -> sqlx::Result<()> {
     let digest = hex::encode(&Sha256::digest(format!("{tenant}/{}", email.event_key))[..16]);
     sqlx::query(
-        "INSERT INTO email_logs (event_key, kind, recipients, subject, html, text, message_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_key) DO NOTHING",
+        "INSERT INTO email_logs (event_key, kind, recipients, subject, html, text, message_id, attachment_name, attachment_type, attachment)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_key) DO NOTHING",
     )
     .bind(&email.event_key)
     .bind(email.kind)
@@ -86,6 +95,9 @@ pub async fn queue(
     .bind(&email.html)
     .bind(&email.text)
     .bind(format!("<{digest}@taskifai>"))
+    .bind(email.attachment.as_ref().map(|a| &a.name))
+    .bind(email.attachment.as_ref().map(|a| &a.content_type))
+    .bind(email.attachment.as_ref().map(|a| &a.bytes))
     .execute(tenant_pool)
     .await?;
     // Queued even when the row was there: a worker stopped between the two writes left a row
@@ -123,6 +135,9 @@ struct Outgoing {
     text: String,
     status: String,
     message_id: String,
+    attachment_name: Option<String>,
+    attachment_type: Option<String>,
+    attachment: Option<Vec<u8>>,
 }
 
 /// Delivers the outbox row a queue job names. A row already sent (or set aside) is left alone.
@@ -134,7 +149,7 @@ pub async fn deliver(
 ) -> Result<(), SendError> {
     let event_key = job_key_.strip_prefix("email:").unwrap_or(job_key_);
     let Some(row): Option<Outgoing> = sqlx::query_as(
-        "SELECT id, recipients, subject, html, text, status, message_id FROM email_logs WHERE event_key = $1",
+        "SELECT id, recipients, subject, html, text, status, message_id, attachment_name, attachment_type, attachment FROM email_logs WHERE event_key = $1",
     )
     .bind(event_key)
     .fetch_optional(tenant_pool)
@@ -188,12 +203,19 @@ async fn send(url: &Secret, from: &str, row: &Outgoing) -> Result<String, SendEr
     for to in &row.recipients {
         message = message.to(to.parse::<Mailbox>().map_err(|e| bad(&e))?);
     }
+    let body = MultiPart::alternative_plain_html(row.text.clone(), row.html.clone());
+    let body = match (&row.attachment_name, &row.attachment_type, &row.attachment) {
+        (Some(name), Some(kind), Some(bytes)) => MultiPart::mixed().multipart(body).singlepart(
+            lettre::message::Attachment::new(name.clone()).body(
+                bytes.clone(),
+                header::ContentType::parse(kind).map_err(|e| bad(&e))?,
+            ),
+        ),
+        _ => body,
+    };
     let message = message
         .header(header::MIME_VERSION_1_0)
-        .multipart(MultiPart::alternative_plain_html(
-            row.text.clone(),
-            row.html.clone(),
-        ))
+        .multipart(body)
         .map_err(|e| bad(&e))?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
         .map_err(|e| SendError::Smtp(e.to_string()))?
@@ -217,6 +239,7 @@ async fn send(url: &Secret, from: &str, row: &Outgoing) -> Result<String, SendEr
 #[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EmailLog {
     pub id: i64,
+    /// upload or report.
     pub kind: String,
     pub recipients: Vec<String>,
     pub subject: String,
@@ -226,13 +249,15 @@ pub struct EmailLog {
     pub error: Option<String>,
     pub message_id: String,
     pub smtp_reply: Option<String>,
+    /// The attached file's name, if any.
+    pub attachment_name: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn logs(pool: &PgPool, limit: i64, offset: i64) -> sqlx::Result<Vec<EmailLog>> {
     sqlx::query_as(
-        "SELECT id, kind, recipients, subject, status, attempts, error, message_id, smtp_reply, created_at, sent_at
+        "SELECT id, kind, recipients, subject, status, attempts, error, message_id, smtp_reply, attachment_name, created_at, sent_at
          FROM email_logs ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2",
     )
     .bind(limit)

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     for (name, text) in [
+        ("layout.html", include_str!("../../templates/layout.html")),
         (
             "upload_notice.html",
             include_str!("../../templates/upload_notice.html"),
@@ -15,6 +16,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "upload_notice.txt",
             include_str!("../../templates/upload_notice.txt"),
+        ),
+        (
+            "report_notice.html",
+            include_str!("../../templates/report_notice.html"),
+        ),
+        (
+            "report_notice.txt",
+            include_str!("../../templates/report_notice.txt"),
         ),
     ] {
         env.add_template(name, text)
@@ -60,9 +69,88 @@ pub fn upload_notice(n: &UploadNotice) -> Result<(String, String), minijinja::Er
     Ok((html, text))
 }
 
+/// A growth figure as the report email shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Growth {
+    pub label: &'static str,
+    /// `+3.4 %`, or `n/a` without sales to compare with.
+    pub value: String,
+}
+
+/// What a scheduled report's email says.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportNotice {
+    pub tenant: String,
+    pub schedule: String,
+    /// `0 7 1 * * in Europe/Amsterdam`.
+    pub cadence: String,
+    /// `1 Feb 2025 to 28 Feb 2025`.
+    pub period: String,
+    pub narrowed: String,
+    pub no_sales: bool,
+    pub revenue: String,
+    pub units: String,
+    pub orders: String,
+    pub growth: Vec<Growth>,
+    pub file: String,
+    pub link: String,
+}
+
+impl ReportNotice {
+    pub fn subject(&self) -> String {
+        format!("{}: {}, sales {}", self.tenant, self.schedule, self.period)
+    }
+
+    /// The HTML and the text.
+    pub fn render(&self) -> Result<(String, String), minijinja::Error> {
+        let ctx = minijinja::context! { subject => self.subject(), ..minijinja::Value::from_serialize(self) };
+        let html = TEMPLATES.get_template("report_notice.html")?.render(&ctx)?;
+        let text = TEMPLATES.get_template("report_notice.txt")?.render(&ctx)?;
+        Ok((html, text))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_email_names_the_schedule_and_why_it_came() {
+        let n = ReportNotice {
+            tenant: "Bibbi".into(),
+            schedule: "Monthly <sales>".into(),
+            cadence: "0 7 1 * * in Europe/Amsterdam".into(),
+            period: "1 Apr 2025 to 30 Apr 2025".into(),
+            narrowed: String::new(),
+            no_sales: false,
+            revenue: "1,234.56".into(),
+            units: "12".into(),
+            orders: "3".into(),
+            growth: vec![Growth {
+                label: "on the previous period",
+                value: "+3.4 %".into(),
+            }],
+            file: "demo-sales.pdf".into(),
+            link: "http://demo.example/".into(),
+        };
+        let (html, text) = n.render().unwrap();
+        assert!(
+            html.contains("<title>Bibbi: Monthly &lt;sales&gt;, sales 1 Apr 2025"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Bibbi · TaskifAI") && html.contains("0 7 1 * * in Europe"),
+            "{html}"
+        );
+        assert!(
+            text.contains("Revenue: EUR 1,234.56") && text.contains("attached: demo-sales.pdf"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Revenue growth on the previous period: +3.4 %"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn file_contents_are_escaped_in_html_and_kept_in_text() {

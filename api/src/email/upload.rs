@@ -117,6 +117,7 @@ pub async fn notify(
         subject,
         html,
         text,
+        attachment: None,
     };
     queue(tenant_pool, registry, tenant, &email).await
 }

@@ -53,7 +53,7 @@ fn growth(now: &Value, before: &Value) -> Value {
             .and_then(|s| s.parse::<f64>().ok())
     };
     match (num(now), num(before)) {
-        (Some(n), Some(b)) if b != 0.0 => json!(((n - b) / b * 10000.0).round() / 100.0),
+        (Some(n), Some(b)) => json!(queries::growth_pct(n, b)),
         _ => Value::Null,
     }
 }

@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod resets;
 pub mod sales_report;
+pub mod schedules;
 pub mod settings;
 pub mod specs;
 pub mod team;
@@ -89,6 +90,13 @@ pub fn router(state: AppState) -> Router {
         .route("/analytics/sales", get(analytics::sales))
         .route("/analytics/completeness", get(analytics::completeness))
         .route("/reports/sales", get(sales_report::sales))
+        .route("/schedules", get(schedules::list).post(schedules::create))
+        .route(
+            "/schedules/{id}",
+            get(schedules::get)
+                .put(schedules::update)
+                .delete(schedules::delete),
+        )
         .route("/specs", get(specs::list))
         .route(
             "/specs/dry-run",

@@ -16,14 +16,14 @@ use taskifai_api::email::EmailConfig;
 use taskifai_tests::{repo_path, SAMPLE_TOTALS};
 
 /// aiosmtpd on a free port, writing what it receives into a maildir; stopped when dropped.
-struct Smtpd {
+pub(super) struct Smtpd {
     child: Child,
-    port: u16,
+    pub(super) port: u16,
     maildir: tempfile::TempDir,
 }
 
 impl Smtpd {
-    fn start() -> Self {
+    pub(super) fn start() -> Self {
         let python = std::env::var("TASKIFAI_SMTPD_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo_path("target/moto/bin/python"));
@@ -61,7 +61,7 @@ impl Smtpd {
     }
 
     /// The messages received, as raw bytes.
-    fn messages(&self) -> Vec<Vec<u8>> {
+    pub(super) fn messages(&self) -> Vec<Vec<u8>> {
         let mut out = vec![];
         for sub in ["new", "cur"] {
             let Ok(entries) = std::fs::read_dir(self.maildir.path().join(sub)) else {
@@ -82,7 +82,7 @@ impl Drop for Smtpd {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -90,7 +90,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn email(smtp_url: Option<String>) -> EmailConfig {
+pub(super) fn email(smtp_url: Option<String>) -> EmailConfig {
     EmailConfig {
         smtp_url: smtp_url.map(Secret::new),
         from: "TaskifAI <noreply@taskifai.test>".into(),
@@ -99,7 +99,7 @@ fn email(smtp_url: Option<String>) -> EmailConfig {
 }
 
 /// Waits until the tenant's outbox has `n` rows none of which is queued.
-async fn settled(s: &TestServer, tenant: &str, token: &str, n: usize) -> Vec<Value> {
+pub(super) async fn settled(s: &TestServer, tenant: &str, token: &str, n: usize) -> Vec<Value> {
     let started = Instant::now();
     loop {
         let logs = s.json(tenant, token, "/api/email-logs").await;

@@ -10,6 +10,7 @@ mod kit;
 pub mod model_standin;
 mod reports;
 mod resets;
+mod schedules;
 mod security;
 mod specs;
 mod worker;

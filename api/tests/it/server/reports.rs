@@ -71,8 +71,25 @@ async fn the_sales_report_agrees_with_the_analytics() {
         .map(|l| l.split(',').nth(7).unwrap().parse::<i64>().unwrap())
         .sum();
     assert_eq!(units, kpis["units"].as_i64().unwrap());
+
+    let res = get("/api/reports/sales?format=pdf&reseller=BOXNOX")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let pdf = res.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = super::schedules::pdf_text(&pdf, "report-boxnox.pdf");
+    assert!(text.contains("Only reseller BOXNOX"), "{text}");
+    assert!(
+        !text.contains("Creme de la Creme"),
+        "another reseller:\n{text}"
+    );
     assert_eq!(
-        get("/api/reports/sales?format=pdf").await.unwrap().status(),
+        get("/api/reports/sales?format=docx")
+            .await
+            .unwrap()
+            .status(),
         StatusCode::BAD_REQUEST
     );
     s.stop().await;
