@@ -1,6 +1,7 @@
 //! TaskifAI's service side: the REST API ([`server`]), the durable job queue ([`jobs`]) and the
 //! workers that drain it ([`worker`]). The `taskifai` binary wires them to the command line.
 
+pub mod audit;
 pub mod chat;
 pub mod config;
 pub mod email;

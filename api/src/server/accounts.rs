@@ -337,6 +337,13 @@ pub async fn create_user(
         body.role.unwrap_or(Role::Member),
     )
     .await?;
+    auth.audit(
+        &tenant.pool,
+        "user.created",
+        &email,
+        serde_json::json!({ "role": body.role.unwrap_or(Role::Member) }),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -377,6 +384,13 @@ pub async fn revoke_api_key(
     if n == 0 {
         return Err(ApiError::NotFound(format!("API key {id}")));
     }
+    auth.audit(
+        &tenant.pool,
+        "api_key.revoked",
+        &format!("API key {id}"),
+        serde_json::json!({ "id": id }),
+    )
+    .await?;
     tracing::info!(tenant = %tenant.id(), key = id, by = %auth.who, "API key revoked.");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -404,6 +418,13 @@ pub async fn create_api_key(
         .bind(auth.user_id)
         .fetch_one(&tenant.pool)
         .await?;
+    auth.audit(
+        &tenant.pool,
+        "api_key.created",
+        &format!("API key {id} ({})", body.name),
+        serde_json::json!({ "id": id, "name": body.name, "role": body.role }),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "id": id, "name": body.name, "role": body.role, "key": key })),

@@ -158,6 +158,19 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// Writes this caller's entry in the tenant's audit log (inside the change's transaction
+    /// when given one).
+    pub async fn audit<'e, E: sqlx::PgExecutor<'e>>(
+        &self,
+        db: E,
+        action: &str,
+        target: &str,
+        details: serde_json::Value,
+    ) -> ApiResult<()> {
+        crate::audit::record(db, self.user_id, &self.who, action, target, details).await?;
+        Ok(())
+    }
+
     /// Refuses callers below `role`.
     pub fn require(&self, role: Role) -> ApiResult<()> {
         if self.role >= role {

@@ -86,7 +86,16 @@ pub async fn import(
         Err(e) => Err(e),
     };
     match result {
-        Ok(done) => Ok(Json(done).into_response()),
+        Ok(done) => {
+            auth.audit(
+                &tenant.pool,
+                "catalog.imported",
+                &k,
+                serde_json::to_value(&done).map_err(ApiError::internal)?,
+            )
+            .await?;
+            Ok(Json(done).into_response())
+        }
         Err(CatalogError::Db(e)) => Err(ApiError::internal(e)),
         Err(e) => {
             let errors = match &e {

@@ -92,5 +92,12 @@ pub async fn invite(
     auth.require(Role::Admin)?;
     let role = body.role.unwrap_or(Role::Member);
     let invite = create(&tenant.pool, &body.email, role, &auth.who).await?;
+    auth.audit(
+        &tenant.pool,
+        "user.invited",
+        &body.email,
+        serde_json::json!({ "role": role }),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(invite)))
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod analytics;
+pub mod audit_log;
 pub mod auth;
 pub mod catalog;
 pub mod chat;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             get(notifications::get).put(notifications::set),
         )
         .route("/email-logs", get(notifications::logs))
+        .route("/audit", get(audit_log::list))
         .route("/users", get(team::list).post(accounts::create_user))
         .route("/users/{id}", axum::routing::patch(team::change))
         .route("/users/{id}/password-reset", post(resets::create))

@@ -62,6 +62,7 @@ pub async fn metrics(
         super::notifications::get,
         super::notifications::set,
         super::notifications::logs,
+        super::audit_log::list,
         super::team::list,
         super::team::change,
         super::resets::create,

@@ -57,6 +57,13 @@ pub async fn create(
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
+    auth.audit(
+        &mut *tx,
+        "user.password_reset",
+        &email,
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant.id(), user = id, by = %auth.who, "Password reset made.");
     Ok((

@@ -16,6 +16,14 @@ impl From<ScheduleError> for ApiError {
     }
 }
 
+/// What the audit log keeps of a schedule.
+fn described(s: &Schedule) -> serde_json::Value {
+    serde_json::json!({
+        "id": s.id, "cron": s.cron, "timezone": s.timezone, "format": s.format,
+        "filters": s.filters.0, "recipients": s.recipients, "enabled": s.enabled,
+    })
+}
+
 fn missing(id: i64) -> ApiError {
     ApiError::NotFound(format!("schedule {id}"))
 }
@@ -44,6 +52,8 @@ pub async fn create(
     auth.require(Role::Admin)?;
     body.validate()?;
     let s = schedule::create(&tenant.pool, &body, auth.user_id).await?;
+    auth.audit(&tenant.pool, "schedule.created", &s.name, described(&s))
+        .await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -56,16 +66,25 @@ pub async fn update(
 ) -> ApiResult<Json<Schedule>> {
     auth.require(Role::Admin)?;
     body.validate()?;
-    schedule::update(&tenant.pool, id, &body)
+    let s = schedule::update(&tenant.pool, id, &body)
         .await?
-        .map(Json)
-        .ok_or_else(|| missing(id))
+        .ok_or_else(|| missing(id))?;
+    auth.audit(&tenant.pool, "schedule.changed", &s.name, described(&s))
+        .await?;
+    Ok(Json(s))
 }
 
 #[utoipa::path(delete, path = "/api/schedules/{id}", responses((status = 204), (status = 404)), tag = "reports")]
 pub async fn delete(tenant: TenantCtx, auth: Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
     if schedule::delete(&tenant.pool, id).await? {
+        auth.audit(
+            &tenant.pool,
+            "schedule.deleted",
+            &format!("schedule {id}"),
+            serde_json::json!({ "id": id }),
+        )
+        .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(missing(id))

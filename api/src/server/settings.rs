@@ -2,7 +2,7 @@
 //! complete (`unknown_product`, `missing_price`, `missing_fx_rate`), where a spec says nothing.
 
 use super::auth::{Auth, Role};
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::tenancy::TenantCtx;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -96,6 +96,13 @@ pub async fn set_unmatched(
                 .await?;
         }
     }
+    auth.audit(
+        &mut *tx,
+        "settings.unmatched_policy",
+        "unmatched rows",
+        serde_json::to_value(&body).map_err(ApiError::internal)?,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(read(&tenant.pool).await?))
 }

@@ -153,6 +153,13 @@ pub async fn create(
                 _ => ApiError::internal(e),
             },
         )?;
+    auth.audit(
+        &tenant.pool,
+        "spec.created",
+        &format!("{vendor} version {version}"),
+        json!({ "vendor": vendor, "version": version }),
+    )
+    .await?;
     tracing::info!(tenant = %tenant.id(), vendor, version, by = %auth.who, "Spec version stored.");
     Ok((
         StatusCode::CREATED,
@@ -183,6 +190,13 @@ pub async fn activate(
     if n == 0 {
         return Err(ApiError::NotFound(format!("{vendor} version {version}")));
     }
+    auth.audit(
+        &mut *tx,
+        "spec.activated",
+        &format!("{vendor} version {version}"),
+        json!({ "vendor": vendor, "version": version }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(
         json!({ "vendor": vendor, "version": version, "active": true }),

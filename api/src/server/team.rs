@@ -97,6 +97,16 @@ pub async fn change(
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
+    auth.audit(
+        &mut *tx,
+        "user.changed",
+        &current.email,
+        serde_json::json!({
+            "before": { "role": current.role, "active": current.active },
+            "after": { "role": changed.role, "active": changed.active },
+        }),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant.id(), user = id, role = %changed.role, active = changed.active, by = %auth.who, "A user was changed.");
     Ok(Json(changed))

@@ -541,6 +541,13 @@ pub async fn delete(
             let _ = store.delete(&StorePath::from(path.as_str())).await;
         }
     }
+    auth.audit(
+        &tenant.pool,
+        "upload.deleted",
+        &id,
+        serde_json::json!({ "file": upload.file_name, "status": upload.status }),
+    )
+    .await?;
     tracing::info!(tenant = %tenant.id(), batch = %id, by = %auth.who, "Upload deleted.");
     Ok(StatusCode::NO_CONTENT)
 }

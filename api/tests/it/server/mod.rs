@@ -1,6 +1,7 @@
 //! The HTTP API against a real server on a free port, a real PostgreSQL (a fresh database per
 //! test) and a lake in a temporary folder.
 
+mod audit;
 mod catalog;
 mod chat;
 mod dashboards;
