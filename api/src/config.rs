@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub web_dir: Option<std::path::PathBuf>,
     /// Outbound email; without an SMTP server emails are logged as not sent.
     pub email: crate::email::EmailConfig,
+    /// Webhooks may post to private, loopback and link-local addresses.
+    pub allow_private_webhooks: bool,
 }
 
 impl ServerConfig {
@@ -89,6 +91,7 @@ impl ServerConfig {
             llm: None,
             web_dir: None,
             email: Default::default(),
+            allow_private_webhooks: false,
         }
     }
 

@@ -90,6 +90,14 @@ pub async fn enqueue_report(registry: &PgPool, tenant: &TenantId, key: &str) -> 
     enqueue_once(registry, tenant, "report", key, REPORT_ATTEMPTS).await
 }
 
+/// Tries a webhook delivery gets (2 s to 32 s apart).
+pub const WEBHOOK_ATTEMPTS: i32 = 6;
+
+/// Queues a webhook delivery; nothing when it is queued already.
+pub async fn enqueue_webhook(registry: &PgPool, tenant: &TenantId, key: &str) -> sqlx::Result<()> {
+    enqueue_once(registry, tenant, "webhook", key, WEBHOOK_ATTEMPTS).await
+}
+
 /// Whether a live worker holds the batch's job now (running under a lease not yet expired).
 pub async fn is_held(registry: &PgPool, tenant: &TenantId, batch_id: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_queue WHERE tenant_id = $1 AND batch_id = $2 AND status = 'running' AND locked_until >= now())")

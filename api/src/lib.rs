@@ -13,6 +13,7 @@ pub mod schedule;
 pub mod secret;
 pub mod server;
 pub mod state;
+pub mod webhooks;
 pub mod worker;
 
 pub use server::{router, serve};

@@ -105,6 +105,8 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
                 email_job(state, &job).await.map(|()| 0)
             } else if job.kind == "report" {
                 report_job(state, &job).await.map(|()| 0)
+            } else if job.kind == "webhook" {
+                webhook_job(state, &job).await.map(|()| 0)
             } else {
                 ingest_job(state, &job, progress.clone()).await
             }
@@ -245,12 +247,50 @@ async fn email_job(state: &AppState, job: &Job) -> Result<(), Failure> {
         .await
         .map_err(|e| transient(format!("tenant database: {e}")))?;
     let last_try = job.attempts >= job.max_attempts;
-    crate::email::deliver(&state.config.email, &pool, &job.batch_id, last_try)
+    let sent = crate::email::deliver(&state.config.email, &pool, &job.batch_id, last_try)
         .await
         .map_err(|e| Failure {
             retry: e.is_transient(),
             message: e.to_string(),
-        })
+        })?;
+    if let Some(sent) = sent.filter(|s| s.kind == "report") {
+        crate::webhooks::emit(
+            &pool,
+            &state.registry.pool,
+            &job.tenant_id,
+            "report.sent",
+            &sent.event_key,
+            serde_json::json!({
+                "subject": sent.subject,
+                "recipients": sent.recipients,
+                "attachment": sent.attachment_name,
+            }),
+        )
+        .await
+        .map_err(|e| transient(format!("webhooks: {e}")))?;
+    }
+    Ok(())
+}
+
+/// One attempt at a webhook delivery.
+async fn webhook_job(state: &AppState, job: &Job) -> Result<(), Failure> {
+    let pool = state
+        .pools
+        .pool(&job.tenant_id)
+        .await
+        .map_err(|e| transient(format!("tenant database: {e}")))?;
+    let last_try = job.attempts >= job.max_attempts;
+    crate::webhooks::send::deliver(
+        &pool,
+        &job.batch_id,
+        state.config.allow_private_webhooks,
+        last_try,
+    )
+    .await
+    .map_err(|e| Failure {
+        retry: e.is_transient(),
+        message: e.to_string(),
+    })
 }
 
 /// One attempt at a scheduled report: render it and queue its email.

@@ -342,6 +342,10 @@ pub struct ServiceArgs {
         default_value = "http://{tenant}.taskifai.localhost:8080"
     )]
     pub public_url: String,
+    /// Let webhooks post to private, loopback and link-local addresses (a deployment whose
+    /// receivers are on its own network). Off: such targets are refused.
+    #[arg(long, env = "TASKIFAI_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
     /// The built web app, served at /; the API alone when it has no index.html.
     #[arg(long, env = "TASKIFAI_WEB_DIR", default_value = "api/web/dist")]
     pub web_dir: std::path::PathBuf,

@@ -51,6 +51,7 @@ fn config(args: &ServiceArgs) -> ServerConfig {
         from: args.smtp_from.clone(),
         public_url: args.public_url.clone(),
     };
+    c.allow_private_webhooks = args.allow_private_webhooks;
     c
 }
 

@@ -129,6 +129,7 @@ impl SendError {
 #[derive(sqlx::FromRow)]
 struct Outgoing {
     id: i64,
+    kind: String,
     recipients: Vec<String>,
     subject: String,
     html: String,
@@ -140,25 +141,46 @@ struct Outgoing {
     attachment: Option<Vec<u8>>,
 }
 
-/// Delivers the outbox row a queue job names. A row already sent (or set aside) is left alone.
+/// An email this delivery sent.
+#[derive(Debug)]
+pub struct Sent {
+    pub kind: String,
+    pub event_key: String,
+    pub subject: String,
+    pub recipients: Vec<String>,
+    pub attachment_name: Option<String>,
+}
+
+/// Delivers the outbox row a queue job names; says what it sent. A row already sent (or set
+/// aside) is left alone.
 pub async fn deliver(
     config: &EmailConfig,
     tenant_pool: &PgPool,
     job_key_: &str,
     last_try: bool,
-) -> Result<(), SendError> {
+) -> Result<Option<Sent>, SendError> {
     let event_key = job_key_.strip_prefix("email:").unwrap_or(job_key_);
     let Some(row): Option<Outgoing> = sqlx::query_as(
-        "SELECT id, recipients, subject, html, text, status, message_id, attachment_name, attachment_type, attachment FROM email_logs WHERE event_key = $1",
+        "SELECT id, kind, recipients, subject, html, text, status, message_id, attachment_name, attachment_type, attachment FROM email_logs WHERE event_key = $1",
     )
     .bind(event_key)
     .fetch_optional(tenant_pool)
     .await?
     else {
-        return Ok(());
+        return Ok(None);
     };
-    if row.status != "queued" {
-        return Ok(());
+    let sent = |row: Outgoing| Sent {
+        kind: row.kind,
+        event_key: event_key.to_owned(),
+        subject: row.subject,
+        recipients: row.recipients,
+        attachment_name: row.attachment_name,
+    };
+    // A retry after the message went out (what follows the sending failed) says so again.
+    match row.status.as_str() {
+        "queued" => {}
+        "sent" => return Ok(Some(sent(row))),
+        _ => return Ok(None),
     }
     let Some(url) = &config.smtp_url else {
         sqlx::query("UPDATE email_logs SET status = 'not_sent', error = $2 WHERE id = $1")
@@ -166,7 +188,7 @@ pub async fn deliver(
             .bind("no SMTP server is configured (--smtp-url or TASKIFAI_SMTP_URL)")
             .execute(tenant_pool)
             .await?;
-        return Ok(());
+        return Ok(None);
     };
     match send(url, &config.from, &row).await {
         Ok(reply) => {
@@ -175,7 +197,7 @@ pub async fn deliver(
                 .bind(reply)
                 .execute(tenant_pool)
                 .await?;
-            Ok(())
+            Ok(Some(sent(row)))
         }
         Err(e) => {
             let status = if last_try || !e.is_transient() {

@@ -1,5 +1,5 @@
-//! The email an uploader gets when their upload ends: what was loaded, what was rejected (the
-//! first rows with their problem), and a link to the upload.
+//! When an upload ends: the tenant's webhooks hear of it, and its uploader gets an email of what
+//! was loaded, what was rejected (the first rows with their problem), and a link to the upload.
 
 use super::templates::{self, RowError, UploadNotice};
 use super::{queue, Email, EmailConfig};
@@ -21,8 +21,9 @@ struct Batch {
     notify_uploads: Option<bool>,
 }
 
-/// Queues the notice of an upload that ended (`failure`: why it failed); nothing when nobody
-/// is to be told (no uploader, or they turned these emails off).
+/// Queues the webhooks' deliveries and the uploader's notice of an upload that ended
+/// (`failure`: why it failed); no email when nobody is to be told (no uploader, or they turned
+/// these emails off).
 pub async fn notify(
     config: &EmailConfig,
     registry: &PgPool,
@@ -42,6 +43,31 @@ pub async fn notify(
     else {
         return Ok(());
     };
+    let outcome = if failure.is_some() {
+        "failed"
+    } else {
+        "completed"
+    };
+    crate::webhooks::emit(
+        tenant_pool,
+        registry,
+        tenant,
+        &format!("upload.{outcome}"),
+        &format!("upload:{batch_id}:{outcome}"),
+        serde_json::json!({
+            "upload_id": batch_id,
+            "file": b.file_name,
+            "vendor": b.vendor,
+            "period_start": b.period_start,
+            "period_end": b.period_end,
+            "rows_accepted": b.rows_accepted,
+            "rows_rejected": b.rows_rejected,
+            "units": failure.is_none().then_some(b.quantity_total),
+            "sales_eur": b.sales_eur,
+            "error": failure,
+        }),
+    )
+    .await?;
     let (Some(to), Some(true)) = (b.email.clone(), b.notify_uploads) else {
         return Ok(());
     };
@@ -61,11 +87,6 @@ pub async fn notify(
     .fetch_all(tenant_pool)
     .await?;
     let shown = errors.len() as i64;
-    let outcome = if failure.is_some() {
-        "failed"
-    } else {
-        "completed"
-    };
     let (subject, headline) = match (failure, b.rows_rejected) {
         (Some(_), _) => (
             format!("Upload failed: {}", b.file_name),

@@ -32,6 +32,7 @@ pub mod unmapped;
 pub mod uploads;
 pub mod web;
 pub mod web_session;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -93,6 +94,12 @@ pub fn router(state: AppState) -> Router {
         .route("/analytics/completeness", get(analytics::completeness))
         .route("/reports/sales", get(sales_report::sales))
         .route("/schedules", get(schedules::list).post(schedules::create))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            axum::routing::put(webhooks::update).delete(webhooks::delete),
+        )
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route(
             "/schedules/{id}",
             get(schedules::get)

@@ -30,6 +30,7 @@ pub struct Options {
     /// A folder with a built web app (at least an index.html) to serve.
     pub web_dir: Option<PathBuf>,
     pub email: taskifai_api::email::EmailConfig,
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for Options {
@@ -46,6 +47,7 @@ impl Default for Options {
             llm: None,
             web_dir: None,
             email: Default::default(),
+            allow_private_webhooks: false,
         }
     }
 }
@@ -95,6 +97,7 @@ impl TestServer {
         config.llm = o.llm;
         config.web_dir = o.web_dir;
         config.email = o.email;
+        config.allow_private_webhooks = o.allow_private_webhooks;
         // Short, so the slow-header test is quick; the client drops idle connections sooner,
         // so it never reuses one the server is closing.
         config.header_timeout = Duration::from_secs(4);

@@ -14,4 +14,5 @@ mod resets;
 mod schedules;
 mod security;
 mod specs;
+mod webhooks;
 mod worker;

@@ -6,6 +6,7 @@
 
 use super::email::{email, settled, Smtpd};
 use super::kit::{sample, Options, TestServer};
+use super::webhooks::{receiver, Received};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -44,12 +45,23 @@ async fn reports(s: &TestServer, token: &str, n: usize) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_schedule_emails_one_pdf_whose_numbers_are_the_dashboards() {
     let smtpd = Smtpd::start();
+    let heard = Received::default();
+    let receiver = receiver(heard.clone()).await;
     let s = TestServer::start(Options {
         email: email(Some(format!("smtp://127.0.0.1:{}", smtpd.port))),
+        allow_private_webhooks: true,
         ..Default::default()
     })
     .await;
     let owner = s.admin_token("demo", "owner@bibbi.example").await;
+    let res = s
+        .req(Method::POST, "demo", "/api/webhooks")
+        .bearer_auth(&owner)
+        .json(&json!({ "url": format!("{receiver}/hook/reports"), "events": ["report.sent"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
     for f in [
         "boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
         "cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx",
@@ -213,6 +225,18 @@ async fn a_due_schedule_emails_one_pdf_whose_numbers_are_the_dashboards() {
     assert!(
         !pdf.contains("Selfridges"),
         "another tenant's reseller:\n{pdf}"
+    );
+    // The tenant's webhook hears that the report went out.
+    let started = std::time::Instant::now();
+    while heard.lock().unwrap().is_empty() {
+        assert!(started.elapsed().as_secs() < 30, "no report.sent webhook");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let event: Value = serde_json::from_str(&heard.lock().unwrap()[0].2).unwrap();
+    assert_eq!(event["event"], "report.sent");
+    assert_eq!(
+        event["data"]["attachment"],
+        "demo-sales-2025-04-01-2025-04-30.pdf"
     );
 
     // Down for two months: only the latest missed slot runs. June had no sales: the email says
