@@ -27,10 +27,11 @@ const failures = [];
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
 page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
-// A 401 from the silent session check before signing in, and the 422 and 409 the test provokes
-// on purpose (a broken spec, demoting the only admin), are expected; anything else is not.
+// A 401 from the silent session check before signing in, and the 400, 422 and 409 the test
+// provokes on purpose (a bad schedule and webhook, a broken spec, demoting the only admin), are
+// expected; anything else is not.
 page.on("console", (m) => {
-  const expected = /status of (401|409|422)/.test(m.text()) || /lookerstudio\.google\.com/.test(m.text());
+  const expected = /status of (400|401|409|422)/.test(m.text()) || /lookerstudio\.google\.com/.test(m.text());
   if (m.type() === "error" && !expected) failures.push(`console: ${m.text()}`);
 });
 // Each page's screenshot, and axe-core's accessibility check: no serious or critical violation.
@@ -108,6 +109,9 @@ try {
   // The report of that view downloads as a spreadsheet.
   const [report] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Report (XLSX)" }).click()]);
   assert.equal(report.suggestedFilename(), "sales.xlsx");
+  const [pdf] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Report (PDF)" }).click()]);
+  assert.equal(pdf.suggestedFilename(), "sales.pdf");
+  assert.equal(readFileSync(await pdf.path()).subarray(0, 5).toString(), "%PDF-");
   // A window reaching past the files received says which are missing.
   await page.getByLabel("From").fill("2025-04-01");
   await page.getByLabel("To", { exact: true }).fill("2025-05-31");
@@ -201,6 +205,24 @@ try {
   assert.match(await frame.getAttribute("sandbox"), /allow-scripts/);
   await shot("dashboards");
 
+  step("an admin schedules a report; a bad schedule or webhook says what to fix");
+  await page.getByRole("link", { name: "Reports" }).click();
+  await page.getByRole("heading", { name: "Reports and webhooks" }).waitFor();
+  await page.getByLabel("When", { exact: true }).selectOption("custom");
+  await page.getByLabel("Cron", { exact: true }).fill("0 7 1 *");
+  await page.getByLabel("Recipients").fill("team@bibbi.example");
+  await page.getByRole("button", { name: "Schedule" }).click();
+  await page.getByRole("alert").filter({ hasText: "4 fields" }).waitFor();
+  await page.getByLabel("When", { exact: true }).selectOption("0 7 1 * *");
+  await page.getByLabel("Time zone").fill("Europe/Amsterdam");
+  await page.getByLabel("Recipients").fill("team@bibbi.example, finance@bibbi.example");
+  await page.getByRole("button", { name: "Schedule" }).click();
+  await page.getByTestId("schedule").filter({ hasText: "finance@bibbi.example" }).waitFor();
+  await page.getByLabel("Webhook URL").fill("http://169.254.169.254/latest/meta-data/");
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  await page.getByRole("alert").filter({ hasText: "link-local" }).waitFor();
+  await shot("reports");
+
   step("an admin invites a colleague and makes an API key");
   await page.getByRole("link", { name: "Team" }).click();
   await page.getByLabel("Invite by email").fill("colleague@bibbi.example");
@@ -211,6 +233,7 @@ try {
   // The only admin cannot demote themselves: the page says why.
   await page.getByLabel(`Role of ${email}`).selectOption("viewer");
   await page.getByRole("alert").filter({ hasText: "only active admin" }).waitFor();
+  await page.getByTestId("activity").filter({ hasText: "schedule.created" }).waitFor();
   const key = (await page.getByTestId("new-key").textContent()).trim();
   const viaKey = await page.evaluate((k) => fetch("/api/me", { headers: { "x-api-key": k } }).then((r) => r.status), key);
   assert.equal(viaKey, 200);
