@@ -5,6 +5,7 @@
 //! SMTP server's acceptance and the row's update sends again on the retry); the message's
 //! Message-ID is derived from the event, so mail clients show such a repeat once.
 
+pub mod branding;
 pub mod templates;
 pub mod upload;
 
@@ -84,9 +85,10 @@ pub async fn queue(
     email: &Email,
 ) -> sqlx::Result<()> {
     let digest = hex::encode(&Sha256::digest(format!("{tenant}/{}", email.event_key))[..16]);
+    let settings = branding::EmailSettings::load(tenant_pool).await?;
     sqlx::query(
-        "INSERT INTO email_logs (event_key, kind, recipients, subject, html, text, message_id, attachment_name, attachment_type, attachment)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_key) DO NOTHING",
+        "INSERT INTO email_logs (event_key, kind, recipients, subject, html, text, message_id, attachment_name, attachment_type, attachment, from_name, reply_to)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (event_key) DO NOTHING",
     )
     .bind(&email.event_key)
     .bind(email.kind)
@@ -98,6 +100,8 @@ pub async fn queue(
     .bind(email.attachment.as_ref().map(|a| &a.name))
     .bind(email.attachment.as_ref().map(|a| &a.content_type))
     .bind(email.attachment.as_ref().map(|a| &a.bytes))
+    .bind(&settings.sender_name)
+    .bind(&settings.reply_to)
     .execute(tenant_pool)
     .await?;
     // Queued even when the row was there: a worker stopped between the two writes left a row
@@ -139,6 +143,8 @@ struct Outgoing {
     attachment_name: Option<String>,
     attachment_type: Option<String>,
     attachment: Option<Vec<u8>>,
+    from_name: Option<String>,
+    reply_to: Option<String>,
 }
 
 /// An email this delivery sent.
@@ -161,7 +167,7 @@ pub async fn deliver(
 ) -> Result<Option<Sent>, SendError> {
     let event_key = job_key_.strip_prefix("email:").unwrap_or(job_key_);
     let Some(row): Option<Outgoing> = sqlx::query_as(
-        "SELECT id, kind, recipients, subject, html, text, status, message_id, attachment_name, attachment_type, attachment FROM email_logs WHERE event_key = $1",
+        "SELECT id, kind, recipients, subject, html, text, status, message_id, attachment_name, attachment_type, attachment, from_name, reply_to FROM email_logs WHERE event_key = $1",
     )
     .bind(event_key)
     .fetch_optional(tenant_pool)
@@ -218,12 +224,20 @@ pub async fn deliver(
 
 async fn send(url: &Secret, from: &str, row: &Outgoing) -> Result<String, SendError> {
     let bad = |e: &dyn std::fmt::Display| SendError::Message(e.to_string());
+    let mut sender = from.parse::<Mailbox>().map_err(|e| bad(&e))?;
+    // The tenant's name for itself; the address stays the platform's, which SPF and DKIM cover.
+    if let Some(name) = &row.from_name {
+        sender.name = Some(name.clone());
+    }
     let mut message = Message::builder()
-        .from(from.parse::<Mailbox>().map_err(|e| bad(&e))?)
+        .from(sender)
         .subject(&row.subject)
         .message_id(Some(row.message_id.clone()));
     for to in &row.recipients {
         message = message.to(to.parse::<Mailbox>().map_err(|e| bad(&e))?);
+    }
+    if let Some(r) = &row.reply_to {
+        message = message.reply_to(r.parse::<Mailbox>().map_err(|e| bad(&e))?);
     }
     let body = MultiPart::alternative_plain_html(row.text.clone(), row.html.clone());
     let body = match (&row.attachment_name, &row.attachment_type, &row.attachment) {

@@ -45,6 +45,7 @@ pub struct RowError {
 #[derive(Debug, Clone, Serialize)]
 pub struct UploadNotice {
     pub tenant: String,
+    pub brand: super::branding::Brand,
     pub subject: String,
     pub headline: String,
     pub file: String,
@@ -81,6 +82,7 @@ pub struct Growth {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportNotice {
     pub tenant: String,
+    pub brand: super::branding::Brand,
     pub schedule: String,
     /// `0 7 1 * * in Europe/Amsterdam`.
     pub cadence: String,
@@ -118,6 +120,10 @@ mod tests {
     fn a_report_email_names_the_schedule_and_why_it_came() {
         let n = ReportNotice {
             tenant: "Bibbi".into(),
+            brand: super::super::branding::Brand {
+                colour: "#0a7b83".into(),
+                logo_url: Some("https://cdn.bibbi.example/logo.png?a=1&b=2".into()),
+            },
             schedule: "Monthly <sales>".into(),
             cadence: "0 7 1 * * in Europe/Amsterdam".into(),
             period: "1 Apr 2025 to 30 Apr 2025".into(),
@@ -156,6 +162,7 @@ mod tests {
     fn file_contents_are_escaped_in_html_and_kept_in_text() {
         let n = UploadNotice {
             tenant: "Bibbi".into(),
+            brand: Default::default(),
             subject: "s".into(),
             headline: "Loaded".into(),
             file: "<script>alert(1)</script>.xlsx".into(),

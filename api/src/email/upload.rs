@@ -21,9 +21,9 @@ struct Batch {
     notify_uploads: Option<bool>,
 }
 
-/// Queues the webhooks' deliveries and the uploader's notice of an upload that ended
-/// (`failure`: why it failed); no email when nobody is to be told (no uploader, or they turned
-/// these emails off).
+/// Queues the webhooks' deliveries and the notice of an upload that ended (`failure`: why it
+/// failed) to its uploader, unless they turned these emails off, and to the tenant's upload
+/// recipients; no email when nobody is to be told.
 pub async fn notify(
     config: &EmailConfig,
     registry: &PgPool,
@@ -68,9 +68,19 @@ pub async fn notify(
         }),
     )
     .await?;
-    let (Some(to), Some(true)) = (b.email.clone(), b.notify_uploads) else {
-        return Ok(());
+    let settings = super::branding::EmailSettings::load(tenant_pool).await?;
+    let mut to: Vec<String> = match (b.email.clone(), b.notify_uploads) {
+        (Some(uploader), Some(true)) => vec![uploader],
+        _ => vec![],
     };
+    for r in &settings.upload_recipients {
+        if !to.iter().any(|t| t.eq_ignore_ascii_case(r)) {
+            to.push(r.clone());
+        }
+    }
+    if to.is_empty() {
+        return Ok(());
+    }
     let (name, subdomain): (String, String) =
         sqlx::query_as("SELECT display_name, subdomain FROM tenants WHERE id = $1")
             .bind(tenant.as_str())
@@ -110,6 +120,7 @@ pub async fn notify(
     };
     let notice = UploadNotice {
         tenant: name,
+        brand: settings.brand(),
         subject: subject.clone(),
         headline,
         file: b.file_name.clone(),
@@ -134,7 +145,7 @@ pub async fn notify(
     let email = Email {
         event_key: format!("upload:{batch_id}:{outcome}"),
         kind: "upload_notice",
-        recipients: vec![to],
+        recipients: to,
         subject,
         html,
         text,

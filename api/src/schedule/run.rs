@@ -190,6 +190,9 @@ async fn build(
     );
     let mut notice = ReportNotice {
         tenant: tenant.display_name.clone(),
+        brand: crate::email::branding::EmailSettings::load(pool)
+            .await?
+            .brand(),
         schedule: s.name.clone(),
         cadence: format!("{} in {}", s.cron, s.timezone),
         period: window

@@ -126,6 +126,10 @@ pub fn router(state: AppState) -> Router {
             get(catalog::export).post(catalog::import),
         )
         .route(
+            "/settings/email",
+            get(settings::email).put(settings::set_email),
+        )
+        .route(
             "/settings/unmatched",
             get(settings::unmatched).put(settings::set_unmatched),
         )

@@ -68,6 +68,8 @@ pub async fn metrics(
         super::resets::create,
         super::resets::reset,
         super::settings::unmatched,
+        super::settings::email,
+        super::settings::set_email,
         super::catalog::export,
         super::catalog::import,
         super::unmapped::queue,

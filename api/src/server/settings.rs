@@ -4,6 +4,7 @@
 use super::auth::{Auth, Role};
 use super::error::{ApiError, ApiResult};
 use super::tenancy::TenantCtx;
+use crate::email::branding::EmailSettings;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -105,4 +106,37 @@ pub async fn set_unmatched(
     .await?;
     tx.commit().await?;
     Ok(Json(read(&tenant.pool).await?))
+}
+
+impl From<crate::email::branding::SettingsError> for ApiError {
+    fn from(e: crate::email::branding::SettingsError) -> Self {
+        ApiError::bad("invalid_email_settings", e.to_string())
+    }
+}
+
+/// The tenant's email settings: sender name, reply-to, upload recipients, brand colour and logo.
+#[utoipa::path(get, path = "/api/settings/email", responses((status = 200, body = EmailSettings)), tag = "settings")]
+pub async fn email(tenant: TenantCtx, auth: Auth) -> ApiResult<Json<EmailSettings>> {
+    auth.require(Role::Admin)?;
+    Ok(Json(EmailSettings::load(&tenant.pool).await?))
+}
+
+#[utoipa::path(put, path = "/api/settings/email", request_body = EmailSettings, responses((status = 200, body = EmailSettings), (status = 400)), tag = "settings")]
+pub async fn set_email(
+    tenant: TenantCtx,
+    auth: Auth,
+    Json(body): Json<EmailSettings>,
+) -> ApiResult<Json<EmailSettings>> {
+    auth.require(Role::Admin)?;
+    body.validate()?;
+    body.save(&tenant.pool).await?;
+    let saved = EmailSettings::load(&tenant.pool).await?;
+    auth.audit(
+        &tenant.pool,
+        "settings.email",
+        "email settings",
+        serde_json::to_value(&saved).map_err(ApiError::internal)?,
+    )
+    .await?;
+    Ok(Json(saved))
 }

@@ -221,6 +221,13 @@ try {
   await page.getByLabel("Webhook URL").fill("http://169.254.169.254/latest/meta-data/");
   await page.getByRole("button", { name: "Add webhook" }).click();
   await page.getByRole("alert").filter({ hasText: "link-local" }).waitFor();
+  await page.getByLabel("Sender name").fill("Bibbi Sales Ops");
+  await page.getByLabel("Colour").fill("#0a7b83");
+  await page.getByRole("button", { name: "Save email settings" }).click();
+  await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Reports and webhooks" }).waitFor();
+  await page.waitForFunction(() => document.querySelector("input[placeholder='#1d2330']")?.value === "#0a7b83");
   await shot("reports");
 
   step("an admin invites a colleague and makes an API key");

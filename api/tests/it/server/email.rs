@@ -261,3 +261,74 @@ async fn an_unreachable_smtp_server_fails_the_email_after_its_retries_and_nothin
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_sender_name_reply_to_recipients_and_colour_are_used() {
+    let smtpd = Smtpd::start();
+    let s = TestServer::start(Options {
+        email: email(Some(format!("smtp://127.0.0.1:{}", smtpd.port))),
+        ..Default::default()
+    })
+    .await;
+    let owner = s.admin_token("demo", "owner@bibbi.example").await;
+    let put = |body: Value| {
+        s.req(Method::PUT, "demo", "/api/settings/email")
+            .bearer_auth(&owner)
+            .json(&body)
+            .send()
+    };
+    let bad = put(json!({ "reply_to": "ops", "brand_colour": "#0a7b83" }))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let res = put(json!({
+        "sender_name": "Bibbi Sales Ops",
+        "reply_to": "ops@bibbi.example",
+        "upload_recipients": ["data@bibbi.example"],
+        "brand_colour": "#0a7b83",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The uploader turned upload emails off: the tenant's list still hears.
+    let res = s
+        .req(Method::PUT, "demo", "/api/me/notifications")
+        .bearer_auth(&owner)
+        .json(&json!({ "uploads": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = s
+        .upload_one("demo", &owner, sample(SAMPLE_TOTALS[2].0))
+        .await;
+    s.wait("demo", &owner, &id).await;
+    let logs = settled(&s, "demo", &owner, 1).await;
+    assert_eq!(logs[0]["status"], "sent", "{logs:?}");
+    assert_eq!(logs[0]["recipients"], json!(["data@bibbi.example"]));
+    let received = smtpd.messages();
+    assert_eq!(received.len(), 1);
+    let mail = mailparse::parse_mail(&received[0]).unwrap();
+    let header = |name: &str| {
+        mail.headers
+            .iter()
+            .find(|h| h.get_key().eq_ignore_ascii_case(name))
+            .map(|h| h.get_value())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        header("From"),
+        "\"Bibbi Sales Ops\" <noreply@taskifai.test>"
+    );
+    assert_eq!(header("Reply-To"), "ops@bibbi.example");
+    assert_eq!(header("To"), "data@bibbi.example");
+    let html = mail
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/html")
+        .unwrap()
+        .get_body()
+        .unwrap();
+    assert!(html.contains("background:#0a7b83"), "{html}");
+    s.stop().await;
+}
