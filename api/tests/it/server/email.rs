@@ -24,6 +24,11 @@ pub(super) struct Smtpd {
 
 impl Smtpd {
     pub(super) fn start() -> Self {
+        Self::with_handler("aiosmtpd.handlers.Mailbox")
+    }
+
+    /// With a handler class of `api/tests/smtp/` (e.g. `slow_once.SlowOnce`).
+    pub(super) fn with_handler(handler: &str) -> Self {
         let python = std::env::var("TASKIFAI_SMTPD_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo_path("target/moto/bin/python"));
@@ -39,7 +44,8 @@ impl Smtpd {
         }
         let child = Command::new(&python)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-c", handler])
+            .env("PYTHONPATH", repo_path("api/tests/smtp"))
             .arg(maildir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -58,6 +64,10 @@ impl Smtpd {
             port,
             maildir,
         }
+    }
+
+    pub(super) fn maildir(&self) -> &std::path::Path {
+        self.maildir.path()
     }
 
     /// The messages received, as raw bytes.
@@ -330,5 +340,53 @@ async fn a_tenants_sender_name_reply_to_recipients_and_colour_are_used() {
         .get_body()
         .unwrap();
     assert!(html.contains("background:#0a7b83"), "{html}");
+    s.stop().await;
+}
+
+/// The worker sending an email is killed while the SMTP server holds its answer to the message:
+/// the server never accepted it, the job's lease runs out, another worker sends it, and the
+/// recipient gets it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_whose_sender_was_killed_mid_send_arrives_once() {
+    let smtpd = Smtpd::with_handler("slow_once.SlowOnce");
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtpd.port);
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let owner = s.admin_token("demo", "owner@bibbi.example").await;
+    let id = s
+        .upload_one("demo", &owner, sample(SAMPLE_TOTALS[2].0))
+        .await;
+    let logs = tempfile::tempdir().unwrap();
+    let env = [("TASKIFAI_SMTP_URL", smtp_url.as_str())];
+    let mut first = super::worker::worker_with(&s, false, &logs.path().join("first.log"), &env);
+    let started = Instant::now();
+    while !smtpd.maildir().join("holding").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the email was never sent: {}",
+            std::fs::read_to_string(logs.path().join("first.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let upload = s.json("demo", &owner, &format!("/api/uploads/{id}")).await;
+    assert_eq!(upload["status"], "completed", "the load was done before");
+
+    let mut second = super::worker::worker_with(&s, false, &logs.path().join("second.log"), &env);
+    let logs_ = settled(&s, "demo", &owner, 1).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(logs_[0]["status"], "sent", "{logs_:?}");
+    assert_eq!(smtpd.messages().len(), 1, "delivered once");
+    let job: (i32, String) =
+        sqlx::query_as("SELECT attempts, status FROM job_queue WHERE kind = 'email'")
+            .fetch_one(&s.db.registry.pool)
+            .await
+            .unwrap();
+    assert_eq!(job, (2, "done".to_owned()), "taken over after the kill");
     s.stop().await;
 }

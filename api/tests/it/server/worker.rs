@@ -9,7 +9,18 @@ use taskifai_connectors::TenantId;
 
 /// A worker process whose log goes to `log` (a file, so nothing blocks or breaks when no one reads it).
 fn worker(s: &TestServer, crash: bool, log: &std::path::Path) -> Child {
+    worker_with(s, crash, log, &[])
+}
+
+/// [`worker`] with more environment, e.g. `TASKIFAI_SMTP_URL`.
+pub(super) fn worker_with(
+    s: &TestServer,
+    crash: bool,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
+    c.envs(env.iter().copied());
     c.current_dir(taskifai_tests::repo_path(""))
         .args([
             "worker",
