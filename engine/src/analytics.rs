@@ -60,13 +60,31 @@ impl Window {
         (self.to - self.from).num_days() + 1
     }
 
-    /// The window just before, of the same length.
+    /// The window just before: as many calendar months when the window is whole months
+    /// (November's is October, a quarter's the quarter before), else as many days. Monthly
+    /// files date their rows on the 1st, so "the 30 days before November" (2 to 31 October)
+    /// would leave October's monthly reports out and show growth that is not there.
     pub fn previous(&self) -> Self {
+        if let Some(n) = self.whole_months() {
+            return Self {
+                from: self.from - chrono::Months::new(n),
+                to: self.from - Duration::days(1),
+            };
+        }
         let len = Duration::days(self.days());
         Self {
             from: self.from - len,
             to: self.to - len,
         }
+    }
+
+    /// How many calendar months the window is, when it starts on a 1st and ends on a last day.
+    fn whole_months(&self) -> Option<u32> {
+        let after = self.to.succ_opt()?;
+        (self.from.day() == 1 && after.day() == 1).then(|| {
+            let index = |d: NaiveDate| d.year() * 12 + d.month() as i32;
+            (index(after) - index(self.from)) as u32
+        })
     }
 
     /// The same dates a year earlier.
@@ -379,12 +397,33 @@ mod tests {
             from: d("2025-03-01"),
             to: d("2025-03-31"),
         };
+        let window = |from, to| Window {
+            from: d(from),
+            to: d(to),
+        };
+        // Whole months compare with the months before: a 30-day month after a 31-day one
+        // keeps the 1st, where monthly files date their rows.
+        assert_eq!(w.previous(), window("2025-02-01", "2025-02-28"));
         assert_eq!(
-            w.previous(),
-            Window {
-                from: d("2025-01-29"),
-                to: d("2025-02-28")
-            }
+            window("2026-11-01", "2026-11-30").previous(),
+            window("2026-10-01", "2026-10-31")
+        );
+        assert_eq!(
+            window("2025-04-01", "2025-06-30").previous(),
+            window("2025-01-01", "2025-03-31")
+        );
+        assert_eq!(
+            window("2025-01-01", "2025-12-31").previous(),
+            window("2024-01-01", "2024-12-31")
+        );
+        // Other windows: the same number of days just before.
+        assert_eq!(
+            window("2025-03-10", "2025-03-16").previous(),
+            window("2025-03-03", "2025-03-09")
+        );
+        assert_eq!(
+            window("2025-03-01", "2025-03-30").previous(),
+            window("2025-01-30", "2025-02-28")
         );
         assert_eq!(
             w.year_before(),

@@ -14,7 +14,9 @@ const RESTART_PAUSE: Duration = Duration::from_secs(2);
 /// How to start the worker process: this binary's path, arguments and environment.
 pub struct Launch {
     args: Vec<String>,
-    database_url: Option<String>,
+    /// Settings passed in the environment rather than on the command line, which any local
+    /// user can read: the database URL and the SMTP URL may hold passwords.
+    env: Vec<(&'static str, String)>,
     grace: Duration,
 }
 
@@ -36,15 +38,28 @@ impl Launch {
             ("--grace-secs", args.grace_secs.to_string()),
             ("--max-upload-mb", args.max_upload_mb.to_string()),
             ("--base-domain", args.base_domain.clone()),
+            // The workers send the emails and webhooks: they need the server's settings.
+            ("--smtp-from", args.smtp_from.clone()),
+            ("--public-url", args.public_url.clone()),
         ] {
             a.extend([flag.to_owned(), value]);
         }
         if let Some(n) = args.jobs_per_tenant {
             a.extend(["--jobs-per-tenant".to_owned(), n.to_string()]);
         }
+        if args.allow_private_webhooks {
+            a.push("--allow-private-webhooks".into());
+        }
+        let mut env = vec![];
+        if let Some(url) = &cli.database_url {
+            env.push(("DATABASE_URL", url.clone()));
+        }
+        if let Some(url) = &args.smtp_url {
+            env.push(("TASKIFAI_SMTP_URL", url.clone()));
+        }
         Self {
             args: a,
-            database_url: cli.database_url.clone(),
+            env,
             grace: Duration::from_secs(args.grace_secs + 5),
         }
     }
@@ -53,9 +68,7 @@ impl Launch {
         let exe = std::env::current_exe().unwrap_or_else(|_| "taskifai".into());
         let mut c = Command::new(exe);
         c.args(&self.args).kill_on_drop(true);
-        if let Some(url) = &self.database_url {
-            c.env("DATABASE_URL", url);
-        }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 }
@@ -111,5 +124,53 @@ async fn stop(child: &mut Child, grace: Duration) {
     }
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
         let _ = child.kill().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The worker process gets what it needs to send email and webhooks (it once did not, and
+    /// every email of a `serve` was logged as not sent).
+    #[test]
+    fn the_worker_process_gets_the_servers_email_and_webhook_settings() {
+        let cli = Cli::try_parse_from([
+            "taskifai",
+            "--database-url",
+            "postgres://u:secret@db/registry",
+            "serve",
+            "--smtp-url",
+            "smtp://mailer:pw@smtp.example:587?tls=required",
+            "--smtp-from",
+            "Bibbi <noreply@bibbi.example>",
+            "--public-url",
+            "https://{tenant}.app.example",
+            "--allow-private-webhooks",
+        ])
+        .unwrap();
+        let super::super::Command::Serve { service, .. } = &cli.command else {
+            panic!("serve");
+        };
+        let launch = Launch::new(&cli, service);
+        let after = |flag: &str| {
+            let i = launch.args.iter().position(|a| a == flag).unwrap();
+            launch.args[i + 1].clone()
+        };
+        assert_eq!(after("--smtp-from"), "Bibbi <noreply@bibbi.example>");
+        assert_eq!(after("--public-url"), "https://{tenant}.app.example");
+        assert!(launch.args.contains(&"--allow-private-webhooks".to_owned()));
+        assert!(
+            !launch.args.iter().any(|a| a.contains("pw@")),
+            "no password on the command line: {:?}",
+            launch.args
+        );
+        let env: std::collections::HashMap<_, _> = launch.env.iter().cloned().collect();
+        assert_eq!(
+            env["TASKIFAI_SMTP_URL"],
+            "smtp://mailer:pw@smtp.example:587?tls=required"
+        );
+        assert_eq!(env["DATABASE_URL"], "postgres://u:secret@db/registry");
     }
 }

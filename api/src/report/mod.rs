@@ -9,6 +9,7 @@ mod pdf_text;
 mod xlsx;
 
 use crate::query_runner::rows_json;
+use chrono::Datelike;
 use datafusion::prelude::SessionContext;
 use serde_json::Value;
 use taskifai_connectors::error_report::csv_safe;
@@ -249,6 +250,8 @@ struct SalesReport {
     window: Window,
     summary: Summary,
     months: Vec<Value>,
+    /// The months before the period, up to a year's worth with it, for the chart's context.
+    before: Vec<Value>,
     rankings: Vec<Ranking>,
 }
 
@@ -269,11 +272,25 @@ impl SalesReport {
                 rows: json(&queries::top(ctx, window, dim, TOP).await?)?,
             });
         }
+        let first = window.from.with_day(1).expect("the first of a month");
+        // The chart shows a year to the period's end: a month's report is seen in its trend.
+        let context =
+            window.to.with_day(1).expect("the first of a month") - chrono::Months::new(11);
+        let before = if context < first {
+            let w = Window {
+                from: context,
+                to: first.pred_opt().expect("a day before"),
+            };
+            json(&queries::timeseries(ctx, w, Bucket::Month).await?)?
+        } else {
+            vec![]
+        };
         Ok(Self {
             heading,
             window,
             summary: Summary::query(ctx, window).await?,
             months: json(&queries::timeseries(ctx, window, Bucket::Month).await?)?,
+            before,
             rankings,
         })
     }

@@ -24,6 +24,7 @@ const RULE: Rgb = (0.82, 0.84, 0.87);
 const TILE: Rgb = (0.953, 0.957, 0.965);
 const BAND: Rgb = (0.106, 0.165, 0.255);
 const BAR: Rgb = (0.204, 0.314, 0.478);
+const CONTEXT: Rgb = (0.71, 0.76, 0.83);
 const UP: Rgb = (0.1, 0.45, 0.2);
 const DOWN: Rgb = (0.7, 0.15, 0.15);
 const WHITE: Rgb = (1.0, 1.0, 1.0);
@@ -248,27 +249,44 @@ impl SalesReport {
         doc.y += 2.0 * h + gap;
     }
 
-    /// Revenue per calendar month of the window; a month without sales is a gap at zero, so a
-    /// file that never came shows.
-    fn months(&self) -> Vec<(NaiveDate, f64)> {
+    /// Revenue per calendar month: the months before the period that make up a year with it,
+    /// then the period's (flagged `true`). A month without sales is a gap at zero, so a file
+    /// that never came shows.
+    fn months(&self) -> Vec<(NaiveDate, f64, bool)> {
         let sold: std::collections::HashMap<&str, f64> = self
-            .months
+            .before
             .iter()
+            .chain(&self.months)
             .filter_map(|m| Some((m["period"].as_str()?, number(&m["revenue_eur"]))))
             .collect();
+        let first = self.window.from.with_day(1).expect("first of month");
+        let mut m = self
+            .before
+            .first()
+            .and_then(|b| b["period"].as_str()?.parse::<NaiveDate>().ok())
+            .unwrap_or(first)
+            .min(first);
         let mut out = Vec::new();
-        let mut m = self.window.from.with_day(1).expect("first of month");
         while m <= self.window.to && out.len() < 120 {
             let key = m.format("%Y-%m-%d").to_string();
-            out.push((m, sold.get(key.as_str()).copied().unwrap_or(0.0)));
+            out.push((
+                m,
+                sold.get(key.as_str()).copied().unwrap_or(0.0),
+                m >= first,
+            ));
             m = m + chrono::Months::new(1);
         }
         out
     }
 
     fn chart(&self, doc: &mut Doc) {
-        doc.heading("Revenue by month");
         let months = self.months();
+        let context = months.iter().any(|m| !m.2);
+        doc.heading(if context {
+            "Revenue by month (earlier months lighter)"
+        } else {
+            "Revenue by month"
+        });
         let (plot_h, axis_w) = (150.0, 44.0);
         doc.room(plot_h + 40.0);
         let top = doc.y + 8.0;
@@ -289,11 +307,17 @@ impl SalesReport {
         let bar = (slot * 0.7).min(28.0);
         // Every month labelled while they fit, else every second or third.
         let every = ((22.0 / slot).ceil() as usize).max(1);
-        for (i, (m, v)) in months.iter().enumerate() {
+        for (i, (m, v, in_period)) in months.iter().enumerate() {
             let x = left + i as f32 * slot + (slot - bar) / 2.0;
             let h = scale(v.max(0.0));
             if h > 0.0 {
-                doc.rect(x, bottom - h, bar, h, BAR);
+                doc.rect(
+                    x,
+                    bottom - h,
+                    bar,
+                    h,
+                    if *in_period { BAR } else { CONTEXT },
+                );
             }
             if i % every == 0 {
                 let label = m.format("%b").to_string();

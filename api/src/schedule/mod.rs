@@ -112,6 +112,8 @@ impl Cadence {
 
     /// The first slot strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Slots fall on whole minutes; croner keeps the fraction of a second it is given.
+        let t = chrono::Timelike::with_nanosecond(&t, 0).unwrap_or(t);
         self.cron
             .find_next_occurrence(&t.with_timezone(&self.tz), false)
             .ok()
@@ -294,6 +296,13 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2025, 3, 1, 12, 30, 0).unwrap())
         );
         assert_eq!(c.latest_due(now, now), None);
+        let fraction = DateTime::parse_from_rfc3339("2025-03-01T10:00:30.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            c.next_after(fraction),
+            Some(Utc.with_ymd_and_hms(2025, 3, 1, 10, 1, 0).unwrap())
+        );
         // Months of every-minute slots are not walked one by one.
         let long_ago = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(
