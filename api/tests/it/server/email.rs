@@ -234,7 +234,7 @@ async fn the_uploader_gets_one_email_per_upload_with_what_was_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_smtp_server_fails_the_email_after_its_retries_and_nothing_else() {
+async fn an_unreachable_or_refusing_smtp_server_fails_the_email_and_nothing_else() {
     // Nothing listens on this port.
     let s = TestServer::start(Options {
         email: email(Some(format!("smtp://127.0.0.1:{}", free_port()))),
@@ -252,6 +252,27 @@ async fn an_unreachable_smtp_server_fails_the_email_after_its_retries_and_nothin
     assert_eq!(logs[0]["attempts"], 4, "{logs:?}");
     assert!(
         logs[0]["error"].as_str().unwrap().contains("SMTP server"),
+        "{logs:?}"
+    );
+    s.stop().await;
+
+    // A server that refuses the message for good: failed at once, not retried.
+    let refusing = Smtpd::with_handler("refuse.Refuse");
+    let s = TestServer::start(Options {
+        email: email(Some(format!("smtp://127.0.0.1:{}", refusing.port))),
+        ..Default::default()
+    })
+    .await;
+    let owner = s.admin_token("demo", "owner@bibbi.example").await;
+    let id = s
+        .upload_one("demo", &owner, sample(SAMPLE_TOTALS[2].0))
+        .await;
+    s.wait("demo", &owner, &id).await;
+    let logs = settled(&s, "demo", &owner, 1).await;
+    assert_eq!(logs[0]["status"], "failed", "{logs:?}");
+    assert_eq!(logs[0]["attempts"], 1, "a 5xx is not retried: {logs:?}");
+    assert!(
+        logs[0]["error"].as_str().unwrap().contains("550"),
         "{logs:?}"
     );
     s.stop().await;
