@@ -239,13 +239,18 @@ async fn notify(state: &AppState, job: &Job, failure: Option<&str>) {
     }
 }
 
-/// One attempt at delivering an outbox email.
-async fn email_job(state: &AppState, job: &Job) -> Result<(), Failure> {
-    let pool = state
+/// The job's tenant database; not reachable now is worth a retry.
+async fn tenant_pool(state: &AppState, job: &Job) -> Result<sqlx::PgPool, Failure> {
+    state
         .pools
         .pool(&job.tenant_id)
         .await
-        .map_err(|e| transient(format!("tenant database: {e}")))?;
+        .map_err(|e| transient(format!("tenant database: {e}")))
+}
+
+/// One attempt at delivering an outbox email.
+async fn email_job(state: &AppState, job: &Job) -> Result<(), Failure> {
+    let pool = tenant_pool(state, job).await?;
     let last_try = job.attempts >= job.max_attempts;
     let sent = crate::email::deliver(&state.config.email, &pool, &job.batch_id, last_try)
         .await
@@ -274,11 +279,7 @@ async fn email_job(state: &AppState, job: &Job) -> Result<(), Failure> {
 
 /// One attempt at a webhook delivery.
 async fn webhook_job(state: &AppState, job: &Job) -> Result<(), Failure> {
-    let pool = state
-        .pools
-        .pool(&job.tenant_id)
-        .await
-        .map_err(|e| transient(format!("tenant database: {e}")))?;
+    let pool = tenant_pool(state, job).await?;
     let last_try = job.attempts >= job.max_attempts;
     crate::webhooks::send::deliver(
         &pool,
@@ -295,11 +296,7 @@ async fn webhook_job(state: &AppState, job: &Job) -> Result<(), Failure> {
 
 /// One attempt at a scheduled report: render it and queue its email.
 async fn report_job(state: &AppState, job: &Job) -> Result<(), Failure> {
-    let pool = state
-        .pools
-        .pool(&job.tenant_id)
-        .await
-        .map_err(|e| transient(format!("tenant database: {e}")))?;
+    let pool = tenant_pool(state, job).await?;
     crate::schedule::run::report_job(state, &job.tenant_id, &pool, &job.batch_id)
         .await
         .map_err(|e| transient(e.to_string()))

@@ -92,6 +92,15 @@ impl Drop for Smtpd {
     }
 }
 
+/// A header of a received message ("" when absent).
+pub(super) fn header(mail: &mailparse::ParsedMail, name: &str) -> String {
+    mail.headers
+        .iter()
+        .find(|h| h.get_key().eq_ignore_ascii_case(name))
+        .map(|h| h.get_value())
+        .unwrap_or_default()
+}
+
 pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -154,13 +163,7 @@ async fn the_uploader_gets_one_email_per_upload_with_what_was_rejected() {
         "one message, not one per worker or retry"
     );
     let mail = mailparse::parse_mail(&received[0]).unwrap();
-    let header = |name: &str| {
-        mail.headers
-            .iter()
-            .find(|h| h.get_key().eq_ignore_ascii_case(name))
-            .map(|h| h.get_value())
-            .unwrap_or_default()
-    };
+    let header = |name: &str| header(&mail, name);
     let file = boxnox.0.split('/').nth(1).unwrap();
     assert_eq!(
         header("Subject"),
@@ -340,13 +343,7 @@ async fn a_tenants_sender_name_reply_to_recipients_and_colour_are_used() {
     let received = smtpd.messages();
     assert_eq!(received.len(), 1);
     let mail = mailparse::parse_mail(&received[0]).unwrap();
-    let header = |name: &str| {
-        mail.headers
-            .iter()
-            .find(|h| h.get_key().eq_ignore_ascii_case(name))
-            .map(|h| h.get_value())
-            .unwrap_or_default()
-    };
+    let header = |name: &str| header(&mail, name);
     assert_eq!(
         header("From"),
         "\"Bibbi Sales Ops\" <noreply@taskifai.test>"

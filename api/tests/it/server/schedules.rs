@@ -4,7 +4,7 @@
 //! through a real SMTP server (aiosmtpd); the PDF's numbers are those of `/api/analytics/kpis`,
 //! and another tenant's data, schedules and emails stay apart.
 
-use super::email::{email, settled, Smtpd};
+use super::email::{email, header, settled, Smtpd};
 use super::kit::{sample, Options, TestServer};
 use super::webhooks::{receiver, Received};
 use chrono::{DateTime, Utc};
@@ -182,13 +182,7 @@ async fn a_due_schedule_emails_one_pdf_whose_numbers_are_the_dashboards() {
         .collect();
     assert_eq!(mails.len(), 1, "one message for the slot");
     let mail = &mails[0];
-    let header = |name: &str| {
-        mail.headers
-            .iter()
-            .find(|h| h.get_key().eq_ignore_ascii_case(name))
-            .map(|h| h.get_value())
-            .unwrap_or_default()
-    };
+    let header = |name: &str| header(mail, name);
     assert_eq!(
         header("Subject"),
         "Demo: Monthly sales, sales 1 Apr 2025 to 30 Apr 2025"
