@@ -77,7 +77,7 @@ pub enum ScheduleError {
     Recipient(String),
     #[error("a schedule needs at least one recipient (at most 50)")]
     Recipients,
-    #[error("a schedule needs a name (at most 200 characters)")]
+    #[error("a schedule needs a name: at most 200 characters, on one line")]
     Name,
     #[error("filters: {0}")]
     Filters(String),
@@ -150,7 +150,8 @@ impl ScheduleInput {
     /// Checks everything a slot will need, with a message a person can act on.
     pub fn validate(&self) -> Result<Cadence, ScheduleError> {
         let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
+        // The name goes into the email's subject: no line breaks or other control characters.
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(ScheduleError::Name);
         }
         let cadence = Cadence::parse(&self.cron, &self.timezone)?;
