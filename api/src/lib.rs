@@ -2,6 +2,7 @@
 //! workers that drain it ([`worker`]). The `taskifai` binary wires them to the command line.
 
 pub mod audit;
+pub mod cache;
 pub mod chat;
 pub mod config;
 pub mod email;

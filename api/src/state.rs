@@ -31,6 +31,8 @@ pub struct Inner {
     pub lockout: crate::server::lockout::Lockout,
     /// Chat replies by tenant, lake version, question and context.
     pub chat_cache: crate::chat::cache::ReplyCache,
+    /// Analytics answers by tenant, lake version, endpoint, day and query.
+    pub analytics_cache: crate::cache::Cache<serde_json::Value>,
     /// The chat planner's names and data span per tenant.
     pub chat_knowledge: crate::chat::cache::KnowledgeCache,
     /// The chat's language model, when one is configured.
@@ -60,6 +62,7 @@ impl AppState {
             query_sessions: Default::default(),
             queries: crate::query_runner::QueryRunner::new(config_limits),
             chat_cache: Default::default(),
+            analytics_cache: Default::default(),
             chat_knowledge: Default::default(),
             model: config_llm.map(|l| Arc::new(crate::chat::model::Model::new(l))),
             lockout: Default::default(),

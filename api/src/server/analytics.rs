@@ -6,7 +6,8 @@ use super::error::{ApiError, ApiResult};
 use super::tenancy::TenantCtx;
 use crate::query_runner::to_json;
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
@@ -46,6 +47,38 @@ pub(super) async fn prepare(
     Ok((ctx, window))
 }
 
+/// Says whether an answer came from the cache.
+pub const CACHE_HEADER: &str = "x-taskifai-cache";
+
+/// The answer of `endpoint` for this query, from the cache while the tenant's lake is at the
+/// version it was computed on (and on the same day: ranges such as last_month move with it);
+/// computed and kept otherwise. A commit changes the version, so a load or delete is seen by
+/// the next request, and keys carry the tenant, so no answer crosses tenants.
+async fn cached<F>(
+    state: &AppState,
+    tenant: &TenantCtx,
+    endpoint: &str,
+    query: Option<String>,
+    compute: F,
+) -> ApiResult<Response>
+where
+    F: std::future::Future<Output = ApiResult<Json<Value>>>,
+{
+    let version = state.lake.snapshot(tenant.id()).await?.version;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let key = crate::cache::key(
+        tenant.id(),
+        version,
+        &[endpoint, &today, query.as_deref().unwrap_or("")],
+    );
+    if let Some(v) = state.analytics_cache.get(&key) {
+        return Ok(([(CACHE_HEADER, "hit")], Json(v)).into_response());
+    }
+    let Json(v) = compute.await?;
+    state.analytics_cache.put(key, v.clone());
+    Ok(([(CACHE_HEADER, "miss")], Json(v)).into_response())
+}
+
 fn growth(now: &Value, before: &Value) -> Value {
     let num = |v: &Value| {
         v["revenue_eur"]
@@ -64,8 +97,20 @@ pub async fn kpis(
     tenant: TenantCtx,
     _auth: Auth,
     Query(filters): Query<Filters>,
-) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(&state, &tenant, &filters).await?;
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        &tenant,
+        "kpis",
+        raw,
+        kpis_of(&state, &tenant, filters),
+    )
+    .await
+}
+
+async fn kpis_of(state: &AppState, tenant: &TenantCtx, filters: Filters) -> ApiResult<Json<Value>> {
+    let (ctx, window) = prepare(state, tenant, &filters).await?;
     let Some(w) = window else {
         return Ok(Json(
             json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 }),
@@ -94,7 +139,7 @@ pub async fn kpis(
     out["previous_period"] = json!({ "window": w.previous(), "revenue_eur": prev["revenue_eur"], "growth_pct": growth(&out, &prev) });
     out["same_period_last_year"] = json!({ "window": w.year_before(), "revenue_eur": last_year["revenue_eur"], "growth_pct": growth(&out, &last_year) });
     // A dip that is really a file that never came says so.
-    let ledgers = ledgers(&tenant, chrono::Utc::now().date_naive()).await?;
+    let ledgers = ledgers(tenant, chrono::Utc::now().date_naive()).await?;
     out["missing_files"] = ledgers
         .iter()
         .filter_map(|l| {
@@ -148,8 +193,24 @@ pub async fn timeseries(
     tenant: TenantCtx,
     _auth: Auth,
     Query(p): Query<SeriesParams>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        &tenant,
+        "timeseries",
+        raw,
+        timeseries_of(&state, &tenant, p),
+    )
+    .await
+}
+
+async fn timeseries_of(
+    state: &AppState,
+    tenant: &TenantCtx,
+    p: SeriesParams,
 ) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
+    let (ctx, window) = prepare(state, tenant, &p.filters).await?;
     let bucket = p.bucket.unwrap_or(queries::Bucket::Month);
     let points = match window {
         Some(w) => to_json(
@@ -191,8 +252,26 @@ async fn top(
     tenant: TenantCtx,
     p: TopParams,
     by: Dimension,
+    raw: Option<String>,
+) -> ApiResult<Response> {
+    let endpoint = format!("top-{by:?}");
+    cached(
+        &state,
+        &tenant,
+        &endpoint,
+        raw,
+        top_of(&state, &tenant, p, by),
+    )
+    .await
+}
+
+async fn top_of(
+    state: &AppState,
+    tenant: &TenantCtx,
+    p: TopParams,
+    by: Dimension,
 ) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
+    let (ctx, window) = prepare(state, tenant, &p.filters).await?;
     let items = match window {
         Some(w) => to_json(
             &queries::top(&ctx, w, by, p.limit.unwrap_or(10))
@@ -213,8 +292,9 @@ macro_rules! top_handler {
             t: TenantCtx,
             _a: Auth,
             Query(p): Query<TopParams>,
-        ) -> ApiResult<Json<Value>> {
-            top(s, t, p, $dimension).await
+            RawQuery(raw): RawQuery,
+        ) -> ApiResult<Response> {
+            top(s, t, p, $dimension, raw).await
         }
     };
 }
@@ -238,13 +318,17 @@ pub async fn channel_mix(
     tenant: TenantCtx,
     _auth: Auth,
     Query(filters): Query<Filters>,
-) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(&state, &tenant, &filters).await?;
-    let items = match window {
-        Some(w) => to_json(&queries::channel_mix(&ctx, w).await.map_err(query_failed)?)?,
-        None => vec![],
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let compute = async {
+        let (ctx, window) = prepare(&state, &tenant, &filters).await?;
+        let items = match window {
+            Some(w) => to_json(&queries::channel_mix(&ctx, w).await.map_err(query_failed)?)?,
+            None => vec![],
+        };
+        Ok(Json(json!({ "window": window, "items": items })))
     };
-    Ok(Json(json!({ "window": window, "items": items })))
+    cached(&state, &tenant, "channel-mix", raw, compute).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use super::error::{ApiError, ApiResult};
 use super::paging::Paging;
 use super::ratelimit::Bucket;
 use super::tenancy::TenantCtx;
-use crate::chat::cache::ReplyCache;
+use crate::chat::cache::reply_key;
 use crate::chat::{self, store, Reply, Step};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -180,7 +180,7 @@ async fn turn(
             .map_or("planner", |m| m.config.model.as_str()),
         previous_key.unwrap_or_default()
     );
-    let key = ReplyCache::key(tenant.id(), lake_version, question, Some(&context));
+    let key = reply_key(tenant.id(), lake_version, question, Some(&context));
     let (reply, cached) = match state.chat_cache.get(&key) {
         Some(reply) => (reply, true),
         None => {

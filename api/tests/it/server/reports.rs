@@ -94,3 +94,60 @@ async fn the_sales_report_agrees_with_the_analytics() {
     );
     s.stop().await;
 }
+
+/// A repeated analytics request on unchanged data is answered from the cache; the next load
+/// (a commit) is seen at once; another tenant asking the same never gets this one's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_answers_are_kept_until_the_tenants_lake_changes() {
+    let s = TestServer::start(Options::default()).await;
+    let token = s.admin_token("demo", "admin@bibbi.example").await;
+    let id = s
+        .upload_one(
+            "demo",
+            &token,
+            sample("cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx"),
+        )
+        .await;
+    s.wait("demo", &token, &id).await;
+    let kpis = |tenant: &'static str, token: String| {
+        s.req(
+            Method::GET,
+            tenant,
+            "/api/analytics/kpis?from=2025-04-01&to=2025-04-30",
+        )
+        .bearer_auth(token)
+        .send()
+    };
+    let answer = |r: reqwest::Response| async move {
+        let cache = r.headers()["x-taskifai-cache"].to_str().unwrap().to_owned();
+        (cache, r.json::<serde_json::Value>().await.unwrap())
+    };
+    let (first, before) = answer(kpis("demo", token.clone()).await.unwrap()).await;
+    let (second, again) = answer(kpis("demo", token.clone()).await.unwrap()).await;
+    assert_eq!((first.as_str(), second.as_str()), ("miss", "hit"));
+    assert_eq!(before, again);
+
+    s.tenant("acme").await;
+    let acme = s.admin_token("acme", "owner@acme.example").await;
+    let (theirs, answer_b) = answer(kpis("acme", acme).await.unwrap()).await;
+    assert_eq!(theirs, "miss");
+    assert_eq!(answer_b["revenue_eur"], "0.000000", "{answer_b}");
+    assert_eq!(answer_b["orders"], 0);
+
+    let id = s
+        .upload_one(
+            "demo",
+            &token,
+            sample("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"),
+        )
+        .await;
+    s.wait("demo", &token, &id).await;
+    let (after_load, after) = answer(kpis("demo", token.clone()).await.unwrap()).await;
+    assert_eq!(after_load, "miss", "a commit is seen by the next request");
+    assert!(
+        micros(after["revenue_eur"].as_str().unwrap())
+            > micros(before["revenue_eur"].as_str().unwrap()),
+        "{before} then {after}"
+    );
+    s.stop().await;
+}
