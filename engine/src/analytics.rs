@@ -299,15 +299,50 @@ pub async fn timeseries(
     w: Window,
     bucket: Bucket,
 ) -> Result<Vec<RecordBatch>> {
-    let unit = match bucket {
-        Bucket::Day => "day",
-        Bucket::Week => "week",
-        Bucket::Month => "month",
-    };
+    let unit = bucket.unit();
     run(ctx, &format!(
         "SELECT CAST(CAST(date_trunc('{unit}', day) AS DATE) AS VARCHAR) AS period, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(DISTINCT order_key) AS orders
-         FROM f WHERE {} GROUP BY 1 ORDER BY 1", w.sql()
+         FROM f WHERE {}{} GROUP BY 1 ORDER BY 1", w.sql(), bucket.within()
     )).await
+}
+
+/// Revenue and units a day or week series leaves out: lines of reports that cover more than one
+/// bucket (a monthly report's lines are dated on its first day, and would make a spike there).
+/// A month series keeps every line in the month its period starts.
+pub async fn outside_buckets(
+    ctx: &SessionContext,
+    w: Window,
+    bucket: Bucket,
+) -> Result<Option<Vec<RecordBatch>>> {
+    if bucket == Bucket::Month {
+        return Ok(None);
+    }
+    let unit = bucket.unit();
+    run(ctx, &format!(
+        "SELECT CAST(coalesce(sum(sales_eur), 0) AS VARCHAR) AS revenue_eur, coalesce(sum(quantity), 0) AS units
+         FROM f WHERE {} AND date_trunc('{unit}', day) <> date_trunc('{unit}', day_end)", w.sql()
+    )).await.map(Some)
+}
+
+impl Bucket {
+    fn unit(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+        }
+    }
+
+    /// The condition that keeps a day or week series to lines dated within one bucket.
+    fn within(self) -> String {
+        match self {
+            Bucket::Month => String::new(),
+            b => format!(
+                " AND date_trunc('{0}', day) = date_trunc('{0}', day_end)",
+                b.unit()
+            ),
+        }
+    }
 }
 
 /// What a ranking groups by.

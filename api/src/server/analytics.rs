@@ -212,16 +212,25 @@ async fn timeseries_of(
 ) -> ApiResult<Json<Value>> {
     let (ctx, window) = prepare(state, tenant, &p.filters).await?;
     let bucket = p.bucket.unwrap_or(queries::Bucket::Month);
-    let points = match window {
-        Some(w) => to_json(
-            &queries::timeseries(&ctx, w, bucket)
+    let (points, outside) = match window {
+        Some(w) => (
+            to_json(
+                &queries::timeseries(&ctx, w, bucket)
+                    .await
+                    .map_err(query_failed)?,
+            )?,
+            match queries::outside_buckets(&ctx, w, bucket)
                 .await
-                .map_err(query_failed)?,
-        )?,
-        None => vec![],
+                .map_err(query_failed)?
+            {
+                Some(b) => first(&b)?,
+                None => Value::Null,
+            },
+        ),
+        None => (vec![], Value::Null),
     };
     Ok(Json(
-        json!({ "window": window, "bucket": format!("{bucket:?}").to_lowercase(), "points": points }),
+        json!({ "window": window, "bucket": format!("{bucket:?}").to_lowercase(), "points": points, "outside_buckets": outside }),
     ))
 }
 

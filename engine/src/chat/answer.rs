@@ -50,6 +50,9 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
+/// Said after a weekly trend: what it leaves out.
+const WEEKLY_NOTE: &str = " Only sales dated within a week are counted: monthly and longer reports cannot be split into weeks.";
+
 /// `1234567.891` as `1,234,567.89`.
 pub fn grouped(x: f64, decimals: usize) -> String {
     let s = format!("{:.*}", decimals, x.abs());
@@ -287,6 +290,7 @@ pub fn words(i: &Interpretation, rows: &[Value], data: Option<Window>) -> String
             )
         }
         Intent::Trend { weekly } => {
+            let note = if *weekly { WEEKLY_NOTE } else { "" };
             let grain = if *weekly { "week" } else { "month" };
             let points: Vec<(String, f64)> = rows
                 .iter()
@@ -297,6 +301,13 @@ pub fn words(i: &Interpretation, rows: &[Value], data: Option<Window>) -> String
                     )
                 })
                 .collect();
+            if points.is_empty() && *weekly {
+                return format!(
+                    "No sales {} are dated within a week: monthly and longer reports cannot be split into weeks. Ask by month instead.",
+                    scope(i)
+                )
+                .replace("  ", " ");
+            }
             if points.is_empty() {
                 return nothing(i, data);
             }
@@ -311,7 +322,7 @@ pub fn words(i: &Interpretation, rows: &[Value], data: Option<Window>) -> String
             let total: f64 = points.iter().map(|p| p.1).sum();
             if points.len() == 1 {
                 return format!(
-                    "{} {}: {} in {}, the only {grain} with sales.",
+                    "{} {}: {} in {}, the only {grain} with sales.{note}",
                     cap_first(&amount_word(m)),
                     scope(i),
                     amount(m, max.1),
@@ -319,7 +330,7 @@ pub fn words(i: &Interpretation, rows: &[Value], data: Option<Window>) -> String
                 );
             }
             format!(
-                "{} by {grain} {}: highest in {} ({}), lowest in {} ({}); {} over {} {grain}s.",
+                "{} by {grain} {}: highest in {} ({}), lowest in {} ({}); {} over {} {grain}s.{note}",
                 cap_first(&amount_word(m)),
                 scope(i),
                 max.0,

@@ -64,6 +64,9 @@ fn where_clause(c: &[String]) -> String {
     }
 }
 
+/// Sales whose dates fall in one ISO week (a day's sale, a weekly report's lines).
+pub const WITHIN_ONE_WEEK: &str = "date_trunc('week', day) = date_trunc('week', day_end)";
+
 /// Rows the lines shape returns at most.
 pub const LINES_LIMIT: usize = 200;
 
@@ -99,6 +102,12 @@ pub fn sql(i: &Interpretation) -> String {
         }
         Intent::Trend { weekly } => {
             let grain = if *weekly { "week" } else { "month" };
+            if *weekly {
+                // A monthly report's lines are dated on its first day: put in that day's week
+                // they would make a spike that never happened. Only sales dated within one
+                // week are counted, and the answer says so.
+                c.push(WITHIN_ONE_WEEK.into());
+            }
             format!(
                 "SELECT CAST(date_trunc('{grain}', day) AS DATE) AS {grain}, sum({m}) AS {name}\nFROM sales{}\nGROUP BY 1\nORDER BY 1",
                 where_clause(&c)

@@ -241,3 +241,23 @@ fn an_empty_answer_says_which_months_the_names_do_have() {
     );
     assert!(answer::found_nothing(&answer::words(&i, &[], None)));
 }
+
+#[test]
+fn a_weekly_trend_counts_only_sales_dated_within_a_week_and_says_so() {
+    let i = plan("Liberty sales by week this year");
+    assert_eq!(i.intent, Intent::Trend { weekly: true });
+    let sql = plan::sql(&i);
+    assert!(sql.contains(plan::WITHIN_ONE_WEEK), "{sql}");
+    let rows = vec![
+        serde_json::json!({ "week": "2025-03-03", "revenue_eur": 100.0 }),
+        serde_json::json!({ "week": "2025-03-10", "revenue_eur": 250.0 }),
+    ];
+    let text = answer::words(&i, &rows, None);
+    assert!(text.contains("cannot be split into weeks"), "{text}");
+    let none = answer::words(&i, &[], None);
+    assert!(none.starts_with("No sales at Liberty"), "{none}");
+    assert!(none.contains("Ask by month"), "{none}");
+    // By month, nothing is left out.
+    let i = plan("Liberty sales by month this year");
+    assert!(!plan::sql(&i).contains(plan::WITHIN_ONE_WEEK));
+}

@@ -151,3 +151,42 @@ async fn analytics_answers_are_kept_until_the_tenants_lake_changes() {
     );
     s.stop().await;
 }
+
+/// A weekly series puts no monthly report's lines into the week of its first day: it counts
+/// what is dated within a week and says how much it left out; the two add up to the total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_series_leaves_monthly_reports_out_and_says_how_much() {
+    let s = TestServer::start(Options::default()).await;
+    let token = s.admin_token("demo", "admin@bibbi.example").await;
+    for f in [
+        "boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
+        "selfridges/Selfridges Weekly Sales WE 27-04-2025.xlsx",
+    ] {
+        let id = s.upload_one("demo", &token, sample(f)).await;
+        s.wait("demo", &token, &id).await;
+    }
+    let q = "from=2025-04-01&to=2025-04-30";
+    let total = s.json("demo", &token, &format!("/api/analytics/kpis?{q}")).await;
+    let weekly = s
+        .json("demo", &token, &format!("/api/analytics/timeseries?bucket=week&{q}"))
+        .await;
+    let boxnox = s
+        .json("demo", &token, &format!("/api/analytics/kpis?{q}&reseller=BOXNOX"))
+        .await;
+    let points = weekly["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "only the Selfridges week: {weekly}");
+    assert_eq!(points[0]["period"], "2025-04-21");
+    assert_eq!(
+        weekly["outside_buckets"]["revenue_eur"], boxnox["revenue_eur"],
+        "the monthly report is what was left out: {weekly}"
+    );
+    let sum = micros(points[0]["revenue_eur"].as_str().unwrap())
+        + micros(weekly["outside_buckets"]["revenue_eur"].as_str().unwrap());
+    assert_eq!(sum, micros(total["revenue_eur"].as_str().unwrap()));
+    // By month, nothing is left out.
+    let monthly = s
+        .json("demo", &token, &format!("/api/analytics/timeseries?{q}"))
+        .await;
+    assert_eq!(monthly["outside_buckets"], serde_json::Value::Null);
+    s.stop().await;
+}
