@@ -221,6 +221,8 @@ try {
   await page.getByLabel("Webhook URL").fill("http://169.254.169.254/latest/meta-data/");
   await page.getByRole("button", { name: "Add webhook" }).click();
   await page.getByRole("alert").filter({ hasText: "link-local" }).waitFor();
+  // The uploads' emails are listed (no SMTP server in this run: logged as not sent, with why).
+  await page.getByTestId("email").filter({ hasText: "Upload loaded" }).first().waitFor();
   await page.getByLabel("Sender name").fill("Bibbi Sales Ops");
   await page.getByLabel("Colour").fill("#0a7b83");
   await page.getByRole("button", { name: "Save email settings" }).click();
