@@ -22,6 +22,9 @@ use tokio::sync::watch;
 
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
+/// How often a worker rebuilds the index of due schedules from every tenant's database.
+const REINDEX_EVERY: Duration = Duration::from_secs(3600);
+
 /// Why an attempt failed, and whether trying again can help.
 #[derive(Debug)]
 struct Failure {
@@ -54,7 +57,14 @@ pub async fn run(state: AppState, count: usize, shutdown: watch::Receiver<bool>)
 /// Turns due schedule slots into report jobs, every `schedule_tick`. Every worker process runs
 /// one; the queue's unique key makes a slot one job however many run.
 async fn scheduler_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut indexed: Option<Instant> = None;
     while !*shutdown.borrow() {
+        if indexed.is_none_or(|at| at.elapsed() >= REINDEX_EVERY) {
+            match crate::schedule::run::reindex(&state).await {
+                Ok(()) => indexed = Some(Instant::now()),
+                Err(e) => tracing::warn!(error = %e, "Indexing report schedules failed."),
+            }
+        }
         if let Err(e) = crate::schedule::run::tick(&state, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "Looking for due report schedules failed.");
         }

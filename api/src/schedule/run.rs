@@ -4,7 +4,9 @@
 //! A slot becomes exactly one job however many workers run the pass: the job's queue key is the
 //! schedule and the slot (`report:<id>:<slot>`), unique in the queue, and it is queued before
 //! `last_slot` moves, so a worker stopped in between leaves the slot to be queued again by the
-//! next pass, not lost. After downtime only the latest missed slot is due.
+//! next pass, not lost. After downtime only the latest missed slot is due. A pass reads the
+//! registry's index of when schedules are due (`schedule_due`), so it opens only the databases
+//! of tenants with something due.
 
 use super::{Cadence, Schedule};
 use crate::email::templates::{Growth, ReportNotice};
@@ -33,8 +35,34 @@ fn parse_key(key: &str) -> Option<(i64, DateTime<Utc>)> {
     ))
 }
 
-/// One pass over every active tenant's enabled schedules; returns the jobs queued.
+/// One scheduler pass: the tenants with a schedule due by `now` (from the registry's index)
+/// get their due slots queued; returns the jobs queued.
 pub async fn tick(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let due: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT tenant_id FROM schedule_due WHERE next_due <= $1")
+            .bind(now)
+            .fetch_all(&state.registry.pool)
+            .await?;
+    let mut queued = 0;
+    for id in due {
+        let Ok(tenant) = state.registry.get(&id).await else {
+            continue;
+        };
+        if tenant.status != "active" {
+            continue;
+        }
+        match state.pools.pool(&tenant.id).await {
+            Ok(pool) => queued += tenant_tick(&state.registry.pool, &pool, &tenant.id, now).await?,
+            Err(e) => tracing::warn!(tenant = %id, error = %e, "Schedules not read."),
+        }
+    }
+    Ok(queued)
+}
+
+/// Rebuilds the registry's index of when schedules are due from every active tenant's
+/// schedules: what a crash between a schedule's change and its index entry left behind is
+/// mended here.
+pub async fn reindex(state: &AppState) -> anyhow::Result<()> {
     let mut tenants = state.registry.list().await?;
     if !tenants
         .iter()
@@ -47,18 +75,48 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize>
                 .await?,
         );
     }
-    let mut queued = 0;
     for t in tenants.iter().filter(|t| t.status == "active") {
-        let pool = match state.pools.pool(&t.id).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(tenant = %t.id, error = %e, "Schedules not read.");
-                continue;
-            }
-        };
-        queued += tenant_tick(&state.registry.pool, &pool, &t.id, now).await?;
+        match state.pools.pool(&t.id).await {
+            Ok(pool) => index(&state.registry.pool, &pool, &t.id).await?,
+            Err(e) => tracing::warn!(tenant = %t.id, error = %e, "Schedules not indexed."),
+        }
     }
-    Ok(queued)
+    Ok(())
+}
+
+/// Writes when each of the tenant's enabled schedules is next due into the registry's index,
+/// and drops the entries of schedules deleted or turned off.
+pub async fn index(registry: &PgPool, pool: &PgPool, tenant: &TenantId) -> sqlx::Result<()> {
+    let rows: Vec<Due> = sqlx::query_as(
+        "SELECT id, cron, timezone, coalesce(last_slot, created_at) AS since FROM report_schedules WHERE enabled",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut ids = Vec::new();
+    for r in rows {
+        let Some(next) = Cadence::parse(&r.cron, &r.timezone)
+            .ok()
+            .and_then(|c| c.next_after(r.since))
+        else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO schedule_due (tenant_id, schedule_id, next_due) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, schedule_id) DO UPDATE SET next_due = EXCLUDED.next_due",
+        )
+        .bind(tenant)
+        .bind(r.id)
+        .bind(next)
+        .execute(registry)
+        .await?;
+        ids.push(r.id);
+    }
+    sqlx::query("DELETE FROM schedule_due WHERE tenant_id = $1 AND NOT (schedule_id = ANY($2))")
+        .bind(tenant)
+        .bind(&ids)
+        .execute(registry)
+        .await?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -97,6 +155,7 @@ async fn tenant_tick(
         tracing::info!(tenant = %tenant, schedule = r.id, slot = %slot, "Scheduled report queued.");
         queued += 1;
     }
+    index(registry, pool, tenant).await?;
     Ok(queued)
 }
 

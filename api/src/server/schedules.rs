@@ -6,7 +6,8 @@ use super::auth::{Auth, Role};
 use super::error::{ApiError, ApiResult};
 use super::tenancy::TenantCtx;
 use crate::schedule::{self, Schedule, ScheduleError, ScheduleInput};
-use axum::extract::Path;
+use crate::state::AppState;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -22,6 +23,12 @@ fn described(s: &Schedule) -> serde_json::Value {
         "id": s.id, "cron": s.cron, "timezone": s.timezone, "format": s.format,
         "filters": s.filters.0, "recipients": s.recipients, "enabled": s.enabled,
     })
+}
+
+/// Tells the scheduler's index of the change.
+async fn reindex(state: &AppState, tenant: &TenantCtx) -> ApiResult<()> {
+    crate::schedule::run::index(&state.registry.pool, &tenant.pool, tenant.id()).await?;
+    Ok(())
 }
 
 fn missing(id: i64) -> ApiError {
@@ -45,6 +52,7 @@ pub async fn get(tenant: TenantCtx, auth: Auth, Path(id): Path<i64>) -> ApiResul
 
 #[utoipa::path(post, path = "/api/schedules", request_body = ScheduleInput, responses((status = 201, body = Schedule), (status = 400)), tag = "reports")]
 pub async fn create(
+    State(state): State<AppState>,
     tenant: TenantCtx,
     auth: Auth,
     Json(body): Json<ScheduleInput>,
@@ -52,6 +60,7 @@ pub async fn create(
     auth.require(Role::Admin)?;
     body.validate()?;
     let s = schedule::create(&tenant.pool, &body, auth.user_id).await?;
+    reindex(&state, &tenant).await?;
     auth.audit(&tenant.pool, "schedule.created", &s.name, described(&s))
         .await?;
     Ok((StatusCode::CREATED, Json(s)))
@@ -59,6 +68,7 @@ pub async fn create(
 
 #[utoipa::path(put, path = "/api/schedules/{id}", request_body = ScheduleInput, responses((status = 200, body = Schedule), (status = 400), (status = 404)), tag = "reports")]
 pub async fn update(
+    State(state): State<AppState>,
     tenant: TenantCtx,
     auth: Auth,
     Path(id): Path<i64>,
@@ -69,15 +79,22 @@ pub async fn update(
     let s = schedule::update(&tenant.pool, id, &body)
         .await?
         .ok_or_else(|| missing(id))?;
+    reindex(&state, &tenant).await?;
     auth.audit(&tenant.pool, "schedule.changed", &s.name, described(&s))
         .await?;
     Ok(Json(s))
 }
 
 #[utoipa::path(delete, path = "/api/schedules/{id}", responses((status = 204), (status = 404)), tag = "reports")]
-pub async fn delete(tenant: TenantCtx, auth: Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    tenant: TenantCtx,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     auth.require(Role::Admin)?;
     if schedule::delete(&tenant.pool, id).await? {
+        reindex(&state, &tenant).await?;
         auth.audit(
             &tenant.pool,
             "schedule.deleted",

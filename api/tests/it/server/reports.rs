@@ -166,12 +166,22 @@ async fn a_weekly_series_leaves_monthly_reports_out_and_says_how_much() {
         s.wait("demo", &token, &id).await;
     }
     let q = "from=2025-04-01&to=2025-04-30";
-    let total = s.json("demo", &token, &format!("/api/analytics/kpis?{q}")).await;
+    let total = s
+        .json("demo", &token, &format!("/api/analytics/kpis?{q}"))
+        .await;
     let weekly = s
-        .json("demo", &token, &format!("/api/analytics/timeseries?bucket=week&{q}"))
+        .json(
+            "demo",
+            &token,
+            &format!("/api/analytics/timeseries?bucket=week&{q}"),
+        )
         .await;
     let boxnox = s
-        .json("demo", &token, &format!("/api/analytics/kpis?{q}&reseller=BOXNOX"))
+        .json(
+            "demo",
+            &token,
+            &format!("/api/analytics/kpis?{q}&reseller=BOXNOX"),
+        )
         .await;
     let points = weekly["points"].as_array().unwrap();
     assert_eq!(points.len(), 1, "only the Selfridges week: {weekly}");

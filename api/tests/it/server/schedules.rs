@@ -10,7 +10,7 @@ use super::webhooks::{receiver, Received};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use taskifai_api::schedule::run::tick;
+use taskifai_api::schedule::run::{reindex, tick};
 use taskifai_engine::chat::answer::grouped;
 use taskifai_tests::repo_path;
 
@@ -141,10 +141,25 @@ async fn a_due_schedule_emails_one_pdf_whose_numbers_are_the_dashboards() {
     // The schedule was last due mid-April 2025: the 1 May slot (07:00 in Amsterdam, 05:00 UTC)
     // reports on April. However often the scheduler runs, that slot is one job.
     let demo_pool = s.state.pools.pool(&"demo".parse().unwrap()).await.unwrap();
+    let indexed = || async {
+        sqlx::query_scalar::<_, DateTime<Utc>>("SELECT next_due FROM schedule_due")
+            .fetch_all(&s.db.registry.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        indexed().await,
+        [created["next_run"].as_str().map(at).unwrap()],
+        "saved, indexed"
+    );
     sqlx::query("UPDATE report_schedules SET last_slot = '2025-04-15T00:00:00Z'")
         .execute(&demo_pool)
         .await
         .unwrap();
+    // Changed behind the API's back: the index is rebuilt from the tenants (as every worker
+    // does when it starts and every hour).
+    reindex(&s.state).await.unwrap();
+    assert_eq!(indexed().await, [at("2025-05-01T05:00:00Z")]);
     assert_eq!(tick(&s.state, at("2025-05-01T04:59:00Z")).await.unwrap(), 0);
     // Two workers' scheduler passes at once, then a later one: one job for the slot.
     let (a, b) = tokio::join!(
@@ -289,5 +304,9 @@ async fn a_due_schedule_emails_one_pdf_whose_numbers_are_the_dashboards() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(s.json("demo", &owner, "/api/schedules").await, json!([]));
+    assert!(
+        indexed().await.is_empty(),
+        "a deleted schedule leaves the index"
+    );
     s.stop().await;
 }
