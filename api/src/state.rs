@@ -80,6 +80,12 @@ impl AppState {
         self.registry.set_status(tenant, status).await?;
         self.pools.forget(tenant);
         self.tenants.forget(tenant);
+        // A resumed tenant's schedules are due again now, not at the next hourly reindex.
+        if status == "active" {
+            let id = taskifai_connectors::TenantId::parse(tenant)?;
+            let pool = self.pools.pool(&id).await?;
+            crate::schedule::run::index(&self.registry.pool, &pool, &id).await?;
+        }
         Ok(())
     }
 

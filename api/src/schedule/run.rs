@@ -75,6 +75,16 @@ pub async fn reindex(state: &AppState) -> anyhow::Result<()> {
                 .await?,
         );
     }
+    let active: Vec<&str> = tenants
+        .iter()
+        .filter(|t| t.status == "active")
+        .map(|t| t.id.as_str())
+        .collect();
+    // Suspended and dropped tenants' schedules wait until the tenant is active again.
+    sqlx::query("DELETE FROM schedule_due WHERE NOT (tenant_id = ANY($1))")
+        .bind(&active)
+        .execute(&state.registry.pool)
+        .await?;
     for t in tenants.iter().filter(|t| t.status == "active") {
         match state.pools.pool(&t.id).await {
             Ok(pool) => index(&state.registry.pool, &pool, &t.id).await?,

@@ -308,5 +308,24 @@ async fn a_due_schedule_emails_one_pdf_whose_numbers_are_the_dashboards() {
         indexed().await.is_empty(),
         "a deleted schedule leaves the index"
     );
+
+    // A suspended tenant's schedules leave the index at the next rebuild and come back when it
+    // is resumed.
+    let res = s
+        .req(Method::POST, "acme", "/api/schedules")
+        .bearer_auth(&acme)
+        .json(&schedule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    s.state
+        .set_tenant_status("acme", "suspended")
+        .await
+        .unwrap();
+    reindex(&s.state).await.unwrap();
+    assert!(indexed().await.is_empty(), "not while suspended");
+    s.state.set_tenant_status("acme", "active").await.unwrap();
+    assert_eq!(indexed().await.len(), 1, "due again once resumed");
     s.stop().await;
 }
