@@ -309,7 +309,10 @@ async fn report_job(state: &AppState, job: &Job) -> Result<(), Failure> {
     let pool = tenant_pool(state, job).await?;
     crate::schedule::run::report_job(state, &job.tenant_id, &pool, &job.batch_id)
         .await
-        .map_err(|e| transient(e.to_string()))
+        .map_err(|e| Failure {
+            retry: e.is_transient(),
+            message: e.to_string(),
+        })
 }
 
 /// One attempt at loading an upload; returns the rows accepted.

@@ -174,6 +174,9 @@ async fn tenant_tick(
 pub enum ReportJobError {
     #[error("not a report job: {0}")]
     Key(String),
+    /// What was saved no longer holds (checked on save; the engine may have changed since).
+    #[error("the schedule cannot run: {0}")]
+    Schedule(String),
     #[error(transparent)]
     Report(#[from] report::ReportError),
     #[error("the lake could not be read: {0}")]
@@ -182,6 +185,18 @@ pub enum ReportJobError {
     Database(#[from] sqlx::Error),
     #[error("the email could not be written: {0}")]
     Email(String),
+}
+
+impl ReportJobError {
+    /// Worth another try later: not for a schedule or format that cannot work.
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            Self::Key(_)
+                | Self::Schedule(_)
+                | Self::Report(report::ReportError::Format(_) | report::ReportError::TooLarge(_))
+        )
+    }
 }
 
 /// Renders the slot's report and queues its email (once: the outbox row is keyed by the slot).
@@ -223,8 +238,8 @@ async fn build(
     slot: DateTime<Utc>,
     key: &str,
 ) -> Result<bool, ReportJobError> {
-    let cadence =
-        Cadence::parse(&s.cron, &s.timezone).map_err(|e| ReportJobError::Key(e.to_string()))?;
+    let cadence = Cadence::parse(&s.cron, &s.timezone)
+        .map_err(|e| ReportJobError::Schedule(e.to_string()))?;
     let format: ReportFormat = s.format.parse()?;
     let tenant = state
         .registry
@@ -234,7 +249,7 @@ async fn build(
     let filters = &s.filters.0;
     let asked = filters
         .window(cadence.local_date(slot))
-        .map_err(|e| ReportJobError::Key(e.to_string()))?;
+        .map_err(|e| ReportJobError::Schedule(e.to_string()))?;
     let ctx = state
         .query_sessions
         .session(&state.lake, tenant_id)
