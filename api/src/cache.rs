@@ -1,16 +1,19 @@
 //! Answers kept while the data under them is unchanged: keys carry the tenant and its lake
 //! version, so a commit makes every older answer of that tenant unreachable and no other
-//! tenant's. Bounded; the oldest half goes when it is full.
+//! tenant's. Bounded; the oldest half goes when it is full. Requests that miss the same key at
+//! once share one computation.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const CAPACITY: usize = 2048;
 
 pub struct Cache<V> {
     entries: Mutex<HashMap<String, (u64, V)>>,
     clock: AtomicU64,
+    /// Keys being computed, so a second request for one waits for the first.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<V>>>>,
 }
 
 impl<V> Default for Cache<V> {
@@ -18,6 +21,7 @@ impl<V> Default for Cache<V> {
         Self {
             entries: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
+            inflight: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -39,6 +43,43 @@ impl<V: Clone> Cache<V> {
             .expect("cache lock")
             .get(key)
             .map(|(_, v)| v.clone())
+    }
+
+    /// The value of `key`, computed by `compute` unless it is kept or being computed by another
+    /// request (then that one's result is shared); `true` when this call did not compute it.
+    pub async fn get_or_compute<E, F>(&self, key: String, compute: F) -> Result<(V, bool), E>
+    where
+        F: std::future::Future<Output = Result<V, E>>,
+    {
+        if let Some(v) = self.get(&key) {
+            return Ok((v, true));
+        }
+        let cell = self
+            .inflight
+            .lock()
+            .expect("cache lock")
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let result = cell
+            .get_or_try_init(|| {
+                ran.store(true, Ordering::Relaxed);
+                compute
+            })
+            .await
+            .cloned();
+        let ran = ran.into_inner();
+        if ran {
+            if let Ok(v) = &result {
+                self.put(key.clone(), v.clone());
+            }
+            let mut inflight = self.inflight.lock().expect("cache lock");
+            if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                inflight.remove(&key);
+            }
+        }
+        result.map(|v| (v, !ran))
     }
 
     pub fn put(&self, key: String, value: V) {
@@ -70,6 +111,41 @@ mod tests {
         assert_eq!(c.get(&key("acme", 3, &["kpis", "range=last_month"])), None);
         // A part cannot forge another key's layout.
         assert_ne!(key("demo", 3, &["a\u{1f}b"]), key("demo", 3, &["a", "b"]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_of_a_key_share_one_computation() {
+        let c = Arc::new(Cache::<u32>::default());
+        let runs = Arc::new(AtomicU64::new(0));
+        let calls = (0..8).map(|_| {
+            let (c, runs) = (c.clone(), runs.clone());
+            tokio::spawn(async move {
+                c.get_or_compute("k".into(), async {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    Ok::<_, ()>(7)
+                })
+                .await
+            })
+        });
+        let results = futures::future::join_all(calls).await;
+        assert!(results.iter().all(|r| matches!(r, Ok(Ok((7, _))))));
+        assert_eq!(runs.load(Ordering::Relaxed), 1, "computed once");
+        let computed = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Ok((_, false)))))
+            .count();
+        assert_eq!(computed, 1);
+        // A failed computation is not kept: the next call computes again.
+        let failed = c
+            .get_or_compute("e".into(), async { Err::<u32, _>("down") })
+            .await;
+        assert_eq!(failed, Err("down"));
+        assert_eq!(
+            c.get_or_compute("e".into(), async { Ok::<_, &str>(1) })
+                .await,
+            Ok((1, false))
+        );
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub const CACHE_HEADER: &str = "x-taskifai-cache";
 /// The answer of `endpoint` for this query, from the cache while the tenant's lake is at the
 /// version it was computed on (and on the same day: ranges such as last_month move with it);
 /// computed and kept otherwise. A commit changes the version, so a load or delete is seen by
-/// the next request, and keys carry the tenant, so no answer crosses tenants.
+/// the next request, and keys carry the tenant, so no answer crosses tenants. Requests that
+/// miss together share one computation.
 async fn cached<F>(
     state: &AppState,
     tenant: &TenantCtx,
@@ -71,12 +72,12 @@ where
         version,
         &[endpoint, &today, query.as_deref().unwrap_or("")],
     );
-    if let Some(v) = state.analytics_cache.get(&key) {
-        return Ok(([(CACHE_HEADER, "hit")], Json(v)).into_response());
-    }
-    let Json(v) = compute.await?;
-    state.analytics_cache.put(key, v.clone());
-    Ok(([(CACHE_HEADER, "miss")], Json(v)).into_response())
+    let (v, kept) = state
+        .analytics_cache
+        .get_or_compute(key, async { compute.await.map(|Json(v)| v) })
+        .await?;
+    let how = if kept { "hit" } else { "miss" };
+    Ok(([(CACHE_HEADER, how)], Json(v)).into_response())
 }
 
 fn growth(now: &Value, before: &Value) -> Value {
