@@ -235,7 +235,7 @@ async fn notify(state: &AppState, job: &Job, failure: Option<&str>) {
             .map_err(|e| e.to_string())?;
         crate::email::upload::notify(
             &state.config.email,
-            &state.registry.pool,
+            &state.registry,
             &tenant,
             &job.tenant_id,
             &job.batch_id,

@@ -26,7 +26,7 @@ struct Batch {
 /// recipients; no email when nobody is to be told.
 pub async fn notify(
     config: &EmailConfig,
-    registry: &PgPool,
+    registry: &taskifai_connectors::postgres::tenants::Registry,
     tenant_pool: &PgPool,
     tenant: &TenantId,
     batch_id: &str,
@@ -50,7 +50,7 @@ pub async fn notify(
     };
     crate::webhooks::emit(
         tenant_pool,
-        registry,
+        &registry.pool,
         tenant,
         &format!("upload.{outcome}"),
         &format!("upload:{batch_id}:{outcome}"),
@@ -81,12 +81,11 @@ pub async fn notify(
     if to.is_empty() {
         return Ok(());
     }
-    let (name, subdomain): (String, String) =
-        sqlx::query_as("SELECT display_name, subdomain FROM tenants WHERE id = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(registry)
-            .await?
-            .unwrap_or_else(|| (tenant.to_string(), tenant.to_string()));
+    // The registry's lookup knows the built-in demo tenant, which has no row of its own.
+    let (name, subdomain) = match registry.get(tenant.as_str()).await {
+        Ok(t) => (t.display_name, t.subdomain),
+        Err(_) => (tenant.to_string(), tenant.to_string()),
+    };
     let errors: Vec<RowError> = sqlx::query_as(
         "SELECT coalesce(source_row::text, '') AS row, coalesce(\"column\", '') AS column,
                 coalesce(raw_value, '') AS value, message
@@ -151,7 +150,7 @@ pub async fn notify(
         text,
         attachment: None,
     };
-    queue(tenant_pool, registry, tenant, &email).await
+    queue(tenant_pool, &registry.pool, tenant, &email).await
 }
 
 fn period_label(b: &Batch) -> Option<String> {

@@ -199,6 +199,10 @@ async fn the_uploader_gets_one_email_per_upload_with_what_was_rejected() {
         "{html}"
     );
     assert!(html.contains("First rejected rows"), "{html}");
+    assert!(
+        html.contains("Demo · TaskifAI"),
+        "the tenant's name: {html}"
+    );
 
     // Admins only; another tenant sees none of it.
     let viewer = s
