@@ -1,5 +1,5 @@
 //! A lake table for DataFusion: the Parquet files a snapshot lists, with the columns a file does
-//! not store (its per-file constants, recorded in the commit log) supplied as partition values.
+//! not store (its per-file constants, recorded in the Delta log as partition values) supplied as partition values.
 //! A filter on year, month or batch skips whole files before any is opened, as Hive partitions
 //! would, without trusting folder listings (the log decides which files exist).
 

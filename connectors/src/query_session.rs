@@ -1,5 +1,5 @@
 //! A DataFusion session over one tenant's lake: the canonical tables, read from the files the
-//! commit log lists, and nothing else. Other tenants' data is not reachable from it because it
+//! Delta log lists, and nothing else. Other tenants' data is not reachable from it because it
 //! is never registered; the session has no file-reading functions or URL tables.
 
 use crate::lake::{Lake, LakeError};

@@ -161,12 +161,13 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
     );
     assert!(
         keys.iter()
-            .any(|k| k.starts_with("lakes/prod/tenant=demo/_log/")),
+            .any(|k| k.starts_with("lakes/prod/tenant=demo/table=sellout_entries/_delta_log/")),
         "{keys:?}"
     );
 
     // Commits rely on put-if-absent: the bucket refuses a second writer of the same log entry.
-    let entry = StorePath::from("tenant=demo/_log/00000000000000000001.json");
+    let entry =
+        StorePath::from("tenant=demo/table=sellout_entries/_delta_log/00000000000000000000.json");
     let again = lake
         .store()
         .put_opts(

@@ -361,7 +361,9 @@ fn data_files(dir: &std::path::Path) -> Vec<PathBuf> {
         let p = e.path();
         if p.is_dir() {
             out.extend(data_files(&p));
-        } else if p.to_string_lossy().contains("table=") {
+        } else if p.to_string_lossy().contains("table=")
+            && !p.to_string_lossy().contains("_delta_log")
+        {
             out.push(p);
         }
     }
@@ -478,8 +480,8 @@ async fn per_file_columns_are_recorded_once_in_the_log_and_come_back_in_queries(
 }
 
 #[tokio::test]
-async fn files_that_store_every_column_are_read_beside_newer_ones() {
-    use taskifai_connectors::lake::{Commit, DataFile};
+async fn a_lake_in_the_old_format_is_refused_until_migrated_and_then_reads_the_same() {
+    use taskifai_connectors::lake::{Commit, DataFile, LakeError};
     let (d, lake) = lake();
     load(
         &lake,
@@ -513,30 +515,66 @@ async fn files_that_store_every_column_are_read_beside_newer_ones() {
             .unwrap();
     }
     w.close().unwrap();
-    let old_meta = taskifai_connectors::lake::BatchMeta {
+    let old_meta = BatchMeta {
         batch_id: "old".into(),
-        ..meta
+        ..meta.clone()
     };
-    let commit = Commit {
-        version: snap.version + 1,
-        committed_at: "2025-01-01T00:00:00Z".into(),
-        add: Some((
-            old_meta,
-            vec![DataFile {
-                path: old_path.into(),
-                rows: 3,
-                bytes: None,
-                constants: Default::default(),
-            }],
-        )),
-        remove: vec![],
-    };
-    std::fs::write(
-        d.path()
-            .join(format!("lake/tenant=demo/_log/{:020}.json", commit.version)),
-        serde_json::to_vec(&commit).unwrap(),
-    )
-    .unwrap();
+    // The old log: the loaded batch (per-file columns recorded in the log), then the old file.
+    let commits = [
+        Commit {
+            version: 1,
+            committed_at: "2025-01-01T00:00:00Z".into(),
+            add: Some((
+                meta,
+                files
+                    .into_iter()
+                    .map(|f| DataFile { stats: None, ..f })
+                    .collect(),
+            )),
+            remove: vec![],
+        },
+        Commit {
+            version: 2,
+            committed_at: "2025-01-02T00:00:00Z".into(),
+            add: Some((
+                old_meta,
+                vec![DataFile {
+                    path: old_path.into(),
+                    rows: 3,
+                    bytes: None,
+                    constants: Default::default(),
+                    stats: None,
+                }],
+            )),
+            remove: vec![],
+        },
+    ];
+    let root = d.path().join("lake/tenant=demo");
+    std::fs::remove_dir_all(root.join("table=sellout_entries/_delta_log")).unwrap();
+    std::fs::create_dir_all(root.join("_log")).unwrap();
+    for c in &commits {
+        std::fs::write(
+            root.join(format!("_log/{:020}.json", c.version)),
+            serde_json::to_vec(c).unwrap(),
+        )
+        .unwrap();
+    }
+    let fresh = || Lake::open(d.path().join("lake").to_str().unwrap()).unwrap();
+    let lake = fresh();
+    let refused = lake.snapshot(&TenantId::demo()).await.unwrap_err();
+    assert!(
+        matches!(refused, LakeError::NeedsMigration { .. }),
+        "{refused}"
+    );
+    assert!(refused
+        .to_string()
+        .contains("taskifai lake migrate --tenant demo"));
+
+    let done = lake.migrate(&TenantId::demo()).await.unwrap();
+    assert_eq!((done.batches, done.kept, done.rewritten), (2, 1, 1));
+    let again = fresh().migrate(&TenantId::demo()).await.unwrap();
+    assert_eq!(again, Default::default(), "converted once");
+    let lake = fresh();
     assert_eq!(
         count(
             &lake,
@@ -559,7 +597,7 @@ async fn files_that_store_every_column_are_read_beside_newer_ones() {
         )
         .await,
         2,
-        "the old file's batch_id column is read from the file"
+        "the old file's batch_id column becomes its partition value"
     );
     assert_eq!(
         count(

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cloud;
+mod delta_interop;
 mod detection;
 mod edge_cases;
 mod golden;

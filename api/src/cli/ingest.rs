@@ -382,6 +382,14 @@ pub async fn demo(
             .context("seeding the demo reference data")?;
         println!("database: demo tenant in the registry database, reference data seeded");
     }
+    // A demo lake left by a version before Delta Lake is converted, not refused.
+    let converted = Lake::open(&cli.lake)?.migrate(&TenantId::demo()).await?;
+    if converted.batches > 0 {
+        println!(
+            "lake: converted {} batches to Delta tables",
+            converted.batches
+        );
+    }
     let args = IngestArgs {
         files,
         tenant: TenantId::demo(),

@@ -281,6 +281,13 @@ pub enum LakeCommand {
         #[arg(long, default_value_t = 3600)]
         min_age_secs: u64,
     },
+    /// Convert a lake written before Delta Lake (one `_log` per tenant) into Delta tables. Data
+    /// files are kept where they can be and rewritten only when they store per-file columns;
+    /// safe to run again after an interruption.
+    Migrate {
+        #[arg(long, default_value = "demo")]
+        tenant: TenantId,
+    },
 }
 
 /// Settings shared by `serve` and `worker`.

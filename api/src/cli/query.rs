@@ -86,6 +86,13 @@ pub async fn lake(cli: &Cli, command: &LakeCommand) -> anyhow::Result<ExitCode> 
             lake.vacuum(tenant, std::time::Duration::from_secs(*min_age_secs))
                 .await?
         ),
+        LakeCommand::Migrate { tenant } => {
+            let done = lake.migrate(tenant).await?;
+            println!(
+                "converted {} batches to Delta tables ({} data files kept, {} rewritten; {} batches were already converted)",
+                done.batches, done.kept, done.rewritten, done.skipped
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

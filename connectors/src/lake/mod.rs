@@ -1,14 +1,15 @@
-//! The Parquet lake: one folder (or bucket prefix) per tenant, Hive-partitioned by table, year
-//! and month, with a commit log that makes each load visible all at once.
+//! The Parquet lake: one folder (or bucket prefix) per tenant, each canonical table a Delta Lake
+//! table that any Delta reader (DuckDB, Polars, Spark, delta-rs) reads with exactly the rows
+//! TaskifAI sees.
 //!
 //! Layout: `tenant=<t>/table=<table>/year=<y>/month=<m>/part-<batch>-<n>.parquet` for data and
-//! `tenant=<t>/_log/<version>.json` for commits. A load writes its data files first (under names
-//! no one reads yet), then creates the next log entry with a put-if-absent, which is atomic on
-//! every object store. Readers (DataFusion here) list files from the log, never from folders, so
-//! a crash before the commit leaves only unreferenced files, which [`Lake::vacuum`] removes, and
-//! a crash after it leaves a complete batch. Replacing a vendor's period is one commit that adds
-//! the new batch and removes the old, so the rows are never doubled nor missing. The log is the
-//! same idea as Delta Lake's, kept to what TaskifAI needs.
+//! `tenant=<t>/table=<table>/_delta_log/<version>.json` for commits ([`delta`]). A load writes
+//! its data files first (under names no one reads yet), then creates the table's next log entry
+//! with a put-if-absent, which is atomic on every object store. Readers list files from the log,
+//! never from folders, so a crash before the commit leaves only unreferenced files, which
+//! [`Lake::vacuum`] removes, and a crash after it leaves a complete batch. Replacing a vendor's
+//! period is one commit that adds the new batch's files and removes the old, so the rows are
+//! never doubled nor missing.
 
 use crate::tenant_id::TenantId;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Scalar, UInt32Array};
@@ -32,6 +33,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use taskifai_engine::schema;
 
+pub mod delta;
+pub mod legacy;
+mod stats;
+
 /// Rows per Parquet row group: bounds the writer's memory per open partition.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
@@ -50,6 +55,11 @@ pub enum LakeError {
     Query(#[source] datafusion::error::DataFusionError),
     #[error("commit log entry {path} is unreadable: {message}")]
     Log { path: String, message: String },
+    #[error("Delta log: {0}")]
+    Delta(String),
+    /// The tenant's lake is in the format before Delta Lake.
+    #[error("the lake of tenant {tenant} is in the old format (before Delta Lake); convert it with `taskifai lake migrate --tenant {tenant}`")]
+    NeedsMigration { tenant: String },
     #[error("gave up committing after {0} concurrent commits")]
     Contention(usize),
     #[error("a Parquet writer task stopped: {0}")]
@@ -131,6 +141,9 @@ pub struct DataFile {
     /// every column (older logs).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub constants: BTreeMap<String, Option<String>>,
+    /// Delta statistics (`numRecords`, `minValues`, `maxValues`, `nullCount`) as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<String>,
 }
 
 /// One entry of the commit log.
@@ -169,10 +182,19 @@ fn month_list<'a>(months: impl IntoIterator<Item = &'a (i32, i32)>) -> String {
 /// The visible state of a tenant's lake: live batches and their files.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// The number of commits of all the tenant's tables: grows by one with every commit.
     pub version: u64,
     /// When the last commit was made (RFC 3339); empty for a lake without commits.
     pub committed_at: String,
     pub batches: BTreeMap<String, (BatchMeta, Vec<DataFile>)>,
+    /// Per table, the number of log entries read (the next Delta version).
+    pub tables: BTreeMap<String, u64>,
+    /// The batch each live file belongs to.
+    owners: HashMap<String, String>,
+    /// [`Snapshot::committed_at`] in milliseconds since the epoch.
+    committed_ms: i64,
+    /// Whether the tenant was checked for an old-format log not yet converted.
+    checked: bool,
 }
 
 /// The calendar months lying wholly inside `start..=end` (ISO dates); `None` when the period is
@@ -400,8 +422,13 @@ impl Lake {
         &self.location
     }
 
-    /// Replays the tenant's commit log from the last snapshot this process read.
+    /// Replays the tenant's Delta logs from the last snapshot this process read.
     pub async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot> {
+        self.read(tenant, false).await
+    }
+
+    /// [`Lake::snapshot`]; with `migrating`, also of a lake whose old log is not converted yet.
+    async fn read(&self, tenant: &TenantId, migrating: bool) -> Result<Snapshot> {
         let mut snap = self
             .snapshots
             .lock()
@@ -410,35 +437,40 @@ impl Lake {
             .cloned()
             .unwrap_or_default();
         let start = snap.version;
-        loop {
-            let path = StorePath::from(format!(
-                "{}/_log/{:020}.json",
-                tenant.lake_prefix(),
-                snap.version + 1
-            ));
-            let bytes = match self.store.get(&path).await {
-                Ok(r) => r.bytes().await?,
-                Err(object_store::Error::NotFound { .. }) => break,
-                Err(e) => return Err(e.into()),
-            };
-            let commit: Commit = serde_json::from_slice(&bytes).map_err(|e| LakeError::Log {
-                path: path.to_string(),
-                message: e.to_string(),
-            })?;
-            for id in &commit.remove {
-                snap.batches.remove(id);
+        for (table, _) in delta::tables() {
+            let root = delta::table_root(tenant, table);
+            loop {
+                let next = snap.tables.get(table).copied().unwrap_or(0);
+                let path = delta::log_path(&root, next);
+                let bytes = match self.store.get(&path).await {
+                    Ok(r) => r.bytes().await?,
+                    Err(object_store::Error::NotFound { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                };
+                let at = delta::apply(&mut snap, tenant, table, &bytes, path.as_ref())?;
+                snap.tables.insert(table.to_owned(), next + 1);
+                snap.version += 1;
+                if let Some(at) = at.filter(|&at| at > snap.committed_ms) {
+                    snap.committed_ms = at;
+                    snap.committed_at = chrono::DateTime::from_timestamp_millis(at)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                }
             }
-            if let Some((meta, files)) = commit.add {
-                snap.batches.insert(meta.batch_id.clone(), (meta, files));
-            }
-            snap.version = commit.version;
-            snap.committed_at = commit.committed_at;
         }
-        if snap.version != start {
+        if !snap.checked && !migrating {
+            if legacy::pending(&self.store, tenant).await? {
+                return Err(LakeError::NeedsMigration {
+                    tenant: tenant.to_string(),
+                });
+            }
+            snap.checked = true;
+        }
+        if snap.version != start || snap.checked {
             let mut cache = self.snapshots.lock().expect("snapshot cache lock");
             if cache
                 .get(tenant.as_str())
-                .is_none_or(|c| c.version < snap.version)
+                .is_none_or(|c| c.version < snap.version || !c.checked)
             {
                 cache.insert(tenant.to_string(), snap.clone());
             }
@@ -462,18 +494,22 @@ impl Lake {
             writers: HashMap::new(),
             files: Vec::new(),
             replace: true,
+            name: "part",
         }
     }
 
-    /// Appends a commit, retrying on a concurrent writer's commit. `plan` sees the latest
-    /// snapshot and returns what to add and remove.
+    /// Appends a commit to `table`'s log, retrying on a concurrent writer's commit. `plan` sees
+    /// the latest snapshot and returns what to add and remove.
     async fn commit_with(
         &self,
         tenant: &TenantId,
+        table: &str,
+        migrating: bool,
         mut plan: impl FnMut(&Snapshot) -> Result<(Option<(BatchMeta, Vec<DataFile>)>, Vec<String>)>,
     ) -> Result<Commit> {
+        let root = delta::table_root(tenant, table);
         for _ in 0..64 {
-            let snap = self.snapshot(tenant).await?;
+            let snap = self.read(tenant, migrating).await?;
             let (add, remove) = plan(&snap)?;
             let commit = Commit {
                 version: snap.version + 1,
@@ -481,19 +517,15 @@ impl Lake {
                 add,
                 remove,
             };
-            let path = StorePath::from(format!(
-                "{}/_log/{:020}.json",
-                tenant.lake_prefix(),
-                commit.version
-            ));
-            let body = serde_json::to_vec_pretty(&commit).expect("commits serialize");
+            let next = snap.tables.get(table).copied().unwrap_or(0);
+            let body = delta::encode(&commit, tenant, table, next == 0, &snap)?;
             let opts = PutOptions {
                 mode: PutMode::Create,
                 ..Default::default()
             };
             match self
                 .store
-                .put_opts(&path, PutPayload::from(body), opts)
+                .put_opts(&delta::log_path(&root, next), PutPayload::from(body), opts)
                 .await
             {
                 Ok(_) => {
@@ -524,8 +556,12 @@ impl Lake {
 
     /// Removes a batch; returns whether it was live.
     pub async fn delete_batch(&self, tenant: &TenantId, batch_id: &str) -> Result<bool> {
+        let snap = self.snapshot(tenant).await?;
+        let Some((meta, _)) = snap.batches.get(batch_id) else {
+            return Ok(false);
+        };
         let mut found = false;
-        self.commit_with(tenant, |s| {
+        self.commit_with(tenant, &meta.table, false, |s| {
             found = s.batches.contains_key(batch_id);
             Ok((
                 None,
@@ -538,6 +574,11 @@ impl Lake {
         })
         .await?;
         Ok(found)
+    }
+
+    /// Converts the tenant's lake from the log before Delta Lake; see [`legacy::migrate`].
+    pub async fn migrate(&self, tenant: &TenantId) -> Result<legacy::Migrated> {
+        legacy::migrate(self, tenant).await
     }
 
     /// Reads one data file of the lake back as rows of `table_schema`, its per-file constants
@@ -596,7 +637,8 @@ impl Lake {
         for m in all {
             let s = m.location.to_string();
             // Uploaded source files and error reports are not data files.
-            let data = s.contains("/table=") && s.ends_with(".parquet");
+            let data =
+                s.contains("/table=") && s.ends_with(".parquet") && !s.contains("/_delta_log/");
             if data && !live.contains(s.as_str()) && m.last_modified <= cutoff {
                 self.store.delete(&m.location).await?;
                 n += 1;
@@ -675,6 +717,9 @@ fn remove_staging_files(dir: &std::path::Path, min_age: std::time::Duration) -> 
     n
 }
 
+/// What a finished data file is: rows, bytes, Delta statistics.
+type Written = (u64, u64, Option<String>);
+
 /// A load in progress: Parquet files written, not yet committed.
 pub struct Staged {
     lake: Lake,
@@ -689,6 +734,8 @@ pub struct Staged {
     writers: HashMap<(i32, i32), PartWriter>,
     files: Vec<DataFile>,
     replace: bool,
+    /// The data files' name prefix.
+    name: &'static str,
 }
 
 /// Integer columns (row numbers, counts, dates, and money, which Parquet stores as integers):
@@ -799,9 +846,10 @@ impl Staged {
     fn open(&mut self, (y, m): (i32, i32), first: &RecordBatch) -> Result<()> {
         if !self.writers.contains_key(&(y, m)) {
             let path = format!(
-                "{}/table={}/year={y}/month={m}/part-{}-{}.parquet",
+                "{}/table={}/year={y}/month={m}/{}-{}-{}.parquet",
                 self.tenant.lake_prefix(),
                 self.meta.table,
+                self.name,
                 self.meta.batch_id,
                 self.writers.len()
             );
@@ -817,8 +865,10 @@ impl Staged {
                 .iter()
                 .map(|&i| first.column(i).slice(0, 1))
                 .collect();
-            self.writers
-                .insert((y, m), PartWriter::start(path, w, constants));
+            self.writers.insert(
+                (y, m),
+                PartWriter::start(path, w, self.file_schema.clone(), constants),
+            );
         }
         Ok(())
     }
@@ -833,7 +883,7 @@ impl Staged {
             .collect();
         let mut failure = None;
         for (path, values, task) in closing {
-            let (rows, bytes) = match task
+            let (rows, bytes, stats) = match task
                 .await
                 .map_err(|e| LakeError::Writer(e.to_string()))
                 .and_then(|r| r)
@@ -841,7 +891,7 @@ impl Staged {
                 Ok(done) => done,
                 Err(e) => {
                     failure.get_or_insert(e);
-                    (0, 0)
+                    (0, 0, None)
                 }
             };
             let mut constants = BTreeMap::new();
@@ -858,6 +908,7 @@ impl Staged {
                 rows,
                 bytes: Some(bytes),
                 constants,
+                stats,
             });
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -873,9 +924,10 @@ impl Staged {
         let (meta, files) = (self.meta.clone(), self.files.clone());
         let months = self.months();
         let replace = self.replace;
+        let table = meta.table.clone();
         let result = self
             .lake
-            .commit_with(&self.tenant, |snap| {
+            .commit_with(&self.tenant, &table, false, |snap| {
                 Ok((
                     Some((meta.clone(), files.clone())),
                     snap.superseded(&meta, &months, replace)?,
@@ -911,11 +963,16 @@ struct PartWriter {
     /// The per-file columns' values, one-element arrays.
     constants: Vec<ArrayRef>,
     tx: tokio::sync::mpsc::Sender<RecordBatch>,
-    task: tokio::task::JoinHandle<Result<(u64, u64)>>,
+    task: tokio::task::JoinHandle<Result<Written>>,
 }
 
 impl PartWriter {
-    fn start(path: String, mut w: AsyncArrowWriter<BufWriter>, constants: Vec<ArrayRef>) -> Self {
+    fn start(
+        path: String,
+        mut w: AsyncArrowWriter<BufWriter>,
+        schema: SchemaRef,
+        constants: Vec<ArrayRef>,
+    ) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
         let task = tokio::spawn(async move {
             let mut rows = 0u64;
@@ -923,8 +980,9 @@ impl PartWriter {
                 w.write(&b).await?;
                 rows += b.num_rows() as u64;
             }
-            w.finish().await?;
-            Ok((rows, w.bytes_written() as u64))
+            let meta = w.finish().await?;
+            let stats = stats::delta_stats(&meta, &schema, rows);
+            Ok((rows, w.bytes_written() as u64, Some(stats)))
         });
         Self {
             path,
@@ -950,7 +1008,7 @@ impl PartWriter {
     }
 
     /// Closes the file; returns its row count and size.
-    async fn finish(self) -> Result<(u64, u64)> {
+    async fn finish(self) -> Result<Written> {
         drop(self.tx);
         self.task
             .await
