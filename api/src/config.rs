@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub email: crate::email::EmailConfig,
     /// Webhooks may post to private, loopback and link-local addresses.
     pub allow_private_webhooks: bool,
+    /// How long files removed from the lake stay for time travel before workers vacuum them.
+    pub lake_retention: Duration,
 }
 
 impl ServerConfig {
@@ -92,13 +94,14 @@ impl ServerConfig {
             web_dir: None,
             email: Default::default(),
             allow_private_webhooks: false,
+            lake_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 
     /// The start-up summary, one setting per line.
     pub fn summary(&self) -> String {
         format!(
-            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}\nchat model        {}\nemail             {}",
+            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}\nchat model        {}\nemail             {}\nlake retention    {} h",
             self.base_domain,
             self.jwt_secret,
             self.access_ttl,
@@ -118,7 +121,8 @@ impl ServerConfig {
                 // The URL may hold credentials: only that one is set.
                 Some(_) => format!("SMTP, from {}", self.email.from),
                 None => "no SMTP server: emails are logged as not sent".into(),
-            }
+            },
+            self.lake_retention.as_secs() / 3600
         )
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use taskifai_connectors::ingest::{ingest, Crashpoint, IngestRequest, LoadMode, Status};
 use taskifai_connectors::postgres::batches;
+use taskifai_connectors::TenantId;
 use taskifai_engine::error::chain;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
@@ -55,7 +56,8 @@ pub async fn run(state: AppState, count: usize, shutdown: watch::Receiver<bool>)
 }
 
 /// Turns due schedule slots into report jobs, every `schedule_tick`. Every worker process runs
-/// one; the queue's unique key makes a slot one job however many run.
+/// one; the queue's unique key makes a slot one job however many run. Hourly, it also vacuums
+/// the tenants' lakes (two workers vacuuming at once delete the same files, harmlessly).
 async fn scheduler_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut indexed: Option<Instant> = None;
     while !*shutdown.borrow() {
@@ -64,11 +66,30 @@ async fn scheduler_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 Ok(()) => indexed = Some(Instant::now()),
                 Err(e) => tracing::warn!(error = %e, "Indexing report schedules failed."),
             }
+            vacuum(&state).await;
         }
         if let Err(e) = crate::schedule::run::tick(&state, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "Looking for due report schedules failed.");
         }
         let _ = tokio::time::timeout(state.config.schedule_tick, shutdown.changed()).await;
+    }
+}
+
+/// Deletes what every tenant's lake no longer lists, after the retention period.
+async fn vacuum(state: &AppState) {
+    let mut tenants = match state.registry.list().await {
+        Ok(t) => t.into_iter().map(|t| t.id).collect::<Vec<_>>(),
+        Err(e) => return tracing::warn!(error = %e, "Listing tenants to vacuum failed."),
+    };
+    if !tenants.contains(&TenantId::demo()) {
+        tenants.push(TenantId::demo());
+    }
+    for t in tenants {
+        match state.lake.vacuum(&t, state.config.lake_retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tenant = %t, files = n, "Lake vacuumed."),
+            Err(e) => tracing::warn!(tenant = %t, error = %e, "Vacuuming the lake failed."),
+        }
     }
 }
 

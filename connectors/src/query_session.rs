@@ -2,7 +2,7 @@
 //! Delta log lists, and nothing else. Other tenants' data is not reachable from it because it
 //! is never registered; the session has no file-reading functions or URL tables.
 
-use crate::lake::{Lake, LakeError};
+use crate::lake::{AsOf, Lake, LakeError};
 use crate::lake_table::LakeTable;
 use crate::query_memory::MemoryBudgets;
 use crate::tenant_id::TenantId;
@@ -18,13 +18,26 @@ use taskifai_engine::sql_guard::bounded;
 
 /// Builds the tenant's session from the current snapshot.
 pub async fn tenant_session(lake: &Lake, tenant: &TenantId) -> Result<SessionContext, LakeError> {
+    Ok(tenant_session_as_of(lake, tenant, None).await?.0)
+}
+
+/// Builds the tenant's session from the snapshot `as_of` (the current one when `None`); returns
+/// the lake version it reads.
+pub async fn tenant_session_as_of(
+    lake: &Lake,
+    tenant: &TenantId,
+    as_of: Option<AsOf>,
+) -> Result<(SessionContext, u64), LakeError> {
     let ctx = new_context(Arc::new(RuntimeEnv::default()));
     register_object_store(&ctx, lake);
-    let snap = lake.snapshot(tenant).await?;
+    let snap = match as_of {
+        Some(a) => lake.snapshot_as_of(tenant, a).await?,
+        None => lake.snapshot(tenant).await?,
+    };
     for (name, table) in tables(lake, &snap).await? {
         ctx.register_table(name, table).map_err(LakeError::Query)?;
     }
-    Ok(ctx)
+    Ok((ctx, snap.version))
 }
 
 /// A context for one request: value-building functions share one byte budget (see
@@ -96,6 +109,22 @@ impl SessionCache {
         lake: &Lake,
         tenant: &TenantId,
     ) -> Result<SessionContext, LakeError> {
+        Ok(self.session_as_of(lake, tenant, None).await?.0)
+    }
+
+    /// A session over the tenant's snapshot `as_of` (the current one when `None`); returns the
+    /// lake version it reads. Earlier snapshots are built for the request, not kept.
+    pub async fn session_as_of(
+        &self,
+        lake: &Lake,
+        tenant: &TenantId,
+        as_of: Option<AsOf>,
+    ) -> Result<(SessionContext, u64), LakeError> {
+        if let Some(a) = as_of {
+            let snap = lake.snapshot_as_of(tenant, a).await?;
+            let t = tables(lake, &snap).await?;
+            return Ok((self.context(lake, tenant, t)?, snap.version));
+        }
         let snap = lake.snapshot(tenant).await?;
         let cached = self
             .tables
@@ -115,6 +144,15 @@ impl SessionCache {
                 t
             }
         };
+        Ok((self.context(lake, tenant, tables)?, snap.version))
+    }
+
+    fn context(
+        &self,
+        lake: &Lake,
+        tenant: &TenantId,
+        tables: Tables,
+    ) -> Result<SessionContext, LakeError> {
         // The shared caches and object stores, with the tenant's memory budget.
         let runtime = RuntimeEnv {
             memory_pool: self.memory.pool(tenant),

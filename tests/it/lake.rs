@@ -656,3 +656,110 @@ async fn a_per_file_column_that_varies_within_a_file_is_refused() {
     );
     staged.abort().await;
 }
+
+#[tokio::test]
+async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files() {
+    use taskifai_connectors::lake::{AsOf, LakeError};
+    use taskifai_connectors::query_session::tenant_session_as_of;
+    let (d, lake) = lake();
+    let demo = TenantId::demo();
+    load(
+        &lake,
+        "demo",
+        sample(SKINS_NL),
+        "BIBBIPARFU_ReportPeriod02-2025.xlsx",
+    )
+    .await;
+    let first = lake.snapshot(&demo).await.unwrap();
+    load(
+        &lake,
+        "demo",
+        sample("boxnox/BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx"),
+        "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
+    )
+    .await;
+    // Commits a millisecond apart at least, so each has its own time.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let csv = d.path().join("BIBBIPARFU_ReportPeriod02-2025.csv");
+    std::fs::write(&csv, "Brand;Article;EANCode;SalesAmount;SalesAmountSPLY;SalesAmountVariance;SalesQuantity;SalesQuantitySPLY;SalesQuantityVariance\nB;Ghost;7350154320008;€ 195;;;1;;\n").unwrap();
+    load(&lake, "demo", csv, "BIBBIPARFU_ReportPeriod02-2025.csv").await;
+    let boxnox = lake
+        .snapshot(&demo)
+        .await
+        .unwrap()
+        .batches
+        .into_iter()
+        .find(|(_, (m, _))| m.vendor == "boxnox")
+        .unwrap()
+        .0;
+    lake.delete_batch(&demo, &boxnox).await.unwrap();
+
+    let rows_at = |as_of: AsOf| {
+        let lake = lake.clone();
+        async move {
+            let (ctx, version) = tenant_session_as_of(&lake, &TenantId::demo(), Some(as_of))
+                .await
+                .unwrap();
+            let plan = plan_read_only(&ctx, "SELECT count(*) FROM sellout_entries", 10)
+                .await
+                .unwrap();
+            let got = ctx
+                .execute_logical_plan(plan)
+                .await
+                .unwrap()
+                .collect()
+                .await;
+            (
+                version,
+                got.map(|b| b[0].column(0).as_primitive::<Int64Type>().value(0)),
+            )
+        }
+    };
+    let counts: Vec<_> = futures::future::join_all((0..=4).map(|v| rows_at(AsOf::Version(v))))
+        .await
+        .into_iter()
+        .map(|(v, n)| (v, n.unwrap()))
+        .collect();
+    // Nothing; February; February and April; corrected February and April; corrected alone.
+    assert_eq!(counts, vec![(0, 0), (1, 3), (2, 7), (3, 5), (4, 1)]);
+    let at_first: AsOf = first.committed_at.parse().unwrap();
+    assert!(matches!(at_first, AsOf::Time(_)));
+    assert_eq!(rows_at(at_first).await.1.unwrap(), 3);
+    assert_eq!(
+        "2020-01-31".parse::<AsOf>().unwrap(),
+        AsOf::Time("2020-01-31T23:59:59.999Z".parse().unwrap())
+    );
+    let before = rows_at("2020-01-31".parse().unwrap()).await;
+    assert_eq!((before.0, before.1.unwrap()), (0, 0));
+    assert!(matches!(
+        lake.snapshot_as_of(&demo, AsOf::Version(5)).await,
+        Err(LakeError::NoSuchVersion {
+            asked: 5,
+            latest: 4
+        })
+    ));
+
+    // Removed files stay for a retention period, then go: the old versions can no longer be
+    // read, and say so instead of answering with fewer rows.
+    assert_eq!(
+        lake.vacuum(&demo, std::time::Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(lake.vacuum(&demo, std::time::Duration::ZERO).await.unwrap() >= 2);
+    let (ctx, _) = tenant_session_as_of(&lake, &demo, Some(AsOf::Version(2)))
+        .await
+        .unwrap();
+    let plan = plan_read_only(&ctx, "SELECT sum(quantity) FROM sellout_entries", 10)
+        .await
+        .unwrap();
+    let gone = ctx
+        .execute_logical_plan(plan)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(gone.is_err(), "{gone:?}");
+    assert_eq!(rows_at(AsOf::Version(4)).await.1.unwrap(), 1);
+}

@@ -405,7 +405,15 @@ pub async fn demo(
     println!();
     let sql = "SELECT reseller, count(*) AS rows, sum(quantity) AS units, round(sum(sales_eur), 2) AS sales_eur FROM sellout_entries GROUP BY reseller ORDER BY reseller";
     println!("{sql}");
-    super::query::run(cli, &TenantId::demo(), super::Format::Table, 1000, sql).await?;
+    super::query::run(
+        cli,
+        &TenantId::demo(),
+        super::Format::Table,
+        1000,
+        sql,
+        None,
+    )
+    .await?;
     if cli.database_url.is_some() {
         let pool = super::db::registry(cli).await?.pool;
         let (batches, rows): (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM upload_batches WHERE replaced_by IS NULL), (SELECT count(*) FROM sellout_entries) + (SELECT count(*) FROM ecommerce_orders)").fetch_one(&pool).await?;

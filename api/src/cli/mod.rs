@@ -145,6 +145,10 @@ pub enum Command {
         /// Most rows returned.
         #[arg(long, default_value_t = 10_000)]
         max_rows: usize,
+        /// Time travel: the lake as of a version (`42`, printed on stderr), a time
+        /// (`2025-06-30T12:00:00Z`) or the end of a day (`2025-06-30`, UTC).
+        #[arg(long)]
+        as_of: Option<taskifai_connectors::lake::AsOf>,
         sql: String,
     },
     /// Write the sales report (PDF, XLSX or CSV) of a tenant's lake to a file.
@@ -353,6 +357,10 @@ pub struct ServiceArgs {
     /// receivers are on its own network). Off: such targets are refused.
     #[arg(long, env = "TASKIFAI_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// Hours a file removed from the lake (by a replace or delete) stays on storage, for time
+    /// travel and for queries that started before the removal; workers vacuum every hour.
+    #[arg(long, env = "TASKIFAI_LAKE_RETENTION_HOURS", default_value_t = 168)]
+    pub lake_retention_hours: u64,
     /// The built web app, served at /; the API alone when it has no index.html.
     #[arg(long, env = "TASKIFAI_WEB_DIR", default_value = "api/web/dist")]
     pub web_dir: std::path::PathBuf,
@@ -439,8 +447,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tenant,
             format,
             max_rows,
+            as_of,
             sql,
-        } => query::run(&cli, tenant, *format, *max_rows, sql).await,
+        } => query::run(&cli, tenant, *format, *max_rows, sql, *as_of).await,
         Command::Lake { command } => query::lake(&cli, command).await,
         Command::Report(args) => report::run(&cli, args).await,
         Command::Chat {

@@ -3,8 +3,9 @@
 use super::{Cli, Format, LakeCommand};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use std::process::ExitCode;
+use taskifai_connectors::lake::AsOf;
 use taskifai_connectors::lake::Lake;
-use taskifai_connectors::query_session::tenant_session;
+use taskifai_connectors::query_session::tenant_session_as_of;
 use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 
@@ -14,9 +15,13 @@ pub async fn run(
     format: Format,
     max_rows: usize,
     sql: &str,
+    as_of: Option<AsOf>,
 ) -> anyhow::Result<ExitCode> {
     let lake = Lake::open(&cli.lake)?;
-    let ctx = tenant_session(&lake, tenant).await?;
+    let (ctx, version) = tenant_session_as_of(&lake, tenant, as_of).await?;
+    if as_of.is_some() {
+        eprintln!("lake version {version}");
+    }
     let plan = plan_read_only(&ctx, sql, max_rows).await?;
     let df = ctx.execute_logical_plan(plan).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());

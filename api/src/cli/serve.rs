@@ -52,6 +52,7 @@ fn config(args: &ServiceArgs) -> ServerConfig {
         public_url: args.public_url.clone(),
     };
     c.allow_private_webhooks = args.allow_private_webhooks;
+    c.lake_retention = Duration::from_secs(args.lake_retention_hours * 3600);
     c
 }
 

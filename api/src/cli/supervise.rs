@@ -41,6 +41,10 @@ impl Launch {
             // The workers send the emails and webhooks: they need the server's settings.
             ("--smtp-from", args.smtp_from.clone()),
             ("--public-url", args.public_url.clone()),
+            (
+                "--lake-retention-hours",
+                args.lake_retention_hours.to_string(),
+            ),
         ] {
             a.extend([flag.to_owned(), value]);
         }

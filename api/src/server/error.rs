@@ -134,6 +134,11 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<taskifai_connectors::lake::LakeError> for ApiError {
     fn from(e: taskifai_connectors::lake::LakeError) -> Self {
-        Self::internal(e)
+        match e {
+            taskifai_connectors::lake::LakeError::NoSuchVersion { .. } => {
+                Self::bad("no_such_version", e.to_string())
+            }
+            e => Self::internal(e),
+        }
     }
 }

@@ -221,6 +221,19 @@ fn kill_at(point: &str, db_url: Option<&str>) {
         "SELECT count(*) AS n FROM sellout_entries",
     ]));
     assert_eq!(out, "n\n50000\n");
+    // Time travel to before the first load: no rows, and the version that answered.
+    let (code, out, err) = run(taskifai(&lake).args([
+        "query",
+        "--tenant",
+        "demo",
+        "--format",
+        "csv",
+        "--as-of",
+        "0",
+        "SELECT count(*) AS n FROM sellout_entries",
+    ]));
+    assert_eq!((code, out.as_str()), (0, "n\n0\n"), "{err}");
+    assert!(err.contains("lake version 0"), "{err}");
 }
 
 #[test]

@@ -205,6 +205,7 @@ pub fn apply(
                     Some(tag) => serde_json::from_str(&tag).map_err(|e| bad(e.to_string()))?,
                     None => foreign_batch(table, &file),
                 };
+                snap.removed.remove(&file.path);
                 snap.owners.insert(file.path.clone(), meta.batch_id.clone());
                 snap.batches
                     .entry(meta.batch_id.clone())
@@ -214,6 +215,8 @@ pub fn apply(
             }
             Action::Remove(remove) => {
                 let full = format!("{root}/{}", remove.path);
+                let at = remove.deletion_timestamp.unwrap_or_default();
+                snap.removed.insert(full.clone(), at);
                 if let Some(id) = snap.owners.remove(&full) {
                     if let Some((_, files)) = snap.batches.get_mut(&id) {
                         files.retain(|f| f.path != full);
@@ -228,6 +231,14 @@ pub fn apply(
         }
     }
     Ok(timestamp)
+}
+
+/// When a log entry was committed (its commitInfo's timestamp, ms since the epoch).
+pub fn commit_time(entry: &[u8]) -> Option<i64> {
+    entry
+        .split(|&b| b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .find_map(|v| v.get("commitInfo")?.get("timestamp")?.as_i64())
 }
 
 fn data_file(root: &str, add: &Add) -> DataFile {

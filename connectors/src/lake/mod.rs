@@ -34,7 +34,9 @@ use std::sync::Arc;
 use taskifai_engine::schema;
 
 pub mod delta;
+mod history;
 pub mod legacy;
+pub use history::AsOf;
 mod stats;
 
 /// Rows per Parquet row group: bounds the writer's memory per open partition.
@@ -60,6 +62,8 @@ pub enum LakeError {
     /// The tenant's lake is in the format before Delta Lake.
     #[error("the lake of tenant {tenant} is in the old format (before Delta Lake); convert it with `taskifai lake migrate --tenant {tenant}`")]
     NeedsMigration { tenant: String },
+    #[error("the lake has no version {asked}: its latest is {latest}")]
+    NoSuchVersion { asked: u64, latest: u64 },
     #[error("gave up committing after {0} concurrent commits")]
     Contention(usize),
     #[error("a Parquet writer task stopped: {0}")]
@@ -191,6 +195,9 @@ pub struct Snapshot {
     pub tables: BTreeMap<String, u64>,
     /// The batch each live file belongs to.
     owners: HashMap<String, String>,
+    /// Files removed from the table, with when (ms since the epoch): kept on storage for
+    /// readers of earlier versions until [`Lake::vacuum`]'s retention has passed.
+    pub removed: HashMap<String, i64>,
     /// [`Snapshot::committed_at`] in milliseconds since the epoch.
     committed_ms: i64,
     /// Whether the tenant was checked for an old-format log not yet converted.
@@ -528,30 +535,12 @@ impl Lake {
                 .put_opts(&delta::log_path(&root, next), PutPayload::from(body), opts)
                 .await
             {
-                Ok(_) => {
-                    self.remove_files(&snap, &commit.remove).await;
-                    return Ok(commit);
-                }
+                Ok(_) => return Ok(commit),
                 Err(object_store::Error::AlreadyExists { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(LakeError::Contention(64))
-    }
-
-    /// Deletes the files of removed batches. Best effort: they are already invisible, and
-    /// [`Lake::vacuum`] catches what a crash leaves.
-    async fn remove_files(&self, before: &Snapshot, removed: &[String]) {
-        for id in removed {
-            for f in before
-                .batches
-                .get(id)
-                .map(|(_, f)| f.as_slice())
-                .unwrap_or_default()
-            {
-                let _ = self.store.delete(&StorePath::from(f.path.as_str())).await;
-            }
-        }
     }
 
     /// Removes a batch; returns whether it was live.
@@ -615,19 +604,23 @@ impl Lake {
         Ok(out)
     }
 
-    /// Deletes data files no commit references (left by loads that crashed or failed), and on a
-    /// local lake the half-written `…#n` staging files of multipart writes, which listings do
-    /// not show. Only files older than `min_age` go: younger ones may belong to a load still in
-    /// flight. Returns how many were removed.
-    pub async fn vacuum(&self, tenant: &TenantId, min_age: std::time::Duration) -> Result<usize> {
+    /// Deletes data files the table no longer lists: those removed by a replace or delete more
+    /// than `retention` ago (until then, readers of earlier versions, time travel included,
+    /// still read them), and those no commit ever listed (left by loads that crashed or
+    /// failed), once older than `retention`, since younger ones may belong to a load still in
+    /// flight. On a local lake also the half-written `…#n` staging files of multipart writes,
+    /// which listings do not show. Returns how many were removed.
+    pub async fn vacuum(&self, tenant: &TenantId, retention: std::time::Duration) -> Result<usize> {
         let snap = self.snapshot(tenant).await?;
         let live: std::collections::HashSet<&str> = snap
             .batches
             .values()
             .flat_map(|(_, f)| f.iter().map(|f| f.path.as_str()))
             .collect();
-        let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(min_age).unwrap_or(chrono::Duration::MAX);
+        let cutoff = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|r| chrono::Utc::now().checked_sub_signed(r))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
         let all: Vec<object_store::ObjectMeta> = self
             .store
             .list(Some(&StorePath::from(tenant.lake_prefix())))
@@ -639,9 +632,16 @@ impl Lake {
             // Uploaded source files and error reports are not data files.
             let data =
                 s.contains("/table=") && s.ends_with(".parquet") && !s.contains("/_delta_log/");
-            if data && !live.contains(s.as_str()) && m.last_modified <= cutoff {
-                self.store.delete(&m.location).await?;
-                n += 1;
+            let expired = match snap.removed.get(&s) {
+                Some(&at) => at <= cutoff.timestamp_millis(),
+                None => m.last_modified <= cutoff,
+            };
+            if data && !live.contains(s.as_str()) && expired {
+                match self.store.delete(&m.location).await {
+                    // Another vacuum got there first.
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => n += 1,
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         if self.url.scheme() == "file" {
@@ -651,7 +651,7 @@ impl Lake {
                     .to_file_path()
                     .unwrap_or_default()
                     .join(tenant.lake_prefix()),
-                min_age,
+                retention,
             );
         }
         Ok(n)

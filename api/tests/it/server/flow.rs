@@ -237,6 +237,32 @@ async fn analytics_filter_rank_and_page_and_events_end_with_done() {
 
     let q: Value = s.req(Method::POST, "demo", "/api/query").bearer_auth(&token).json(&serde_json::json!({ "sql": "SELECT count(*) AS n FROM sellout_entries", "max_rows": 5 })).send().await.unwrap().json().await.unwrap();
     assert_eq!(q["rows"][0]["n"], 6, "{q}");
+    // Time travel: the lake before any load, and a version that does not exist yet.
+    let latest = q["lake_version"]
+        .as_u64()
+        .expect("the version that answered");
+    assert!(latest >= 1, "{q}");
+    let ask = |as_of: &str| {
+        s.req(Method::POST, "demo", "/api/query")
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "sql": "SELECT count(*) AS n FROM sellout_entries", "as_of": as_of }))
+            .send()
+    };
+    let before: Value = ask("0").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (
+            before["rows"][0]["n"].as_i64(),
+            before["lake_version"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{before}"
+    );
+    let ahead = ask(&(latest + 1).to_string()).await.unwrap();
+    assert_eq!(ahead.status(), StatusCode::BAD_REQUEST);
+    assert!(ahead.text().await.unwrap().contains("no version"));
+    let nonsense = ask("yesterday").await.unwrap();
+    assert_eq!(nonsense.status(), StatusCode::BAD_REQUEST);
+    assert!(nonsense.text().await.unwrap().contains("RFC 3339"));
     let capped: Value = s
         .req(Method::POST, "demo", "/api/query")
         .bearer_auth(&token)
