@@ -170,3 +170,158 @@ async fn delta_rs_and_duckdb_read_the_same_numbers_as_taskifai() {
         );
     }
 }
+
+/// Every sample file: (path, name).
+fn samples() -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(repo_path("sample-data/vendors"))
+        .unwrap()
+        .flatten()
+    {
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            out.push((f.path(), f.file_name().to_string_lossy().into_owned()));
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn total(lake: &Lake, table: &str) -> (i64, i64) {
+    let rows = ours(lake, table).await;
+    let n = |i: usize| rows.iter().map(|r| r[i].parse::<i64>().unwrap()).sum();
+    (n(3), n(4))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn loads_into_one_tenant_at_once_all_commit_and_nothing_is_lost_or_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    // What each file holds, loaded alone.
+    let mut expected = std::collections::BTreeMap::new();
+    for (i, (path, name)) in samples().into_iter().enumerate() {
+        let alone = Lake::open(dir.path().join(format!("alone{i}")).to_str().unwrap()).unwrap();
+        if let Status::Loaded { .. } = load(&alone, path, &name, LoadMode::Replace).await {
+            for (table, _) in taskifai_connectors::lake::delta::tables() {
+                let t = total(&alone, table).await;
+                let e = expected.entry(table).or_insert((0, 0));
+                *e = (e.0 + t.0, e.1 + t.1);
+            }
+        }
+    }
+    // Each load through its own Lake, as separate workers would: no shared snapshot cache.
+    let tasks: Vec<_> = samples()
+        .into_iter()
+        .map(|(path, name)| {
+            let lake = Lake::open(root.to_str().unwrap()).unwrap();
+            tokio::spawn(async move { load(&lake, path, &name, LoadMode::Replace).await })
+        })
+        .collect();
+    let loaded = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|s| matches!(s, Ok(Status::Loaded { .. })))
+        .count();
+    assert!(loaded >= 5, "{loaded}");
+    let lake = Lake::open(root.to_str().unwrap()).unwrap();
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+    assert_eq!(snap.batches.len(), loaded, "one batch per load");
+    assert_eq!(snap.version as usize, loaded, "one commit per load");
+    for (table, _) in taskifai_connectors::lake::delta::tables() {
+        assert_eq!(total(&lake, table).await, expected[table], "{table}");
+        let read = theirs(&root.join("tenant=demo").join(format!("table={table}")));
+        assert_eq!(
+            as_text(&read["delta_rs"]),
+            ours(&lake, table).await,
+            "{table}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_corrections_of_one_period_at_once_leave_exactly_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    let header = "Brand;Article;EANCode;SalesAmount;SalesAmountSPLY;SalesAmountVariance;SalesQuantity;SalesQuantitySPLY;SalesQuantityVariance\n";
+    let mut tasks = Vec::new();
+    for n in 1..=4 {
+        let file = dir.path().join(format!("fix{n}.csv"));
+        std::fs::write(
+            &file,
+            format!(
+                "{header}{}",
+                "B;Ghost;7350154320008;€ 195;;;1;;\n".repeat(n)
+            ),
+        )
+        .unwrap();
+        let lake = Lake::open(root.to_str().unwrap()).unwrap();
+        tasks.push(tokio::spawn(async move {
+            load(
+                &lake,
+                file,
+                "BIBBIPARFU_ReportPeriod02-2025.csv",
+                LoadMode::Replace,
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        assert!(matches!(t.await.unwrap(), Status::Loaded { .. }));
+    }
+    let lake = Lake::open(root.to_str().unwrap()).unwrap();
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+    assert_eq!(
+        (snap.version, snap.batches.len()),
+        (4, 1),
+        "each replaced the one before"
+    );
+    let (_, files) = snap.batches.values().next().unwrap();
+    let rows: u64 = files.iter().map(|f| f.rows).sum();
+    assert_eq!(
+        total(&lake, "sellout_entries").await,
+        (rows as i64, rows as i64)
+    );
+    let read = theirs(&root.join("tenant=demo/table=sellout_entries"));
+    assert_eq!(
+        as_text(&read["delta_rs"]),
+        ours(&lake, "sellout_entries").await
+    );
+}
+
+#[tokio::test]
+async fn a_vacuum_during_a_load_leaves_the_load_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let (path, name) = samples()
+        .into_iter()
+        .find(|(_, n)| n.contains("BOXNOX"))
+        .unwrap();
+    let (_, batches) = taskifai_tests::normalize_file(&specs(), &reference(), &path).unwrap();
+    let meta = taskifai_connectors::lake::BatchMeta {
+        batch_id: "inflight".into(),
+        table: "sellout_entries".into(),
+        vendor: "boxnox".into(),
+        spec_version: 1,
+        file_name: name,
+        sha256: "1".into(),
+        period_start: "2025-04-01".into(),
+        period_end: "2025-04-30".into(),
+        rows: 0,
+        reference_version: String::new(),
+    };
+    let schema = taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout);
+    let mut staged = lake.begin(&TenantId::demo(), meta, schema);
+    for b in &batches {
+        staged.write(b).await.unwrap();
+    }
+    let vacuumed = lake
+        .vacuum(&TenantId::demo(), std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        vacuumed, 0,
+        "a load in flight is younger than the retention"
+    );
+    staged.commit().await.unwrap();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(total(&lake, "sellout_entries").await.0, rows as i64);
+}

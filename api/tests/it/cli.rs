@@ -650,3 +650,59 @@ async fn the_demo_loads_a_history_into_the_lake_and_the_database() {
     assert!(rejected > 0, "the unmapped launch product is rejected");
     db.cleanup().await;
 }
+
+#[test]
+fn loads_from_separate_processes_at_once_all_commit_to_one_delta_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let files: Vec<PathBuf> = files_under(&repo("sample-data/vendors"))
+        .into_iter()
+        .filter(|f| !f.to_string_lossy().contains("online"))
+        .collect();
+    let count = |lake: &Path| {
+        let (code, out, err) = run(taskifai(lake).args([
+            "query",
+            "--tenant",
+            "demo",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n, sum(quantity) AS q FROM sellout_entries",
+        ]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    // The same files one after the other, into a lake of their own.
+    let alone = dir.path().join("alone");
+    for f in &files {
+        run(taskifai(&alone).args(["ingest", "--tenant", "demo"]).arg(f));
+    }
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            taskifai(&lake)
+                .args(["ingest", "--tenant", "demo"])
+                .arg(f)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        c.wait().unwrap();
+    }
+    let rows = count(&alone);
+    assert!(!rows.starts_with("n,q\n0,"), "{rows}");
+    assert_eq!(count(&lake), rows);
+    let log = lake.join("tenant=demo/table=sellout_entries/_delta_log");
+    let mut versions: Vec<String> = std::fs::read_dir(&log)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    versions.sort();
+    let expected: Vec<String> = (0..versions.len())
+        .map(|v| format!("{v:020}.json"))
+        .collect();
+    assert_eq!(versions, expected, "one entry per commit, no gaps");
+}
