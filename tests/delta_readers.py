@@ -3,7 +3,9 @@
 names (with the partition values the log gives them). Prints one JSON object: the table version
 and columns as each reader sees them, and rows, units and sales per month and batch.
 
-Usage: delta_readers.py TABLE_URI
+Usage: delta_readers.py TABLE_URI [STORAGE_OPTIONS_JSON]
+A bucket (s3://...) is read by delta-rs only: DuckDB's S3 reader is an extension it would
+download.
 """
 
 import datetime
@@ -35,8 +37,8 @@ def rows(result):
     return [list(r) for r in result.fetchall()]
 
 
-def main(uri):
-    table = DeltaTable(uri)
+def main(uri, options):
+    table = DeltaTable(uri, storage_options=options)
     arrow = table.to_pyarrow_table()
     con = duckdb.connect()
     con.register("t", arrow)
@@ -44,16 +46,10 @@ def main(uri):
 
     # DuckDB reads the files the log lists, and takes the per-file columns from the log.
     files = pyarrow.table(table.get_add_actions(flatten=True)).to_pylist()
-    parts = []
-    for f in files:
-        values = {k[len("partition.") :]: v for k, v in f.items() if k.startswith("partition.")}
-        select = ", ".join(
-            f"{literal(v)} AS {k}" for k, v in sorted(values.items())
-        )
-        parts.append(f"SELECT *, {select} FROM read_parquet('{uri}/{f['path']}', hive_partitioning = false)")
-    con.sql("CREATE VIEW t2 AS " + " UNION ALL BY NAME ".join(parts))
-    by_duckdb = rows(con.sql(GROUPS.replace("FROM t ", "FROM t2 ")))
-
+    if "://" in uri:
+        by_duckdb = None
+    else:
+        by_duckdb = read_files(con, uri, files)
     print(
         json.dumps(
             {
@@ -68,5 +64,17 @@ def main(uri):
     )
 
 
+def read_files(con, uri, files):
+    parts = []
+    for f in files:
+        values = {k[len("partition.") :]: v for k, v in f.items() if k.startswith("partition.")}
+        select = ", ".join(
+            f"{literal(v)} AS {k}" for k, v in sorted(values.items())
+        )
+        parts.append(f"SELECT *, {select} FROM read_parquet('{uri}/{f['path']}', hive_partitioning = false)")
+    con.sql("CREATE VIEW t2 AS " + " UNION ALL BY NAME ".join(parts))
+    return rows(con.sql(GROUPS.replace("FROM t ", "FROM t2 ")))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else None)

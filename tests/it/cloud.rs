@@ -188,6 +188,23 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
         count(&lake, "SELECT sum(quantity) FROM sellout_entries").await
     );
 
+    // delta-rs, from Python, reads the bucket's table and gets TaskifAI's numbers.
+    let options = serde_json::json!({
+        "AWS_ENDPOINT_URL": format!("http://127.0.0.1:{}", moto.port),
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    });
+    let read = crate::delta_interop::theirs_at(
+        "s3://taskifai-lake/lakes/prod/tenant=demo/table=sellout_entries",
+        Some(options),
+    );
+    assert_eq!(
+        crate::delta_interop::as_text(&read["delta_rs"]),
+        crate::delta_interop::ours(&lake, "sellout_entries").await
+    );
+
     // A deleted batch leaves the queries and its data files leave the bucket.
     let snap = other.snapshot(&TenantId::demo()).await.unwrap();
     let boxnox = snap

@@ -47,7 +47,7 @@ async fn load(lake: &Lake, path: PathBuf, name: &str, mode: LoadMode) -> Status 
 }
 
 /// Rows, units and sales per month and batch, as TaskifAI answers.
-async fn ours(lake: &Lake, table: &str) -> Vec<Vec<String>> {
+pub(crate) async fn ours(lake: &Lake, table: &str) -> Vec<Vec<String>> {
     let ctx = tenant_session(lake, &TenantId::demo()).await.unwrap();
     let sql = format!(
         "SELECT year, month, batch_id, count(*), sum(quantity), CAST(sum(sales_eur) AS VARCHAR) \
@@ -75,11 +75,17 @@ async fn ours(lake: &Lake, table: &str) -> Vec<Vec<String>> {
 }
 
 fn theirs(table: &Path) -> Value {
-    let out = std::process::Command::new(python())
-        .arg(repo_path("tests/delta_readers.py"))
-        .arg(table)
-        .output()
-        .unwrap();
+    theirs_at(table.to_str().unwrap(), None)
+}
+
+/// What the other readers see of the table at `uri`, with delta-rs storage options for a bucket.
+pub(crate) fn theirs_at(uri: &str, options: Option<Value>) -> Value {
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg(repo_path("tests/delta_readers.py")).arg(uri);
+    if let Some(o) = options {
+        cmd.arg(o.to_string());
+    }
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -88,7 +94,7 @@ fn theirs(table: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn as_text(rows: &Value) -> Vec<Vec<String>> {
+pub(crate) fn as_text(rows: &Value) -> Vec<Vec<String>> {
     rows.as_array()
         .unwrap()
         .iter()
