@@ -331,3 +331,34 @@ async fn a_vacuum_during_a_load_leaves_the_load_whole() {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(total(&lake, "sellout_entries").await.0, rows as i64);
 }
+
+#[tokio::test]
+async fn every_tenth_commit_writes_a_checkpoint_that_other_readers_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    let lake = Lake::open(root.to_str().unwrap()).unwrap();
+    let header = "Brand;Article;EANCode;SalesAmount;SalesAmountSPLY;SalesAmountVariance;SalesQuantity;SalesQuantitySPLY;SalesQuantityVariance\n";
+    for n in 1..=12 {
+        let file = dir.path().join(format!("fix{n}.csv"));
+        let rows = "B;Ghost;7350154320008;€ 195;;;1;;\n".repeat(n);
+        std::fs::write(&file, format!("{header}{rows}")).unwrap();
+        let name = "BIBBIPARFU_ReportPeriod02-2025.csv";
+        assert!(matches!(
+            load(&lake, file, name, LoadMode::Replace).await,
+            Status::Loaded { .. }
+        ));
+    }
+    let table = root.join("tenant=demo/table=sellout_entries");
+    let log = table.join("_delta_log");
+    assert!(log.join("00000000000000000009.checkpoint.parquet").exists());
+    assert!(log.join("_last_checkpoint").exists());
+    // Past the checkpoint: delta-rs reads it and the two entries after it.
+    let read = theirs(&table);
+    assert_eq!(read["version"], 11);
+    assert_eq!(
+        as_text(&read["delta_rs"]),
+        ours(&lake, "sellout_entries").await
+    );
+    let fresh = Lake::open(root.to_str().unwrap()).unwrap();
+    assert_eq!(total(&fresh, "sellout_entries").await, (12, 12));
+}

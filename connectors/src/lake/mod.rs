@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use taskifai_engine::schema;
 
+mod checkpoint;
 pub mod delta;
 mod history;
 pub mod legacy;
@@ -535,7 +536,15 @@ impl Lake {
                 .put_opts(&delta::log_path(&root, next), PutPayload::from(body), opts)
                 .await
             {
-                Ok(_) => return Ok(commit),
+                Ok(_) => {
+                    if (next + 1) % checkpoint::EVERY == 0 {
+                        // Best effort: a missing checkpoint only makes other readers replay more.
+                        if let Err(e) = checkpoint::write(self, tenant, table).await {
+                            tracing::warn!(%tenant, table, error = %e, "Writing a Delta checkpoint failed.");
+                        }
+                    }
+                    return Ok(commit);
+                }
                 Err(object_store::Error::AlreadyExists { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
