@@ -6,7 +6,7 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
-use object_store::{PutMode, PutPayload};
+use object_store::{ObjectStoreExt, PutMode, PutPayload};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -240,6 +240,28 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
     assert!(
         keys.iter().any(|k| k.contains("/table=")),
         "the other batch's files stay: {keys:?}"
+    );
+
+    // Loads and deletes up to the tenth commit: a checkpoint in the bucket, next to the log.
+    while other.snapshot(&TenantId::demo()).await.unwrap().version < 10 {
+        load(&other, BOXNOX).await;
+        let snap = other.snapshot(&TenantId::demo()).await.unwrap();
+        if snap.version < 10 {
+            let id = snap
+                .batches
+                .iter()
+                .find(|(_, (m, _))| m.vendor == "boxnox")
+                .map(|(id, _)| id.clone())
+                .unwrap();
+            other.delete_batch(&TenantId::demo(), &id).await.unwrap();
+        }
+    }
+    let checkpoint = StorePath::from(
+        "lakes/prod/tenant=demo/table=sellout_entries/_delta_log/00000000000000000009.checkpoint.parquet",
+    );
+    assert!(
+        root.head(&checkpoint).await.is_ok(),
+        "no checkpoint in the bucket"
     );
 }
 

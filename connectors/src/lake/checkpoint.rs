@@ -4,7 +4,10 @@
 
 use super::{delta, Lake, LakeError};
 use crate::tenant_id::TenantId;
-use deltalake::DeltaTableBuilder;
+use deltalake::logstore::{
+    default_logstore, logstore_factories, LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig,
+};
+use deltalake::{DeltaResult, DeltaTableBuilder};
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 use std::sync::Arc;
@@ -12,8 +15,37 @@ use std::sync::Arc;
 /// Commits between checkpoints (Spark's default interval).
 pub const EVERY: u64 = 10;
 
+/// delta-rs's plain log store for a bucket whose store the lake already built: delta-rs knows
+/// `s3://`, `gs://` and `az://` only through its cloud features, which would bring each
+/// provider's SDK for what the lake's object_store already does.
+struct GivenStore;
+
+impl LogStoreFactory for GivenStore {
+    fn with_options(
+        &self,
+        prefixed_store: ObjectStoreRef,
+        root_store: ObjectStoreRef,
+        location: &url::Url,
+        options: &StorageConfig,
+    ) -> DeltaResult<Arc<dyn LogStore>> {
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
+    }
+}
+
 /// Writes a checkpoint of `table` at its latest version.
 pub async fn write(lake: &Lake, tenant: &TenantId, table: &str) -> Result<(), LakeError> {
+    let scheme = format!("{}://", lake.url().scheme());
+    if let Ok(scheme) = url::Url::parse(&scheme) {
+        let factories = logstore_factories();
+        if !factories.contains_key(&scheme) {
+            factories.insert(scheme, Arc::new(GivenStore));
+        }
+    }
     let err = |e: deltalake::DeltaTableError| LakeError::Delta(e.to_string());
     let location = lake
         .url()
