@@ -49,6 +49,8 @@ pub(super) async fn prepare(
 
 /// Says whether an answer came from the cache.
 pub const CACHE_HEADER: &str = "x-taskifai-cache";
+/// The lake version an analytics answer was computed for (see `/api/query`'s `lake_version`).
+pub const VERSION_HEADER: &str = "x-taskifai-lake-version";
 
 /// The answer of `endpoint` for this query, from the cache while the tenant's lake is at the
 /// version it was computed on (and on the same day: ranges such as last_month move with it);
@@ -77,7 +79,12 @@ where
         .get_or_compute(key, async { compute.await.map(|Json(v)| v) })
         .await?;
     let how = if kept { "hit" } else { "miss" };
-    Ok(([(CACHE_HEADER, how)], Json(v)).into_response())
+    let version = version.to_string();
+    Ok((
+        [(CACHE_HEADER, how), (VERSION_HEADER, version.as_str())],
+        Json(v),
+    )
+        .into_response())
 }
 
 fn growth(now: &Value, before: &Value) -> Value {

@@ -142,6 +142,14 @@ async fn analytics_answers_are_kept_until_the_tenants_lake_changes() {
     assert_eq!(theirs, "miss");
     assert_eq!(answer_b["revenue_eur"], "0.000000", "{answer_b}");
     assert_eq!(answer_b["orders"], 0);
+    let version = |r: reqwest::Response| {
+        r.headers()["x-taskifai-lake-version"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let loaded_one = version(kpis("demo", token.clone()).await.unwrap());
 
     let id = s
         .upload_one(
@@ -153,6 +161,11 @@ async fn analytics_answers_are_kept_until_the_tenants_lake_changes() {
     s.wait("demo", &token, &id).await;
     let (after_load, after) = answer(kpis("demo", token.clone()).await.unwrap()).await;
     assert_eq!(after_load, "miss", "a commit is seen by the next request");
+    assert_eq!(
+        version(kpis("demo", token.clone()).await.unwrap()),
+        loaded_one + 1,
+        "the answer names the lake version it is for"
+    );
     assert!(
         micros(after["revenue_eur"].as_str().unwrap())
             > micros(before["revenue_eur"].as_str().unwrap()),
