@@ -1,15 +1,22 @@
 //! Delta checkpoints, written by delta-rs: a Parquet summary of a table's log every
-//! [`EVERY`] commits, so other readers need not replay the whole log. TaskifAI's own reader
-//! replays the JSON entries, which the table keeps (`delta.enableExpiredLogCleanup` is off).
+//! [`EVERY`] commits, so readers need not replay the whole log: TaskifAI's own reader starts a
+//! table from its latest checkpoint ([`latest`]) and replays the JSON entries after it. Time
+//! travel replays the JSON entries from the first, which the table keeps
+//! (`delta.enableExpiredLogCleanup` is off).
 
 use super::{delta, Lake, LakeError};
 use crate::tenant_id::TenantId;
+use datafusion::arrow::json::LineDelimitedWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ProjectionMask;
 use deltalake::logstore::{
     default_logstore, logstore_factories, LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig,
 };
 use deltalake::{DeltaResult, DeltaTableBuilder};
 use object_store::local::LocalFileSystem;
-use object_store::ObjectStore;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Commits between checkpoints (Spark's default interval).
@@ -65,4 +72,50 @@ pub async fn write(lake: &Lake, tenant: &TenantId, table: &str) -> Result<(), La
     deltalake::checkpoints::create_checkpoint(&loaded, None)
         .await
         .map_err(err)
+}
+
+/// The table's latest checkpoint as log lines (one action per line, as in a JSON entry), with
+/// the version it sums up; `None` when the table has none TaskifAI can read (a multi-part
+/// checkpoint is replayed from the JSON entries instead).
+pub async fn latest(
+    store: &dyn ObjectStore,
+    root: &str,
+) -> Result<Option<(u64, Vec<u8>)>, LakeError> {
+    let bad = |path: &str, message: String| LakeError::Log {
+        path: path.to_owned(),
+        message,
+    };
+    let pointer = format!("{root}/_delta_log/_last_checkpoint");
+    let last = match store.get(&StorePath::from(pointer.as_str())).await {
+        Ok(r) => r.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let last: Value = serde_json::from_slice(&last).map_err(|e| bad(&pointer, e.to_string()))?;
+    let Some(version) = last.get("version").and_then(Value::as_u64) else {
+        return Ok(None);
+    };
+    if last.get("parts").is_some_and(|p| !p.is_null()) {
+        return Ok(None);
+    }
+    let path = format!("{root}/_delta_log/{version:020}.checkpoint.parquet");
+    let bytes = store
+        .get(&StorePath::from(path.as_str()))
+        .await?
+        .bytes()
+        .await?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    // Only the files: adds (live) and removes (tombstones, for the vacuum's retention).
+    let roots: Vec<usize> = ["add", "remove"]
+        .iter()
+        .filter_map(|c| builder.schema().index_of(c).ok())
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let mut lines = Vec::new();
+    let mut w = LineDelimitedWriter::new(&mut lines);
+    for batch in builder.with_projection(mask).build()? {
+        w.write(&batch?)?;
+    }
+    w.finish()?;
+    Ok(Some((version, lines)))
 }

@@ -99,12 +99,7 @@ impl Lake {
             delta::apply(&mut snap, tenant, table, &e.bytes, &e.path)?;
             *snap.tables.entry(table.to_string()).or_default() += 1;
             snap.version += 1;
-            if e.at > snap.committed_ms {
-                snap.committed_ms = e.at;
-                snap.committed_at = DateTime::from_timestamp_millis(e.at)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default();
-            }
+            snap.committed(Some(e.at));
         }
         Ok(snap)
     }

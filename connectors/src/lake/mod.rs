@@ -226,6 +226,16 @@ fn whole_months(start: &str, end: &str) -> Option<BTreeSet<(i32, i32)>> {
 }
 
 impl Snapshot {
+    /// Records a commit's time (ms since the epoch) if it is the latest seen.
+    fn committed(&mut self, at: Option<i64>) {
+        if let Some(at) = at.filter(|&at| at > self.committed_ms) {
+            self.committed_ms = at;
+            self.committed_at = chrono::DateTime::from_timestamp_millis(at)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+        }
+    }
+
     /// Files of live batches of a table.
     pub fn files(&self, table: &str) -> Vec<&DataFile> {
         self.batches
@@ -447,6 +457,20 @@ impl Lake {
         let start = snap.version;
         for (table, _) in delta::tables() {
             let root = delta::table_root(tenant, table);
+            // A process's first read of a table starts from its checkpoint, if it has one.
+            if !snap.checked && !snap.tables.contains_key(table) {
+                if let Some((v, lines)) = checkpoint::latest(self.store.as_ref(), &root).await? {
+                    let path = format!("{root}/_delta_log/{v:020}.checkpoint.parquet");
+                    delta::apply(&mut snap, tenant, table, &lines, &path)?;
+                    snap.tables.insert(table.to_owned(), v + 1);
+                    snap.version += v + 1;
+                    // The checkpoint has no commit time; the entry it sums up does.
+                    if let Ok(r) = self.store.get(&delta::log_path(&root, v)).await {
+                        let at = delta::commit_time(&r.bytes().await?);
+                        snap.committed(at);
+                    }
+                }
+            }
             loop {
                 let next = snap.tables.get(table).copied().unwrap_or(0);
                 let path = delta::log_path(&root, next);
@@ -458,12 +482,7 @@ impl Lake {
                 let at = delta::apply(&mut snap, tenant, table, &bytes, path.as_ref())?;
                 snap.tables.insert(table.to_owned(), next + 1);
                 snap.version += 1;
-                if let Some(at) = at.filter(|&at| at > snap.committed_ms) {
-                    snap.committed_ms = at;
-                    snap.committed_at = chrono::DateTime::from_timestamp_millis(at)
-                        .map(|t| t.to_rfc3339())
-                        .unwrap_or_default();
-                }
+                snap.committed(at);
             }
         }
         if !snap.checked && !migrating {
