@@ -1,7 +1,7 @@
 """Runs TaskifAI and each peer alternately on the same files, checks every output against the
 truth, and writes a table of median seconds, rows/s, MB/s, peak memory and ratios to
 benches/RESULTS.md. Called by benches/run.sh."""
-import json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import decimal, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 
 def measure(cmd, env=None):
     """Wall seconds, peak RSS in MB, and stdout of one run."""
@@ -16,14 +16,14 @@ def measure(cmd, env=None):
     return time.perf_counter() - start, usage.ru_maxrss / 1024, out.decode()
 
 def taskifai_result(out):
-    d = json.loads(out)
+    # The summary gives EUR as a JSON number with up to six decimals: read it exactly.
+    d = json.loads(out, parse_float=decimal.Decimal)
     rejects = {}
     for i in d["issues"]:
         if i["severity"] == "error":
             rejects[i["rule"]] = rejects.get(i["rule"], 0) + 1
-    eur = d["summary"]["sales_eur"]
-    sign, eur = ("-", -eur) if eur < 0 else ("", eur)
-    return {"accepted": d["summary"]["rows_accepted"], "rejects": dict(sorted(rejects.items())), "sales_eur": f"{sign}{eur // 10**6}.{eur % 10**6:06d}"}
+    eur = decimal.Decimal(d["summary"]["sales_eur"])
+    return {"accepted": d["summary"]["rows_accepted"], "rejects": dict(sorted(rejects.items())), "sales_eur": f"{eur:.6f}"}
 
 def main():
     taskifai, python, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
