@@ -3,11 +3,12 @@
 names (with the partition values the log gives them). Prints one JSON object: the table version
 and columns as each reader sees them, and rows, units and sales per month and batch.
 
-Usage: delta_readers.py TABLE_URI [STORAGE_OPTIONS_JSON]
+Usage: delta_readers.py TABLE_URI [--options STORAGE_OPTIONS_JSON] [--version N]
 A bucket (s3://...) is read by delta-rs only: DuckDB's S3 reader is an extension it would
 download.
 """
 
+import argparse
 import datetime
 import json
 import sys
@@ -37,8 +38,8 @@ def rows(result):
     return [list(r) for r in result.fetchall()]
 
 
-def main(uri, options):
-    table = DeltaTable(uri, storage_options=options)
+def main(uri, options, version):
+    table = DeltaTable(uri, storage_options=options, version=version)
     arrow = table.to_pyarrow_table()
     con = duckdb.connect()
     con.register("t", arrow)
@@ -77,4 +78,9 @@ def read_files(con, uri, files):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else None)
+    args = argparse.ArgumentParser()
+    args.add_argument("uri")
+    args.add_argument("--options", type=json.loads)
+    args.add_argument("--version", type=int)
+    a = args.parse_args()
+    main(a.uri, a.options, a.version)

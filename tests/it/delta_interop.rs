@@ -9,8 +9,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use taskifai_connectors::ingest::{ingest, IngestRequest, Status};
-use taskifai_connectors::lake::{Lake, LoadMode};
-use taskifai_connectors::query_session::tenant_session;
+use taskifai_connectors::lake::{AsOf, Lake, LoadMode};
+use taskifai_connectors::query_session::tenant_session_as_of;
 use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 use taskifai_tests::{reference, repo_path, specs};
@@ -48,7 +48,13 @@ async fn load(lake: &Lake, path: PathBuf, name: &str, mode: LoadMode) -> Status 
 
 /// Rows, units and sales per month and batch, as TaskifAI answers.
 pub(crate) async fn ours(lake: &Lake, table: &str) -> Vec<Vec<String>> {
-    let ctx = tenant_session(lake, &TenantId::demo()).await.unwrap();
+    ours_as_of(lake, table, None).await
+}
+
+async fn ours_as_of(lake: &Lake, table: &str, as_of: Option<AsOf>) -> Vec<Vec<String>> {
+    let (ctx, _) = tenant_session_as_of(lake, &TenantId::demo(), as_of)
+        .await
+        .unwrap();
     let sql = format!(
         "SELECT year, month, batch_id, count(*), sum(quantity), CAST(sum(sales_eur) AS VARCHAR) \
          FROM {table} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
@@ -78,14 +84,30 @@ fn theirs(table: &Path) -> Value {
     theirs_at(table.to_str().unwrap(), None)
 }
 
+/// What delta-rs sees of the table at one of its Delta versions.
+fn theirs_of_version(table: &Path, version: u64) -> Value {
+    read_with(
+        table.to_str().unwrap(),
+        &["--version".into(), version.to_string()],
+    )
+}
+
 /// What the other readers see of the table at `uri`, with delta-rs storage options for a bucket.
 pub(crate) fn theirs_at(uri: &str, options: Option<Value>) -> Value {
-    let mut cmd = std::process::Command::new(python());
-    cmd.arg(repo_path("tests/delta_readers.py")).arg(uri);
-    if let Some(o) = options {
-        cmd.arg(o.to_string());
-    }
-    let out = cmd.output().unwrap();
+    let args = match options {
+        Some(o) => vec!["--options".to_owned(), o.to_string()],
+        None => vec![],
+    };
+    read_with(uri, &args)
+}
+
+fn read_with(uri: &str, args: &[String]) -> Value {
+    let out = std::process::Command::new(python())
+        .arg(repo_path("tests/delta_readers.py"))
+        .arg(uri)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -361,6 +383,19 @@ async fn every_tenth_commit_writes_a_checkpoint_that_other_readers_use() {
     );
     let fresh = Lake::open(root.to_str().unwrap()).unwrap();
     assert_eq!(total(&fresh, "sellout_entries").await, (12, 12));
+
+    // Time travel agrees too: this tenant has one table, so its version n is the table's
+    // Delta version n - 1.
+    for v in [1, 5, 11] {
+        let old = theirs_of_version(&table, v - 1);
+        let rows = ours_as_of(&lake, "sellout_entries", Some(AsOf::Version(v))).await;
+        assert_eq!(as_text(&old["delta_rs"]), rows, "version {v}");
+        assert_eq!(
+            rows[0][3],
+            v.to_string(),
+            "version {v} holds the {v}-row file"
+        );
+    }
 
     // A new reader starts from the checkpoint: without the entries before it, the same state.
     for v in 0..9 {
