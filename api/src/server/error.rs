@@ -138,6 +138,10 @@ impl From<taskifai_connectors::lake::LakeError> for ApiError {
             taskifai_connectors::lake::LakeError::NoSuchVersion { .. } => {
                 Self::bad("no_such_version", e.to_string())
             }
+            // An operator's step, not a bug: the answer says which command to run.
+            taskifai_connectors::lake::LakeError::NeedsMigration { .. } => {
+                Self::Unavailable(e.to_string())
+            }
             e => Self::internal(e),
         }
     }
