@@ -671,6 +671,19 @@ async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files
     )
     .await;
     let first = lake.snapshot(&demo).await.unwrap();
+    // The next commit must not share the first one's millisecond, or "as of the first commit's
+    // time" would include it: wait until the clock has moved on.
+    let AsOf::Time(first_at) = first.committed_at.parse::<AsOf>().unwrap() else {
+        panic!("a commit time")
+    };
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        <= first_at.timestamp_millis()
+    {
+        tokio::task::yield_now().await;
+    }
     load(
         &lake,
         "demo",
@@ -678,8 +691,6 @@ async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files
         "BOXNOX - BIBBI Monthly Sales Report APR2025.xlsx",
     )
     .await;
-    // Commits a millisecond apart at least, so each has its own time.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let csv = d.path().join("BIBBIPARFU_ReportPeriod02-2025.csv");
     std::fs::write(&csv, "Brand;Article;EANCode;SalesAmount;SalesAmountSPLY;SalesAmountVariance;SalesQuantity;SalesQuantitySPLY;SalesQuantityVariance\nB;Ghost;7350154320008;€ 195;;;1;;\n").unwrap();
     load(&lake, "demo", csv, "BIBBIPARFU_ReportPeriod02-2025.csv").await;
@@ -694,15 +705,13 @@ async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files
         .0;
     lake.delete_batch(&demo, &boxnox).await.unwrap();
 
-    let rows_at = |as_of: AsOf| {
+    let answer_at = |as_of: AsOf, sql: &'static str| {
         let lake = lake.clone();
         async move {
             let (ctx, version) = tenant_session_as_of(&lake, &TenantId::demo(), Some(as_of))
                 .await
                 .unwrap();
-            let plan = plan_read_only(&ctx, "SELECT count(*) FROM sellout_entries", 10)
-                .await
-                .unwrap();
+            let plan = plan_read_only(&ctx, sql, 10).await.unwrap();
             let got = ctx
                 .execute_logical_plan(plan)
                 .await
@@ -715,6 +724,7 @@ async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files
             )
         }
     };
+    let rows_at = |as_of: AsOf| answer_at(as_of, "SELECT count(*) FROM sellout_entries");
     let counts: Vec<_> = futures::future::join_all((0..=4).map(|v| rows_at(AsOf::Version(v))))
         .await
         .into_iter()
@@ -722,9 +732,7 @@ async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files
         .collect();
     // Nothing; February; February and April; corrected February and April; corrected alone.
     assert_eq!(counts, vec![(0, 0), (1, 3), (2, 7), (3, 5), (4, 1)]);
-    let at_first: AsOf = first.committed_at.parse().unwrap();
-    assert!(matches!(at_first, AsOf::Time(_)));
-    assert_eq!(rows_at(at_first).await.1.unwrap(), 3);
+    assert_eq!(rows_at(AsOf::Time(first_at)).await.1.unwrap(), 3);
     assert_eq!(
         "2020-01-31".parse::<AsOf>().unwrap(),
         AsOf::Time("2020-01-31T23:59:59.999Z".parse().unwrap())
@@ -748,18 +756,11 @@ async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files
         0
     );
     assert!(lake.vacuum(&demo, std::time::Duration::ZERO).await.unwrap() >= 2);
-    let (ctx, _) = tenant_session_as_of(&lake, &demo, Some(AsOf::Version(2)))
-        .await
-        .unwrap();
-    let plan = plan_read_only(&ctx, "SELECT sum(quantity) FROM sellout_entries", 10)
-        .await
-        .unwrap();
-    let gone = ctx
-        .execute_logical_plan(plan)
-        .await
-        .unwrap()
-        .collect()
-        .await;
+    let (_, gone) = answer_at(
+        AsOf::Version(2),
+        "SELECT sum(quantity) FROM sellout_entries",
+    )
+    .await;
     assert!(gone.is_err(), "{gone:?}");
     assert_eq!(rows_at(AsOf::Version(4)).await.1.unwrap(), 1);
 }

@@ -485,6 +485,7 @@ impl Lake {
                 snap.committed(at);
             }
         }
+        let mut newly_checked = false;
         if !snap.checked && !migrating {
             if legacy::pending(&self.store, tenant).await? {
                 return Err(LakeError::NeedsMigration {
@@ -492,8 +493,10 @@ impl Lake {
                 });
             }
             snap.checked = true;
+            newly_checked = true;
         }
-        if snap.version != start || snap.checked {
+        // Only a changed snapshot goes back into the cache: an unchanged read takes no lock.
+        if snap.version != start || newly_checked {
             let mut cache = self.snapshots.lock().expect("snapshot cache lock");
             if cache
                 .get(tenant.as_str())
