@@ -14,6 +14,7 @@ pub mod query_memory;
 pub mod query_session;
 pub mod readers;
 pub mod reference;
+pub mod rollup;
 pub mod tenant_id;
 
 pub use tenant_id::TenantId;

@@ -5,6 +5,7 @@
 use crate::lake::{AsOf, Lake, LakeError};
 use crate::lake_table::LakeTable;
 use crate::query_memory::MemoryBudgets;
+use crate::rollup::Rollups;
 use crate::tenant_id::TenantId;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
@@ -12,6 +13,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use taskifai_engine::analytics::Grain;
 use taskifai_engine::schema;
 use taskifai_engine::spec::Target;
 use taskifai_engine::sql_guard::bounded;
@@ -34,7 +36,7 @@ pub async fn tenant_session_as_of(
         Some(a) => lake.snapshot_as_of(tenant, a).await?,
         None => lake.snapshot(tenant).await?,
     };
-    for (name, table) in tables(lake, &snap).await? {
+    for (name, table) in tables_of(lake, &snap).await? {
         ctx.register_table(name, table).map_err(LakeError::Query)?;
     }
     Ok((ctx, snap.version))
@@ -62,7 +64,7 @@ fn register_object_store(ctx: &SessionContext, lake: &Lake) {
 type Tables = Vec<(&'static str, Arc<dyn TableProvider>)>;
 
 /// The canonical tables of a snapshot: its live files, or empty tables.
-async fn tables(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, LakeError> {
+async fn tables_of(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, LakeError> {
     let mut out: Tables = Vec::new();
     for target in [Target::Sellout, Target::Orders] {
         let name = schema::table_name(target);
@@ -85,6 +87,7 @@ pub struct SessionCache {
     runtime: Arc<RuntimeEnv>,
     memory: MemoryBudgets,
     tables: Mutex<HashMap<String, (u64, Tables)>>,
+    rollups: Rollups,
 }
 
 impl Default for SessionCache {
@@ -100,6 +103,7 @@ impl SessionCache {
             runtime: Arc::new(RuntimeEnv::default()),
             memory,
             tables: Mutex::new(HashMap::new()),
+            rollups: Rollups::default(),
         }
     }
 
@@ -122,10 +126,49 @@ impl SessionCache {
     ) -> Result<(SessionContext, u64), LakeError> {
         if let Some(a) = as_of {
             let snap = lake.snapshot_as_of(tenant, a).await?;
-            let t = tables(lake, &snap).await?;
+            let t = tables_of(lake, &snap).await?;
             return Ok((self.context(lake, tenant, t)?, snap.version));
         }
         let snap = lake.snapshot(tenant).await?;
+        let tables = self.current_tables(lake, tenant, &snap).await?;
+        Ok((self.context(lake, tenant, tables)?, snap.version))
+    }
+
+    /// A session over the tenant's current snapshot that also has the dashboard's rollup of its
+    /// sales at `grain` ([`crate::rollup`]); returns the lake version it reads.
+    pub async fn rollup_session(
+        &self,
+        lake: &Lake,
+        tenant: &TenantId,
+        grain: Grain,
+    ) -> Result<(SessionContext, u64), LakeError> {
+        let snap = lake.snapshot(tenant).await?;
+        let tables = self.current_tables(lake, tenant, &snap).await?;
+        let rollup = self
+            .rollups
+            .table(tenant.as_str(), grain, &snap, |batches| {
+                // Only the files of the batches not summed yet.
+                let mut part = snap.clone();
+                part.batches.retain(|id, _| batches.contains(id));
+                async move {
+                    let t = tables_of(lake, &part).await?;
+                    self.context(lake, tenant, t)
+                }
+            })
+            .await?;
+        let ctx = self.context(lake, tenant, tables)?;
+        ctx.register_table(grain.table(), rollup)
+            .map_err(LakeError::Query)?;
+        Ok((ctx, snap.version))
+    }
+
+    /// The tables of `snap`, the tenant's current snapshot, built once per version.
+    async fn current_tables(
+        &self,
+        lake: &Lake,
+        tenant: &TenantId,
+        snap: &crate::lake::Snapshot,
+    ) -> Result<Tables, LakeError> {
         let cached = self
             .tables
             .lock()
@@ -133,18 +176,17 @@ impl SessionCache {
             .get(tenant.as_str())
             .filter(|(v, _)| *v == snap.version)
             .map(|(_, t)| t.clone());
-        let tables = match cached {
+        Ok(match cached {
             Some(t) => t,
             None => {
-                let t = tables(lake, &snap).await?;
+                let t = tables_of(lake, snap).await?;
                 self.tables
                     .lock()
                     .expect("session cache lock")
                     .insert(tenant.to_string(), (snap.version, t.clone()));
                 t
             }
-        };
-        Ok((self.context(lake, tenant, tables)?, snap.version))
+        })
     }
 
     fn context(

@@ -195,9 +195,105 @@ impl Filters {
     }
 }
 
+/// Every sale line of both tables with the additive columns the dashboard's queries count
+/// with, so that the same query reads these lines or a rollup of them ([`Grain`]) and gets the same
+/// answer: `lines` (1 per line), `own_orders` (1 for a sell-out line, which is its own order),
+/// `sold` (1 when units went out) and `order_key` (a web-shop order, counted distinct).
+pub const LINES_SQL: &str = "
+SELECT coalesce(sale_date, period_start) AS day, coalesce(sale_date, period_end) AS day_end, reseller, store, channel, country, product_ean,
+       coalesce(functional_name, vendor_product_name, product_ean) AS product, quantity, sales_eur,
+       CAST(NULL AS VARCHAR) AS order_key, CAST(1 AS BIGINT) AS lines, CAST(1 AS BIGINT) AS own_orders,
+       CAST(CASE WHEN quantity > 0 THEN 1 ELSE 0 END AS BIGINT) AS sold, batch_id, source_row
+FROM sellout_entries
+UNION ALL
+SELECT order_date AS day, order_date AS day_end, reseller, CAST(NULL AS VARCHAR) AS store, 'online' AS channel, country, product_ean,
+       coalesce(functional_name, product_name, product_ean) AS product, quantity, sales_eur,
+       order_id AS order_key, CAST(1 AS BIGINT) AS lines, CAST(0 AS BIGINT) AS own_orders,
+       CAST(CASE WHEN quantity > 0 THEN 1 ELSE 0 END AS BIGINT) AS sold, batch_id, source_row
+FROM ecommerce_orders";
+
+/// A rollup of [`LINES_SQL`]: the lines summed per batch, day span, reseller, channel,
+/// country, web-shop order and the grain's own columns. Sums of sums are the sums, `sold > 0`
+/// keeps exactly the products with a line that sold, and orders stay countable (`own_orders`
+/// sums, web-shop orders stay distinct keys), so a query that uses only a grain's columns gets
+/// from it exactly what it gets from the lines, in a fraction of the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Grain {
+    /// Per product: every dashboard query but the store ones and the line list (a sell-out
+    /// file's stores collapse).
+    Products,
+    /// Per store: the store ranking when no product is asked for (products collapse).
+    Stores,
+}
+
+impl Grain {
+    /// The table a session registers the rollup as.
+    pub fn table(self) -> &'static str {
+        match self {
+            Grain::Products => "rollup_products",
+            Grain::Stores => "rollup_stores",
+        }
+    }
+
+    /// The query that makes the rollup from a registered `lines` ([`LINES_SQL`]), sorted by
+    /// batch so that each batch's rows are one run.
+    pub fn sql(self) -> String {
+        let (keys, absent) = match self {
+            Grain::Products => ("product_ean, product", "CAST(NULL AS VARCHAR) AS store"),
+            Grain::Stores => (
+                "store",
+                "CAST(NULL AS VARCHAR) AS product_ean, CAST(NULL AS VARCHAR) AS product",
+            ),
+        };
+        format!(
+            "SELECT batch_id, day, day_end, reseller, channel, country, {keys}, {absent}, order_key,
+                    sum(quantity) AS quantity, sum(sales_eur) AS sales_eur,
+                    sum(lines) AS lines, sum(own_orders) AS own_orders, sum(sold) AS sold
+             FROM lines
+             GROUP BY batch_id, day, day_end, reseller, channel, country, {keys}, order_key
+             ORDER BY batch_id"
+        )
+    }
+}
+
+/// Orders among the lines of a query: sell-out lines each, web-shop orders once.
+const ORDERS: &str = "(coalesce(sum(own_orders), 0) + count(DISTINCT order_key))";
+
+/// Which rows the dashboard's queries read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Every line ([`LINES_SQL`]).
+    Lines,
+    /// A rollup, registered in the session as [`Grain::table`].
+    Rollup(Grain),
+}
+
+impl Source {
+    /// The smallest source that answers queries under `filters`, for a query that groups by
+    /// store or not.
+    pub fn for_query(filters: &Filters, by_store: bool) -> Self {
+        match (
+            by_store || filters.store.is_some(),
+            filters.product.is_some(),
+        ) {
+            (false, _) => Source::Rollup(Grain::Products),
+            // Only the store ranking reads the store rollup: the other queries count products.
+            (true, false) if by_store => Source::Rollup(Grain::Stores),
+            _ => Source::Lines,
+        }
+    }
+}
+
 /// Registers `f`: the tenant's sales narrowed by everything but the dates.
-pub async fn register_filtered(ctx: &SessionContext, filters: &Filters) -> Result<()> {
-    let mut df = ctx.sql(SALES_SQL).await?;
+pub async fn register_filtered(
+    ctx: &SessionContext,
+    filters: &Filters,
+    from: Source,
+) -> Result<()> {
+    let mut df = match from {
+        Source::Lines => ctx.sql(LINES_SQL).await?,
+        Source::Rollup(g) => ctx.table(g.table()).await?,
+    };
     if let Some(p) = filters.predicate() {
         df = df.filter(p)?;
     }
@@ -250,11 +346,11 @@ pub async fn resolve_window(ctx: &SessionContext, asked: Option<Window>) -> Resu
 /// transaction, active resellers and products in a window.
 pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
     run(ctx, &format!(
-        "SELECT CAST(coalesce(sum(sales_eur), 0) AS VARCHAR) AS revenue_eur, coalesce(sum(quantity), 0) AS units, count(DISTINCT order_key) AS orders,
-                CAST(round(CAST(sum(sales_eur) AS DOUBLE) / nullif(count(DISTINCT order_key), 0), 2) AS DOUBLE) AS average_order_value,
-                round(CAST(sum(quantity) AS DOUBLE) / nullif(count(DISTINCT order_key), 0), 3) AS units_per_transaction,
+        "SELECT CAST(coalesce(sum(sales_eur), 0) AS VARCHAR) AS revenue_eur, coalesce(sum(quantity), 0) AS units, {o} AS orders,
+                CAST(round(CAST(sum(sales_eur) AS DOUBLE) / nullif({o}, 0), 2) AS DOUBLE) AS average_order_value,
+                round(CAST(sum(quantity) AS DOUBLE) / nullif({o}, 0), 3) AS units_per_transaction,
                 count(DISTINCT reseller) AS active_resellers, count(DISTINCT product) AS active_products
-         FROM f WHERE {}", w.sql()
+         FROM f WHERE {}", w.sql(), o = ORDERS
     )).await
 }
 
@@ -269,15 +365,15 @@ pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>>
         to: w.to,
     };
     run(ctx, &format!(
-        "SELECT (SELECT count(DISTINCT product) FROM f WHERE quantity > 0 AND {r}) AS fast_movers,
-                (SELECT count(DISTINCT product) FROM f WHERE quantity > 0 AND {q} AND product NOT IN (SELECT product FROM f WHERE quantity > 0 AND {r} AND product IS NOT NULL)) AS slow_movers",
+        "SELECT (SELECT count(DISTINCT product) FROM f WHERE sold > 0 AND {r}) AS fast_movers,
+                (SELECT count(DISTINCT product) FROM f WHERE sold > 0 AND {q} AND product NOT IN (SELECT product FROM f WHERE sold > 0 AND {r} AND product IS NOT NULL)) AS slow_movers",
         r = recent.sql(), q = quarter.sql()
     )).await
 }
 
 /// Revenue and units by channel.
 pub async fn channel_mix(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    run(ctx, &format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(*) AS lines FROM f WHERE {} GROUP BY channel ORDER BY channel", w.sql())).await
+    run(ctx, &format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, sum(lines) AS lines FROM f WHERE {} GROUP BY channel ORDER BY channel", w.sql())).await
 }
 
 /// Revenue of a window, as decimal text (for growth).
@@ -301,7 +397,7 @@ pub async fn timeseries(
 ) -> Result<Vec<RecordBatch>> {
     let unit = bucket.unit();
     run(ctx, &format!(
-        "SELECT CAST(CAST(date_trunc('{unit}', day) AS DATE) AS VARCHAR) AS period, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(DISTINCT order_key) AS orders
+        "SELECT CAST(CAST(date_trunc('{unit}', day) AS DATE) AS VARCHAR) AS period, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, {ORDERS} AS orders
          FROM f WHERE {}{} GROUP BY 1 ORDER BY 1", w.sql(), bucket.within()
     )).await
 }
@@ -372,7 +468,7 @@ pub async fn top(
         ""
     };
     run(ctx, &format!(
-        "SELECT {key} AS name{extra}, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, count(DISTINCT order_key) AS orders
+        "SELECT {key} AS name{extra}, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, {ORDERS} AS orders
          FROM f WHERE {} AND {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", w.sql(), limit.clamp(1, 1000)
     )).await
 }
@@ -386,7 +482,7 @@ pub async fn rows(
 ) -> Result<Vec<RecordBatch>> {
     run(ctx, &format!(
         "SELECT CAST(day AS VARCHAR) AS day, reseller, store, channel, country, product_ean, product, quantity, CAST(sales_eur AS VARCHAR) AS sales_eur
-         FROM f WHERE {} ORDER BY day DESC, reseller, product, order_key LIMIT {} OFFSET {}", w.sql(), limit.clamp(1, 1000), offset
+         FROM f WHERE {} ORDER BY day DESC, reseller, product, batch_id, source_row, order_key LIMIT {} OFFSET {}", w.sql(), limit.clamp(1, 1000), offset
     )).await
 }
 

@@ -58,7 +58,7 @@ pub async fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     let asked = filters.window(chrono::Utc::now().date_naive())?;
     let lake = Lake::open(&cli.lake)?;
     let ctx = tenant_session(&lake, &a.tenant).await?;
-    queries::register_filtered(&ctx, &filters).await?;
+    queries::register_filtered(&ctx, &filters, queries::Source::Lines).await?;
     let Some(window) = queries::resolve_window(&ctx, asked).await? else {
         anyhow::bail!(
             "tenant {} has no sales {}",

@@ -255,7 +255,7 @@ async fn build(
         .session(&state.lake, tenant_id)
         .await
         .map_err(|e| ReportJobError::Lake(e.to_string()))?;
-    queries::register_filtered(&ctx, filters)
+    queries::register_filtered(&ctx, filters, queries::Source::Lines)
         .await
         .map_err(report::ReportError::from)?;
     let window = queries::resolve_window(&ctx, asked)

@@ -13,7 +13,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use taskifai_engine::analytics::{self as queries, Dimension, Filters, Window};
+use taskifai_engine::analytics::{self as queries, Dimension, Filters, Source, Window};
 
 fn first(batches: &[RecordBatch]) -> ApiResult<Value> {
     Ok(to_json(batches)?.into_iter().next().unwrap_or(Value::Null))
@@ -24,21 +24,34 @@ pub(super) fn query_failed(e: datafusion::error::DataFusionError) -> ApiError {
     ApiError::internal(e)
 }
 
-/// The session with `f` registered, and the window to report on (`None`: no data).
+/// The session with `f` registered over `from`, and the window to report on (`None`: no
+/// data).
 pub(super) async fn prepare(
     state: &AppState,
     tenant: &TenantCtx,
     filters: &Filters,
+    from: Source,
 ) -> ApiResult<(SessionContext, Option<Window>)> {
     let today = chrono::Utc::now().date_naive();
     let asked = filters
         .window(today)
         .map_err(|e| ApiError::bad("invalid_filter", e.to_string()))?;
-    let ctx = state
-        .query_sessions
-        .session(&state.lake, tenant.id())
-        .await?;
-    queries::register_filtered(&ctx, filters)
+    let ctx = match from {
+        Source::Rollup(grain) => {
+            state
+                .query_sessions
+                .rollup_session(&state.lake, tenant.id(), grain)
+                .await?
+                .0
+        }
+        Source::Lines => {
+            state
+                .query_sessions
+                .session(&state.lake, tenant.id())
+                .await?
+        }
+    };
+    queries::register_filtered(&ctx, filters, from)
         .await
         .map_err(query_failed)?;
     let window = queries::resolve_window(&ctx, asked)
@@ -118,7 +131,8 @@ pub async fn kpis(
 }
 
 async fn kpis_of(state: &AppState, tenant: &TenantCtx, filters: Filters) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(state, tenant, &filters).await?;
+    let (ctx, window) =
+        prepare(state, tenant, &filters, Source::for_query(&filters, false)).await?;
     let Some(w) = window else {
         return Ok(Json(
             json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 }),
@@ -218,7 +232,13 @@ async fn timeseries_of(
     tenant: &TenantCtx,
     p: SeriesParams,
 ) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(state, tenant, &p.filters).await?;
+    let (ctx, window) = prepare(
+        state,
+        tenant,
+        &p.filters,
+        Source::for_query(&p.filters, false),
+    )
+    .await?;
     let bucket = p.bucket.unwrap_or(queries::Bucket::Month);
     let (points, outside) = match window {
         Some(w) => (
@@ -288,7 +308,8 @@ async fn top_of(
     p: TopParams,
     by: Dimension,
 ) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(state, tenant, &p.filters).await?;
+    let from = Source::for_query(&p.filters, by == Dimension::Store);
+    let (ctx, window) = prepare(state, tenant, &p.filters, from).await?;
     let items = match window {
         Some(w) => to_json(
             &queries::top(&ctx, w, by, p.limit.unwrap_or(10))
@@ -338,7 +359,13 @@ pub async fn channel_mix(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let compute = async {
-        let (ctx, window) = prepare(&state, &tenant, &filters).await?;
+        let (ctx, window) = prepare(
+            &state,
+            &tenant,
+            &filters,
+            Source::for_query(&filters, false),
+        )
+        .await?;
         let items = match window {
             Some(w) => to_json(&queries::channel_mix(&ctx, w).await.map_err(query_failed)?)?,
             None => vec![],
@@ -366,7 +393,7 @@ pub async fn sales(
     Query(p): Query<SalesParams>,
 ) -> ApiResult<Json<Value>> {
     let paged = super::paging::Paging::new(p.page, p.per_page, 100, 1000)?;
-    let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
+    let (ctx, window) = prepare(&state, &tenant, &p.filters, Source::Lines).await?;
     let (page, per_page) = (paged.page, paged.per_page);
     let items = match window {
         Some(w) => to_json(

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use taskifai_engine::analytics::Filters;
+use taskifai_engine::analytics::{Filters, Source};
 
 #[derive(Debug, Deserialize)]
 pub struct ReportParams {
@@ -38,7 +38,7 @@ pub async fn sales(
     Query(p): Query<ReportParams>,
 ) -> ApiResult<Response> {
     let format: ReportFormat = p.format.as_deref().unwrap_or("xlsx").parse()?;
-    let (ctx, window) = prepare(&state, &tenant, &p.filters).await?;
+    let (ctx, window) = prepare(&state, &tenant, &p.filters, Source::Lines).await?;
     let w = window.ok_or_else(|| ApiError::NotFound("sales for these filters".into()))?;
     let snap = state.lake.snapshot(tenant.id()).await?;
     let heading = Heading::new(

@@ -7,7 +7,7 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
-fn taskifai(lake: &Path) -> Command {
+pub(crate) fn taskifai(lake: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_taskifai"));
     c.current_dir(repo(""))
         .env("TASKIFAI_LAKE", lake)
@@ -17,7 +17,7 @@ fn taskifai(lake: &Path) -> Command {
     c
 }
 
-fn run(cmd: &mut Command) -> (i32, String, String) {
+pub(crate) fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output {
         status,
         stdout,
@@ -144,7 +144,7 @@ fn big_boxnox_csv(path: &Path, rows: usize) {
     }
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `taskifai` binary and the HTTP API (one test binary, linked once).
 
 mod cli;
+mod rollup;
 mod server;
 
 // As in the binary: hooks run by the in-process workers are metered.

@@ -1,0 +1,215 @@
+//! The dashboard's rollup answers exactly as the lines do: every analytics query, on random
+//! filters and windows over the demo history (sell-out and web-shop orders), gives the same
+//! text from `sales_rollup` as from every line, also after a delete and a new load.
+
+use crate::cli::{files_under, run, taskifai};
+use chrono::{Duration, NaiveDate};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+use taskifai_connectors::lake::Lake;
+use taskifai_connectors::query_session::SessionCache;
+use taskifai_connectors::TenantId;
+use taskifai_engine::analytics::{self as q, Bucket, Dimension, Filters, Grain, Source, Window};
+use taskifai_engine::xorshift::XorShift;
+
+fn text(b: &[RecordBatch]) -> String {
+    pretty_format_batches(b).unwrap().to_string()
+}
+
+/// Every query a rollup serves, as text: the store ranking from the store grain, the others
+/// from the product grain.
+async fn answers(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(String, String)> {
+    if stores {
+        return vec![(
+            "top stores".into(),
+            text(&q::top(ctx, w, Dimension::Store, 7).await.unwrap()),
+        )];
+    }
+    let mut out = vec![
+        ("totals", q::totals(ctx, w).await),
+        ("movers", q::movers(ctx, w).await),
+        ("channels", q::channel_mix(ctx, w).await),
+        ("previous", q::revenue(ctx, w.previous()).await),
+        ("last year", q::revenue(ctx, w.year_before()).await),
+    ];
+    for b in [Bucket::Day, Bucket::Week, Bucket::Month] {
+        out.push(("series", q::timeseries(ctx, w, b).await));
+        if let Some(o) = q::outside_buckets(ctx, w, b).await.transpose() {
+            out.push(("outside", o));
+        }
+    }
+    for d in [Dimension::Product, Dimension::Reseller, Dimension::Market] {
+        out.push(("top", q::top(ctx, w, d, 7).await));
+    }
+    out.into_iter()
+        .map(|(name, r)| (name.to_owned(), text(&r.unwrap())))
+        .collect()
+}
+
+async fn distinct(ctx: &SessionContext, column: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT DISTINCT CAST({column} AS VARCHAR) FROM f WHERE {column} IS NOT NULL ORDER BY 1"
+    );
+    let b = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    let mut out = Vec::new();
+    for batch in b {
+        let c = datafusion::arrow::compute::cast(
+            batch.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let c = datafusion::arrow::array::as_string_array(&c);
+        out.extend(c.iter().flatten().map(str::to_owned));
+    }
+    out
+}
+
+/// `rounds` random filters: the same answers from the rollup as from the lines.
+async fn compare(lake: &Lake, sessions: &SessionCache, rounds: usize, seed: u64) -> usize {
+    let tenant = TenantId::demo();
+    let all = sessions.session(lake, &tenant).await.unwrap();
+    q::register_filtered(&all, &Filters::default(), Source::Lines)
+        .await
+        .unwrap();
+    let values = [
+        distinct(&all, "reseller").await,
+        distinct(&all, "product").await,
+        distinct(&all, "product_ean").await,
+        distinct(&all, "country").await,
+    ];
+    let span = q::resolve_window(&all, None).await.unwrap().unwrap();
+    let days = (span.to - span.from).num_days() as u64;
+    let mut rng = XorShift::new(seed);
+    let pick = |v: &[String], rng: &mut XorShift| -> Option<String> {
+        (rng.below(2) == 0 && !v.is_empty()).then(|| v[rng.below(v.len() as u64) as usize].clone())
+    };
+    let mut nonempty = 0;
+    for round in 0..rounds {
+        let from: NaiveDate = span.from + Duration::days(rng.below(days) as i64);
+        let to = from + Duration::days(rng.below(200) as i64);
+        let product = if rng.below(2) == 0 {
+            pick(&values[1], &mut rng)
+        } else {
+            pick(&values[2], &mut rng)
+        };
+        let filters = Filters {
+            from: Some(from),
+            to: Some(to),
+            reseller: pick(&values[0], &mut rng),
+            product,
+            country: pick(&values[3], &mut rng),
+            channel: [None, Some("retail"), Some("online")][rng.below(3) as usize]
+                .map(str::to_owned),
+            ..Default::default()
+        };
+        let w = filters.window(span.to).unwrap().unwrap();
+        let mut got = Vec::new();
+        for (grain, stores) in [(Grain::Products, false), (Grain::Stores, true)] {
+            for from in [Source::Lines, Source::Rollup(grain)] {
+                let ctx = match from {
+                    Source::Lines => sessions.session(lake, &tenant).await.unwrap(),
+                    Source::Rollup(g) => sessions.rollup_session(lake, &tenant, g).await.unwrap().0,
+                };
+                let mut f = filters.clone();
+                if stores {
+                    // The store grain has no products: it only serves rankings without one.
+                    f.product = None;
+                }
+                q::register_filtered(&ctx, &f, from).await.unwrap();
+                got.push(answers(&ctx, w, stores).await);
+            }
+        }
+        for (lines, rollup) in got[0].iter().zip(&got[1]).chain(got[2].iter().zip(&got[3])) {
+            assert_eq!(lines, rollup, "round {round}, {filters:?}");
+        }
+        // A month series with points: the window and filters found sales.
+        let series = got[0].iter().filter(|(n, _)| n == "series").nth(2).unwrap();
+        if series.1.lines().count() > 4 {
+            nonempty += 1;
+        }
+    }
+    nonempty
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollup_answers_every_dashboard_query_as_the_lines_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake_dir, history) = (dir.path().join("lake"), dir.path().join("history"));
+    let (lake_arg, hist) = (lake_dir.clone(), history.clone());
+    tokio::task::spawn_blocking(move || {
+        let (code, out, err) = run(taskifai(&lake_arg)
+            .args([
+                "gen-history",
+                "--until",
+                "2025-06",
+                "--months",
+                "6",
+                "--out",
+            ])
+            .arg(&hist));
+        assert_eq!(code, 0, "{out}{err}");
+        let mut files = files_under(&hist);
+        files.sort();
+        let (code, out, err) = run(taskifai(&lake_arg)
+            .args(["ingest", "--tenant", "demo"])
+            .args(&files));
+        assert!(code == 0 || code == 3, "{out}{err}");
+    })
+    .await
+    .unwrap();
+    let lake = Lake::open(lake_dir.to_str().unwrap()).unwrap();
+    let sessions = SessionCache::default();
+    let nonempty = compare(&lake, &sessions, 40, 7).await;
+    assert!(
+        nonempty >= 10,
+        "only {nonempty} of 40 rounds had sales: the test would prove little"
+    );
+
+    // Fewer rows, and the web-shop orders are in it.
+    let (ctx, _) = sessions
+        .rollup_session(&lake, &TenantId::demo(), Grain::Products)
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            let b = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            datafusion::arrow::array::as_primitive_array::<datafusion::arrow::datatypes::Int64Type>(
+                b[0].column(0),
+            )
+            .value(0)
+        }
+    };
+    let lines = count("SELECT count(*) FROM sellout_entries").await;
+    let rolled = count("SELECT count(*) FROM rollup_products WHERE channel <> 'online'").await;
+    assert!(rolled < lines, "{rolled} rollup rows for {lines} lines");
+    assert!(count("SELECT count(DISTINCT order_key) FROM rollup_products").await > 0);
+
+    // A delete and a new load change the rollup with the lines.
+    let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+    let gone = snap.batches.keys().nth(3).unwrap().clone();
+    assert!(lake.delete_batch(&TenantId::demo(), &gone).await.unwrap());
+    compare(&lake, &sessions, 4, 8).await;
+    let (lake_arg, extra) = (lake_dir.clone(), dir.path().join("more"));
+    tokio::task::spawn_blocking(move || {
+        let (code, out, err) = run(taskifai(&lake_arg)
+            .args([
+                "gen-history",
+                "--until",
+                "2025-09",
+                "--months",
+                "2",
+                "--out",
+            ])
+            .arg(&extra));
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, out, err) = run(taskifai(&lake_arg)
+            .args(["ingest", "--tenant", "demo"])
+            .args(files_under(&extra)));
+        assert!(code == 0 || code == 3, "{out}{err}");
+    })
+    .await
+    .unwrap();
+    compare(&lake, &sessions, 4, 9).await;
+}

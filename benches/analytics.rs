@@ -1,0 +1,377 @@
+//! Analytics at scale: a tenant with ROWS sell-out lines in BATCHES batches over 36 months
+//! (28 resellers, one file a month each; a quarter of them date every line, the others send
+//! monthly totals per store and product), served over HTTP while 32 clients ask questions not
+//! asked before (the answer cache cannot help), alone and while uploads are being loaded; and
+//! DuckDB over the same Parquet files in the same run as the peer. Needs `DATABASE_URL`.
+//!
+//! `cargo bench -p taskifai-benches --bench analytics -- [ROWS] [BATCHES] [CLIENTS] [SECONDS]`
+//! (defaults 10000000 1008 32 10). The lake is generated once into
+//! `target/bench-analytics/<rows>-<batches>` and reused.
+
+mod common;
+
+use common::{hammer, hammer_units, Make, Server};
+use datafusion::arrow::array::{
+    ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray, UInt32Array,
+};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use taskifai_connectors::lake::{BatchMeta, Lake};
+use taskifai_connectors::TenantId;
+use taskifai_engine::schema;
+use taskifai_engine::spec::Target;
+use taskifai_engine::xorshift::XorShift;
+use taskifai_tests::repo_path;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const RESELLERS: usize = 28;
+const MONTHS: usize = 36;
+const PRODUCTS: usize = 100;
+const COUNTRIES: [&str; 6] = ["SE", "DE", "GB", "FR", "PL", "DK"];
+
+/// Days since 1970-01-01 of the first of month `m` counted from January 2023.
+fn first_of(m: usize) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2023 + (m / 12) as i32, (m % 12) as u32 + 1, 1).unwrap()
+}
+
+fn days(d: chrono::NaiveDate) -> i32 {
+    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+/// One reseller's file for one month, as canonical rows.
+fn batch_rows(r: usize, m: usize, rows: usize, id: &str, seed: u64) -> RecordBatch {
+    let target = schema::schema(Target::Sellout);
+    let mut rng = XorShift::new(seed);
+    let start = first_of(m);
+    let end = first_of(m + 1).pred_opt().unwrap();
+    let daily = r.is_multiple_of(4);
+    let stores = rows.div_ceil(PRODUCTS);
+    let (mut store, mut product, mut qty, mut eur, mut date) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    for i in 0..rows {
+        let (s, p) = if daily {
+            (
+                rng.below(stores as u64) as usize,
+                rng.below(PRODUCTS as u64) as usize,
+            )
+        } else {
+            (i / PRODUCTS, i % PRODUCTS)
+        };
+        store.push(format!("Store {r}-{s}"));
+        product.push(p);
+        let q = rng.below(5) as i64 + 1;
+        let q = if rng.below(50) == 0 { -q } else { q };
+        qty.push(q);
+        eur.push(q as i128 * (500 + rng.below(25_000) as i128) * 10_000);
+        date.push(
+            daily.then(|| days(start) + rng.below((end - start).num_days() as u64 + 1) as i32),
+        );
+    }
+    let n = rows;
+    let text = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
+    let columns: Vec<ArrayRef> = target
+        .fields()
+        .iter()
+        .map(|f| -> ArrayRef {
+            let decimal = |values: Vec<Option<i128>>| -> ArrayRef {
+                let DataType::Decimal128(p, s) = f.data_type() else {
+                    unreachable!("{f:?}")
+                };
+                Arc::new(
+                    Decimal128Array::from(values)
+                        .with_precision_and_scale(*p, *s)
+                        .unwrap(),
+                )
+            };
+            match f.name().as_str() {
+                "reseller" => text(&format!("Reseller {r:02}")),
+                "store" => Arc::new(StringArray::from(store.clone())),
+                "channel" => text("retail"),
+                "country" => text(COUNTRIES[r % COUNTRIES.len()]),
+                "product_ean" => Arc::new(StringArray::from(
+                    product
+                        .iter()
+                        .map(|p| format!("73501543{p:05}"))
+                        .collect::<Vec<_>>(),
+                )),
+                "functional_name" => Arc::new(StringArray::from(
+                    product
+                        .iter()
+                        .map(|p| format!("P{p:03}"))
+                        .collect::<Vec<_>>(),
+                )),
+                "quantity" => Arc::new(Int64Array::from(qty.clone())),
+                "currency" => text("EUR"),
+                "unit_price" | "sales_local" => {
+                    decimal(eur.iter().map(|e| Some(e / 100)).collect())
+                }
+                "fx_rate" => decimal(vec![Some(1_000_000); n]),
+                "sales_eur" => decimal(eur.iter().map(|&e| Some(e)).collect()),
+                "sale_date" => Arc::new(Date32Array::from(date.clone())),
+                "period_start" => Arc::new(Date32Array::from(vec![days(start); n])),
+                "period_end" => Arc::new(Date32Array::from(vec![days(end); n])),
+                "period_grain" => text("month"),
+                "year" => Arc::new(Int32Array::from(vec![2023 + (m / 12) as i32; n])),
+                "month" => Arc::new(Int32Array::from(vec![(m % 12) as i32 + 1; n])),
+                "batch_id" => text(id),
+                "source_file" => text(&format!("reseller-{r}-{m}.xlsx")),
+                "spec_name" => text("bench"),
+                "spec_version" | "source_row" => Arc::new(UInt32Array::from(
+                    (0..n as u32)
+                        .map(|i| if f.name() == "spec_version" { 1 } else { i + 2 })
+                        .collect::<Vec<_>>(),
+                )),
+                _ => datafusion::arrow::array::new_null_array(f.data_type(), n),
+            }
+        })
+        .collect();
+    RecordBatch::try_new(target, columns).unwrap()
+}
+
+/// Writes the tenant's lake unless a complete one is there.
+async fn lake(dir: &Path, rows: usize, batches: usize) -> anyhow::Result<Lake> {
+    let done = dir.join("complete");
+    if done.exists() {
+        return Ok(Lake::open(dir.join("lake").to_str().unwrap())?);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let lake = Lake::open(dir.join("lake").to_str().unwrap())?;
+    let tenant = TenantId::demo();
+    let started = Instant::now();
+    for b in 0..batches {
+        let (r, m) = (b % RESELLERS, (b / RESELLERS) % MONTHS);
+        let id = format!("bench-{b:05}");
+        let batch = batch_rows(r, m, rows / batches, &id, b as u64 + 1);
+        let meta = BatchMeta {
+            batch_id: id.clone(),
+            table: schema::SELLOUT.into(),
+            vendor: format!("reseller-{r}"),
+            spec_version: 1,
+            file_name: format!("reseller-{r}-{m}.xlsx"),
+            sha256: id.clone(),
+            period_start: first_of(m).to_string(),
+            period_end: first_of(m + 1).pred_opt().unwrap().to_string(),
+            rows: 0,
+            reference_version: String::new(),
+        };
+        let mut staged = lake.begin(&tenant, meta, batch.schema());
+        // More batches than resellers x months append beside the earlier ones.
+        staged.append();
+        staged.write(&batch).await?;
+        staged.commit().await?;
+    }
+    eprintln!(
+        "wrote {rows} rows in {batches} batches in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    std::fs::write(done, "")?;
+    Ok(lake)
+}
+
+/// The analytics page's requests for one window.
+fn page(window: &str) -> Vec<String> {
+    PAGE.iter()
+        .map(|e| format!("/api/analytics/{e}?{window}"))
+        .collect()
+}
+
+/// A window not asked before for request `i`: its first day moves a day at a time through the
+/// data, and it runs one to twelve months.
+fn window(i: usize) -> String {
+    let (from, to) = window_dates(i);
+    format!("from={from}&to={to}")
+}
+
+fn window_dates(i: usize) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let from = first_of(0) + chrono::Duration::days((i * 7 % 900) as i64);
+    (
+        from,
+        from + chrono::Duration::days(30 * (1 + (i % 12) as i64)),
+    )
+}
+
+/// The analytics page's endpoints (`api/web/src/pages/Analytics.svelte`); the peer answers
+/// all but the last.
+const PAGE: [&str; 7] = [
+    "kpis",
+    "timeseries",
+    "top-products",
+    "top-resellers",
+    "top-markets",
+    "top-stores",
+    "channel-mix",
+];
+const KINDS: &[&str] = PAGE.split_at(6).0;
+
+/// One client, one request at a time: the median of each kind over windows `1..=n`, in ms.
+async fn alone(server: &Server, n: usize) -> anyhow::Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for kind in KINDS {
+        let mut times = Vec::new();
+        for i in 1..=n {
+            let t = Instant::now();
+            let r = server
+                .get(&format!("/api/analytics/{kind}?{}", window(1000 + i)))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "{kind} failed");
+            r.bytes().await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        out.push(times[times.len() / 2]);
+    }
+    Ok(out)
+}
+
+/// DuckDB over the same files and windows (`benches/peers/analytics_duckdb.py`), when a Python
+/// with duckdb is at hand (`TASKIFAI_TEST_PYTHON`, or the venv `benches/run.sh` makes).
+fn peer(lake: &Path, n: usize) -> Option<Value> {
+    let python = std::env::var("TASKIFAI_TEST_PYTHON")
+        .ok()
+        .unwrap_or_else(|| {
+            repo_path("benches/out/venv/bin/python")
+                .display()
+                .to_string()
+        });
+    let windows: Vec<[String; 2]> = (0..=n)
+        .map(|i| {
+            let (a, b) = window_dates(1000 + i);
+            [a.to_string(), b.to_string()]
+        })
+        .collect();
+    let out = std::process::Command::new(python)
+        .arg(repo_path("benches/peers/analytics_duckdb.py"))
+        .arg(lake)
+        .arg(serde_json::to_string(&windows).ok()?)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "the DuckDB peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = common::args();
+    let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+    let (rows, batches, clients) = (arg(0, 10_000_000), arg(1, 1008), arg(2, 32));
+    // Server errors go to stderr (RUST_LOG narrows or widens).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let seconds = arg(3, 10) as u64;
+    let dir = repo_path(&format!("target/bench-analytics/{rows}-{batches}"));
+    let lake = lake(&dir, rows, batches).await?;
+    let server = Arc::new(Server::start(lake, clients, 2).await?);
+
+    let mut out = format!(
+        "# Analytics at scale\n\n{rows} sell-out lines in {batches} batches over {MONTHS} months, {clients} clients, {seconds} s per phase, over HTTP on loopback. Every request asks a window not asked before, so the answer cache never helps. Machine: {} cores.\n\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    // The first page after a start: the rollups are built from every line.
+    let t = Instant::now();
+    let first = futures::future::join_all(page("").iter().map(|p| server.get(p).send())).await;
+    let cold = t.elapsed().as_secs_f64() * 1000.0;
+    for r in first {
+        let r = r?;
+        if !r.status().is_success() {
+            anyhow::bail!("the first page failed: {} {}", r.status(), r.text().await?);
+        }
+    }
+    let kpis: Value = server
+        .get(&format!("/api/analytics/kpis?{}", window(0)))
+        .send()
+        .await?
+        .json()
+        .await?;
+    out.push_str(&format!(
+        "The first analytics page after the server started (builds the rollups): {cold:.0} ms. KPIs of one window: revenue {} EUR, {} units.\n\n| phase | requests | errors | p50 ms | p99 ms | max ms | req/s |\n|---|---|---|---|---|---|---|\n",
+        kpis["revenue_eur"], kpis["units"]
+    ));
+    let (ours, theirs) = (alone(&server, 20).await?, peer(&dir.join("lake"), 20));
+    let mut peers = String::from("\nOne client, one request at a time, 20 windows not asked before; DuckDB over the same Parquet files with the same queries (cold: a new connection's first request).\n\n| request | TaskifAI p50 ms | DuckDB cold ms | DuckDB warm p50 ms | DuckDB warm / TaskifAI |\n|---|---|---|---|---|\n");
+    for (kind, ms) in KINDS.iter().zip(&ours) {
+        let p = theirs.as_ref().map(|t| &t[kind]);
+        let num = |k: &str| p.and_then(|p| p[k].as_f64());
+        peers.push_str(&format!(
+            "| {kind} | {ms:.1} | {} | {} | {} |\n",
+            num("cold_ms").map_or("-".into(), |v| format!("{v:.1}")),
+            num("warm_p50_ms").map_or("-".into(), |v| format!("{v:.1}")),
+            num("warm_p50_ms").map_or("-".into(), |v| format!("{:.1}x", v / ms)),
+        ));
+    }
+    let endpoint = |e: &'static str| -> Make {
+        let server = server.clone();
+        Arc::new(move |i| server.get(&format!("/api/analytics/{e}?{}", window(i))))
+    };
+    let whole_page: Make = {
+        let server = server.clone();
+        Arc::new(move |i| server.get(&page(&window(i / 7))[i % 7]))
+    };
+    let mut stats = Vec::new();
+    for e in PAGE {
+        stats.push(hammer(e, clients, seconds, usize::MAX, endpoint(e)).await);
+    }
+    stats.push(
+        hammer_units(
+            "the whole page (7 requests at once)",
+            clients,
+            seconds,
+            usize::MAX,
+            7,
+            whole_page.clone(),
+        )
+        .await,
+    );
+    let (mut busy, up) = tokio::join!(
+        hammer_units(
+            "the whole page while uploads are loaded",
+            clients,
+            seconds,
+            usize::MAX,
+            7,
+            whole_page
+        ),
+        hammer(
+            "uploads during the page phase",
+            4,
+            seconds,
+            200,
+            server.uploads()
+        )
+    );
+    busy.name = format!("{} ({} uploads queued)", busy.name, up.latencies.len());
+    stats.push(busy);
+    for s in &mut stats {
+        out.push_str(&s.row());
+        out.push('\n');
+    }
+    server.wait_idle().await;
+    out.push_str(&peers);
+    println!("{out}");
+    std::fs::write(repo_path("benches/ANALYTICS_RESULTS.md"), &out)?;
+    if let Ok(server) = Arc::try_unwrap(server) {
+        server.stop().await;
+    }
+    Ok(())
+}

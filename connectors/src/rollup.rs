@@ -1,0 +1,163 @@
+//! The dashboard's rollups of a tenant's sales ([`Grain`]): the lines summed per batch, day
+//! span, reseller, channel, country, web-shop order and product (or store). Analytics read them
+//! instead of every line, so they cost thousands of rows instead of millions.
+//!
+//! A batch's files never change once committed, so each batch is summed once, by the first
+//! request that needs it, and kept; a commit adds the new batch's piece and drops the pieces of
+//! the batches it removed. The table a request reads is made of the pieces of exactly the
+//! snapshot's live batches, so it answers as the lines of that snapshot would.
+
+use crate::lake::{LakeError, Snapshot};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use taskifai_engine::analytics::{Grain, LINES_SQL};
+
+/// The rollup rows of one batch.
+type Piece = Arc<Vec<RecordBatch>>;
+
+/// A tenant's rollup at one grain.
+type Key = (String, Grain);
+
+#[derive(Default)]
+struct TenantRollup {
+    pieces: HashMap<String, Piece>,
+    /// The table of the last snapshot asked for.
+    table: Option<(u64, Arc<MemTable>)>,
+}
+
+/// Rollups of every tenant a server has answered for.
+#[derive(Default)]
+pub struct Rollups {
+    tenants: Mutex<HashMap<Key, TenantRollup>>,
+    /// One build per tenant and grain at a time: requests that arrive during a build wait for
+    /// its pieces instead of summing the same batches again.
+    building: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Rollups {
+    /// The rollup of `snap`'s live batches. `session_over` gives a session whose canonical
+    /// tables hold only the files of the batches passed to it (those not summed yet).
+    pub async fn table<F, Fut>(
+        &self,
+        tenant: &str,
+        grain: Grain,
+        snap: &Snapshot,
+        session_over: F,
+    ) -> Result<Arc<dyn TableProvider>, LakeError>
+    where
+        F: FnOnce(Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<SessionContext, LakeError>>,
+    {
+        let key = (tenant.to_owned(), grain);
+        if let Some(t) = self.cached(&key, snap.version) {
+            return Ok(t);
+        }
+        let gate = self
+            .building
+            .lock()
+            .expect("rollup lock")
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _building = gate.lock().await;
+        if let Some(t) = self.cached(&key, snap.version) {
+            return Ok(t);
+        }
+        let missing: Vec<String> = {
+            let tenants = self.tenants.lock().expect("rollup lock");
+            let have = tenants.get(&key).map(|t| &t.pieces);
+            snap.batches
+                .keys()
+                .filter(|b| have.is_none_or(|p| !p.contains_key(*b)))
+                .cloned()
+                .collect()
+        };
+        let ctx = session_over(missing.clone()).await?;
+        let (schema, new) = sum(&ctx, grain).await?;
+        let mut tenants = self.tenants.lock().expect("rollup lock");
+        let t = tenants.entry(key).or_default();
+        for id in missing {
+            let piece = match new.get(&id) {
+                // Its own buffers: a piece must not keep its neighbours' rows alive.
+                Some(slices) => vec![datafusion::arrow::compute::concat_batches(&schema, slices)?],
+                None => vec![],
+            };
+            t.pieces.insert(id, Arc::new(piece));
+        }
+        // Pieces of batches that are gone are not needed again: a batch id is never reused.
+        t.pieces.retain(|id, _| snap.batches.contains_key(id));
+        let table = Arc::new(memtable(schema, snap, &t.pieces)?);
+        if t.table.as_ref().is_none_or(|(v, _)| *v <= snap.version) {
+            t.table = Some((snap.version, table.clone()));
+        }
+        Ok(table)
+    }
+
+    fn cached(&self, key: &Key, version: u64) -> Option<Arc<dyn TableProvider>> {
+        let tenants = self.tenants.lock().expect("rollup lock");
+        let (v, table) = tenants.get(key)?.table.as_ref()?;
+        (*v == version).then(|| table.clone() as Arc<dyn TableProvider>)
+    }
+}
+
+/// Runs the grain's rollup over the session's tables; returns its schema and the rows per batch.
+async fn sum(
+    ctx: &SessionContext,
+    grain: Grain,
+) -> Result<(SchemaRef, HashMap<String, Vec<RecordBatch>>), LakeError> {
+    let lines = ctx.sql(LINES_SQL).await.map_err(LakeError::Query)?;
+    ctx.register_table("lines", lines.into_view())
+        .map_err(LakeError::Query)?;
+    let df = ctx.sql(&grain.sql()).await.map_err(LakeError::Query)?;
+    // The physical schema: Parquet's text arrives as views, which the logical one does not say.
+    let plan = df.create_physical_plan().await.map_err(LakeError::Query)?;
+    let schema = plan.schema();
+    let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx())
+        .await
+        .map_err(LakeError::Query)?;
+    let mut out: HashMap<String, Vec<RecordBatch>> = HashMap::new();
+    for batch in batches {
+        // Rows come sorted by batch: each run of one id is a slice.
+        let ids = datafusion::arrow::compute::cast(
+            batch.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )?;
+        let ids = ids.as_string::<i32>();
+        let mut start = 0;
+        for i in 1..=batch.num_rows() {
+            if i == batch.num_rows() || ids.value(i) != ids.value(start) {
+                out.entry(ids.value(start).to_owned())
+                    .or_default()
+                    .push(batch.slice(start, i - start));
+                start = i;
+            }
+        }
+    }
+    Ok((schema, out))
+}
+
+/// The live pieces as one table, spread over as many partitions as there are cores.
+fn memtable(
+    schema: SchemaRef,
+    snap: &Snapshot,
+    pieces: &HashMap<String, Piece>,
+) -> Result<MemTable, LakeError> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    let mut rows = vec![0usize; n];
+    for id in snap.batches.keys() {
+        for b in pieces.get(id).iter().flat_map(|p| p.iter()) {
+            // The emptiest partition takes the next slice, so the cores get even work.
+            let i = (0..n).min_by_key(|&i| rows[i]).unwrap_or(0);
+            rows[i] += b.num_rows();
+            parts[i].push(b.clone());
+        }
+    }
+    MemTable::try_new(schema, parts).map_err(LakeError::Query)
+}
