@@ -21,6 +21,9 @@ use taskifai_engine::analytics::{Grain, LINES_SQL};
 /// The rollup rows of one batch.
 type Piece = Arc<Vec<RecordBatch>>;
 
+/// Lines summed by one query at most (more when one batch has more).
+const CHUNK_LINES: u64 = 1_000_000;
+
 /// A tenant's rollup at one grain.
 type Key = (String, Grain);
 
@@ -51,7 +54,7 @@ impl Rollups {
         session_over: F,
     ) -> Result<Arc<dyn TableProvider>, LakeError>
     where
-        F: FnOnce(Vec<String>) -> Fut,
+        F: Fn(Vec<String>) -> Fut,
         Fut: std::future::Future<Output = Result<SessionContext, LakeError>>,
     {
         let key = (tenant.to_owned(), grain);
@@ -78,18 +81,38 @@ impl Rollups {
                 .cloned()
                 .collect()
         };
-        let ctx = session_over(missing.clone()).await?;
-        let (schema, new) = sum(&ctx, grain).await?;
+        // A few batches per query, so that summing ten million lines stays within the tenant's
+        // query memory; at least one query, which gives the schema.
+        let mut chunks: Vec<Vec<String>> = vec![vec![]];
+        let mut lines = 0;
+        for id in missing {
+            let rows = snap.batches.get(&id).map_or(0, |(m, _)| m.rows);
+            if lines + rows > CHUNK_LINES && !chunks.last().is_some_and(Vec::is_empty) {
+                chunks.push(vec![]);
+                lines = 0;
+            }
+            lines += rows;
+            chunks.last_mut().expect("one chunk at least").push(id);
+        }
+        let mut schema = None;
+        let mut summed = Vec::new();
+        for chunk in chunks {
+            let ctx = session_over(chunk.clone()).await?;
+            let (s, mut new) = sum(&ctx, grain).await?;
+            for id in chunk {
+                let piece = match new.remove(&id) {
+                    // Its own buffers: a piece must not keep its neighbours' rows alive.
+                    Some(slices) => vec![datafusion::arrow::compute::concat_batches(&s, &slices)?],
+                    None => vec![],
+                };
+                summed.push((id, Arc::new(piece)));
+            }
+            schema = Some(s);
+        }
+        let schema = schema.expect("one chunk at least");
         let mut tenants = self.tenants.lock().expect("rollup lock");
         let t = tenants.entry(key).or_default();
-        for id in missing {
-            let piece = match new.get(&id) {
-                // Its own buffers: a piece must not keep its neighbours' rows alive.
-                Some(slices) => vec![datafusion::arrow::compute::concat_batches(&schema, slices)?],
-                None => vec![],
-            };
-            t.pieces.insert(id, Arc::new(piece));
-        }
+        t.pieces.extend(summed);
         // Pieces of batches that are gone are not needed again: a batch id is never reused.
         t.pieces.retain(|id, _| snap.batches.contains_key(id));
         let table = Arc::new(memtable(schema, snap, &t.pieces)?);
