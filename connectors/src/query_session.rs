@@ -33,7 +33,7 @@ pub async fn tenant_session_as_of(
     let ctx = new_context(Arc::new(RuntimeEnv::default()));
     register_object_store(&ctx, lake);
     let snap = match as_of {
-        Some(a) => lake.snapshot_as_of(tenant, a).await?,
+        Some(a) => Arc::new(lake.snapshot_as_of(tenant, a).await?),
         None => lake.snapshot(tenant).await?,
     };
     for (name, table) in tables_of(lake, &snap).await? {
@@ -148,7 +148,7 @@ impl SessionCache {
             .rollups
             .table(tenant.as_str(), grain, &snap, |batches| {
                 // Only the files of the batches not summed yet.
-                let mut part = snap.clone();
+                let mut part = crate::lake::Snapshot::clone(&snap);
                 part.batches.retain(|id, _| batches.contains(id));
                 async move {
                     let t = tables_of(lake, &part).await?;

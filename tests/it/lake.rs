@@ -699,10 +699,11 @@ async fn time_travel_reads_each_earlier_version_until_a_vacuum_deletes_its_files
         .await
         .unwrap()
         .batches
-        .into_iter()
+        .iter()
         .find(|(_, (m, _))| m.vendor == "boxnox")
         .unwrap()
-        .0;
+        .0
+        .clone();
     lake.delete_batch(&demo, &boxnox).await.unwrap();
 
     let answer_at = |as_of: AsOf, sql: &'static str| {

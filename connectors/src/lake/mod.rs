@@ -339,7 +339,7 @@ pub struct Lake {
     /// The last snapshot read per tenant. Commits are immutable and numbered without gaps, so a
     /// later read only replays the entries after it: one failed GET when nothing changed,
     /// instead of listing and reading the whole log on every query.
-    snapshots: Arc<std::sync::Mutex<HashMap<String, Snapshot>>>,
+    snapshots: Arc<std::sync::Mutex<HashMap<String, Arc<Snapshot>>>>,
 }
 
 impl Lake {
@@ -441,19 +441,25 @@ impl Lake {
     }
 
     /// Replays the tenant's Delta logs from the last snapshot this process read.
-    pub async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot> {
+    pub async fn snapshot(&self, tenant: &TenantId) -> Result<Arc<Snapshot>> {
         self.read(tenant, false).await
     }
 
     /// [`Lake::snapshot`]; with `migrating`, also of a lake whose old log is not converted yet.
-    async fn read(&self, tenant: &TenantId, migrating: bool) -> Result<Snapshot> {
-        let mut snap = self
+    async fn read(&self, tenant: &TenantId, migrating: bool) -> Result<Arc<Snapshot>> {
+        let cached = self
             .snapshots
             .lock()
             .expect("snapshot cache lock")
             .get(tenant.as_str())
-            .cloned()
-            .unwrap_or_default();
+            .cloned();
+        // Most reads find nothing new: they share the cached snapshot instead of copying it.
+        if let Some(c) = cached.as_ref().filter(|c| c.checked) {
+            if !self.has_new_entries(tenant, c).await? {
+                return Ok(c.clone());
+            }
+        }
+        let mut snap = cached.map(|c| (*c).clone()).unwrap_or_default();
         let start = snap.version;
         for (table, _) in delta::tables() {
             let root = delta::table_root(tenant, table);
@@ -495,7 +501,8 @@ impl Lake {
             snap.checked = true;
             newly_checked = true;
         }
-        // Only a changed snapshot goes back into the cache: an unchanged read takes no lock.
+        let snap = Arc::new(snap);
+        // Only a changed snapshot goes back into the cache.
         if snap.version != start || newly_checked {
             let mut cache = self.snapshots.lock().expect("snapshot cache lock");
             if cache
@@ -506,6 +513,20 @@ impl Lake {
             }
         }
         Ok(snap)
+    }
+
+    /// Whether any of the tenant's tables has a log entry after those `snap` has read.
+    async fn has_new_entries(&self, tenant: &TenantId, snap: &Snapshot) -> Result<bool> {
+        for (table, _) in delta::tables() {
+            let next = snap.tables.get(table).copied().unwrap_or(0);
+            let path = delta::log_path(&delta::table_root(tenant, table), next);
+            match self.store.head(&path).await {
+                Ok(_) => return Ok(true),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(false)
     }
 
     /// Starts a load; nothing is visible until [`Staged::commit`].

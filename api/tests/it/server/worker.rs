@@ -97,7 +97,8 @@ async fn a_job_whose_worker_was_killed_completes_once_after_another_takes_it() {
         .snapshot(&TenantId::demo())
         .await
         .unwrap()
-        .batches;
+        .batches
+        .clone();
     assert_eq!(batches.len(), 1, "loaded once in the lake");
     assert_eq!(batches[&id].0.rows, 6);
     let jobs: Vec<(String, i64)> =
