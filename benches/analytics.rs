@@ -193,12 +193,20 @@ fn window(i: usize) -> String {
     format!("from={from}&to={to}")
 }
 
+/// Window `i` is unlike every other below 630,000: it starts `i % 900` days into the data and
+/// runs `28 + i / 900 % 700` days.
 fn window_dates(i: usize) -> (chrono::NaiveDate, chrono::NaiveDate) {
-    let from = first_of(0) + chrono::Duration::days((i * 7 % 900) as i64);
+    let from = first_of(0) + chrono::Duration::days((i % 900) as i64);
     (
         from,
-        from + chrono::Duration::days(30 * (1 + (i % 12) as i64)),
+        from + chrono::Duration::days(28 + (i / 900 % 700) as i64),
     )
+}
+
+/// A number per request unique within a phase ([`common::hammer_units`] numbers client `c`'s
+/// `n`th unit `c * 1_000_000 + n`), offset per phase so no phase asks what another asked.
+fn unique(unit: usize, phase: usize) -> usize {
+    (unit % 1_000_000) * 64 + unit / 1_000_000 + phase * 60_000
 }
 
 /// The analytics page's endpoints (`api/web/src/pages/Analytics.svelte`); the peer answers
@@ -222,7 +230,7 @@ async fn alone(server: &Server, n: usize) -> anyhow::Result<Vec<f64>> {
         for i in 1..=n {
             let t = Instant::now();
             let r = server
-                .get(&format!("/api/analytics/{kind}?{}", window(1000 + i)))
+                .get(&format!("/api/analytics/{kind}?{}", window(unique(i, 9))))
                 .send()
                 .await?;
             anyhow::ensure!(r.status().is_success(), "{kind} failed");
@@ -247,7 +255,7 @@ fn peer(lake: &Path, n: usize) -> Option<Value> {
         });
     let windows: Vec<[String; 2]> = (0..=n)
         .map(|i| {
-            let (a, b) = window_dates(1000 + i);
+            let (a, b) = window_dates(unique(i, 9));
             [a.to_string(), b.to_string()]
         })
         .collect();
@@ -320,17 +328,17 @@ async fn main() -> anyhow::Result<()> {
             num("warm_p50_ms").map_or("-".into(), |v| format!("{:.1}x", v / ms)),
         ));
     }
-    let endpoint = |e: &'static str| -> Make {
+    let endpoint = |e: &'static str, phase: usize| -> Make {
         let server = server.clone();
-        Arc::new(move |i| server.get(&format!("/api/analytics/{e}?{}", window(i))))
+        Arc::new(move |i| server.get(&format!("/api/analytics/{e}?{}", window(unique(i, phase)))))
     };
-    let whole_page: Make = {
+    let whole_page = |phase: usize| -> Make {
         let server = server.clone();
-        Arc::new(move |i| server.get(&page(&window(i / 7))[i % 7]))
+        Arc::new(move |i| server.get(&page(&window(unique(i / 7, phase)))[i % 7]))
     };
     let mut stats = Vec::new();
-    for e in PAGE {
-        stats.push(hammer(e, clients, seconds, usize::MAX, endpoint(e)).await);
+    for (phase, e) in PAGE.iter().enumerate() {
+        stats.push(hammer(e, clients, seconds, usize::MAX, endpoint(e, phase)).await);
     }
     stats.push(
         hammer_units(
@@ -339,7 +347,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             usize::MAX,
             7,
-            whole_page.clone(),
+            whole_page(7),
         )
         .await,
     );
@@ -350,7 +358,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             usize::MAX,
             7,
-            whole_page
+            whole_page(8)
         ),
         hammer(
             "uploads during the page phase",

@@ -9,6 +9,7 @@
 
 use crate::lake::{LakeError, Snapshot};
 use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
@@ -20,6 +21,9 @@ use taskifai_engine::analytics::{Grain, LINES_SQL};
 
 /// The rollup rows of one batch.
 type Piece = Arc<Vec<RecordBatch>>;
+
+/// Rows per record batch of a rollup table.
+const TABLE_BATCH_ROWS: usize = 64 * 1024;
 
 /// Lines summed by one query at most (more when one batch has more).
 const CHUNK_LINES: u64 = 1_000_000;
@@ -102,7 +106,7 @@ impl Rollups {
             for id in chunk {
                 let piece = match new.remove(&id) {
                     // Its own buffers: a piece must not keep its neighbours' rows alive.
-                    Some(slices) => vec![datafusion::arrow::compute::concat_batches(&s, &slices)?],
+                    Some(slices) => vec![concat_batches(&s, &slices)?],
                     None => vec![],
                 };
                 summed.push((id, Arc::new(piece)));
@@ -165,7 +169,9 @@ async fn sum(
     Ok((schema, out))
 }
 
-/// The live pieces as one table, spread over as many partitions as there are cores.
+/// The live pieces as one table, spread over as many partitions as there are cores, in record
+/// batches of [`TABLE_BATCH_ROWS`]: a thousand small pieces would cost every query a thousand
+/// steps through each operator.
 fn memtable(
     schema: SchemaRef,
     snap: &Snapshot,
@@ -173,13 +179,26 @@ fn memtable(
 ) -> Result<MemTable, LakeError> {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    let mut pending: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
     let mut rows = vec![0usize; n];
+    let mut pending_rows = vec![0usize; n];
     for id in snap.batches.keys() {
         for b in pieces.get(id).iter().flat_map(|p| p.iter()) {
-            // The emptiest partition takes the next slice, so the cores get even work.
+            // The emptiest partition takes the next piece, so the cores get even work.
             let i = (0..n).min_by_key(|&i| rows[i]).unwrap_or(0);
             rows[i] += b.num_rows();
-            parts[i].push(b.clone());
+            pending_rows[i] += b.num_rows();
+            pending[i].push(b.clone());
+            if pending_rows[i] >= TABLE_BATCH_ROWS {
+                let joined = concat_batches(&schema, &std::mem::take(&mut pending[i]))?;
+                parts[i].push(joined);
+                pending_rows[i] = 0;
+            }
+        }
+    }
+    for (i, rest) in pending.into_iter().enumerate() {
+        if !rest.is_empty() {
+            parts[i].push(concat_batches(&schema, &rest)?);
         }
     }
     MemTable::try_new(schema, parts).map_err(LakeError::Query)
