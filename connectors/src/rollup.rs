@@ -114,12 +114,21 @@ impl Rollups {
             schema = Some(s);
         }
         let schema = schema.expect("one chunk at least");
+        let live: Vec<Piece> = {
+            let mut tenants = self.tenants.lock().expect("rollup lock");
+            let t = tenants.entry(key.clone()).or_default();
+            t.pieces.extend(summed);
+            // Pieces of batches that are gone are not needed again: a batch id is never reused.
+            t.pieces.retain(|id, _| snap.batches.contains_key(id));
+            snap.batches
+                .keys()
+                .filter_map(|id| t.pieces.get(id).cloned())
+                .collect()
+        };
+        // Built outside the lock: other tenants' requests do not wait for the copy.
+        let table = Arc::new(memtable(schema, &live)?);
         let mut tenants = self.tenants.lock().expect("rollup lock");
         let t = tenants.entry(key).or_default();
-        t.pieces.extend(summed);
-        // Pieces of batches that are gone are not needed again: a batch id is never reused.
-        t.pieces.retain(|id, _| snap.batches.contains_key(id));
-        let table = Arc::new(memtable(schema, snap, &t.pieces)?);
         if t.table.as_ref().is_none_or(|(v, _)| *v <= snap.version) {
             t.table = Some((snap.version, table.clone()));
         }
@@ -172,18 +181,14 @@ async fn sum(
 /// The live pieces as one table, spread over as many partitions as there are cores, in record
 /// batches of [`TABLE_BATCH_ROWS`]: a thousand small pieces would cost every query a thousand
 /// steps through each operator.
-fn memtable(
-    schema: SchemaRef,
-    snap: &Snapshot,
-    pieces: &HashMap<String, Piece>,
-) -> Result<MemTable, LakeError> {
+fn memtable(schema: SchemaRef, pieces: &[Piece]) -> Result<MemTable, LakeError> {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
     let mut pending: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
     let mut rows = vec![0usize; n];
     let mut pending_rows = vec![0usize; n];
-    for id in snap.batches.keys() {
-        for b in pieces.get(id).iter().flat_map(|p| p.iter()) {
+    for piece in pieces {
+        for b in piece.iter() {
             // The emptiest partition takes the next piece, so the cores get even work.
             let i = (0..n).min_by_key(|&i| rows[i]).unwrap_or(0);
             rows[i] += b.num_rows();
