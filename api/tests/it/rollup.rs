@@ -7,6 +7,7 @@ use chrono::{Duration, NaiveDate};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
+use std::path::Path;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::SessionCache;
 use taskifai_connectors::TenantId;
@@ -156,38 +157,45 @@ async fn compare(lake: &Lake, sessions: &SessionCache, rounds: usize, seed: u64)
     nonempty
 }
 
+/// Generates `months` months of the demo history up to `until` into `out` and loads them into
+/// the lake with the CLI.
+async fn history_loaded(lake: &Path, out: &Path, until: &str, months: &str) {
+    let (lake, out) = (lake.to_owned(), out.to_owned());
+    let (until, months) = (until.to_owned(), months.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let (code, stdout, err) = run(taskifai(&lake)
+            .args([
+                "gen-history",
+                "--until",
+                &until,
+                "--months",
+                &months,
+                "--out",
+            ])
+            .arg(&out));
+        assert_eq!(code, 0, "{stdout}{err}");
+        let mut files = files_under(&out);
+        files.sort();
+        let (code, stdout, err) = run(taskifai(&lake)
+            .args(["ingest", "--tenant", "demo"])
+            .args(&files));
+        assert!(code == 0 || code == 3, "{stdout}{err}");
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollup_answers_every_dashboard_query_as_the_lines_do() {
     let dir = tempfile::tempdir().unwrap();
     let (lake_dir, history) = (dir.path().join("lake"), dir.path().join("history"));
-    let (lake_arg, hist) = (lake_dir.clone(), history.clone());
-    tokio::task::spawn_blocking(move || {
-        let (code, out, err) = run(taskifai(&lake_arg)
-            .args([
-                "gen-history",
-                "--until",
-                "2025-06",
-                "--months",
-                "6",
-                "--out",
-            ])
-            .arg(&hist));
-        assert_eq!(code, 0, "{out}{err}");
-        let mut files = files_under(&hist);
-        files.sort();
-        let (code, out, err) = run(taskifai(&lake_arg)
-            .args(["ingest", "--tenant", "demo"])
-            .args(&files));
-        assert!(code == 0 || code == 3, "{out}{err}");
-    })
-    .await
-    .unwrap();
+    history_loaded(&lake_dir, &history, "2025-06", "6").await;
     let lake = Lake::open(lake_dir.to_str().unwrap()).unwrap();
     let sessions = SessionCache::default();
-    let nonempty = compare(&lake, &sessions, 40, 7).await;
+    let nonempty = compare(&lake, &sessions, 10, 7).await;
     assert!(
-        nonempty >= 10,
-        "only {nonempty} of 40 rounds had sales: the test would prove little"
+        nonempty >= 4,
+        "only {nonempty} of 10 rounds had sales: the test would prove little"
     );
 
     // Fewer rows, and the web-shop orders are in it.
@@ -215,25 +223,6 @@ async fn the_rollup_answers_every_dashboard_query_as_the_lines_do() {
     let gone = snap.batches.keys().nth(3).unwrap().clone();
     assert!(lake.delete_batch(&TenantId::demo(), &gone).await.unwrap());
     compare(&lake, &sessions, 3, 8).await;
-    let (lake_arg, extra) = (lake_dir.clone(), dir.path().join("more"));
-    tokio::task::spawn_blocking(move || {
-        let (code, out, err) = run(taskifai(&lake_arg)
-            .args([
-                "gen-history",
-                "--until",
-                "2025-09",
-                "--months",
-                "2",
-                "--out",
-            ])
-            .arg(&extra));
-        assert_eq!(code, 0, "{out}{err}");
-        let (code, out, err) = run(taskifai(&lake_arg)
-            .args(["ingest", "--tenant", "demo"])
-            .args(files_under(&extra)));
-        assert!(code == 0 || code == 3, "{out}{err}");
-    })
-    .await
-    .unwrap();
+    history_loaded(&lake_dir, &dir.path().join("more"), "2025-09", "2").await;
     compare(&lake, &sessions, 3, 9).await;
 }
