@@ -10,16 +10,34 @@ use datafusion::error::Result;
 use datafusion::prelude::{col, lit, Expr, SessionContext};
 use serde::{Deserialize, Serialize};
 
-/// The union of both canonical tables, one row per sale line.
-pub const SALES_SQL: &str = "
+/// [`LINES_SQL`]'s text, as a literal so that [`SALES_SQL`] can be built on it.
+macro_rules! lines_sql {
+    () => {
+        "
 SELECT coalesce(sale_date, period_start) AS day, coalesce(sale_date, period_end) AS day_end, reseller, store, channel, country, product_ean,
        coalesce(functional_name, vendor_product_name, product_ean) AS product, quantity, sales_eur,
-       batch_id || ':' || CAST(source_row AS VARCHAR) AS order_key
+       CAST(NULL AS VARCHAR) AS order_key, CAST(1 AS BIGINT) AS lines, CAST(1 AS BIGINT) AS own_orders,
+       CAST(CASE WHEN quantity > 0 THEN 1 ELSE 0 END AS BIGINT) AS sold, batch_id, source_row
 FROM sellout_entries
 UNION ALL
-SELECT order_date AS day, order_date AS day_end, reseller, CAST(NULL AS VARCHAR), 'online', country, product_ean,
-       coalesce(functional_name, product_name, product_ean), quantity, sales_eur, order_id
-FROM ecommerce_orders";
+SELECT order_date AS day, order_date AS day_end, reseller, CAST(NULL AS VARCHAR) AS store, 'online' AS channel, country, product_ean,
+       coalesce(functional_name, product_name, product_ean) AS product, quantity, sales_eur,
+       order_id AS order_key, CAST(1 AS BIGINT) AS lines, CAST(0 AS BIGINT) AS own_orders,
+       CAST(CASE WHEN quantity > 0 THEN 1 ELSE 0 END AS BIGINT) AS sold, batch_id, source_row
+FROM ecommerce_orders"
+    };
+}
+
+/// The union of both canonical tables, one row per sale line: the chat's `sales` view. Each
+/// sell-out line is its own order, keyed by its batch and row.
+pub const SALES_SQL: &str = concat!(
+    "
+SELECT day, day_end, reseller, store, channel, country, product_ean, product, quantity, sales_eur,
+       coalesce(order_key, batch_id || ':' || CAST(source_row AS VARCHAR)) AS order_key
+FROM (",
+    lines_sql!(),
+    ") AS sale_lines"
+);
 
 // Open ends of a window; SQL date literals need real dates.
 const EARLIEST: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date");
@@ -199,18 +217,7 @@ impl Filters {
 /// with, so that the same query reads these lines or a rollup of them ([`Grain`]) and gets the same
 /// answer: `lines` (1 per line), `own_orders` (1 for a sell-out line, which is its own order),
 /// `sold` (1 when units went out) and `order_key` (a web-shop order, counted distinct).
-pub const LINES_SQL: &str = "
-SELECT coalesce(sale_date, period_start) AS day, coalesce(sale_date, period_end) AS day_end, reseller, store, channel, country, product_ean,
-       coalesce(functional_name, vendor_product_name, product_ean) AS product, quantity, sales_eur,
-       CAST(NULL AS VARCHAR) AS order_key, CAST(1 AS BIGINT) AS lines, CAST(1 AS BIGINT) AS own_orders,
-       CAST(CASE WHEN quantity > 0 THEN 1 ELSE 0 END AS BIGINT) AS sold, batch_id, source_row
-FROM sellout_entries
-UNION ALL
-SELECT order_date AS day, order_date AS day_end, reseller, CAST(NULL AS VARCHAR) AS store, 'online' AS channel, country, product_ean,
-       coalesce(functional_name, product_name, product_ean) AS product, quantity, sales_eur,
-       order_id AS order_key, CAST(1 AS BIGINT) AS lines, CAST(0 AS BIGINT) AS own_orders,
-       CAST(CASE WHEN quantity > 0 THEN 1 ELSE 0 END AS BIGINT) AS sold, batch_id, source_row
-FROM ecommerce_orders";
+pub const LINES_SQL: &str = lines_sql!();
 
 /// A rollup of [`LINES_SQL`]: the lines summed per batch, day span, reseller, channel,
 /// country, web-shop order and the grain's own columns. Sums of sums are the sums, `sold > 0`
