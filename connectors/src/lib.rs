@@ -4,6 +4,7 @@
 //! ([`reference`]) and PostgreSQL ([`postgres`]: tenants, pools, COPY, upload batches).
 
 pub mod catalog;
+pub mod day_table;
 pub mod error_report;
 pub mod fx;
 pub mod ingest;

@@ -5,15 +5,16 @@
 //! A batch's files never change once committed, so each batch is summed once, by the first
 //! request that needs it, and kept; a commit adds the new batch's piece and drops the pieces of
 //! the batches it removed. The table a request reads is made of the pieces of exactly the
-//! snapshot's live batches, so it answers as the lines of that snapshot would.
+//! snapshot's live batches, so it answers as the lines of that snapshot would. It is sorted by
+//! day ([`DayTable`]): a query for a month reads that month's rows.
 
+use crate::day_table::DayTable;
 use crate::lake::{LakeError, Snapshot};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,9 +22,6 @@ use taskifai_engine::analytics::{Grain, LINES_SQL};
 
 /// The rollup rows of one batch.
 type Piece = Arc<Vec<RecordBatch>>;
-
-/// Rows per record batch of a rollup table.
-const TABLE_BATCH_ROWS: usize = 64 * 1024;
 
 /// Lines summed by one query at most (more when one batch has more).
 const CHUNK_LINES: u64 = 1_000_000;
@@ -35,7 +33,7 @@ type Key = (String, Grain);
 struct TenantRollup {
     pieces: HashMap<String, Piece>,
     /// The table of the last snapshot asked for.
-    table: Option<(u64, Arc<MemTable>)>,
+    table: Option<(u64, Arc<DayTable>)>,
 }
 
 /// Rollups of every tenant a server has answered for.
@@ -125,8 +123,9 @@ impl Rollups {
                 .filter_map(|id| t.pieces.get(id).cloned())
                 .collect()
         };
-        // Built outside the lock: other tenants' requests do not wait for the copy.
-        let table = Arc::new(memtable(schema, &live)?);
+        // Built outside the lock: other tenants' requests do not wait for the sort.
+        let rows: Vec<RecordBatch> = live.iter().flat_map(|p| p.iter().cloned()).collect();
+        let table = Arc::new(DayTable::try_new(schema, &rows).map_err(LakeError::Query)?);
         let mut tenants = self.tenants.lock().expect("rollup lock");
         let t = tenants.entry(key).or_default();
         if t.table.as_ref().is_none_or(|(v, _)| *v <= snap.version) {
@@ -176,35 +175,4 @@ async fn sum(
         }
     }
     Ok((schema, out))
-}
-
-/// The live pieces as one table, spread over as many partitions as there are cores, in record
-/// batches of [`TABLE_BATCH_ROWS`]: a thousand small pieces would cost every query a thousand
-/// steps through each operator.
-fn memtable(schema: SchemaRef, pieces: &[Piece]) -> Result<MemTable, LakeError> {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
-    let mut pending: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
-    let mut rows = vec![0usize; n];
-    let mut pending_rows = vec![0usize; n];
-    for piece in pieces {
-        for b in piece.iter() {
-            // The emptiest partition takes the next piece, so the cores get even work.
-            let i = (0..n).min_by_key(|&i| rows[i]).unwrap_or(0);
-            rows[i] += b.num_rows();
-            pending_rows[i] += b.num_rows();
-            pending[i].push(b.clone());
-            if pending_rows[i] >= TABLE_BATCH_ROWS {
-                let joined = concat_batches(&schema, &std::mem::take(&mut pending[i]))?;
-                parts[i].push(joined);
-                pending_rows[i] = 0;
-            }
-        }
-    }
-    for (i, rest) in pending.into_iter().enumerate() {
-        if !rest.is_empty() {
-            parts[i].push(concat_batches(&schema, &rest)?);
-        }
-    }
-    MemTable::try_new(schema, parts).map_err(LakeError::Query)
 }
