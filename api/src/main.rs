@@ -32,6 +32,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let args = cli::Cli::parse();
+    if matches!(args.command, cli::Command::Worker { .. }) {
+        // Before the runtime starts its threads, which inherit it.
+        taskifai_api::worker::lower_priority();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -33,6 +33,49 @@ struct Failure {
     retry: bool,
 }
 
+/// How much less CPU priority load work gets than requests: a nice value, 10 unless
+/// `TASKIFAI_LOAD_NICENESS` says otherwise (0: the same as requests).
+fn load_niceness() -> i32 {
+    std::env::var("TASKIFAI_LOAD_NICENESS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
+/// Lowers the calling thread's CPU priority by [`load_niceness`]; threads it starts inherit
+/// it. Loads then take the CPU that requests leave: uploads slow the dashboards less, and loads
+/// still use every core when nobody is asking anything.
+pub fn lower_priority() {
+    let nice = load_niceness();
+    if nice <= 0 {
+        return;
+    }
+    // Linux keeps a nice value per thread (`None`: the calling one). A refusal leaves the
+    // priority as it was, which is only slower, never wrong.
+    let _ = rustix::process::setpriority_process(None, nice);
+}
+
+/// Runs `count` worker loops (as [`run`]) on a runtime of their own whose threads have a lower
+/// CPU priority than the server's ([`lower_priority`]); the thread ends when they have.
+pub fn spawn_background(
+    state: AppState,
+    count: usize,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("taskifai-workers".into())
+        .spawn(move || {
+            lower_priority();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .thread_name("taskifai-load")
+                .on_thread_start(lower_priority)
+                .enable_all()
+                .build()
+                .expect("the load runtime starts");
+            runtime.block_on(run(state, count, shutdown));
+        })
+}
+
 /// Runs `count` worker loops until `shutdown` turns true.
 pub async fn run(state: AppState, count: usize, shutdown: watch::Receiver<bool>) {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
@@ -488,4 +531,26 @@ async fn download(
     }
     out.flush().await.map_err(|e| transient(e.to_string()))?;
     Ok(tmp)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn load_threads_and_the_threads_they_start_run_at_a_lower_priority() {
+        let before = rustix::process::getpriority_process(None).unwrap();
+        let (own, child) = std::thread::spawn(|| {
+            super::lower_priority();
+            let own = rustix::process::getpriority_process(None).unwrap();
+            let child = std::thread::spawn(|| rustix::process::getpriority_process(None).unwrap())
+                .join()
+                .unwrap();
+            (own, child)
+        })
+        .join()
+        .unwrap();
+        // Lowering is allowed to anyone; the test's own thread is untouched.
+        assert!(own >= 10, "{own}");
+        assert_eq!(child, own);
+        assert_eq!(rustix::process::getpriority_process(None).unwrap(), before);
+    }
 }

@@ -162,7 +162,8 @@ impl Server {
         tokio::spawn(taskifai_api::serve(listener, state.clone(), async move {
             let _ = shutdown.wait_for(|s| *s).await;
         }));
-        tokio::spawn(taskifai_api::worker::run(state.clone(), workers, rx));
+        // As `taskifai serve --in-process-workers` runs them: on threads of lower priority.
+        taskifai_api::worker::spawn_background(state.clone(), workers, rx)?;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(clients)
             .build()?;

@@ -112,11 +112,12 @@ pub async fn serve(
     let shutdown = shutdown_signal();
     let workers = match (args.workers, in_process_workers) {
         (0, _) => None,
-        (n, true) => Some(tokio::spawn(taskifai_api::worker::run(
-            state.clone(),
-            n,
-            shutdown.clone(),
-        ))),
+        (n, true) => {
+            let t = taskifai_api::worker::spawn_background(state.clone(), n, shutdown.clone())?;
+            Some(tokio::task::spawn_blocking(move || {
+                let _ = t.join();
+            }))
+        }
         (_, false) => {
             let launch = super::supervise::Launch::new(cli, args);
             Some(tokio::spawn(super::supervise::workers(
