@@ -102,6 +102,21 @@ fn batches(rows: usize) -> Vec<RecordBatch> {
         .collect()
 }
 
+/// `sellout_entries` as migration 0100 made it, before 0117 took the per-row work out.
+const BEFORE_0117: &str = "
+CREATE TABLE sellout_before_0117 (LIKE sellout_entries);
+ALTER TABLE sellout_before_0117
+    ADD CHECK (channel IN ('retail', 'online')),
+    ADD CHECK (product_ean ~ '^[0-9]{8,14}$'),
+    ADD CHECK (currency ~ '^[A-Z]{3}$'),
+    ADD CHECK (period_end >= period_start),
+    ADD CHECK (period_grain IN ('day', 'week', 'month', 'year')),
+    ADD CHECK (month BETWEEN 1 AND 12),
+    ADD FOREIGN KEY (batch_id) REFERENCES upload_batches (id) ON DELETE CASCADE;
+CREATE INDEX ON sellout_before_0117 (batch_id);
+CREATE INDEX ON sellout_before_0117 (year, month);
+";
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -147,22 +162,43 @@ async fn main() -> anyhow::Result<()> {
         rows: 0,
         reference_version: String::new(),
     };
-    let (mut ours, mut peer) = (Vec::new(), Vec::new());
+    // The same rows into the table as it was before migration 0117 (a foreign key, regular
+    // expressions and two B-trees per row) and into a bare copy (no checks, no indexes).
+    sqlx::raw_sql(BEFORE_0117).execute(&pool).await?;
+    sqlx::query("CREATE TABLE sellout_bare (LIKE sellout_entries)")
+        .execute(&pool)
+        .await?;
+    let tables = ["sellout_entries", "sellout_before_0117", "sellout_bare"];
+    let mut ours: Vec<Vec<f64>> = vec![Vec::new(); tables.len()];
+    let mut peer = Vec::new();
+    let reset = || async {
+        sqlx::query(
+            "TRUNCATE sellout_entries, sellout_before_0117, sellout_bare, upload_batches CASCADE",
+        )
+        .execute(&pool)
+        .await
+    };
     for run in 0..runs {
-        sqlx::query("TRUNCATE sellout_entries, upload_batches CASCADE")
-            .execute(&pool)
-            .await?;
-        let t = Instant::now();
-        let mut load = DbLoad::begin(&pool, &meta("bench"), 0, Default::default()).await?;
-        for b in &data {
-            load.write(b).await?;
+        for (i, table) in tables.iter().enumerate() {
+            reset().await?;
+            let t = Instant::now();
+            let meta = BatchMeta {
+                table: table.to_string(),
+                ..meta("bench")
+            };
+            let mut load = DbLoad::begin(&pool, &meta, 0, Default::default()).await?;
+            for b in &data {
+                load.write(b).await?;
+            }
+            load.commit().await?;
+            ours[i].push(t.elapsed().as_secs_f64());
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await?;
+            anyhow::ensure!(n as usize == rows, "{table}: {n} rows, expected {rows}");
         }
-        load.commit().await?;
-        ours.push(t.elapsed().as_secs_f64());
 
-        sqlx::query("TRUNCATE sellout_entries, upload_batches CASCADE")
-            .execute(&pool)
-            .await?;
+        reset().await?;
         sqlx::query("INSERT INTO upload_batches (id, file_name, sha256, status) VALUES ('bench', 'bench.csv', repeat('0', 64), 'completed')").execute(&pool).await?;
         let t = Instant::now();
         let status = std::process::Command::new("psql")
@@ -186,20 +222,26 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         anyhow::ensure!(n as usize == rows, "psql loaded {n} rows, expected {rows}");
         eprintln!(
-            "run {}: taskifai {:.2} s, psql \\copy {:.2} s",
+            "run {}: taskifai {:.2} s (before 0117 {:.2} s, bare {:.2} s), psql \\copy {:.2} s",
             run + 1,
-            ours[run],
+            ours[0][run],
+            ours[1][run],
+            ours[2][run],
             peer[run]
         );
     }
-    let (o, p) = (median(ours), median(peer));
-    println!("| rows | taskifai binary COPY | psql \\copy (CSV) | ratio (psql / taskifai) |");
-    println!("|---:|---:|---:|---:|");
+    let rate = |s: f64| format!("{s:.2} s ({:.0} rows/s)", rows as f64 / s);
+    let [now, before, bare] = [0, 1, 2].map(|i| median(ours[i].clone()));
+    let p = median(peer);
+    println!("| rows | taskifai binary COPY | psql \\copy (CSV), same table | ratio (psql / taskifai) | taskifai, table before 0117 | taskifai, bare table |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {rows} | {o:.2} s ({:.0} rows/s) | {p:.2} s ({:.0} rows/s) | {:.2} |",
-        rows as f64 / o,
-        rows as f64 / p,
-        p / o
+        "| {rows} | {} | {} | {:.2} | {} | {} |",
+        rate(now),
+        rate(p),
+        p / now,
+        rate(before),
+        rate(bare)
     );
     let _ = std::fs::remove_file(&csv_path);
     db.cleanup().await;
