@@ -57,7 +57,7 @@ impl DayTable {
 
     /// The rows whose day can satisfy every filter.
     fn range(&self, filters: &[Expr]) -> Range<usize> {
-        let (lo, hi) = filters.iter().fold((None, None), |b, f| narrow(b, f));
+        let (lo, hi) = filters.iter().fold((None, None), narrow);
         if lo.is_none() && hi.is_none() {
             return 0..self.rows.num_rows();
         }
