@@ -194,7 +194,7 @@ pub fn apply(
         }
         match serde_json::from_value::<Action>(value).map_err(|e| bad(e.to_string()))? {
             Action::Add(add) => {
-                let file = data_file(&root, &add);
+                let file = data_file(&root, table, &add);
                 let meta = match add
                     .tags
                     .as_ref()
@@ -241,7 +241,7 @@ pub fn commit_time(entry: &[u8]) -> Option<i64> {
         .find_map(|v| v.get("commitInfo")?.get("timestamp")?.as_i64())
 }
 
-fn data_file(root: &str, add: &Add) -> DataFile {
+fn data_file(root: &str, table: &str, add: &Add) -> DataFile {
     let rows = add
         .stats
         .as_deref()
@@ -252,9 +252,30 @@ fn data_file(root: &str, add: &Add) -> DataFile {
         path: format!("{root}/{}", add.path),
         rows,
         bytes: Some(add.size as u64),
-        constants: add.partition_values.clone().into_iter().collect(),
+        constants: constants(table, add),
         stats: add.stats.clone(),
     }
+}
+
+/// The file's per-file values. A checkpoint read back as JSON lines leaves null values out of
+/// the map; every per-file column of a partitioned file has a value, null when absent.
+fn constants(table: &str, add: &Add) -> std::collections::BTreeMap<String, Option<String>> {
+    let mut out: std::collections::BTreeMap<_, _> =
+        add.partition_values.clone().into_iter().collect();
+    if !out.is_empty() {
+        let target = [Target::Sellout, Target::Orders]
+            .into_iter()
+            .find(|t| schema::table_name(*t) == table);
+        if let Some(t) = target {
+            let columns = schema::schema(t);
+            for c in schema::PER_FILE {
+                if columns.field_with_name(c).is_ok() {
+                    out.entry(c.to_owned()).or_insert(None);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A file another Delta writer added (no TaskifAI tag): a batch of its own, named by its
