@@ -143,7 +143,13 @@ fn batch_rows(r: usize, m: usize, rows: usize, id: &str, seed: u64) -> RecordBat
 async fn lake(dir: &Path, rows: usize, batches: usize) -> anyhow::Result<Lake> {
     let done = dir.join("complete");
     if done.exists() {
-        return Ok(Lake::open(dir.join("lake").to_str().unwrap())?);
+        let lake = Lake::open(dir.join("lake").to_str().unwrap())?;
+        // An earlier run's uploads went into the same lake: back to the generated batches.
+        let snap = lake.snapshot(&TenantId::demo()).await?;
+        for id in snap.batches.keys().filter(|id| !id.starts_with("bench-")) {
+            lake.delete_batch(&TenantId::demo(), id).await?;
+        }
+        return Ok(lake);
     }
     let _ = std::fs::remove_dir_all(dir);
     let lake = Lake::open(dir.join("lake").to_str().unwrap())?;
