@@ -29,6 +29,8 @@ const SCAN_BATCH_ROWS: usize = 64 * 1024;
 pub struct DayTable {
     schema: SchemaRef,
     rows: RecordBatch,
+    /// The index of `day` in the schema.
+    day: usize,
     /// The rows with a day: `0..dated`.
     dated: usize,
 }
@@ -37,9 +39,9 @@ impl DayTable {
     /// The rows of `batches` (of `schema`, which has a `Date32` column `day`), sorted.
     pub fn try_new(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Self> {
         let all = concat_batches(&schema, batches)?;
-        let day = all.column(schema.index_of(DAY)?);
+        let day = schema.index_of(DAY)?;
         let order = sort_to_indices(
-            day,
+            all.column(day),
             Some(SortOptions {
                 descending: false,
                 nulls_first: false,
@@ -47,94 +49,140 @@ impl DayTable {
             None,
         )?;
         let rows = take_record_batch(&all, &order)?;
-        let dated = rows.num_rows() - day.null_count();
+        let dated = rows.num_rows() - all.column(day).null_count();
         Ok(Self {
             schema,
             rows,
+            day,
             dated,
         })
     }
 
-    /// The rows whose day can satisfy every filter.
-    fn range(&self, filters: &[Expr]) -> Range<usize> {
-        let (lo, hi) = filters.iter().fold((None, None), narrow);
-        if lo.is_none() && hi.is_none() {
-            return 0..self.rows.num_rows();
+    /// The runs of rows whose day can satisfy every filter, in day order.
+    fn ranges(&self, filters: &[Expr]) -> Vec<Range<usize>> {
+        let days = filters
+            .iter()
+            .fold(Days::all(), |days, f| days.and(&Days::of(f)));
+        if days.is_all() {
+            return std::iter::once(0..self.rows.num_rows()).collect();
         }
-        let days = self
+        let dated = &self
             .rows
-            .column(self.schema.index_of(DAY).expect("checked in try_new"))
+            .column(self.day)
             .as_primitive::<Date32Type>()
-            .values();
-        let dated = &days[..self.dated];
-        let start = lo.map_or(0, |lo| dated.partition_point(|&d| d < lo));
-        let end = hi.map_or(self.dated, |hi| dated.partition_point(|&d| d <= hi));
-        start..end.max(start)
+            .values()[..self.dated];
+        days.0
+            .iter()
+            .map(|&(lo, hi)| {
+                let start = dated.partition_point(|&d| d < lo);
+                let end = dated.partition_point(|&d| d <= hi);
+                start..end.max(start)
+            })
+            .filter(|r| !r.is_empty())
+            .collect()
     }
 
-    /// `range` in `n` partitions of nearly equal rows, each in batches of [`SCAN_BATCH_ROWS`].
-    fn partitions(&self, range: Range<usize>, n: usize) -> Vec<Vec<RecordBatch>> {
-        let len = range.len();
+    /// The rows of `ranges` in `n` partitions of nearly equal rows, each in batches of at most
+    /// [`SCAN_BATCH_ROWS`].
+    fn partitions(&self, ranges: &[Range<usize>], n: usize) -> Vec<Vec<RecordBatch>> {
+        let total: usize = ranges.iter().map(Range::len).sum();
         let n = n.max(1);
-        (0..n)
-            .map(|i| {
-                let (a, b) = (range.start + len * i / n, range.start + len * (i + 1) / n);
-                (a..b)
-                    .step_by(SCAN_BATCH_ROWS)
-                    .map(|s| self.rows.slice(s, SCAN_BATCH_ROWS.min(b - s)))
-                    .collect()
-            })
-            .collect()
+        let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; n];
+        // Rows before each range, across the ranges: partition `i` takes rows
+        // `total * i / n .. total * (i + 1) / n` of that sequence.
+        let mut before = 0;
+        for r in ranges {
+            for (i, part) in parts.iter_mut().enumerate() {
+                let (a, b) = (total * i / n, total * (i + 1) / n);
+                let (a, b) = (a.max(before), b.min(before + r.len()));
+                for s in (a..b).step_by(SCAN_BATCH_ROWS) {
+                    let len = SCAN_BATCH_ROWS.min(b - s);
+                    part.push(self.rows.slice(r.start + s - before, len));
+                }
+            }
+            before += r.len();
+        }
+        parts
     }
 }
 
-/// The closed range of days `(from, to)` narrowed by `filter` where it bounds `day` with a date.
-type Bounds = (Option<i32>, Option<i32>);
+/// A set of days: disjoint closed ranges in order.
+#[derive(Debug, Clone, PartialEq)]
+struct Days(Vec<(i32, i32)>);
 
-fn narrow((lo, hi): Bounds, filter: &Expr) -> Bounds {
-    let at_least = |v: i32| (Some(lo.map_or(v, |l: i32| l.max(v))), hi);
-    let at_most = |v: i32| (lo, Some(hi.map_or(v, |h: i32| h.min(v))));
-    match filter {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => narrow(narrow((lo, hi), left), right),
-        Expr::Between(b) if !b.negated && is_day(&b.expr) => match (date(&b.low), date(&b.high)) {
-            (Some(l), Some(h)) => {
-                let (lo, _) = at_least(l);
-                let (_, hi) = at_most(h);
-                (lo, hi)
-            }
-            (Some(l), None) => at_least(l),
-            (None, Some(h)) => at_most(h),
-            (None, None) => (lo, hi),
-        },
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            let (op, value) = if is_day(left) {
-                (*op, date(right))
-            } else if is_day(right) {
-                match op.swap() {
-                    Some(op) => (op, date(left)),
-                    None => return (lo, hi),
+impl Days {
+    fn all() -> Self {
+        Self(vec![(i32::MIN, i32::MAX)])
+    }
+
+    fn between(lo: i32, hi: i32) -> Self {
+        Self(if lo <= hi { vec![(lo, hi)] } else { vec![] })
+    }
+
+    fn is_all(&self) -> bool {
+        self.0 == [(i32::MIN, i32::MAX)]
+    }
+
+    fn and(&self, other: &Days) -> Days {
+        let mut out = vec![];
+        for &(a, b) in &self.0 {
+            for &(c, d) in &other.0 {
+                let (lo, hi) = (a.max(c), b.min(d));
+                if lo <= hi {
+                    out.push((lo, hi));
                 }
-            } else {
-                return (lo, hi);
-            };
-            match (op, value) {
-                (Operator::GtEq, Some(v)) => at_least(v),
-                (Operator::Gt, Some(v)) => at_least(v.saturating_add(1)),
-                (Operator::LtEq, Some(v)) => at_most(v),
-                (Operator::Lt, Some(v)) => at_most(v.saturating_sub(1)),
-                (Operator::Eq, Some(v)) => {
-                    let (lo, _) = at_least(v);
-                    let (_, hi) = at_most(v);
-                    (lo, hi)
-                }
-                _ => (lo, hi),
             }
         }
-        _ => (lo, hi),
+        out.sort_unstable();
+        Days(out)
+    }
+
+    fn or(&self, other: &Days) -> Days {
+        let mut all: Vec<(i32, i32)> = self.0.iter().chain(&other.0).copied().collect();
+        all.sort_unstable();
+        let mut out: Vec<(i32, i32)> = vec![];
+        for (lo, hi) in all {
+            match out.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => out.push((lo, hi)),
+            }
+        }
+        Days(out)
+    }
+
+    /// The days `filter` can be true on, as far as it bounds `day` with dates (all days
+    /// otherwise).
+    fn of(filter: &Expr) -> Days {
+        match filter {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) if *op == Operator::And => {
+                Days::of(left).and(&Days::of(right))
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) if *op == Operator::Or => {
+                Days::of(left).or(&Days::of(right))
+            }
+            Expr::Between(b) if !b.negated && is_day(&b.expr) => Days::between(
+                date(&b.low).unwrap_or(i32::MIN),
+                date(&b.high).unwrap_or(i32::MAX),
+            ),
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (op, value) = if is_day(left) {
+                    (Some(*op), date(right))
+                } else if is_day(right) {
+                    (op.swap(), date(left))
+                } else {
+                    (None, None)
+                };
+                match (op, value) {
+                    (Some(Operator::GtEq), Some(v)) => Days::between(v, i32::MAX),
+                    (Some(Operator::Gt), Some(v)) => Days::between(v.saturating_add(1), i32::MAX),
+                    (Some(Operator::LtEq), Some(v)) => Days::between(i32::MIN, v),
+                    (Some(Operator::Lt), Some(v)) => Days::between(i32::MIN, v.saturating_sub(1)),
+                    (Some(Operator::Eq), Some(v)) => Days::between(v, v),
+                    _ => Days::all(),
+                }
+            }
+            _ => Days::all(),
+        }
     }
 }
 
@@ -166,7 +214,7 @@ impl TableProvider for DayTable {
         filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let parts = self.partitions(self.range(filters), state.config().target_partitions());
+        let parts = self.partitions(&self.ranges(filters), state.config().target_partitions());
         let source = MemorySourceConfig::try_new(&parts, self.schema.clone(), projection.cloned())?;
         Ok(DataSourceExec::from_data_source(source))
     }
@@ -277,7 +325,47 @@ mod tests {
             (format!("day > DATE '{}'", d(20_100)), true, "true"),
             (
                 format!("(day < DATE '{0}' OR day > DATE '{0}')", d(20_010)),
+                true,
+                "true",
+            ),
+            // Two separate spans read as two runs of rows.
+            (
+                format!(
+                    "(day BETWEEN DATE '{}' AND DATE '{}' OR day BETWEEN DATE '{}' AND DATE '{}')",
+                    d(20_003),
+                    d(20_008),
+                    d(20_040),
+                    d(20_044)
+                ),
+                true,
+                "v % 2 = 0",
+            ),
+            // Overlapping spans count their rows once.
+            (
+                format!(
+                    "(day BETWEEN DATE '{}' AND DATE '{}' OR day BETWEEN DATE '{}' AND DATE '{}')",
+                    d(20_003),
+                    d(20_020),
+                    d(20_010),
+                    d(20_030)
+                ),
+                true,
+                "true",
+            ),
+            // A disjunction that does not bound the day in each branch reads everything.
+            (
+                format!("(day = DATE '{}' OR v > 100)", d(20_010)),
                 false,
+                "true",
+            ),
+            (
+                format!(
+                    "day BETWEEN DATE '{}' AND DATE '{}' AND day < DATE '{}'",
+                    d(20_030),
+                    d(20_040),
+                    d(20_020)
+                ),
+                true,
                 "true",
             ),
         ];

@@ -157,7 +157,9 @@ impl SessionCache {
             })
             .await?;
         let ctx = self.context(lake, tenant, tables)?;
-        ctx.register_table(grain.table(), rollup)
+        ctx.register_table(grain.table(), rollup.days)
+            .map_err(LakeError::Query)?;
+        ctx.register_table(grain.months_table(), rollup.months)
             .map_err(LakeError::Query)?;
         Ok((ctx, snap.version))
     }

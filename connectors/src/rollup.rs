@@ -6,7 +6,8 @@
 //! request that needs it, and kept; a commit adds the new batch's piece and drops the pieces of
 //! the batches it removed. The table a request reads is made of the pieces of exactly the
 //! snapshot's live batches, so it answers as the lines of that snapshot would. It is sorted by
-//! day ([`DayTable`]): a query for a month reads that month's rows.
+//! day ([`DayTable`]): a query for a month reads that month's rows. Beside it is its month
+//! layer ([`Grain::months_sql`]), for the whole months of a long window.
 
 use crate::day_table::DayTable;
 use crate::lake::{LakeError, Snapshot};
@@ -14,14 +15,21 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use taskifai_engine::analytics::{Grain, LINES_SQL};
 
-/// The rollup rows of one batch.
-type Piece = Arc<Vec<RecordBatch>>;
+/// The rollup rows of one batch: per day span, and per month.
+type Piece = Arc<(Vec<RecordBatch>, Vec<RecordBatch>)>;
+
+/// A rollup: its rows per day span and its month layer.
+#[derive(Clone)]
+pub struct RollupTables {
+    pub days: Arc<DayTable>,
+    pub months: Arc<DayTable>,
+}
 
 /// Lines summed by one query at most (more when one batch has more).
 const CHUNK_LINES: u64 = 1_000_000;
@@ -32,8 +40,8 @@ type Key = (String, Grain);
 #[derive(Default)]
 struct TenantRollup {
     pieces: HashMap<String, Piece>,
-    /// The table of the last snapshot asked for.
-    table: Option<(u64, Arc<DayTable>)>,
+    /// The tables of the last snapshot asked for.
+    table: Option<(u64, RollupTables)>,
 }
 
 /// Rollups of every tenant a server has answered for.
@@ -54,7 +62,7 @@ impl Rollups {
         grain: Grain,
         snap: &Snapshot,
         session_over: F,
-    ) -> Result<Arc<dyn TableProvider>, LakeError>
+    ) -> Result<RollupTables, LakeError>
     where
         F: Fn(Vec<String>) -> Fut,
         Fut: std::future::Future<Output = Result<SessionContext, LakeError>>,
@@ -100,13 +108,15 @@ impl Rollups {
         let mut summed = Vec::new();
         for chunk in chunks {
             let ctx = session_over(chunk.clone()).await?;
-            let (s, mut new) = sum(&ctx, grain).await?;
+            let (s, mut days) = sum(&ctx, grain).await?;
+            let mut months = months(&ctx, grain, &s, &days).await?;
+            // Its own buffers: a piece must not keep its neighbours' rows alive.
+            let own = |rows: Option<Vec<RecordBatch>>| match rows {
+                Some(slices) => concat_batches(&s, &slices).map(|b| vec![b]),
+                None => Ok(vec![]),
+            };
             for id in chunk {
-                let piece = match new.remove(&id) {
-                    // Its own buffers: a piece must not keep its neighbours' rows alive.
-                    Some(slices) => vec![concat_batches(&s, &slices)?],
-                    None => vec![],
-                };
+                let piece = (own(days.remove(&id))?, own(months.remove(&id))?);
                 summed.push((id, Arc::new(piece)));
             }
             schema = Some(s);
@@ -124,8 +134,15 @@ impl Rollups {
                 .collect()
         };
         // Built outside the lock: other tenants' requests do not wait for the sort.
-        let rows: Vec<RecordBatch> = live.iter().flat_map(|p| p.iter().cloned()).collect();
-        let table = Arc::new(DayTable::try_new(schema, &rows).map_err(LakeError::Query)?);
+        let table = |rows: Vec<RecordBatch>| {
+            DayTable::try_new(schema.clone(), &rows)
+                .map(Arc::new)
+                .map_err(LakeError::Query)
+        };
+        let table = RollupTables {
+            days: table(live.iter().flat_map(|p| p.0.iter().cloned()).collect())?,
+            months: table(live.iter().flat_map(|p| p.1.iter().cloned()).collect())?,
+        };
         let mut tenants = self.tenants.lock().expect("rollup lock");
         let t = tenants.entry(key).or_default();
         if t.table.as_ref().is_none_or(|(v, _)| *v <= snap.version) {
@@ -134,10 +151,10 @@ impl Rollups {
         Ok(table)
     }
 
-    fn cached(&self, key: &Key, version: u64) -> Option<Arc<dyn TableProvider>> {
+    fn cached(&self, key: &Key, version: u64) -> Option<RollupTables> {
         let tenants = self.tenants.lock().expect("rollup lock");
         let (v, table) = tenants.get(key)?.table.as_ref()?;
-        (*v == version).then(|| table.clone() as Arc<dyn TableProvider>)
+        (*v == version).then(|| table.clone())
     }
 }
 
@@ -156,6 +173,46 @@ async fn sum(
     let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx())
         .await
         .map_err(LakeError::Query)?;
+    Ok((schema, by_batch(batches)?))
+}
+
+/// The month layer of `days` (rows of `schema` per batch), per batch, in `schema`'s types.
+async fn months(
+    ctx: &SessionContext,
+    grain: Grain,
+    schema: &SchemaRef,
+    days: &HashMap<String, Vec<RecordBatch>>,
+) -> Result<HashMap<String, Vec<RecordBatch>>, LakeError> {
+    let rows: Vec<RecordBatch> = days.values().flatten().cloned().collect();
+    let table = MemTable::try_new(schema.clone(), vec![rows]).map_err(LakeError::Query)?;
+    ctx.register_table("days", Arc::new(table))
+        .map_err(LakeError::Query)?;
+    let batches = ctx
+        .sql(&grain.months_sql())
+        .await
+        .map_err(LakeError::Query)?
+        .collect()
+        .await
+        .map_err(LakeError::Query)?;
+    // Sums of sums are wider decimals: the layer keeps the day rows' types, so that a window
+    // reads both as one.
+    let conformed = batches
+        .into_iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), columns)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    by_batch(conformed)
+}
+
+/// Rows sorted by batch id (the first column), per batch.
+fn by_batch(batches: Vec<RecordBatch>) -> Result<HashMap<String, Vec<RecordBatch>>, LakeError> {
     let mut out: HashMap<String, Vec<RecordBatch>> = HashMap::new();
     for batch in batches {
         // Rows come sorted by batch: each run of one id is a slice.
@@ -174,5 +231,5 @@ async fn sum(
             }
         }
     }
-    Ok((schema, out))
+    Ok(out)
 }

@@ -117,6 +117,22 @@ impl Window {
     fn sql(&self) -> String {
         format!("day BETWEEN DATE '{}' AND DATE '{}'", self.from, self.to)
     }
+
+    /// The calendar months lying wholly inside the window, as a window from the first's 1st
+    /// to the last's last day; `None` when there is none.
+    pub fn whole_months_within(&self) -> Option<Window> {
+        let from = if self.from.day() == 1 {
+            self.from
+        } else {
+            self.from.with_day(1)? + chrono::Months::new(1)
+        };
+        let to = if self.to.succ_opt()?.day() == 1 {
+            self.to
+        } else {
+            self.to.with_day(1)?.pred_opt()?
+        };
+        (from <= to).then_some(Window { from, to })
+    }
 }
 
 /// A named range relative to `today`.
@@ -242,22 +258,55 @@ impl Grain {
         }
     }
 
-    /// The query that makes the rollup from a registered `lines` ([`LINES_SQL`]), sorted by
-    /// batch so that each batch's rows are one run.
-    pub fn sql(self) -> String {
-        let (keys, absent) = match self {
+    /// The table a session registers the rollup's month layer as.
+    pub fn months_table(self) -> &'static str {
+        match self {
+            Grain::Products => "rollup_products_months",
+            Grain::Stores => "rollup_stores_months",
+        }
+    }
+
+    fn keys(self) -> (&'static str, &'static str) {
+        match self {
             Grain::Products => ("product_ean, product", "CAST(NULL AS VARCHAR) AS store"),
             Grain::Stores => (
                 "store",
                 "CAST(NULL AS VARCHAR) AS product_ean, CAST(NULL AS VARCHAR) AS product",
             ),
-        };
+        }
+    }
+
+    /// The query that makes the rollup from a registered `lines` ([`LINES_SQL`]), sorted by
+    /// batch so that each batch's rows are one run.
+    pub fn sql(self) -> String {
+        let (keys, absent) = self.keys();
         format!(
             "SELECT batch_id, day, day_end, reseller, channel, country, {keys}, {absent}, order_key,
                     sum(quantity) AS quantity, sum(sales_eur) AS sales_eur,
                     sum(lines) AS lines, sum(own_orders) AS own_orders, sum(sold) AS sold
              FROM lines
              GROUP BY batch_id, day, day_end, reseller, channel, country, {keys}, order_key
+             ORDER BY batch_id"
+        )
+    }
+
+    /// The query that makes the month layer from a registered `days` (rows of [`Grain::sql`]),
+    /// sorted by batch: the same columns, summed per calendar month of `day`, each row dated on
+    /// its month's first day (`day_end` is the latest of its rows'). A window's whole months can
+    /// be read from it ([`Window::whole_months_within`]), never parts of a month.
+    pub fn months_sql(self) -> String {
+        // The columns in the order of the day rollup's.
+        let keys = match self {
+            Grain::Products => "product_ean, product, store",
+            Grain::Stores => "store, product_ean, product",
+        };
+        format!(
+            "SELECT batch_id, CAST(date_trunc('month', day) AS DATE) AS day, max(day_end) AS day_end,
+                    reseller, channel, country, {keys}, order_key,
+                    sum(quantity) AS quantity, sum(sales_eur) AS sales_eur,
+                    sum(lines) AS lines, sum(own_orders) AS own_orders, sum(sold) AS sold
+             FROM days
+             GROUP BY batch_id, CAST(date_trunc('month', day) AS DATE), reseller, channel, country, {keys}, order_key
              ORDER BY batch_id"
         )
     }
@@ -291,21 +340,71 @@ impl Source {
     }
 }
 
-/// Registers `f`: the tenant's sales narrowed by everything but the dates.
+/// The month layer of a rollup, narrowed as `f` is ([`register_filtered`]).
+const MONTHS: &str = "fm";
+
+/// Registers `f`: the tenant's sales narrowed by everything but the dates; for a rollup whose
+/// month layer the session has, also that layer narrowed the same way.
 pub async fn register_filtered(
     ctx: &SessionContext,
     filters: &Filters,
     from: Source,
 ) -> Result<()> {
-    let mut df = match from {
-        Source::Lines => ctx.sql(LINES_SQL).await?,
-        Source::Rollup(g) => ctx.table(g.table()).await?,
+    let narrowed = |mut df: datafusion::dataframe::DataFrame| -> Result<_> {
+        if let Some(p) = filters.predicate() {
+            df = df.filter(p)?;
+        }
+        Ok(df.into_view())
     };
-    if let Some(p) = filters.predicate() {
-        df = df.filter(p)?;
-    }
-    ctx.register_table("f", df.into_view())?;
+    match from {
+        Source::Lines => ctx.register_table("f", narrowed(ctx.sql(LINES_SQL).await?)?)?,
+        Source::Rollup(g) => {
+            if ctx.table_exist(g.months_table())? {
+                ctx.register_table(MONTHS, narrowed(ctx.table(g.months_table()).await?)?)?;
+            }
+            ctx.register_table("f", narrowed(ctx.table(g.table()).await?)?)?
+        }
+    };
     Ok(())
+}
+
+/// The rows of `f` dated in `w`, as a FROM item `w`: when `months` and the session has a month
+/// layer, the whole months inside the window come from it and only the days around them from
+/// `f`. Only for queries that use `day` for nothing but the window: a month row is dated on
+/// its month's 1st.
+fn within(ctx: &SessionContext, w: Window, months: bool) -> String {
+    let layer = months && ctx.table_exist(MONTHS).unwrap_or(false);
+    let Some(m) = w.whole_months_within().filter(|_| layer) else {
+        return format!("(SELECT * FROM f WHERE {}) AS w", w.sql());
+    };
+    let mut edges = vec![];
+    if w.from < m.from {
+        edges.push(
+            Window {
+                from: w.from,
+                to: m.from - Duration::days(1),
+            }
+            .sql(),
+        );
+    }
+    if m.to < w.to {
+        edges.push(
+            Window {
+                from: m.to + Duration::days(1),
+                to: w.to,
+            }
+            .sql(),
+        );
+    }
+    let whole = format!("SELECT * FROM {MONTHS} WHERE {}", m.sql());
+    if edges.is_empty() {
+        format!("({whole}) AS w")
+    } else {
+        format!(
+            "({whole} UNION ALL SELECT * FROM f WHERE {}) AS w",
+            edges.join(" OR ")
+        )
+    }
 }
 
 async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -349,15 +448,56 @@ pub async fn resolve_window(ctx: &SessionContext, asked: Option<Window>) -> Resu
     })
 }
 
+/// The totals' columns over the rows where `keep` holds (all rows: `None`).
+fn totals_columns(keep: Option<&str>) -> String {
+    let c = |e: &str| match keep {
+        Some(k) => format!("CASE WHEN {k} THEN {e} END"),
+        None => e.to_owned(),
+    };
+    let orders = format!(
+        "(coalesce(sum({}), 0) + count(DISTINCT {}))",
+        c("own_orders"),
+        c("order_key")
+    );
+    let (sales, quantity) = (c("sales_eur"), c("quantity"));
+    format!(
+        "CAST(coalesce(sum({sales}), 0) AS VARCHAR) AS revenue_eur, coalesce(sum({quantity}), 0) AS units, {orders} AS orders,
+         CAST(round(CAST(sum({sales}) AS DOUBLE) / nullif({orders}, 0), 2) AS DOUBLE) AS average_order_value,
+         round(CAST(sum({quantity}) AS DOUBLE) / nullif({orders}, 0), 3) AS units_per_transaction,
+         count(DISTINCT {}) AS active_resellers, count(DISTINCT {}) AS active_products",
+        c("reseller"),
+        c("product")
+    )
+}
+
 /// Revenue (EUR, exact decimal text), units, orders, average order value, units per
 /// transaction, active resellers and products in a window.
 pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(
+        ctx,
+        &format!(
+            "SELECT {} FROM {}",
+            totals_columns(None),
+            within(ctx, w, true)
+        ),
+    )
+    .await
+}
+
+/// [`totals`] of the window, with the revenue of the window before (`previous_revenue_eur`)
+/// and of the same dates a year earlier (`last_year_revenue_eur`), as [`revenue`] gives them:
+/// the dashboard's headline in one query.
+pub async fn headline(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    let earlier = |k: u8| format!("CAST(sum(CASE WHEN k = {k} THEN sales_eur END) AS VARCHAR)");
     run(ctx, &format!(
-        "SELECT CAST(coalesce(sum(sales_eur), 0) AS VARCHAR) AS revenue_eur, coalesce(sum(quantity), 0) AS units, {o} AS orders,
-                CAST(round(CAST(sum(sales_eur) AS DOUBLE) / nullif({o}, 0), 2) AS DOUBLE) AS average_order_value,
-                round(CAST(sum(quantity) AS DOUBLE) / nullif({o}, 0), 3) AS units_per_transaction,
-                count(DISTINCT reseller) AS active_resellers, count(DISTINCT product) AS active_products
-         FROM f WHERE {}", w.sql(), o = ORDERS
+        "SELECT {}, {} AS previous_revenue_eur, {} AS last_year_revenue_eur
+         FROM (SELECT 0 AS k, * FROM {} UNION ALL SELECT 1 AS k, * FROM {} UNION ALL SELECT 2 AS k, * FROM {})",
+        totals_columns(Some("k = 0")),
+        earlier(1),
+        earlier(2),
+        within(ctx, w, true),
+        within(ctx, w.previous(), true),
+        within(ctx, w.year_before(), true),
     )).await
 }
 
@@ -382,12 +522,19 @@ pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>>
 
 /// Revenue and units by channel.
 pub async fn channel_mix(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    run(ctx, &format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, sum(lines) AS lines FROM f WHERE {} GROUP BY channel ORDER BY channel", w.sql())).await
+    run(ctx, &format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, sum(lines) AS lines FROM {} GROUP BY channel ORDER BY channel", within(ctx, w, true))).await
 }
 
 /// Revenue of a window, as decimal text (for growth).
 pub async fn revenue(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    run(ctx, &format!("SELECT CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units FROM f WHERE {}", w.sql())).await
+    run(
+        ctx,
+        &format!(
+            "SELECT CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units FROM {}",
+            within(ctx, w, true)
+        ),
+    )
+    .await
 }
 
 /// Time buckets of a series.
@@ -409,8 +556,10 @@ pub async fn timeseries(
         // Dates become text after grouping, once per bucket instead of once per row.
         "SELECT CAST(period AS VARCHAR) AS period, CAST(revenue AS VARCHAR) AS revenue_eur, units, orders
          FROM (SELECT CAST(date_trunc('{unit}', day) AS DATE) AS period, sum(sales_eur) AS revenue, sum(quantity) AS units, {ORDERS} AS orders
-               FROM f WHERE {}{} GROUP BY 1)
-         ORDER BY 1", w.sql(), bucket.within()
+               FROM {} WHERE {} GROUP BY 1)
+         ORDER BY 1",
+        // A month series buckets whole months as they are.
+        within(ctx, w, bucket == Bucket::Month), bucket.within()
     )).await
 }
 
@@ -444,9 +593,9 @@ impl Bucket {
     /// The condition that keeps a day or week series to lines dated within one bucket.
     fn within(self) -> String {
         match self {
-            Bucket::Month => String::new(),
+            Bucket::Month => "true".into(),
             b => format!(
-                " AND date_trunc('{0}', day) = date_trunc('{0}', day_end)",
+                "date_trunc('{0}', day) = date_trunc('{0}', day_end)",
                 b.unit()
             ),
         }
@@ -481,7 +630,7 @@ pub async fn top(
     };
     run(ctx, &format!(
         "SELECT {key} AS name{extra}, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, {ORDERS} AS orders
-         FROM f WHERE {} AND {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", w.sql(), limit.clamp(1, 1000)
+         FROM {} WHERE {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", within(ctx, w, true), limit.clamp(1, 1000)
     )).await
 }
 
@@ -574,6 +723,33 @@ mod tests {
                 from: d("2024-03-01"),
                 to: d("2024-03-31")
             }
+        );
+    }
+
+    #[test]
+    fn whole_months_within_a_window() {
+        let window = |from, to| Window {
+            from: d(from),
+            to: d(to),
+        };
+        let whole = |from, to| window(from, to).whole_months_within();
+        assert_eq!(
+            whole("2025-01-15", "2025-04-10"),
+            Some(window("2025-02-01", "2025-03-31"))
+        );
+        assert_eq!(
+            whole("2025-01-01", "2025-01-31"),
+            Some(window("2025-01-01", "2025-01-31"))
+        );
+        assert_eq!(
+            whole("2024-02-01", "2024-02-29"),
+            Some(window("2024-02-01", "2024-02-29"))
+        );
+        assert_eq!(whole("2024-02-01", "2024-02-28"), None);
+        assert_eq!(whole("2025-01-02", "2025-02-27"), None);
+        assert_eq!(
+            whole("2024-12-31", "2025-02-01"),
+            Some(window("2025-01-01", "2025-01-31"))
         );
     }
 
