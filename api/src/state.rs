@@ -33,6 +33,8 @@ pub struct Inner {
     pub chat_cache: crate::chat::cache::ReplyCache,
     /// Analytics answers by tenant, lake version, endpoint, day and query.
     pub analytics_cache: crate::cache::Cache<serde_json::Value>,
+    /// The KPIs' reseller ledgers by tenant, lake version, day and a few seconds.
+    pub ledger_cache: crate::cache::Cache<Arc<Vec<taskifai_engine::completeness::Ledger>>>,
     /// The chat planner's names and data span per tenant.
     pub chat_knowledge: crate::chat::cache::KnowledgeCache,
     /// The chat's language model, when one is configured.
@@ -63,6 +65,7 @@ impl AppState {
             queries: crate::query_runner::QueryRunner::new(config_limits),
             chat_cache: Default::default(),
             analytics_cache: Default::default(),
+            ledger_cache: Default::default(),
             chat_knowledge: Default::default(),
             model: config_llm.map(|l| Arc::new(crate::chat::model::Model::new(l))),
             lockout: Default::default(),

@@ -2,7 +2,7 @@
 //! Delta log lists, and nothing else. Other tenants' data is not reachable from it because it
 //! is never registered; the session has no file-reading functions or URL tables.
 
-use crate::lake::{AsOf, Lake, LakeError};
+use crate::lake::{AsOf, Lake, LakeError, Snapshot};
 use crate::lake_table::LakeTable;
 use crate::query_memory::MemoryBudgets;
 use crate::rollup::Rollups;
@@ -64,7 +64,7 @@ fn register_object_store(ctx: &SessionContext, lake: &Lake) {
 type Tables = Vec<(&'static str, Arc<dyn TableProvider>)>;
 
 /// The canonical tables of a snapshot: its live files, or empty tables.
-async fn tables_of(lake: &Lake, snap: &crate::lake::Snapshot) -> Result<Tables, LakeError> {
+async fn tables_of(lake: &Lake, snap: &Snapshot) -> Result<Tables, LakeError> {
     let mut out: Tables = Vec::new();
     for target in [Target::Sellout, Target::Orders] {
         let name = schema::table_name(target);
@@ -130,8 +130,18 @@ impl SessionCache {
             return Ok((self.context(lake, tenant, t)?, snap.version));
         }
         let snap = lake.snapshot(tenant).await?;
-        let tables = self.current_tables(lake, tenant, &snap).await?;
-        Ok((self.context(lake, tenant, tables)?, snap.version))
+        Ok((self.session_of(lake, tenant, &snap).await?, snap.version))
+    }
+
+    /// A session over `snap`, the tenant's current snapshot as the caller read it.
+    pub async fn session_of(
+        &self,
+        lake: &Lake,
+        tenant: &TenantId,
+        snap: &Arc<Snapshot>,
+    ) -> Result<SessionContext, LakeError> {
+        let tables = self.current_tables(lake, tenant, snap).await?;
+        self.context(lake, tenant, tables)
     }
 
     /// A session over the tenant's current snapshot that also has the dashboard's rollup of its
@@ -143,12 +153,25 @@ impl SessionCache {
         grain: Grain,
     ) -> Result<(SessionContext, u64), LakeError> {
         let snap = lake.snapshot(tenant).await?;
-        let tables = self.current_tables(lake, tenant, &snap).await?;
+        let ctx = self.rollup_session_of(lake, tenant, grain, &snap).await?;
+        Ok((ctx, snap.version))
+    }
+
+    /// [`SessionCache::rollup_session`] over `snap`, the tenant's current snapshot as the
+    /// caller read it.
+    pub async fn rollup_session_of(
+        &self,
+        lake: &Lake,
+        tenant: &TenantId,
+        grain: Grain,
+        snap: &Arc<Snapshot>,
+    ) -> Result<SessionContext, LakeError> {
+        let tables = self.current_tables(lake, tenant, snap).await?;
         let rollup = self
             .rollups
-            .table(tenant.as_str(), grain, &snap, |batches| {
+            .table(tenant.as_str(), grain, snap, |batches| {
                 // Only the files of the batches not summed yet.
-                let mut part = crate::lake::Snapshot::clone(&snap);
+                let mut part = Snapshot::clone(snap);
                 part.batches.retain(|id, _| batches.contains(id));
                 async move {
                     let t = tables_of(lake, &part).await?;
@@ -161,7 +184,7 @@ impl SessionCache {
             .map_err(LakeError::Query)?;
         ctx.register_table(grain.months_table(), rollup.months)
             .map_err(LakeError::Query)?;
-        Ok((ctx, snap.version))
+        Ok(ctx)
     }
 
     /// The tables of `snap`, the tenant's current snapshot, built once per version.
@@ -169,7 +192,7 @@ impl SessionCache {
         &self,
         lake: &Lake,
         tenant: &TenantId,
-        snap: &crate::lake::Snapshot,
+        snap: &Snapshot,
     ) -> Result<Tables, LakeError> {
         let cached = self
             .tables

@@ -487,9 +487,9 @@ pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>>
 /// [`totals`] of the window, with the revenue of the window before (`previous_revenue_eur`)
 /// and of the same dates a year earlier (`last_year_revenue_eur`), as [`revenue`] gives them:
 /// the dashboard's headline in one query.
-pub async fn headline(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+pub fn headline_sql(ctx: &SessionContext, w: Window) -> String {
     let earlier = |k: u8| format!("CAST(sum(CASE WHEN k = {k} THEN sales_eur END) AS VARCHAR)");
-    run(ctx, &format!(
+    format!(
         "SELECT {}, {} AS previous_revenue_eur, {} AS last_year_revenue_eur
          FROM (SELECT 0 AS k, * FROM {} UNION ALL SELECT 1 AS k, * FROM {} UNION ALL SELECT 2 AS k, * FROM {})",
         totals_columns(Some("k = 0")),
@@ -498,11 +498,16 @@ pub async fn headline(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch
         within(ctx, w, true),
         within(ctx, w.previous(), true),
         within(ctx, w.year_before(), true),
-    )).await
+    )
+}
+
+/// Runs [`headline_sql`].
+pub async fn headline(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(ctx, &headline_sql(ctx, w)).await
 }
 
 /// Products sold in the last 30 days of the window (fast) and in its last 90 but not its last 30 (slow).
-pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+pub fn movers_sql(w: Window) -> String {
     let recent = Window {
         from: w.to - Duration::days(29),
         to: w.to,
@@ -511,18 +516,28 @@ pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>>
         from: w.to - Duration::days(89),
         to: w.to,
     };
-    run(ctx, &format!(
+    format!(
         // One pass per product, not an anti-join of every line against the last 30 days'.
         "SELECT count(*) FILTER (WHERE recent > 0) AS fast_movers, count(*) FILTER (WHERE recent = 0) AS slow_movers
          FROM (SELECT product, sum(CASE WHEN {r} THEN sold ELSE 0 END) AS recent
                FROM f WHERE sold > 0 AND {q} AND product IS NOT NULL GROUP BY product)",
         r = recent.sql(), q = quarter.sql()
-    )).await
+    )
+}
+
+/// Runs [`movers_sql`].
+pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(ctx, &movers_sql(w)).await
 }
 
 /// Revenue and units by channel.
+pub fn channel_mix_sql(ctx: &SessionContext, w: Window) -> String {
+    format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, sum(lines) AS lines FROM {} GROUP BY channel ORDER BY channel", within(ctx, w, true))
+}
+
+/// Runs [`channel_mix_sql`].
 pub async fn channel_mix(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    run(ctx, &format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, sum(lines) AS lines FROM {} GROUP BY channel ORDER BY channel", within(ctx, w, true))).await
+    run(ctx, &channel_mix_sql(ctx, w)).await
 }
 
 /// Revenue of a window, as decimal text (for growth).
@@ -546,13 +561,9 @@ pub enum Bucket {
     Month,
 }
 
-pub async fn timeseries(
-    ctx: &SessionContext,
-    w: Window,
-    bucket: Bucket,
-) -> Result<Vec<RecordBatch>> {
+pub fn timeseries_sql(ctx: &SessionContext, w: Window, bucket: Bucket) -> String {
     let unit = bucket.unit();
-    run(ctx, &format!(
+    format!(
         // Dates become text after grouping, once per bucket instead of once per row.
         "SELECT CAST(period AS VARCHAR) AS period, CAST(revenue AS VARCHAR) AS revenue_eur, units, orders
          FROM (SELECT CAST(date_trunc('{unit}', day) AS DATE) AS period, sum(sales_eur) AS revenue, sum(quantity) AS units, {ORDERS} AS orders
@@ -560,7 +571,16 @@ pub async fn timeseries(
          ORDER BY 1",
         // A month series buckets whole months as they are.
         within(ctx, w, bucket == Bucket::Month), bucket.within()
-    )).await
+    )
+}
+
+/// Runs [`timeseries_sql`].
+pub async fn timeseries(
+    ctx: &SessionContext,
+    w: Window,
+    bucket: Bucket,
+) -> Result<Vec<RecordBatch>> {
+    run(ctx, &timeseries_sql(ctx, w, bucket)).await
 }
 
 /// Revenue and units a day or week series leaves out: lines of reports that cover more than one
@@ -611,12 +631,7 @@ pub enum Dimension {
     Store,
 }
 
-pub async fn top(
-    ctx: &SessionContext,
-    w: Window,
-    by: Dimension,
-    limit: usize,
-) -> Result<Vec<RecordBatch>> {
+pub fn top_sql(ctx: &SessionContext, w: Window, by: Dimension, limit: usize) -> String {
     let key = match by {
         Dimension::Product => "product",
         Dimension::Reseller => "reseller",
@@ -628,10 +643,20 @@ pub async fn top(
     } else {
         ""
     };
-    run(ctx, &format!(
+    format!(
         "SELECT {key} AS name{extra}, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, {ORDERS} AS orders
          FROM {} WHERE {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", within(ctx, w, true), limit.clamp(1, 1000)
-    )).await
+    )
+}
+
+/// Runs [`top_sql`].
+pub async fn top(
+    ctx: &SessionContext,
+    w: Window,
+    by: Dimension,
+    limit: usize,
+) -> Result<Vec<RecordBatch>> {
+    run(ctx, &top_sql(ctx, w, by, limit)).await
 }
 
 /// Sale lines, newest first.

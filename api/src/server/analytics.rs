@@ -13,6 +13,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
+use taskifai_connectors::lake::Snapshot;
 use taskifai_engine::analytics::{self as queries, Dimension, Filters, Source, Window};
 
 fn first(batches: &[RecordBatch]) -> ApiResult<Value> {
@@ -24,32 +26,27 @@ pub(super) fn query_failed(e: datafusion::error::DataFusionError) -> ApiError {
     ApiError::internal(e)
 }
 
-/// The session with `f` registered over `from`, and the window to report on (`None`: no
-/// data).
+/// The session over `snap` (the tenant's current snapshot) with `f` registered over `from`,
+/// and the window to report on (`None`: no data).
 pub(super) async fn prepare(
     state: &AppState,
     tenant: &TenantCtx,
     filters: &Filters,
     from: Source,
+    snap: &Arc<Snapshot>,
 ) -> ApiResult<(SessionContext, Option<Window>)> {
     let today = chrono::Utc::now().date_naive();
     let asked = filters
         .window(today)
         .map_err(|e| ApiError::bad("invalid_filter", e.to_string()))?;
+    let sessions = &state.query_sessions;
     let ctx = match from {
         Source::Rollup(grain) => {
-            state
-                .query_sessions
-                .rollup_session(&state.lake, tenant.id(), grain)
-                .await?
-                .0
-        }
-        Source::Lines => {
-            state
-                .query_sessions
-                .session(&state.lake, tenant.id())
+            sessions
+                .rollup_session_of(&state.lake, tenant.id(), grain, snap)
                 .await?
         }
+        Source::Lines => sessions.session_of(&state.lake, tenant.id(), snap).await?,
     };
     queries::register_filtered(&ctx, filters, from)
         .await
@@ -69,8 +66,8 @@ pub const VERSION_HEADER: &str = "x-taskifai-lake-version";
 /// version it was computed on (and on the same day: ranges such as last_month move with it);
 /// computed and kept otherwise. A commit changes the version, so a load or delete is seen by
 /// the next request, and keys carry the tenant, so no answer crosses tenants. Requests that
-/// miss together share one computation.
-async fn cached<F>(
+/// miss together share one computation, over the snapshot the key was made from.
+async fn cached<F, Fut>(
     state: &AppState,
     tenant: &TenantCtx,
     endpoint: &str,
@@ -78,9 +75,11 @@ async fn cached<F>(
     compute: F,
 ) -> ApiResult<Response>
 where
-    F: std::future::Future<Output = ApiResult<Json<Value>>>,
+    F: FnOnce(Arc<Snapshot>) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Json<Value>>>,
 {
-    let version = state.lake.snapshot(tenant.id()).await?.version;
+    let snap = state.lake.snapshot(tenant.id()).await?;
+    let version = snap.version;
     let today = chrono::Utc::now().date_naive().to_string();
     let key = crate::cache::key(
         tenant.id(),
@@ -89,7 +88,7 @@ where
     );
     let (v, kept) = state
         .analytics_cache
-        .get_or_compute(key, async { compute.await.map(|Json(v)| v) })
+        .get_or_compute(key, async { compute(snap).await.map(|Json(v)| v) })
         .await?;
     let how = if kept { "hit" } else { "miss" };
     let version = version.to_string();
@@ -120,19 +119,20 @@ pub async fn kpis(
     Query(filters): Query<Filters>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    cached(
-        &state,
-        &tenant,
-        "kpis",
-        raw,
-        kpis_of(&state, &tenant, filters),
-    )
+    cached(&state, &tenant, "kpis", raw, |snap| {
+        kpis_of(&state, &tenant, filters, snap)
+    })
     .await
 }
 
-async fn kpis_of(state: &AppState, tenant: &TenantCtx, filters: Filters) -> ApiResult<Json<Value>> {
-    let (ctx, window) =
-        prepare(state, tenant, &filters, Source::for_query(&filters, false)).await?;
+async fn kpis_of(
+    state: &AppState,
+    tenant: &TenantCtx,
+    filters: Filters,
+    snap: Arc<Snapshot>,
+) -> ApiResult<Json<Value>> {
+    let from = Source::for_query(&filters, false);
+    let (ctx, window) = prepare(state, tenant, &filters, from, &snap).await?;
     let Some(w) = window else {
         return Ok(Json(
             json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 }),
@@ -158,7 +158,7 @@ async fn kpis_of(state: &AppState, tenant: &TenantCtx, filters: Filters) -> ApiR
     out["previous_period"] = json!({ "window": w.previous(), "revenue_eur": prev["revenue_eur"], "growth_pct": growth(&out, &prev) });
     out["same_period_last_year"] = json!({ "window": w.year_before(), "revenue_eur": last_year["revenue_eur"], "growth_pct": growth(&out, &last_year) });
     // A dip that is really a file that never came says so.
-    let ledgers = ledgers(tenant, chrono::Utc::now().date_naive()).await?;
+    let ledgers = recent_ledgers(state, tenant, snap.version).await?;
     out["missing_files"] = ledgers
         .iter()
         .filter_map(|l| {
@@ -169,6 +169,26 @@ async fn kpis_of(state: &AppState, tenant: &TenantCtx, filters: Filters) -> ApiR
         })
         .collect();
     Ok(Json(out))
+}
+
+/// How long the KPIs reuse the ledgers they read: a file that arrives shows within this many
+/// seconds, and a page of requests costs the database one read.
+const LEDGER_SECONDS: u64 = 5;
+
+/// [`ledgers`] as of today, read at most [`LEDGER_SECONDS`] ago at this lake version.
+async fn recent_ledgers(
+    state: &AppState,
+    tenant: &TenantCtx,
+    version: u64,
+) -> ApiResult<Arc<Vec<taskifai_engine::completeness::Ledger>>> {
+    let today = chrono::Utc::now().date_naive();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (day, slot) = (today.to_string(), (now / LEDGER_SECONDS).to_string());
+    let key = crate::cache::key(tenant.id(), version, &["ledgers", &day, &slot]);
+    let read = async { ledgers(tenant, today).await.map(Arc::new) };
+    Ok(state.ledger_cache.get_or_compute(key, read).await?.0)
 }
 
 async fn ledgers(
@@ -214,13 +234,9 @@ pub async fn timeseries(
     Query(p): Query<SeriesParams>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    cached(
-        &state,
-        &tenant,
-        "timeseries",
-        raw,
-        timeseries_of(&state, &tenant, p),
-    )
+    cached(&state, &tenant, "timeseries", raw, |snap| {
+        timeseries_of(&state, &tenant, p, snap)
+    })
     .await
 }
 
@@ -228,14 +244,10 @@ async fn timeseries_of(
     state: &AppState,
     tenant: &TenantCtx,
     p: SeriesParams,
+    snap: Arc<Snapshot>,
 ) -> ApiResult<Json<Value>> {
-    let (ctx, window) = prepare(
-        state,
-        tenant,
-        &p.filters,
-        Source::for_query(&p.filters, false),
-    )
-    .await?;
+    let from = Source::for_query(&p.filters, false);
+    let (ctx, window) = prepare(state, tenant, &p.filters, from, &snap).await?;
     let bucket = p.bucket.unwrap_or(queries::Bucket::Month);
     let (points, outside) = match window {
         Some(w) => (
@@ -289,13 +301,9 @@ async fn top(
     raw: Option<String>,
 ) -> ApiResult<Response> {
     let endpoint = format!("top-{by:?}");
-    cached(
-        &state,
-        &tenant,
-        &endpoint,
-        raw,
-        top_of(&state, &tenant, p, by),
-    )
+    cached(&state, &tenant, &endpoint, raw, |snap| {
+        top_of(&state, &tenant, p, by, snap)
+    })
     .await
 }
 
@@ -304,9 +312,10 @@ async fn top_of(
     tenant: &TenantCtx,
     p: TopParams,
     by: Dimension,
+    snap: Arc<Snapshot>,
 ) -> ApiResult<Json<Value>> {
     let from = Source::for_query(&p.filters, by == Dimension::Store);
-    let (ctx, window) = prepare(state, tenant, &p.filters, from).await?;
+    let (ctx, window) = prepare(state, tenant, &p.filters, from, &snap).await?;
     let items = match window {
         Some(w) => to_json(
             &queries::top(&ctx, w, by, p.limit.unwrap_or(10))
@@ -355,14 +364,10 @@ pub async fn channel_mix(
     Query(filters): Query<Filters>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let compute = async {
-        let (ctx, window) = prepare(
-            &state,
-            &tenant,
-            &filters,
-            Source::for_query(&filters, false),
-        )
-        .await?;
+    let (st, tn, filters) = (&state, &tenant, &filters);
+    let compute = move |snap: Arc<Snapshot>| async move {
+        let from = Source::for_query(filters, false);
+        let (ctx, window) = prepare(st, tn, filters, from, &snap).await?;
         let items = match window {
             Some(w) => to_json(&queries::channel_mix(&ctx, w).await.map_err(query_failed)?)?,
             None => vec![],
@@ -390,7 +395,8 @@ pub async fn sales(
     Query(p): Query<SalesParams>,
 ) -> ApiResult<Json<Value>> {
     let paged = super::paging::Paging::new(p.page, p.per_page, 100, 1000)?;
-    let (ctx, window) = prepare(&state, &tenant, &p.filters, Source::Lines).await?;
+    let snap = state.lake.snapshot(tenant.id()).await?;
+    let (ctx, window) = prepare(&state, &tenant, &p.filters, Source::Lines, &snap).await?;
     let (page, per_page) = (paged.page, paged.per_page);
     let items = match window {
         Some(w) => to_json(

@@ -38,9 +38,9 @@ pub async fn sales(
     Query(p): Query<ReportParams>,
 ) -> ApiResult<Response> {
     let format: ReportFormat = p.format.as_deref().unwrap_or("xlsx").parse()?;
-    let (ctx, window) = prepare(&state, &tenant, &p.filters, Source::Lines).await?;
-    let w = window.ok_or_else(|| ApiError::NotFound("sales for these filters".into()))?;
     let snap = state.lake.snapshot(tenant.id()).await?;
+    let (ctx, window) = prepare(&state, &tenant, &p.filters, Source::Lines, &snap).await?;
+    let w = window.ok_or_else(|| ApiError::NotFound("sales for these filters".into()))?;
     let heading = Heading::new(
         &tenant.tenant.display_name,
         tenant.id().as_str(),

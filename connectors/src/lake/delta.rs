@@ -263,19 +263,35 @@ fn constants(table: &str, add: &Add) -> std::collections::BTreeMap<String, Optio
     let mut out: std::collections::BTreeMap<_, _> =
         add.partition_values.clone().into_iter().collect();
     if !out.is_empty() {
-        let target = [Target::Sellout, Target::Orders]
-            .into_iter()
-            .find(|t| schema::table_name(*t) == table);
-        if let Some(t) = target {
-            let columns = schema::schema(t);
-            for c in schema::PER_FILE {
-                if columns.field_with_name(c).is_ok() {
-                    out.entry(c.to_owned()).or_insert(None);
-                }
-            }
+        for c in per_file_columns(table) {
+            out.entry((*c).to_owned()).or_insert(None);
         }
     }
     out
+}
+
+/// The per-file columns ([`schema::PER_FILE`]) of the canonical table `table`; none for
+/// another.
+fn per_file_columns(table: &str) -> &'static [&'static str] {
+    static COLUMNS: std::sync::LazyLock<Vec<(&'static str, Vec<&'static str>)>> =
+        std::sync::LazyLock::new(|| {
+            [Target::Sellout, Target::Orders]
+                .into_iter()
+                .map(|t| {
+                    let columns = schema::schema(t);
+                    let own = schema::PER_FILE
+                        .iter()
+                        .copied()
+                        .filter(|c| columns.field_with_name(c).is_ok())
+                        .collect();
+                    (schema::table_name(t), own)
+                })
+                .collect()
+        });
+    COLUMNS
+        .iter()
+        .find(|(name, _)| *name == table)
+        .map_or(&[], |(_, columns)| columns.as_slice())
 }
 
 /// A file another Delta writer added (no TaskifAI tag): a batch of its own, named by its

@@ -1,0 +1,112 @@
+//! Where a dashboard request's time goes: for each query of the analytics page, over the
+//! analytics bench's tenant (run `--bench analytics` first; it writes the lake), the mean time
+//! to parse and plan it, to optimize the plan, to make the physical plan, and to run it; one
+//! query at a time on one thread, with and without the rollups' month layer.
+//!
+//! `cargo bench -p taskifai-benches --bench query_cost -- [ROWS] [BATCHES] [WINDOWS]`
+//! (defaults 10000000 1008 40). Writes `benches/QUERY_COST_RESULTS.md`.
+
+use datafusion::prelude::SessionContext;
+use std::time::Instant;
+use taskifai_connectors::lake::Lake;
+use taskifai_connectors::query_session::SessionCache;
+use taskifai_connectors::TenantId;
+use taskifai_engine::analytics::{self as q, Bucket, Dimension, Filters, Grain, Source, Window};
+use taskifai_tests::repo_path;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Milliseconds per phase: plan, optimize, physical plan, run.
+type Phases = [f64; 4];
+
+async fn cost(ctx: &SessionContext, sql: &str) -> anyhow::Result<Phases> {
+    let state = ctx.state();
+    let t0 = Instant::now();
+    let plan = state.create_logical_plan(sql).await?;
+    let t1 = Instant::now();
+    let optimized = state.optimize(&plan)?;
+    let t2 = Instant::now();
+    let physical = state
+        .query_planner()
+        .create_physical_plan(&optimized, &state)
+        .await?;
+    let t3 = Instant::now();
+    datafusion::physical_plan::collect(physical, ctx.task_ctx()).await?;
+    let t4 = Instant::now();
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    Ok([ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4)])
+}
+
+/// The page's queries for window `w` over a session with `f` registered.
+fn page(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(&'static str, String)> {
+    if stores {
+        return vec![("top stores", q::top_sql(ctx, w, Dimension::Store, 10))];
+    }
+    vec![
+        ("KPI headline", q::headline_sql(ctx, w)),
+        ("KPI movers", q::movers_sql(w)),
+        ("channel mix", q::channel_mix_sql(ctx, w)),
+        ("month series", q::timeseries_sql(ctx, w, Bucket::Month)),
+        ("top products", q::top_sql(ctx, w, Dimension::Product, 10)),
+        ("top resellers", q::top_sql(ctx, w, Dimension::Reseller, 10)),
+        ("top markets", q::top_sql(ctx, w, Dimension::Market, 10)),
+    ]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+    let (rows, batches, windows) = (arg(0, 10_000_000), arg(1, 1008), arg(2, 40));
+    let dir = repo_path(&format!("target/bench-analytics/v2-{rows}-{batches}"));
+    if !dir.join("complete").exists() {
+        anyhow::bail!("{} has no lake: run `cargo bench -p taskifai-benches --bench analytics -- {rows} {batches}` first", dir.display());
+    }
+    let lake = Lake::open(dir.join("lake").to_str().expect("a UTF-8 path"))?;
+    let (tenant, sessions) = (TenantId::demo(), SessionCache::default());
+    let mut out = format!(
+        "# Where a dashboard query's time goes\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant), {windows} windows of 29 to 729 days, one query at a time on one thread; mean ms per query.\n\n| query | month layer | plan | optimize | physical plan | run | planning share |\n|---|---|---|---|---|---|---|\n"
+    );
+    for months in [true, false] {
+        for (grain, stores) in [(Grain::Products, false), (Grain::Stores, true)] {
+            let mut sums: Vec<(&str, Phases)> = Vec::new();
+            for i in 0..windows {
+                let from = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).expect("a date")
+                    + chrono::Duration::days((i * 23 % 900) as i64);
+                let w = Window {
+                    from,
+                    to: from + chrono::Duration::days(28 + (i * 37 % 700) as i64),
+                };
+                let (ctx, _) = sessions.rollup_session(&lake, &tenant, grain).await?;
+                q::register_filtered(&ctx, &Filters::default(), Source::Rollup(grain)).await?;
+                if !months {
+                    ctx.deregister_table("fm")?;
+                }
+                for (k, (name, sql)) in page(&ctx, w, stores).into_iter().enumerate() {
+                    let c = cost(&ctx, &sql).await?;
+                    if sums.len() <= k {
+                        sums.push((name, [0.0; 4]));
+                    }
+                    for (s, v) in sums[k].1.iter_mut().zip(c) {
+                        *s += v / windows as f64;
+                    }
+                }
+            }
+            for (name, [a, b, c, d]) in sums {
+                let share = (a + b + c) / (a + b + c + d) * 100.0;
+                let row = format!(
+                    "| {name} | {} | {a:.2} | {b:.2} | {c:.2} | {d:.2} | {share:.0}% |\n",
+                    if months { "yes" } else { "no" }
+                );
+                eprint!("{row}");
+                out.push_str(&row);
+            }
+        }
+    }
+    std::fs::write(repo_path("benches/QUERY_COST_RESULTS.md"), out)?;
+    Ok(())
+}
