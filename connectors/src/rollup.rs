@@ -195,7 +195,11 @@ async fn months(
         .await
         .map_err(LakeError::Query)?;
     // Sums of sums are wider decimals: the layer keeps the day rows' types, so that a window
-    // reads both as one.
+    // reads both as one. A value that does not fit fails the build instead of becoming null.
+    let strict = datafusion::arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
     let conformed = batches
         .into_iter()
         .map(|b| {
@@ -203,7 +207,9 @@ async fn months(
                 .columns()
                 .iter()
                 .zip(schema.fields())
-                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .map(|(c, f)| {
+                    datafusion::arrow::compute::cast_with_options(c, f.data_type(), &strict)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             RecordBatch::try_new(schema.clone(), columns)
         })
