@@ -6,12 +6,16 @@
 //! `cargo bench -p taskifai-benches --bench query_cost -- [ROWS] [BATCHES] [WINDOWS]`
 //! (defaults 10000000 1008 40). Writes `benches/QUERY_COST_RESULTS.md`.
 
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
+use std::collections::HashMap;
 use std::time::Instant;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::SessionCache;
 use taskifai_connectors::TenantId;
-use taskifai_engine::analytics::{self as q, Bucket, Dimension, Filters, Grain, Source, Window};
+use taskifai_engine::analytics::{
+    self as q, Bucket, Dimension, Filters, Grain, Query, Source, Window,
+};
 use taskifai_tests::repo_path;
 
 #[global_allocator]
@@ -20,10 +24,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Milliseconds per phase: plan, optimize, physical plan, run.
 type Phases = [f64; 4];
 
-async fn cost(ctx: &SessionContext, sql: &str) -> anyhow::Result<Phases> {
+async fn cost(ctx: &SessionContext, q: &Query) -> anyhow::Result<(Phases, String)> {
     let state = ctx.state();
     let t0 = Instant::now();
-    let plan = state.create_logical_plan(sql).await?;
+    let plan = state
+        .create_logical_plan(&q.sql)
+        .await?
+        .with_param_values(q.params.clone())?;
     let t1 = Instant::now();
     let optimized = state.optimize(&plan)?;
     let t2 = Instant::now();
@@ -32,14 +39,42 @@ async fn cost(ctx: &SessionContext, sql: &str) -> anyhow::Result<Phases> {
         .create_physical_plan(&optimized, &state)
         .await?;
     let t3 = Instant::now();
-    datafusion::physical_plan::collect(physical, ctx.task_ctx()).await?;
+    let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await?;
     let t4 = Instant::now();
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
-    Ok([ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4)])
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string();
+    Ok(([ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4)], text))
+}
+
+/// Milliseconds to bind a cached optimized plan, make its physical plan and run it; and the
+/// answer, to compare with the literal query's.
+async fn cached_cost(
+    ctx: &SessionContext,
+    plans: &mut HashMap<String, LogicalPlan>,
+    q: &Query,
+) -> anyhow::Result<([f64; 3], String)> {
+    let state = ctx.state();
+    if !plans.contains_key(&q.sql) {
+        let plan = state.create_logical_plan(&q.sql).await?;
+        plans.insert(q.sql.clone(), state.optimize(&plan)?);
+    }
+    let t0 = Instant::now();
+    let bound = plans[&q.sql].clone().with_param_values(q.params.clone())?;
+    let t1 = Instant::now();
+    let physical = state
+        .query_planner()
+        .create_physical_plan(&bound, &state)
+        .await?;
+    let t2 = Instant::now();
+    let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await?;
+    let t3 = Instant::now();
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string();
+    Ok(([ms(t0, t1), ms(t1, t2), ms(t2, t3)], text))
 }
 
 /// The page's queries for window `w` over a session with `f` registered.
-fn page(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(&'static str, String)> {
+fn page(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(&'static str, Query)> {
     if stores {
         return vec![("top stores", q::top_sql(ctx, w, Dimension::Store, 10))];
     }
@@ -66,14 +101,23 @@ async fn main() -> anyhow::Result<()> {
     if !dir.join("complete").exists() {
         anyhow::bail!("{} has no lake: run `cargo bench -p taskifai-benches --bench analytics -- {rows} {batches}` first", dir.display());
     }
+    // Session settings to try, e.g. QUERY_COST_SET='SET datafusion.execution.target_partitions = 1'.
+    let settings: Vec<String> = std::env::var("QUERY_COST_SET")
+        .unwrap_or_default()
+        .split(';')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
     let lake = Lake::open(dir.join("lake").to_str().expect("a UTF-8 path"))?;
     let (tenant, sessions) = (TenantId::demo(), SessionCache::default());
     let mut out = format!(
-        "# Where a dashboard query's time goes\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant), {windows} windows of 29 to 729 days, one query at a time on one thread; mean ms per query.\n\n| query | month layer | plan | optimize | physical plan | run | planning share |\n|---|---|---|---|---|---|---|\n"
+        "# Where a dashboard query's time goes\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant), {windows} windows of 29 to 729 days, one query at a time on one thread; mean ms per query. Session settings: {}.\n\nThe first four phases are the path of a query planned from its text; the last four columns run the same query from a plan made once per query shape (dates as placeholders, optimized once; what the server does since 2026-12-06): binding the dates, physical planning, running, and how many times faster than the full path; both answers are compared.\n\n| query | month layer | plan | optimize | physical plan | run | planning share | bind | physical plan | run | cached plan, speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        if settings.is_empty() { "the product's".to_owned() } else { settings.join("; ") }
     );
     for months in [true, false] {
         for (grain, stores) in [(Grain::Products, false), (Grain::Stores, true)] {
-            let mut sums: Vec<(&str, Phases)> = Vec::new();
+            let mut sums: Vec<(&str, Phases, [f64; 3])> = Vec::new();
+            let mut plans = HashMap::new();
             for i in 0..windows {
                 let from = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).expect("a date")
                     + chrono::Duration::days((i * 23 % 900) as i64);
@@ -82,25 +126,36 @@ async fn main() -> anyhow::Result<()> {
                     to: from + chrono::Duration::days(28 + (i * 37 % 700) as i64),
                 };
                 let (ctx, _) = sessions.rollup_session(&lake, &tenant, grain).await?;
+                for set in &settings {
+                    ctx.sql(set).await?.collect().await?;
+                }
                 q::register_filtered(&ctx, &Filters::default(), Source::Rollup(grain)).await?;
                 if !months {
                     ctx.deregister_table("fm")?;
                 }
                 for (k, (name, sql)) in page(&ctx, w, stores).into_iter().enumerate() {
-                    let c = cost(&ctx, &sql).await?;
+                    let (c, want) = cost(&ctx, &sql).await?;
+                    let (b, got) = cached_cost(&ctx, &mut plans, &sql).await?;
+                    if got != want {
+                        anyhow::bail!("{name}: the cached plan answered\n{got}\nthe query\n{want}");
+                    }
                     if sums.len() <= k {
-                        sums.push((name, [0.0; 4]));
+                        sums.push((name, [0.0; 4], [0.0; 3]));
                     }
                     for (s, v) in sums[k].1.iter_mut().zip(c) {
                         *s += v / windows as f64;
                     }
+                    for (s, v) in sums[k].2.iter_mut().zip(b) {
+                        *s += v / windows as f64;
+                    }
                 }
             }
-            for (name, [a, b, c, d]) in sums {
+            for (name, [a, b, c, d], [e, f, g]) in sums {
                 let share = (a + b + c) / (a + b + c + d) * 100.0;
                 let row = format!(
-                    "| {name} | {} | {a:.2} | {b:.2} | {c:.2} | {d:.2} | {share:.0}% |\n",
-                    if months { "yes" } else { "no" }
+                    "| {name} | {} | {a:.2} | {b:.2} | {c:.2} | {d:.2} | {share:.0}% | {e:.2} | {f:.2} | {g:.2} | {:.2}x |\n",
+                    if months { "yes" } else { "no" },
+                    (a + b + c + d) / (e + f + g)
                 );
                 eprint!("{row}");
                 out.push_str(&row);

@@ -13,7 +13,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use taskifai_engine::analytics::Grain;
+use taskifai_engine::analytics::{Grain, Plans};
 use taskifai_engine::schema;
 use taskifai_engine::spec::Target;
 use taskifai_engine::sql_guard::bounded;
@@ -63,6 +63,15 @@ fn register_object_store(ctx: &SessionContext, lake: &Lake) {
 
 type Tables = Vec<(&'static str, Arc<dyn TableProvider>)>;
 
+/// What is kept of a tenant's current snapshot: its version, tables, and the plans made over
+/// them (a plan holds its tables, so the plans go with the version).
+#[derive(Clone)]
+struct Current {
+    version: u64,
+    tables: Tables,
+    plans: Arc<Plans>,
+}
+
 /// The canonical tables of a snapshot: its live files, or empty tables.
 async fn tables_of(lake: &Lake, snap: &Snapshot) -> Result<Tables, LakeError> {
     let mut out: Tables = Vec::new();
@@ -81,12 +90,13 @@ async fn tables_of(lake: &Lake, snap: &Snapshot) -> Result<Tables, LakeError> {
 }
 
 /// Sessions for a server: each request gets a fresh context (so it may register its own
-/// views), but the tables of the tenant's current snapshot and the runtime (with its Parquet
-/// metadata and file statistics caches) are kept and shared until the next commit.
+/// views), but the tables of the tenant's current snapshot, the plans of the dashboard's
+/// queries over them ([`Plans`]) and the runtime (with its Parquet metadata and file
+/// statistics caches) are kept and shared until the next commit.
 pub struct SessionCache {
     runtime: Arc<RuntimeEnv>,
     memory: MemoryBudgets,
-    tables: Mutex<HashMap<String, (u64, Tables)>>,
+    tables: Mutex<HashMap<String, Current>>,
     rollups: Rollups,
 }
 
@@ -127,7 +137,7 @@ impl SessionCache {
         if let Some(a) = as_of {
             let snap = lake.snapshot_as_of(tenant, a).await?;
             let t = tables_of(lake, &snap).await?;
-            return Ok((self.context(lake, tenant, t)?, snap.version));
+            return Ok((self.context(lake, tenant, t, None)?, snap.version));
         }
         let snap = lake.snapshot(tenant).await?;
         Ok((self.session_of(lake, tenant, &snap).await?, snap.version))
@@ -140,8 +150,8 @@ impl SessionCache {
         tenant: &TenantId,
         snap: &Arc<Snapshot>,
     ) -> Result<SessionContext, LakeError> {
-        let tables = self.current_tables(lake, tenant, snap).await?;
-        self.context(lake, tenant, tables)
+        let current = self.current(lake, tenant, snap).await?;
+        self.context(lake, tenant, current.tables, Some(current.plans))
     }
 
     /// A session over the tenant's current snapshot that also has the dashboard's rollup of its
@@ -166,7 +176,7 @@ impl SessionCache {
         grain: Grain,
         snap: &Arc<Snapshot>,
     ) -> Result<SessionContext, LakeError> {
-        let tables = self.current_tables(lake, tenant, snap).await?;
+        let current = self.current(lake, tenant, snap).await?;
         let rollup = self
             .rollups
             .table(tenant.as_str(), grain, snap, |batches| {
@@ -175,11 +185,11 @@ impl SessionCache {
                 part.batches.retain(|id, _| batches.contains(id));
                 async move {
                     let t = tables_of(lake, &part).await?;
-                    self.context(lake, tenant, t)
+                    self.context(lake, tenant, t, None)
                 }
             })
             .await?;
-        let ctx = self.context(lake, tenant, tables)?;
+        let ctx = self.context(lake, tenant, current.tables, Some(current.plans))?;
         ctx.register_table(grain.table(), rollup.days)
             .map_err(LakeError::Query)?;
         ctx.register_table(grain.months_table(), rollup.months)
@@ -188,37 +198,44 @@ impl SessionCache {
     }
 
     /// The tables of `snap`, the tenant's current snapshot, built once per version.
-    async fn current_tables(
+    async fn current(
         &self,
         lake: &Lake,
         tenant: &TenantId,
         snap: &Snapshot,
-    ) -> Result<Tables, LakeError> {
+    ) -> Result<Current, LakeError> {
         let cached = self
             .tables
             .lock()
             .expect("session cache lock")
             .get(tenant.as_str())
-            .filter(|(v, _)| *v == snap.version)
-            .map(|(_, t)| t.clone());
+            .filter(|c| c.version == snap.version)
+            .cloned();
         Ok(match cached {
-            Some(t) => t,
+            Some(c) => c,
             None => {
-                let t = tables_of(lake, snap).await?;
+                let c = Current {
+                    version: snap.version,
+                    tables: tables_of(lake, snap).await?,
+                    plans: Arc::default(),
+                };
                 self.tables
                     .lock()
                     .expect("session cache lock")
-                    .insert(tenant.to_string(), (snap.version, t.clone()));
-                t
+                    .insert(tenant.to_string(), c.clone());
+                c
             }
         })
     }
 
+    /// A context over `tables`, keeping its dashboard plans in `plans` when given (only for
+    /// the tables of the current version that `plans` was made with).
     fn context(
         &self,
         lake: &Lake,
         tenant: &TenantId,
         tables: Tables,
+        plans: Option<Arc<Plans>>,
     ) -> Result<SessionContext, LakeError> {
         // The shared caches and object stores, with the tenant's memory budget.
         let runtime = RuntimeEnv {
@@ -231,6 +248,9 @@ impl SessionCache {
         register_object_store(&ctx, lake);
         for (name, table) in tables {
             ctx.register_table(name, table).map_err(LakeError::Query)?;
+        }
+        if let Some(p) = plans {
+            Plans::attach(&ctx, p);
         }
         Ok(ctx)
     }

@@ -10,6 +10,9 @@ use datafusion::error::Result;
 use datafusion::prelude::{col, lit, Expr, SessionContext};
 use serde::{Deserialize, Serialize};
 
+mod plans;
+pub use plans::{run, Plans, Query};
+
 /// [`LINES_SQL`]'s text, as a literal so that [`SALES_SQL`] can be built on it.
 macro_rules! lines_sql {
     () => {
@@ -114,8 +117,9 @@ impl Window {
         }
     }
 
-    fn sql(&self) -> String {
-        format!("day BETWEEN DATE '{}' AND DATE '{}'", self.from, self.to)
+    /// `day` within the window, its dates placeholders of `q`.
+    fn sql(&self, q: &mut Query) -> String {
+        format!("day BETWEEN {} AND {}", q.date(self.from), q.date(self.to))
     }
 
     /// The calendar months lying wholly inside the window, as a window from the first's 1st
@@ -350,6 +354,15 @@ pub async fn register_filtered(
     filters: &Filters,
     from: Source,
 ) -> Result<()> {
+    // The dates are the queries' own; everything else narrows `f`.
+    let narrowing = Filters {
+        from: None,
+        to: None,
+        range: None,
+        ..filters.clone()
+    };
+    let narrowing = serde_json::to_string(&narrowing).expect("filters serialize");
+    plans::set_scope(ctx, format!("{from:?} {narrowing}"));
     let narrowed = |mut df: datafusion::dataframe::DataFrame| -> Result<_> {
         if let Some(p) = filters.predicate() {
             df = df.filter(p)?;
@@ -372,10 +385,10 @@ pub async fn register_filtered(
 /// layer, the whole months inside the window come from it and only the days around them from
 /// `f`. Only for queries that use `day` for nothing but the window: a month row is dated on
 /// its month's 1st.
-fn within(ctx: &SessionContext, w: Window, months: bool) -> String {
+fn within(ctx: &SessionContext, w: Window, months: bool, q: &mut Query) -> String {
     let layer = months && ctx.table_exist(MONTHS).unwrap_or(false);
     let Some(m) = w.whole_months_within().filter(|_| layer) else {
-        return format!("(SELECT * FROM f WHERE {}) AS w", w.sql());
+        return format!("(SELECT * FROM f WHERE {}) AS w", w.sql(q));
     };
     let mut edges = vec![];
     if w.from < m.from {
@@ -384,7 +397,7 @@ fn within(ctx: &SessionContext, w: Window, months: bool) -> String {
                 from: w.from,
                 to: m.from - Duration::days(1),
             }
-            .sql(),
+            .sql(q),
         );
     }
     if m.to < w.to {
@@ -393,10 +406,10 @@ fn within(ctx: &SessionContext, w: Window, months: bool) -> String {
                 from: m.to + Duration::days(1),
                 to: w.to,
             }
-            .sql(),
+            .sql(q),
         );
     }
-    let whole = format!("SELECT * FROM {MONTHS} WHERE {}", m.sql());
+    let whole = format!("SELECT * FROM {MONTHS} WHERE {}", m.sql(q));
     if edges.is_empty() {
         format!("({whole}) AS w")
     } else {
@@ -407,21 +420,14 @@ fn within(ctx: &SessionContext, w: Window, months: bool) -> String {
     }
 }
 
-async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    ctx.sql(sql).await?.collect().await
-}
-
 /// The window to report on: the one asked for, or all the data there is (a monthly file's
 /// rows count from the first to the last day of their month).
 pub async fn resolve_window(ctx: &SessionContext, asked: Option<Window>) -> Result<Option<Window>> {
     if let Some(w) = asked {
         return Ok(Some(w));
     }
-    let batches = run(
-        ctx,
-        "SELECT CAST(min(day) AS VARCHAR), CAST(max(day_end) AS VARCHAR) FROM f",
-    )
-    .await?;
+    let span = "SELECT CAST(min(day) AS VARCHAR), CAST(max(day_end) AS VARCHAR) FROM f";
+    let batches = run(ctx, &Query::default().with(span.into())).await?;
     let text = |i: usize| {
         let b = batches.iter().find(|b| b.num_rows() > 0)?;
         let utf8 = datafusion::arrow::compute::cast(
@@ -473,32 +479,37 @@ fn totals_columns(keep: Option<&str>) -> String {
 /// Revenue (EUR, exact decimal text), units, orders, average order value, units per
 /// transaction, active resellers and products in a window.
 pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    run(
-        ctx,
-        &format!(
-            "SELECT {} FROM {}",
-            totals_columns(None),
-            within(ctx, w, true)
-        ),
-    )
-    .await
+    let mut q = Query::default();
+    let sql = format!(
+        "SELECT {} FROM {}",
+        totals_columns(None),
+        within(ctx, w, true, &mut q)
+    );
+    run(ctx, &q.with(sql)).await
 }
 
 /// [`totals`] of the window, with the revenue of the window before (`previous_revenue_eur`)
 /// and of the same dates a year earlier (`last_year_revenue_eur`), as [`revenue`] gives them:
 /// the dashboard's headline in one query.
-pub fn headline_sql(ctx: &SessionContext, w: Window) -> String {
+pub fn headline_sql(ctx: &SessionContext, w: Window) -> Query {
     let earlier = |k: u8| format!("CAST(sum(CASE WHEN k = {k} THEN sales_eur END) AS VARCHAR)");
-    format!(
+    let mut q = Query::default();
+    let (now, previous, last_year) = (
+        within(ctx, w, true, &mut q),
+        within(ctx, w.previous(), true, &mut q),
+        within(ctx, w.year_before(), true, &mut q),
+    );
+    let sql = format!(
         "SELECT {}, {} AS previous_revenue_eur, {} AS last_year_revenue_eur
          FROM (SELECT 0 AS k, * FROM {} UNION ALL SELECT 1 AS k, * FROM {} UNION ALL SELECT 2 AS k, * FROM {})",
         totals_columns(Some("k = 0")),
         earlier(1),
         earlier(2),
-        within(ctx, w, true),
-        within(ctx, w.previous(), true),
-        within(ctx, w.year_before(), true),
-    )
+        now,
+        previous,
+        last_year,
+    );
+    q.with(sql)
 }
 
 /// Runs [`headline_sql`].
@@ -507,7 +518,7 @@ pub async fn headline(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch
 }
 
 /// Products sold in the last 30 days of the window (fast) and in its last 90 but not its last 30 (slow).
-pub fn movers_sql(w: Window) -> String {
+pub fn movers_sql(w: Window) -> Query {
     let recent = Window {
         from: w.to - Duration::days(29),
         to: w.to,
@@ -516,13 +527,15 @@ pub fn movers_sql(w: Window) -> String {
         from: w.to - Duration::days(89),
         to: w.to,
     };
-    format!(
+    let mut q = Query::default();
+    let (r, quarter) = (recent.sql(&mut q), quarter.sql(&mut q));
+    let sql = format!(
         // One pass per product, not an anti-join of every line against the last 30 days'.
         "SELECT count(*) FILTER (WHERE recent > 0) AS fast_movers, count(*) FILTER (WHERE recent = 0) AS slow_movers
          FROM (SELECT product, sum(CASE WHEN {r} THEN sold ELSE 0 END) AS recent
-               FROM f WHERE sold > 0 AND {q} AND product IS NOT NULL GROUP BY product)",
-        r = recent.sql(), q = quarter.sql()
-    )
+               FROM f WHERE sold > 0 AND {quarter} AND product IS NOT NULL GROUP BY product)"
+    );
+    q.with(sql)
 }
 
 /// Runs [`movers_sql`].
@@ -531,8 +544,10 @@ pub async fn movers(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>>
 }
 
 /// Revenue and units by channel.
-pub fn channel_mix_sql(ctx: &SessionContext, w: Window) -> String {
-    format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, sum(lines) AS lines FROM {} GROUP BY channel ORDER BY channel", within(ctx, w, true))
+pub fn channel_mix_sql(ctx: &SessionContext, w: Window) -> Query {
+    let mut q = Query::default();
+    let sql = format!("SELECT channel, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, sum(lines) AS lines FROM {} GROUP BY channel ORDER BY channel", within(ctx, w, true, &mut q));
+    q.with(sql)
 }
 
 /// Runs [`channel_mix_sql`].
@@ -542,14 +557,12 @@ pub async fn channel_mix(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBa
 
 /// Revenue of a window, as decimal text (for growth).
 pub async fn revenue(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    run(
-        ctx,
-        &format!(
-            "SELECT CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units FROM {}",
-            within(ctx, w, true)
-        ),
-    )
-    .await
+    let mut q = Query::default();
+    let sql = format!(
+        "SELECT CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units FROM {}",
+        within(ctx, w, true, &mut q)
+    );
+    run(ctx, &q.with(sql)).await
 }
 
 /// Time buckets of a series.
@@ -561,17 +574,19 @@ pub enum Bucket {
     Month,
 }
 
-pub fn timeseries_sql(ctx: &SessionContext, w: Window, bucket: Bucket) -> String {
+pub fn timeseries_sql(ctx: &SessionContext, w: Window, bucket: Bucket) -> Query {
     let unit = bucket.unit();
-    format!(
+    let mut q = Query::default();
+    let sql = format!(
         // Dates become text after grouping, once per bucket instead of once per row.
         "SELECT CAST(period AS VARCHAR) AS period, CAST(revenue AS VARCHAR) AS revenue_eur, units, orders
          FROM (SELECT CAST(date_trunc('{unit}', day) AS DATE) AS period, sum(sales_eur) AS revenue, sum(quantity) AS units, {ORDERS} AS orders
                FROM {} WHERE {} GROUP BY 1)
          ORDER BY 1",
         // A month series buckets whole months as they are.
-        within(ctx, w, bucket == Bucket::Month), bucket.within()
-    )
+        within(ctx, w, bucket == Bucket::Month, &mut q), bucket.within()
+    );
+    q.with(sql)
 }
 
 /// Runs [`timeseries_sql`].
@@ -595,10 +610,12 @@ pub async fn outside_buckets(
         return Ok(None);
     }
     let unit = bucket.unit();
-    run(ctx, &format!(
+    let mut q = Query::default();
+    let sql = format!(
         "SELECT CAST(coalesce(sum(sales_eur), 0) AS VARCHAR) AS revenue_eur, coalesce(sum(quantity), 0) AS units
-         FROM f WHERE {} AND date_trunc('{unit}', day) <> date_trunc('{unit}', day_end)", w.sql()
-    )).await.map(Some)
+         FROM f WHERE {} AND date_trunc('{unit}', day) <> date_trunc('{unit}', day_end)", w.sql(&mut q)
+    );
+    run(ctx, &q.with(sql)).await.map(Some)
 }
 
 impl Bucket {
@@ -631,7 +648,7 @@ pub enum Dimension {
     Store,
 }
 
-pub fn top_sql(ctx: &SessionContext, w: Window, by: Dimension, limit: usize) -> String {
+pub fn top_sql(ctx: &SessionContext, w: Window, by: Dimension, limit: usize) -> Query {
     let key = match by {
         Dimension::Product => "product",
         Dimension::Reseller => "reseller",
@@ -643,10 +660,12 @@ pub fn top_sql(ctx: &SessionContext, w: Window, by: Dimension, limit: usize) -> 
     } else {
         ""
     };
-    format!(
+    let mut q = Query::default();
+    let sql = format!(
         "SELECT {key} AS name{extra}, CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units, {ORDERS} AS orders
-         FROM {} WHERE {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", within(ctx, w, true), limit.clamp(1, 1000)
-    )
+         FROM {} WHERE {key} IS NOT NULL GROUP BY {key} ORDER BY sum(sales_eur) DESC NULLS LAST, {key} LIMIT {}", within(ctx, w, true, &mut q), limit.clamp(1, 1000)
+    );
+    q.with(sql)
 }
 
 /// Runs [`top_sql`].
@@ -666,10 +685,12 @@ pub async fn rows(
     limit: usize,
     offset: usize,
 ) -> Result<Vec<RecordBatch>> {
-    run(ctx, &format!(
+    let mut q = Query::default();
+    let sql = format!(
         "SELECT CAST(day AS VARCHAR) AS day, reseller, store, channel, country, product_ean, product, quantity, CAST(sales_eur AS VARCHAR) AS sales_eur
-         FROM f WHERE {} ORDER BY day DESC, reseller, product, batch_id, source_row, order_key LIMIT {} OFFSET {}", w.sql(), limit.clamp(1, 1000), offset
-    )).await
+         FROM f WHERE {} ORDER BY day DESC, reseller, product, batch_id, source_row, order_key LIMIT {} OFFSET {}", w.sql(&mut q), limit.clamp(1, 1000), offset
+    );
+    run(ctx, &q.with(sql)).await
 }
 
 #[cfg(test)]
