@@ -26,30 +26,31 @@ def taskifai_result(out):
     return {"accepted": d["summary"]["rows_accepted"], "rejects": dict(sorted(rejects.items())), "sales_eur": f"{eur:.6f}"}
 
 def main():
-    taskifai, python, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    files = sys.argv[4:]
+    taskifai, python, polars_rs, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    files = sys.argv[5:]
     here = os.path.dirname(os.path.abspath(__file__))
     rows_out = []
     for f in files:
         truth = json.load(open(f.rsplit(".", 1)[0] + ".truth.json"))
         want = {"accepted": truth["accepted"], "rejects": truth["rejects"], "sales_eur": truth["sales_eur"]}
         size_mb = os.path.getsize(f) / 1e6
-        tools = {"taskifai": None, "polars": "polars_peer.py", "duckdb": "duckdb_peer.py", "pandas": "pandas_peer.py"}
+        peer = lambda script: [python, f"{here}/peers/{script}"]
+        tools = {"taskifai": None, "polars": peer("polars_peer.py"), "polars-rs": [polars_rs], "duckdb": peer("duckdb_peer.py"), "pandas": peer("pandas_peer.py")}
         if f.endswith(".xlsx"):
             # DuckDB reads XLSX only through an extension downloaded at run time; left out.
-            tools = {"taskifai": None, "polars": "polars_peer.py", "pandas": "pandas_peer.py"}
+            del tools["duckdb"]
         times = {t: [] for t in tools}
         mem = {t: 0.0 for t in tools}
         for r in range(runs):
-            for tool, script in tools.items():
+            for tool, peer_cmd in tools.items():
                 work = tempfile.mkdtemp(prefix="taskifai-bench-")
-                if script is None:
+                if peer_cmd is None:
                     cmd = [taskifai, "--lake", f"{work}/lake", "--reference", f"{here}/reference", "ingest", "--tenant", "bench", "--vendor", "bench", "--json", f]
                     # Lake only: the database load is measured by benches/load.rs.
                     secs, peak, out = measure(cmd, env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"})
                     got = taskifai_result(out)
                 else:
-                    secs, peak, out = measure([python, f"{here}/peers/{script}", f, work])
+                    secs, peak, out = measure(peer_cmd + [f, work])
                     got = json.loads(out.strip().splitlines()[-1])
                 shutil.rmtree(work, ignore_errors=True)
                 if got != want:
