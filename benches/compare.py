@@ -73,8 +73,12 @@ def main():
     lines += ["", "Where the time goes and what to do about it: benches/README.md."]
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(here, "RESULTS.md"), "w") as fh:
-        fh.write(text)
+    # Sections written by hand below the table (from the first "## " heading on) are kept.
+    path = os.path.join(here, "RESULTS.md")
+    old = open(path).read() if os.path.exists(path) else ""
+    kept = old[old.find("\n## "):] if "\n## " in old else ""
+    with open(path, "w") as fh:
+        fh.write(text + kept)
 
 if __name__ == "__main__":
     main()
