@@ -114,10 +114,12 @@ async fn main() -> anyhow::Result<()> {
         "# Where a dashboard query's time goes\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant), {windows} windows of 29 to 729 days, one query at a time on one thread; mean ms per query. Session settings: {}.\n\nThe first four phases are the path of a query planned from its text; the last four columns run the same query from a plan made once per query shape (dates as placeholders, optimized once; what the server does since 2026-12-06): binding the dates, physical planning, running, and how many times faster than the full path; both answers are compared.\n\n| query | month layer | plan | optimize | physical plan | run | planning share | bind | physical plan | run | cached plan, speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         if settings.is_empty() { "the product's".to_owned() } else { settings.join("; ") }
     );
+    let mut setups = Vec::new();
     for months in [true, false] {
         for (grain, stores) in [(Grain::Products, false), (Grain::Stores, true)] {
             let mut sums: Vec<(&str, Phases, [f64; 3])> = Vec::new();
             let mut plans = HashMap::new();
+            let mut setup = 0.0;
             for i in 0..windows {
                 let from = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).expect("a date")
                     + chrono::Duration::days((i * 23 % 900) as i64);
@@ -125,11 +127,16 @@ async fn main() -> anyhow::Result<()> {
                     from,
                     to: from + chrono::Duration::days(28 + (i * 37 % 700) as i64),
                 };
+                // What a request does before its queries: its session and its `f`.
+                let t = Instant::now();
                 let (ctx, _) = sessions.rollup_session(&lake, &tenant, grain).await?;
+                q::register_filtered(&ctx, &Filters::default(), Source::Rollup(grain)).await?;
+                if i > 0 {
+                    setup += t.elapsed().as_secs_f64() * 1000.0 / (windows - 1) as f64;
+                }
                 for set in &settings {
                     ctx.sql(set).await?.collect().await?;
                 }
-                q::register_filtered(&ctx, &Filters::default(), Source::Rollup(grain)).await?;
                 if !months {
                     ctx.deregister_table("fm")?;
                 }
@@ -160,8 +167,14 @@ async fn main() -> anyhow::Result<()> {
                 eprint!("{row}");
                 out.push_str(&row);
             }
+            setups.push(format!(
+                "- {grain:?}, month layer {}: {setup:.2} ms\n",
+                if months { "on" } else { "off" }
+            ));
         }
     }
+    out.push_str("\nA request's session before its queries (the session over the kept tables and rollup, and its `f` view), mean ms after the first:\n\n");
+    out.push_str(&setups.concat());
     std::fs::write(repo_path("benches/QUERY_COST_RESULTS.md"), out)?;
     Ok(())
 }

@@ -270,13 +270,12 @@ impl Grain {
         }
     }
 
-    fn keys(self) -> (&'static str, &'static str) {
+    /// The grain's own key columns, then the other grain's (null in its rows): the order of
+    /// the rollup's columns.
+    fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            Grain::Products => ("product_ean, product", "CAST(NULL AS VARCHAR) AS store"),
-            Grain::Stores => (
-                "store",
-                "CAST(NULL AS VARCHAR) AS product_ean, CAST(NULL AS VARCHAR) AS product",
-            ),
+            Grain::Products => (&["product_ean", "product"], &["store"]),
+            Grain::Stores => (&["store"], &["product_ean", "product"]),
         }
     }
 
@@ -284,6 +283,11 @@ impl Grain {
     /// batch so that each batch's rows are one run.
     pub fn sql(self) -> String {
         let (keys, absent) = self.keys();
+        let absent: Vec<String> = absent
+            .iter()
+            .map(|c| format!("CAST(NULL AS VARCHAR) AS {c}"))
+            .collect();
+        let (keys, absent) = (keys.join(", "), absent.join(", "));
         format!(
             "SELECT batch_id, day, day_end, reseller, channel, country, {keys}, {absent}, order_key,
                     sum(quantity) AS quantity, sum(sales_eur) AS sales_eur,
@@ -299,11 +303,8 @@ impl Grain {
     /// its month's first day (`day_end` is the latest of its rows'). A window's whole months can
     /// be read from it ([`Window::whole_months_within`]), never parts of a month.
     pub fn months_sql(self) -> String {
-        // The columns in the order of the day rollup's.
-        let keys = match self {
-            Grain::Products => "product_ean, product, store",
-            Grain::Stores => "store, product_ean, product",
-        };
+        let (own, absent) = self.keys();
+        let keys = [own, absent].concat().join(", ");
         format!(
             "SELECT batch_id, CAST(date_trunc('month', day) AS DATE) AS day, max(day_end) AS day_end,
                     reseller, channel, country, {keys}, order_key,
