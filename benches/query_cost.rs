@@ -79,7 +79,12 @@ fn page(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(&'static str, Que
         return vec![("top stores", q::top_sql(ctx, w, Dimension::Store, 10))];
     }
     vec![
-        ("KPI headline", q::headline_sql(ctx, w)),
+        ("KPI totals", q::totals_sql(ctx, w)),
+        ("KPI previous revenue", q::revenue_sql(ctx, w.previous())),
+        (
+            "KPI last year's revenue",
+            q::revenue_sql(ctx, w.year_before()),
+        ),
         ("KPI movers", q::movers_sql(w)),
         ("channel mix", q::channel_mix_sql(ctx, w)),
         ("month series", q::timeseries_sql(ctx, w, Bucket::Month)),

@@ -2,7 +2,8 @@
 //! `sales` view, narrowed by [`Filters`], then KPIs, time series, rankings and rows.
 //!
 //! User input never becomes SQL text: filters are DataFusion expressions with literal values,
-//! and the only values formatted into SQL are dates we produced ourselves.
+//! dates are placeholders bound at run time ([`Query`]), and the only values formatted into
+//! SQL are a ranking's or a page's row counts, which are numbers.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -455,67 +456,24 @@ pub async fn resolve_window(ctx: &SessionContext, asked: Option<Window>) -> Resu
     })
 }
 
-/// The totals' columns over the rows where `keep` holds (all rows: `None`).
-fn totals_columns(keep: Option<&str>) -> String {
-    let c = |e: &str| match keep {
-        Some(k) => format!("CASE WHEN {k} THEN {e} END"),
-        None => e.to_owned(),
-    };
-    let orders = format!(
-        "(coalesce(sum({}), 0) + count(DISTINCT {}))",
-        c("own_orders"),
-        c("order_key")
-    );
-    let (sales, quantity) = (c("sales_eur"), c("quantity"));
-    format!(
-        "CAST(coalesce(sum({sales}), 0) AS VARCHAR) AS revenue_eur, coalesce(sum({quantity}), 0) AS units, {orders} AS orders,
-         CAST(round(CAST(sum({sales}) AS DOUBLE) / nullif({orders}, 0), 2) AS DOUBLE) AS average_order_value,
-         round(CAST(sum({quantity}) AS DOUBLE) / nullif({orders}, 0), 3) AS units_per_transaction,
-         count(DISTINCT {}) AS active_resellers, count(DISTINCT {}) AS active_products",
-        c("reseller"),
-        c("product")
-    )
-}
-
 /// Revenue (EUR, exact decimal text), units, orders, average order value, units per
 /// transaction, active resellers and products in a window.
-pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+pub fn totals_sql(ctx: &SessionContext, w: Window) -> Query {
     let mut q = Query::default();
     let sql = format!(
-        "SELECT {} FROM {}",
-        totals_columns(None),
+        "SELECT CAST(coalesce(sum(sales_eur), 0) AS VARCHAR) AS revenue_eur, coalesce(sum(quantity), 0) AS units, {ORDERS} AS orders,
+                CAST(round(CAST(sum(sales_eur) AS DOUBLE) / nullif({ORDERS}, 0), 2) AS DOUBLE) AS average_order_value,
+                round(CAST(sum(quantity) AS DOUBLE) / nullif({ORDERS}, 0), 3) AS units_per_transaction,
+                count(DISTINCT reseller) AS active_resellers, count(DISTINCT product) AS active_products
+         FROM {}",
         within(ctx, w, true, &mut q)
-    );
-    run(ctx, &q.with(sql)).await
-}
-
-/// [`totals`] of the window, with the revenue of the window before (`previous_revenue_eur`)
-/// and of the same dates a year earlier (`last_year_revenue_eur`), as [`revenue`] gives them:
-/// the dashboard's headline in one query.
-pub fn headline_sql(ctx: &SessionContext, w: Window) -> Query {
-    let earlier = |k: u8| format!("CAST(sum(CASE WHEN k = {k} THEN sales_eur END) AS VARCHAR)");
-    let mut q = Query::default();
-    let (now, previous, last_year) = (
-        within(ctx, w, true, &mut q),
-        within(ctx, w.previous(), true, &mut q),
-        within(ctx, w.year_before(), true, &mut q),
-    );
-    let sql = format!(
-        "SELECT {}, {} AS previous_revenue_eur, {} AS last_year_revenue_eur
-         FROM (SELECT 0 AS k, * FROM {} UNION ALL SELECT 1 AS k, * FROM {} UNION ALL SELECT 2 AS k, * FROM {})",
-        totals_columns(Some("k = 0")),
-        earlier(1),
-        earlier(2),
-        now,
-        previous,
-        last_year,
     );
     q.with(sql)
 }
 
-/// Runs [`headline_sql`].
-pub async fn headline(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
-    run(ctx, &headline_sql(ctx, w)).await
+/// Runs [`totals_sql`].
+pub async fn totals(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(ctx, &totals_sql(ctx, w)).await
 }
 
 /// Products sold in the last 30 days of the window (fast) and in its last 90 but not its last 30 (slow).
@@ -557,13 +515,18 @@ pub async fn channel_mix(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBa
 }
 
 /// Revenue of a window, as decimal text (for growth).
-pub async fn revenue(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+pub fn revenue_sql(ctx: &SessionContext, w: Window) -> Query {
     let mut q = Query::default();
     let sql = format!(
         "SELECT CAST(sum(sales_eur) AS VARCHAR) AS revenue_eur, sum(quantity) AS units FROM {}",
         within(ctx, w, true, &mut q)
     );
-    run(ctx, &q.with(sql)).await
+    q.with(sql)
+}
+
+/// Runs [`revenue_sql`].
+pub async fn revenue(ctx: &SessionContext, w: Window) -> Result<Vec<RecordBatch>> {
+    run(ctx, &revenue_sql(ctx, w)).await
 }
 
 /// Time buckets of a series.

@@ -138,16 +138,17 @@ async fn kpis_of(
             json!({ "window": null, "revenue_eur": "0", "units": 0, "orders": 0 }),
         ));
     };
-    let mut out = first(&queries::headline(&ctx, w).await.map_err(query_failed)?)?;
-    let mut earlier = |key: &str| json!({ "revenue_eur": out[key].take() });
-    let (prev, last_year) = (
-        earlier("previous_revenue_eur"),
-        earlier("last_year_revenue_eur"),
-    );
-    if let Some(o) = out.as_object_mut() {
-        o.remove("previous_revenue_eur");
-        o.remove("last_year_revenue_eur");
-    }
+    let mut out = first(&queries::totals(&ctx, w).await.map_err(query_failed)?)?;
+    let prev = first(
+        &queries::revenue(&ctx, w.previous())
+            .await
+            .map_err(query_failed)?,
+    )?;
+    let last_year = first(
+        &queries::revenue(&ctx, w.year_before())
+            .await
+            .map_err(query_failed)?,
+    )?;
     let movers = first(&queries::movers(&ctx, w).await.map_err(query_failed)?)?;
     out["window"] = json!(w);
     out["fast_movers"] = movers["fast_movers"].clone();

@@ -4,8 +4,6 @@
 
 use crate::cli::{files_under, run, taskifai};
 use chrono::{Datelike, Duration, NaiveDate};
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
@@ -29,9 +27,7 @@ async fn answers(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(String, 
             text(&q::top(ctx, w, Dimension::Store, 7).await.unwrap()),
         )];
     }
-    headline_is_totals_and_earlier_revenue(ctx, w).await;
     let mut out = vec![
-        ("headline", q::headline(ctx, w).await),
         ("totals", q::totals(ctx, w).await),
         ("movers", q::movers(ctx, w).await),
         ("channels", q::channel_mix(ctx, w).await),
@@ -50,32 +46,6 @@ async fn answers(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(String, 
     out.into_iter()
         .map(|(name, r)| (name.to_owned(), text(&r.unwrap())))
         .collect()
-}
-
-/// The KPI headline's one query answers as the three it replaced.
-async fn headline_is_totals_and_earlier_revenue(ctx: &SessionContext, w: Window) {
-    let one = |b: Vec<RecordBatch>| concat_batches(&b[0].schema(), &b).unwrap();
-    let head = one(q::headline(ctx, w).await.unwrap());
-    let totals = one(q::totals(ctx, w).await.unwrap());
-    let n = totals.num_columns();
-    assert_eq!(
-        text(&[head.project(&(0..n).collect::<Vec<_>>()).unwrap()]),
-        text(&[totals]),
-        "{w:?}"
-    );
-    let revenue = |b: &RecordBatch, i: usize| {
-        let c = datafusion::arrow::compute::cast(
-            b.column(i),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )
-        .unwrap();
-        let c = c.as_string::<i32>();
-        c.is_valid(0).then(|| c.value(0).to_owned())
-    };
-    for (i, earlier) in [(n, w.previous()), (n + 1, w.year_before())] {
-        let want = one(q::revenue(ctx, earlier).await.unwrap());
-        assert_eq!(revenue(&head, i), revenue(&want, 0), "{earlier:?}");
-    }
 }
 
 /// Fast and slow movers as first written: products sold in the last 30 days of the window,
