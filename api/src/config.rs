@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub allow_private_webhooks: bool,
     /// How long files removed from the lake stay for time travel before workers vacuum them.
     pub lake_retention: Duration,
+    /// Where queries over the lake run; this process when `None`.
+    pub query_engine: Option<crate::query_engine::QueryEngine>,
 }
 
 impl ServerConfig {
@@ -95,13 +97,14 @@ impl ServerConfig {
             email: Default::default(),
             allow_private_webhooks: false,
             lake_retention: Duration::from_secs(7 * 24 * 3600),
+            query_engine: None,
         }
     }
 
     /// The start-up summary, one setting per line.
     pub fn summary(&self) -> String {
         format!(
-            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}\nchat model        {}\nemail             {}\nlake retention    {} h",
+            "base domain       {}\njwt secret        {:?}\naccess token ttl  {:?}\nrefresh ttl       {:?}\nmax upload        {} MB\nquery timeout     {:?}, {} rows\nrate limits/min   {:?}\njob lease         {:?}, {} jobs per tenant, shutdown grace {:?}\nchat model        {}\nemail             {}\nlake retention    {} h\nquery engine      {}",
             self.base_domain,
             self.jwt_secret,
             self.access_ttl,
@@ -122,7 +125,10 @@ impl ServerConfig {
                 Some(_) => format!("SMTP, from {}", self.email.from),
                 None => "no SMTP server: emails are logged as not sent".into(),
             },
-            self.lake_retention.as_secs() / 3600
+            self.lake_retention.as_secs() / 3600,
+            self.query_engine
+                .as_ref()
+                .map_or("local (this process)", |e| e.url.as_str())
         )
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod email;
 pub mod jobs;
 pub mod metrics;
+pub mod query_engine;
 pub mod query_runner;
 pub mod report;
 pub mod schedule;

@@ -52,6 +52,7 @@ impl AppState {
         let limiter = Limiter::new(&config.rate);
         let config_limits = config.query_limits;
         let config_llm = config.llm.clone();
+        let planner = config.query_engine.as_ref().map(|e| e.planner.clone());
         Self(Arc::new(Inner {
             config,
             registry,
@@ -61,7 +62,8 @@ impl AppState {
             limiter,
             metrics: Metrics::default(),
             tenants: Default::default(),
-            query_sessions: Default::default(),
+            query_sessions: taskifai_connectors::query_session::SessionCache::default()
+                .with_planner(planner),
             queries: crate::query_runner::QueryRunner::new(config_limits),
             chat_cache: Default::default(),
             analytics_cache: Default::default(),

@@ -9,7 +9,9 @@ use crate::rollup::Rollups;
 use crate::tenant_id::TenantId;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
+use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,7 +32,21 @@ pub async fn tenant_session_as_of(
     tenant: &TenantId,
     as_of: Option<AsOf>,
 ) -> Result<(SessionContext, u64), LakeError> {
-    let ctx = new_context(Arc::new(RuntimeEnv::default()));
+    tenant_session_on(lake, tenant, as_of, None).await
+}
+
+/// Makes the physical plans of a session, and decides where they run: another engine than
+/// DataFusion's own planner on this machine (`taskifai-cluster`'s Ballista planner).
+pub type Planner = Arc<dyn QueryPlanner + Send + Sync>;
+
+/// [`tenant_session_as_of`], its plans made by `planner` when given.
+pub async fn tenant_session_on(
+    lake: &Lake,
+    tenant: &TenantId,
+    as_of: Option<AsOf>,
+    planner: Option<&Planner>,
+) -> Result<(SessionContext, u64), LakeError> {
+    let ctx = new_context(Arc::new(RuntimeEnv::default()), planner);
     register_object_store(&ctx, lake);
     let snap = match as_of {
         Some(a) => Arc::new(lake.snapshot_as_of(tenant, a).await?),
@@ -44,11 +60,18 @@ pub async fn tenant_session_as_of(
 
 /// A context for one request: value-building functions share one byte budget (see
 /// [`bounded`]), so a query cannot allocate without limit outside the memory pool.
-fn new_context(runtime: Arc<RuntimeEnv>) -> SessionContext {
+fn new_context(runtime: Arc<RuntimeEnv>, planner: Option<&Planner>) -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(false)
         .with_default_catalog_and_schema("datafusion", "public");
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features();
+    if let Some(p) = planner {
+        state = state.with_query_planner(p.clone());
+    }
+    let ctx = SessionContext::new_with_state(state.build());
     bounded::install(&ctx, &bounded::Budget::new(bounded::QUERY_BUILD_BYTES));
     ctx
 }
@@ -98,6 +121,7 @@ pub struct SessionCache {
     memory: MemoryBudgets,
     tables: Mutex<HashMap<String, Current>>,
     rollups: Rollups,
+    planner: Option<Planner>,
 }
 
 impl Default for SessionCache {
@@ -114,7 +138,15 @@ impl SessionCache {
             memory,
             tables: Mutex::new(HashMap::new()),
             rollups: Rollups::default(),
+            planner: None,
         }
+    }
+
+    /// Sessions whose plans `planner` makes (and runs where it decides).
+    #[must_use]
+    pub fn with_planner(mut self, planner: Option<Planner>) -> Self {
+        self.planner = planner;
+        self
     }
 
     /// A session over the tenant's current snapshot and nothing else.
@@ -244,7 +276,7 @@ impl SessionCache {
             cache_manager: self.runtime.cache_manager.clone(),
             object_store_registry: self.runtime.object_store_registry.clone(),
         };
-        let ctx = new_context(Arc::new(runtime));
+        let ctx = new_context(Arc::new(runtime), self.planner.as_ref());
         register_object_store(&ctx, lake);
         for (name, table) in tables {
             ctx.register_table(name, table).map_err(LakeError::Query)?;

@@ -3,6 +3,8 @@
 mod bench;
 mod catalog;
 mod chat;
+#[cfg(feature = "ballista")]
+mod cluster;
 pub mod config_file;
 mod db;
 mod edge_cases;
@@ -62,6 +64,15 @@ pub struct Cli {
     /// A YAML file of options (keys as the long flags, with `_`); flags and the environment win.
     #[arg(long, global = true, env = "TASKIFAI_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Where queries over the lake run: `local` (this process), or `ballista://HOST:PORT`, a
+    /// Ballista cluster's scheduler (builds with the `ballista` feature; see README).
+    #[arg(
+        long,
+        global = true,
+        env = "TASKIFAI_QUERY_ENGINE",
+        default_value = "local"
+    )]
+    pub query_engine: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -223,6 +234,12 @@ pub enum Command {
     Lake {
         #[command(subcommand)]
         command: LakeCommand,
+    },
+    /// Run a Ballista scheduler or executor that runs TaskifAI's queries (see README).
+    #[cfg(feature = "ballista")]
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
     },
 }
 
@@ -451,6 +468,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sql,
         } => query::run(&cli, tenant, *format, *max_rows, sql, *as_of).await,
         Command::Lake { command } => query::lake(&cli, command).await,
+        #[cfg(feature = "ballista")]
+        Command::Cluster { command } => cluster::run(&cli, command).await,
         Command::Report(args) => report::run(&cli, args).await,
         Command::Chat {
             tenant,

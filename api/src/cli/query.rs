@@ -5,7 +5,7 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use std::process::ExitCode;
 use taskifai_connectors::lake::AsOf;
 use taskifai_connectors::lake::Lake;
-use taskifai_connectors::query_session::tenant_session_as_of;
+use taskifai_connectors::query_session::tenant_session_on;
 use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 
@@ -18,7 +18,9 @@ pub async fn run(
     as_of: Option<AsOf>,
 ) -> anyhow::Result<ExitCode> {
     let lake = Lake::open(&cli.lake)?;
-    let (ctx, version) = tenant_session_as_of(&lake, tenant, as_of).await?;
+    let engine = taskifai_api::query_engine::connect(&cli.query_engine).await?;
+    let planner = engine.as_ref().map(|e| e.planner.clone());
+    let (ctx, version) = tenant_session_on(&lake, tenant, as_of, planner.as_ref()).await?;
     if as_of.is_some() {
         eprintln!("lake version {version}");
     }

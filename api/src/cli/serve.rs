@@ -61,7 +61,8 @@ async fn state(cli: &Cli, args: &ServiceArgs) -> anyhow::Result<AppState> {
     let pools = PoolManager::new(registry.clone(), PoolConfig::default());
     let lake = Lake::open(&cli.lake)?;
     let specs = super::ingest::specs(cli)?;
-    let config = config(args);
+    let mut config = config(args);
+    config.query_engine = taskifai_api::query_engine::connect(&cli.query_engine).await?;
     println!(
         "TaskifAI {}\nlake              {}\nspecs             {} vendors from {}\n{}",
         env!("CARGO_PKG_VERSION"),

@@ -30,6 +30,8 @@ impl Launch {
             cli.specs.display().to_string(),
             "--reference".into(),
             cli.reference.display().to_string(),
+            "--query-engine".into(),
+            cli.query_engine.clone(),
             "worker".into(),
         ];
         for (flag, value) in [

@@ -1,5 +1,7 @@
 //! End-to-end tests of the `taskifai` binary and the HTTP API (one test binary, linked once).
 
+#[cfg(feature = "ballista")]
+mod ballista;
 mod cli;
 mod rollup;
 mod server;

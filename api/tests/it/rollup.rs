@@ -14,13 +14,17 @@ use taskifai_connectors::TenantId;
 use taskifai_engine::analytics::{self as q, Bucket, Dimension, Filters, Grain, Source, Window};
 use taskifai_engine::xorshift::XorShift;
 
-fn text(b: &[RecordBatch]) -> String {
+pub(crate) fn text(b: &[RecordBatch]) -> String {
     pretty_format_batches(b).unwrap().to_string()
 }
 
 /// Every query a rollup serves, as text: the store ranking from the store grain, the others
 /// from the product grain.
-async fn answers(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(String, String)> {
+pub(crate) async fn answers(
+    ctx: &SessionContext,
+    w: Window,
+    stores: bool,
+) -> Vec<(String, String)> {
     if stores {
         return vec![(
             "top stores".into(),
@@ -169,7 +173,7 @@ async fn compare(lake: &Lake, sessions: &SessionCache, rounds: usize, seed: u64)
 
 /// Generates `months` months of the demo history up to `until` into `out` and loads them into
 /// the lake with the CLI.
-async fn history_loaded(lake: &Path, out: &Path, until: &str, months: &str) {
+pub(crate) async fn history_loaded(lake: &Path, out: &Path, until: &str, months: &str) {
     let (lake, out) = (lake.to_owned(), out.to_owned());
     let (until, months) = (until.to_owned(), months.to_owned());
     tokio::task::spawn_blocking(move || {

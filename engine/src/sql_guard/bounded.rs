@@ -25,6 +25,18 @@ use std::sync::Arc;
 /// Bytes one query may build with the functions above.
 pub const QUERY_BUILD_BYTES: usize = 256 << 20;
 
+/// The functions replaced by bounded ones of the same names.
+const BOUNDED: [&str; 8] = [
+    "repeat",
+    "lpad",
+    "rpad",
+    "replace",
+    "regexp_replace",
+    "concat",
+    "concat_ws",
+    "array_repeat",
+];
+
 /// Name of the bounded `||`.
 pub const CONCAT_OP: &str = "__bounded_concat";
 
@@ -57,16 +69,7 @@ impl Budget {
 /// Replaces the session's value-building functions with bounded ones sharing `budget`, adds
 /// the bounded `||`, and removes the scalar list generators.
 pub fn install(ctx: &SessionContext, budget: &Budget) {
-    for name in [
-        "repeat",
-        "lpad",
-        "rpad",
-        "replace",
-        "regexp_replace",
-        "concat",
-        "concat_ws",
-        "array_repeat",
-    ] {
+    for name in BOUNDED {
         // `ctx.udf` reads the registry in place; `ctx.state()` would clone the whole session
         // state, on every request.
         if let Ok(inner) = ctx.udf(name) {
@@ -83,6 +86,33 @@ pub fn install(ctx: &SessionContext, budget: &Budget) {
     for name in ["range", "generate_series"] {
         ctx.deregister_udf(name);
     }
+}
+
+/// Whether `udf` is one of the functions above. A plan sent to a cluster names them
+/// ([`fresh`] makes them again there): the cluster's own functions of the same names are not
+/// bounded.
+pub fn is_bounded(udf: &ScalarUDF) -> bool {
+    udf.inner().downcast_ref::<Bounded>().is_some()
+        || udf.inner().downcast_ref::<ConcatOp>().is_some()
+}
+
+/// The bounded function `name` with a budget of its own, for a plan decoded elsewhere (on a
+/// cluster's executor each task decodes its plan, so each task gets [`QUERY_BUILD_BYTES`]).
+pub fn fresh(name: &str) -> Option<ScalarUDF> {
+    let budget = Budget::new(QUERY_BUILD_BYTES);
+    if name == CONCAT_OP {
+        return Some(ScalarUDF::new_from_impl(ConcatOp {
+            signature: Signature::any(2, Volatility::Immutable),
+            budget,
+        }));
+    }
+    let inner = datafusion::execution::SessionStateDefaults::default_scalar_functions()
+        .into_iter()
+        .find(|f| f.name() == name && BOUNDED.contains(&name))?;
+    Some(ScalarUDF::new_from_impl(Bounded {
+        inner: UdfEq::from(inner.inner().clone()),
+        budget,
+    }))
 }
 
 /// Byte length of each row of a string (or any) argument; 8 for other types.
