@@ -654,7 +654,7 @@ pub async fn rows(
         "SELECT CAST(day AS VARCHAR) AS day, reseller, store, channel, country, product_ean, product, quantity, CAST(sales_eur AS VARCHAR) AS sales_eur
          FROM f WHERE {} ORDER BY day DESC, reseller, product, batch_id, source_row, order_key LIMIT {} OFFSET {}", w.sql(&mut q), limit.clamp(1, 1000), offset
     );
-    run(ctx, &q.with(sql)).await
+    run(ctx, &q.with(sql).once()).await
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ use datafusion::scalar::ScalarValue;
 pub struct Query {
     pub sql: String,
     pub params: Vec<ScalarValue>,
+    /// Planned from its text every time, its plan not kept: for SQL whose text changes with
+    /// the request beyond its dates (a page number), which would push the dashboard's plans out.
+    pub once: bool,
 }
 
 impl Query {
@@ -37,6 +40,12 @@ impl Query {
     /// Finishes the query with its text.
     pub(super) fn with(mut self, sql: String) -> Self {
         self.sql = sql;
+        self
+    }
+
+    /// The query, planned every time it runs ([`Query::once`]).
+    pub(super) fn once(mut self) -> Self {
+        self.once = true;
         self
     }
 }
@@ -83,7 +92,8 @@ pub(super) fn set_scope(ctx: &SessionContext, scope: String) {
 /// Runs `q` in `ctx`: from its kept plan when the session has [`Plans`], else planned here.
 pub async fn run(ctx: &SessionContext, q: &Query) -> Result<Vec<RecordBatch>> {
     let state = ctx.state();
-    let Some(plans) = state.config().get_extension::<Plans>() else {
+    let kept = state.config().get_extension::<Plans>().filter(|_| !q.once);
+    let Some(plans) = kept else {
         return ctx
             .sql(&q.sql)
             .await?
@@ -207,5 +217,29 @@ mod tests {
         );
         // Two queries (totals, top) per filter set, one shape each (no month layer here).
         assert_eq!(plans.len(), 2 * filter_sets.len(), "after {runs} runs");
+    }
+
+    /// A query marked `once` (the pages of sale lines) is planned from its text and leaves no
+    /// plan behind to push the dashboard's out.
+    #[tokio::test]
+    async fn queries_run_once_keep_no_plan() {
+        let ctx = SessionContext::new();
+        let plans = Arc::new(Plans::default());
+        Plans::attach(&ctx, plans.clone());
+        for page in 0..5 {
+            let q = Query::default()
+                .with(format!(
+                    "SELECT * FROM generate_series(0, 99) LIMIT 10 OFFSET {}",
+                    page * 10
+                ))
+                .once();
+            let got = run(&ctx, &q).await.unwrap();
+            assert_eq!(got.iter().map(|b| b.num_rows()).sum::<usize>(), 10);
+        }
+        assert!(plans.is_empty());
+        run(&ctx, &Query::default().with("SELECT 1".into()))
+            .await
+            .unwrap();
+        assert_eq!(plans.len(), 1);
     }
 }
