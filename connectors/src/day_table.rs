@@ -24,21 +24,19 @@ const DAY: &str = "day";
 /// thousand steps, one large one would keep a core idle.
 const SCAN_BATCH_ROWS: usize = 64 * 1024;
 
-/// Rows sorted by `day` (a `Date32` column), days without a date last.
+/// Rows sorted by `day` (a `Date32` column), days without a date last: one sorted run of a
+/// [`DayTable`].
 #[derive(Debug)]
-pub struct DayTable {
-    schema: SchemaRef,
+pub struct Segment {
     rows: RecordBatch,
-    /// The index of `day` in the schema.
-    day: usize,
     /// The rows with a day: `0..dated`.
     dated: usize,
 }
 
-impl DayTable {
+impl Segment {
     /// The rows of `batches` (of `schema`, which has a `Date32` column `day`), sorted.
-    pub fn try_new(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Self> {
-        let all = concat_batches(&schema, batches)?;
+    pub fn try_new(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Self> {
+        let all = concat_batches(schema, batches)?;
         let day = schema.index_of(DAY)?;
         let order = sort_to_indices(
             all.column(day),
@@ -50,27 +48,19 @@ impl DayTable {
         )?;
         let rows = take_record_batch(&all, &order)?;
         let dated = rows.num_rows() - all.column(day).null_count();
-        Ok(Self {
-            schema,
-            rows,
-            day,
-            dated,
-        })
+        Ok(Self { rows, dated })
     }
 
-    /// The runs of rows whose day can satisfy every filter, in day order.
-    fn ranges(&self, filters: &[Expr]) -> Vec<Range<usize>> {
-        let days = filters
-            .iter()
-            .fold(Days::all(), |days, f| days.and(&Days::of(f)));
+    pub fn num_rows(&self) -> usize {
+        self.rows.num_rows()
+    }
+
+    /// The runs of rows on `days`, in day order.
+    fn ranges(&self, day: usize, days: &Days) -> Vec<Range<usize>> {
         if days.is_all() {
             return std::iter::once(0..self.rows.num_rows()).collect();
         }
-        let dated = &self
-            .rows
-            .column(self.day)
-            .as_primitive::<Date32Type>()
-            .values()[..self.dated];
+        let dated = &self.rows.column(day).as_primitive::<Date32Type>().values()[..self.dated];
         days.0
             .iter()
             .map(|&(lo, hi)| {
@@ -81,26 +71,70 @@ impl DayTable {
             .filter(|r| !r.is_empty())
             .collect()
     }
+}
 
-    /// The rows of `ranges` in `n` partitions of nearly equal rows, each in batches of at most
+/// Rows in a few segments, each sorted by `day`. A new batch's rows can come as a segment of
+/// their own, so a commit does not re-sort the whole table (`crate::rollup` merges segments
+/// of similar size as they pile up).
+#[derive(Debug)]
+pub struct DayTable {
+    schema: SchemaRef,
+    segments: Vec<Arc<Segment>>,
+    /// The index of `day` in the schema.
+    day: usize,
+}
+
+impl DayTable {
+    /// The rows of `batches` (of `schema`, which has a `Date32` column `day`), as one segment.
+    pub fn try_new(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Self> {
+        let segment = Arc::new(Segment::try_new(&schema, batches)?);
+        Self::from_segments(schema, vec![segment])
+    }
+
+    /// A table of `segments` (of `schema`).
+    pub fn from_segments(schema: SchemaRef, segments: Vec<Arc<Segment>>) -> Result<Self> {
+        let day = schema.index_of(DAY)?;
+        Ok(Self {
+            schema,
+            segments,
+            day,
+        })
+    }
+
+    /// The runs of rows whose day can satisfy every filter: per segment, in day order.
+    fn runs(&self, filters: &[Expr]) -> Vec<RecordBatch> {
+        let days = filters
+            .iter()
+            .fold(Days::all(), |days, f| days.and(&Days::of(f)));
+        self.segments
+            .iter()
+            .flat_map(|s| {
+                s.ranges(self.day, &days)
+                    .into_iter()
+                    .map(|r| s.rows.slice(r.start, r.len()))
+            })
+            .collect()
+    }
+
+    /// The rows of `runs` in `n` partitions of nearly equal rows, each in batches of at most
     /// [`SCAN_BATCH_ROWS`].
-    fn partitions(&self, ranges: &[Range<usize>], n: usize) -> Vec<Vec<RecordBatch>> {
-        let total: usize = ranges.iter().map(Range::len).sum();
+    fn partitions(runs: &[RecordBatch], n: usize) -> Vec<Vec<RecordBatch>> {
+        let total: usize = runs.iter().map(RecordBatch::num_rows).sum();
         let n = n.max(1);
         let mut parts: Vec<Vec<RecordBatch>> = vec![vec![]; n];
-        // Rows before each range, across the ranges: partition `i` takes rows
+        // Rows before each run, across the runs: partition `i` takes rows
         // `total * i / n .. total * (i + 1) / n` of that sequence.
         let mut before = 0;
-        for r in ranges {
+        for r in runs {
             for (i, part) in parts.iter_mut().enumerate() {
                 let (a, b) = (total * i / n, total * (i + 1) / n);
-                let (a, b) = (a.max(before), b.min(before + r.len()));
+                let (a, b) = (a.max(before), b.min(before + r.num_rows()));
                 for s in (a..b).step_by(SCAN_BATCH_ROWS) {
                     let len = SCAN_BATCH_ROWS.min(b - s);
-                    part.push(self.rows.slice(r.start + s - before, len));
+                    part.push(r.slice(s - before, len));
                 }
             }
-            before += r.len();
+            before += r.num_rows();
         }
         parts
     }
@@ -214,7 +248,7 @@ impl TableProvider for DayTable {
         filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let parts = self.partitions(&self.ranges(filters), state.config().target_partitions());
+        let parts = Self::partitions(&self.runs(filters), state.config().target_partitions());
         let source = MemorySourceConfig::try_new(&parts, self.schema.clone(), projection.cloned())?;
         Ok(DataSourceExec::from_data_source(source))
     }
@@ -288,18 +322,28 @@ mod tests {
     #[tokio::test]
     async fn scans_read_the_days_asked_for_and_answer_as_a_full_table() {
         let (schema, batches) = table();
-        let sorted = SessionContext::new();
-        let plain = SessionContext::new();
+        let (sorted, runs, plain) = (
+            SessionContext::new(),
+            SessionContext::new(),
+            SessionContext::new(),
+        );
         sorted
             .register_table(
                 "t",
                 Arc::new(DayTable::try_new(schema.clone(), &batches).unwrap()),
             )
             .unwrap();
+        // The same rows in three runs (of 2, 2 and 1 batches), each sorted on its own.
+        let segments = batches
+            .chunks(2)
+            .map(|c| Arc::new(Segment::try_new(&schema, c).unwrap()))
+            .collect();
+        let segmented = DayTable::from_segments(schema.clone(), segments).unwrap();
+        runs.register_table("t", Arc::new(segmented)).unwrap();
         let mem = datafusion::datasource::MemTable::try_new(schema, vec![batches]).unwrap();
         plain.register_table("t", Arc::new(mem)).unwrap();
         // Through a view, as the dashboard reads it.
-        for ctx in [&sorted, &plain] {
+        for ctx in [&sorted, &runs, &plain] {
             let view = ctx.table("t").await.unwrap().into_view();
             ctx.register_table("f", view).unwrap();
         }
@@ -374,6 +418,9 @@ mod tests {
             let (got, scanned) = answer(&sorted, &sql).await;
             let (want, _) = answer(&plain, &sql).await;
             assert_eq!(got, want, "{days}");
+            let (in_runs, scanned_in_runs) = answer(&runs, &sql).await;
+            assert_eq!(in_runs, want, "{days}, three runs");
+            assert_eq!(scanned_in_runs, scanned, "{days}, three runs");
             let rows = if narrows {
                 let n = plain
                     .sql(&format!("SELECT count(*) FROM t WHERE {days}"))

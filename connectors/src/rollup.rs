@@ -6,10 +6,11 @@
 //! request that needs it, and kept; a commit adds the new batch's piece and drops the pieces of
 //! the batches it removed. The table a request reads is made of the pieces of exactly the
 //! snapshot's live batches, so it answers as the lines of that snapshot would. It is sorted by
-//! day ([`DayTable`]): a query for a month reads that month's rows. Beside it is its month
+//! day in a few runs ([`DayTable`]): a query for a month reads that month's rows, and a commit
+//! sorts only its new batch's rows (and, now and then, merges runs of similar size). Beside it is its month
 //! layer ([`Grain::months_sql`]), for the whole months of a long window.
 
-use crate::day_table::DayTable;
+use crate::day_table::{DayTable, Segment};
 use crate::lake::{LakeError, Snapshot};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::concat_batches;
@@ -17,7 +18,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use taskifai_engine::analytics::{Grain, LINES_SQL};
 
@@ -40,8 +41,49 @@ type Key = (String, Grain);
 #[derive(Default)]
 struct TenantRollup {
     pieces: HashMap<String, Piece>,
-    /// The tables of the last snapshot asked for.
-    table: Option<(u64, RollupTables)>,
+    /// The tables of the last snapshot asked for, and the runs they are made of.
+    table: Option<(u64, RollupTables, Vec<Run>)>,
+}
+
+/// The rows of some batches, sorted by day once: a commit adds a run for its new batches
+/// instead of re-sorting the whole rollup, and runs of similar size are merged as they pile
+/// up, so a table has a few runs and each row is sorted again only a few times.
+#[derive(Clone)]
+struct Run {
+    batches: Vec<String>,
+    days: Arc<Segment>,
+    months: Arc<Segment>,
+}
+
+/// Runs a table may have before the smallest are merged whatever their sizes.
+const MAX_RUNS: usize = 12;
+
+impl Run {
+    fn of(
+        schema: &SchemaRef,
+        pieces: &HashMap<String, Piece>,
+        batches: Vec<String>,
+    ) -> Result<Self, LakeError> {
+        let rows = |layer: fn(&Piece) -> &Vec<RecordBatch>| -> Vec<RecordBatch> {
+            batches
+                .iter()
+                .filter_map(|b| pieces.get(b))
+                .flat_map(|p| layer(p).iter().cloned())
+                .collect()
+        };
+        let days = Segment::try_new(schema, &rows(|p| &p.0)).map_err(LakeError::Query)?;
+        let months = Segment::try_new(schema, &rows(|p| &p.1)).map_err(LakeError::Query)?;
+        Ok(Self {
+            batches,
+            days: Arc::new(days),
+            months: Arc::new(months),
+        })
+    }
+
+    /// Rows, for merging: a run without rows still counts as one so that empty runs merge.
+    fn size(&self) -> usize {
+        self.days.num_rows() + 1
+    }
 }
 
 /// Rollups of every tenant a server has answered for.
@@ -122,38 +164,68 @@ impl Rollups {
             schema = Some(s);
         }
         let schema = schema.expect("one chunk at least");
-        let live: Vec<Piece> = {
+        let (mut runs, fresh, live) = {
             let mut tenants = self.tenants.lock().expect("rollup lock");
             let t = tenants.entry(key.clone()).or_default();
             t.pieces.extend(summed);
             // Pieces of batches that are gone are not needed again: a batch id is never reused.
             t.pieces.retain(|id, _| snap.batches.contains_key(id));
-            snap.batches
+            let live: HashMap<String, Piece> = snap
+                .batches
                 .keys()
-                .filter_map(|id| t.pieces.get(id).cloned())
-                .collect()
+                .filter_map(|id| t.pieces.get(id).map(|p| (id.clone(), p.clone())))
+                .collect();
+            // The last table's runs whose batches are all still live; the rest is sorted anew.
+            let kept: Vec<Run> = t
+                .table
+                .iter()
+                .flat_map(|(_, _, runs)| runs)
+                .filter(|r| r.batches.iter().all(|b| live.contains_key(b)))
+                .cloned()
+                .collect();
+            let in_kept: HashSet<&String> = kept.iter().flat_map(|r| &r.batches).collect();
+            let fresh: Vec<String> = live
+                .keys()
+                .filter(|b| !in_kept.contains(b))
+                .cloned()
+                .collect();
+            (kept, fresh, live)
         };
         // Built outside the lock: other tenants' requests do not wait for the sort.
-        let table = |rows: Vec<RecordBatch>| {
-            DayTable::try_new(schema.clone(), &rows)
+        if !fresh.is_empty() || runs.is_empty() {
+            runs.push(Run::of(&schema, &live, fresh)?);
+        }
+        runs.sort_by_key(|r| std::cmp::Reverse(r.size()));
+        while let [.., a, b] = runs.as_slice() {
+            if a.size() > 2 * b.size() && runs.len() <= MAX_RUNS {
+                break;
+            }
+            let (b, a) = (runs.pop().expect("two runs"), runs.pop().expect("two runs"));
+            let batches = a.batches.into_iter().chain(b.batches).collect();
+            runs.push(Run::of(&schema, &live, batches)?);
+            runs.sort_by_key(|r| std::cmp::Reverse(r.size()));
+        }
+        let table = |layer: fn(&Run) -> &Arc<Segment>| {
+            let segments = runs.iter().map(|r| layer(r).clone()).collect();
+            DayTable::from_segments(schema.clone(), segments)
                 .map(Arc::new)
                 .map_err(LakeError::Query)
         };
         let table = RollupTables {
-            days: table(live.iter().flat_map(|p| p.0.iter().cloned()).collect())?,
-            months: table(live.iter().flat_map(|p| p.1.iter().cloned()).collect())?,
+            days: table(|r| &r.days)?,
+            months: table(|r| &r.months)?,
         };
         let mut tenants = self.tenants.lock().expect("rollup lock");
         let t = tenants.entry(key).or_default();
-        if t.table.as_ref().is_none_or(|(v, _)| *v <= snap.version) {
-            t.table = Some((snap.version, table.clone()));
+        if t.table.as_ref().is_none_or(|(v, _, _)| *v <= snap.version) {
+            t.table = Some((snap.version, table.clone(), runs));
         }
         Ok(table)
     }
 
     fn cached(&self, key: &Key, version: u64) -> Option<RollupTables> {
         let tenants = self.tenants.lock().expect("rollup lock");
-        let (v, table) = tenants.get(key)?.table.as_ref()?;
+        let (v, table, _) = tenants.get(key)?.table.as_ref()?;
         (*v == version).then(|| table.clone())
     }
 }
