@@ -282,6 +282,34 @@ fn peer(lake: &Path, n: usize) -> Option<Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
+/// CPU seconds used so far by this process and by PostgreSQL's processes (Linux's `/proc`;
+/// backends that exited are not counted).
+fn cpu_seconds() -> (f64, f64) {
+    // utime and stime, in clock ticks (100 a second on Linux).
+    let read = |stat: &str| -> Option<(String, f64)> {
+        let close = stat.rfind(')')?;
+        let comm = stat.get(stat.find('(')? + 1..close)?.to_owned();
+        let fields: Vec<&str> = stat.get(close + 2..)?.split(' ').collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some((comm, ticks / 100.0))
+    };
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| read(&s))
+        .map_or(0.0, |x| x.1);
+    let postgres = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|s| read(&s))
+        .filter(|(comm, _)| comm.starts_with("postgres"))
+        .map(|(_, secs)| secs)
+        .sum();
+    (own, postgres)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = common::args();
@@ -339,7 +367,14 @@ async fn main() -> anyhow::Result<()> {
         "The first analytics page after the server started (builds the rollups): {cold:.0} ms. KPIs of one window: revenue {} EUR, {} units.\n\n| phase | requests | errors | p50 ms | p99 ms | max ms | req/s |\n|---|---|---|---|---|---|---|\n",
         kpis["revenue_eur"], kpis["units"]
     ));
-    let (ours, theirs) = (alone(&server, 20).await?, peer(&dir.join("lake"), 20));
+    // ANALYTICS_PHASES=busy: only the page while uploads load (to profile it; ANALYTICS_PERF=FILE
+    // records that phase with `perf record`).
+    let only_busy = std::env::var("ANALYTICS_PHASES").is_ok_and(|p| p == "busy");
+    let (ours, theirs) = if only_busy {
+        (vec![], None)
+    } else {
+        (alone(&server, 20).await?, peer(&dir.join("lake"), 20))
+    };
     let mut peers = String::from("\nOne client, one request at a time, 20 windows not asked before; DuckDB over the same Parquet files with the same queries (cold: a new connection's first request).\n\n| request | TaskifAI p50 ms | DuckDB cold ms | DuckDB warm p50 ms | DuckDB warm / TaskifAI |\n|---|---|---|---|---|\n");
     for (kind, ms) in KINDS.iter().zip(&ours) {
         let p = theirs.as_ref().map(|t| &t[kind]);
@@ -360,20 +395,30 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(move |i| server.get(&page(&window(unique(i / 7, phase)))[i % 7]))
     };
     let mut stats = Vec::new();
-    for (phase, e) in PAGE.iter().enumerate() {
+    for (phase, e) in PAGE.iter().enumerate().filter(|_| !only_busy) {
         stats.push(hammer(e, clients, seconds, usize::MAX, endpoint(e, phase)).await);
     }
-    stats.push(
-        hammer_units(
-            "the whole page (7 requests at once)",
-            clients,
-            seconds,
-            usize::MAX,
-            7,
-            whole_page(7),
-        )
-        .await,
-    );
+    if !only_busy {
+        stats.push(
+            hammer_units(
+                "the whole page (7 requests at once)",
+                clients,
+                seconds,
+                usize::MAX,
+                7,
+                whole_page(7),
+            )
+            .await,
+        );
+    }
+    let perf = std::env::var("ANALYTICS_PERF").ok().map(|file| {
+        std::process::Command::new("perf")
+            .args(["record", "-F", "499", "-o", &file, "-p"])
+            .arg(std::process::id().to_string())
+            .args(["--", "sleep", &seconds.to_string()])
+            .spawn()
+    });
+    let (cpu, t) = (cpu_seconds(), Instant::now());
     let (mut busy, up) = tokio::join!(
         hammer_units(
             "the whole page while uploads are loaded",
@@ -391,16 +436,31 @@ async fn main() -> anyhow::Result<()> {
             server.uploads()
         )
     );
+    if let Some(Ok(mut p)) = perf {
+        let _ = p.wait();
+    }
+    let (own, pg) = cpu_seconds();
+    let cpu_line = format!(
+        "\nCPU during the page phase while uploads load ({:.1} s of wall time, {} cores): this process (server and workers) {:.1} s, PostgreSQL {:.1} s.\n",
+        t.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        own - cpu.0,
+        pg - cpu.1
+    );
+    eprint!("{cpu_line}");
     busy.name = format!("{} ({} uploads queued)", busy.name, up.latencies.len());
     stats.push(busy);
     for s in &mut stats {
         out.push_str(&s.row());
         out.push('\n');
     }
+    out.push_str(&cpu_line);
     server.wait_idle().await;
     out.push_str(&peers);
     println!("{out}");
-    std::fs::write(repo_path("benches/ANALYTICS_RESULTS.md"), &out)?;
+    if !only_busy {
+        std::fs::write(repo_path("benches/ANALYTICS_RESULTS.md"), &out)?;
+    }
     if let Ok(server) = Arc::try_unwrap(server) {
         server.stop().await;
     }

@@ -246,11 +246,18 @@ impl SessionCache {
         Ok(match cached {
             Some(c) => c,
             None => {
+                let started = std::time::Instant::now();
                 let c = Current {
                     version: snap.version,
                     tables: tables_of(lake, snap).await?,
                     plans: Arc::default(),
                 };
+                tracing::debug!(
+                    tenant = tenant.as_str(),
+                    version = snap.version,
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "lake tables built"
+                );
                 self.tables
                     .lock()
                     .expect("session cache lock")

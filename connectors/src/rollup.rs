@@ -146,6 +146,7 @@ impl Rollups {
             lines += rows;
             chunks.last_mut().expect("one chunk at least").push(id);
         }
+        let started = std::time::Instant::now();
         let mut schema = None;
         let mut summed = Vec::new();
         for chunk in chunks {
@@ -164,6 +165,7 @@ impl Rollups {
             schema = Some(s);
         }
         let schema = schema.expect("one chunk at least");
+        let (summed_batches, sum_ms) = (summed.len(), started.elapsed().as_secs_f64() * 1000.0);
         let (mut runs, fresh, live) = {
             let mut tenants = self.tenants.lock().expect("rollup lock");
             let t = tenants.entry(key.clone()).or_default();
@@ -215,6 +217,16 @@ impl Rollups {
             days: table(|r| &r.days)?,
             months: table(|r| &r.months)?,
         };
+        tracing::debug!(
+            tenant,
+            ?grain,
+            version = snap.version,
+            summed_batches,
+            sum_ms,
+            sort_ms = started.elapsed().as_secs_f64() * 1000.0 - sum_ms,
+            runs = runs.len(),
+            "rollup built"
+        );
         let mut tenants = self.tenants.lock().expect("rollup lock");
         let t = tenants.entry(key).or_default();
         if t.table.as_ref().is_none_or(|(v, _, _)| *v <= snap.version) {

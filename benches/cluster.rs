@@ -1,0 +1,94 @@
+//! What a query costs on a Ballista cluster on this one machine against the same query in this
+//! process: `/api/query`'s path (guard, plan, run) over the analytics bench's tenant. Same plans
+//! and files; the cluster adds submitting the job, scheduling its stages, the shuffle between
+//! them and fetching the answer over Flight. The answers are compared.
+//!
+//! `cargo bench -p taskifai-benches --bench cluster -- [ROWS BATCHES REPEATS]` after the
+//! analytics bench made its lake; writes `benches/CLUSTER_RESULTS.md`.
+
+use std::sync::Arc;
+use std::time::Instant;
+use taskifai_api::query_runner::run_guarded;
+use taskifai_cluster::ClusterPlanner;
+use taskifai_connectors::lake::Lake;
+use taskifai_connectors::query_session::{tenant_session_on, Planner};
+use taskifai_connectors::TenantId;
+use taskifai_tests::repo_path;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const QUERIES: [(&str, &str); 4] = [
+    ("count", "SELECT count(*) AS n FROM sellout_entries"),
+    (
+        "revenue per reseller",
+        "SELECT reseller, sum(sales_eur) AS revenue, sum(quantity) AS units FROM sellout_entries GROUP BY reseller ORDER BY revenue DESC",
+    ),
+    (
+        "products per month",
+        "SELECT year, month, count(DISTINCT product_ean) AS products FROM sellout_entries GROUP BY year, month ORDER BY year, month",
+    ),
+    (
+        "top 10 products of 2025",
+        "SELECT product_ean, sum(sales_eur) AS revenue FROM sellout_entries WHERE year = 2025 GROUP BY product_ean ORDER BY revenue DESC, product_ean LIMIT 10",
+    ),
+];
+
+/// Median ms of `repeats` runs of `sql` on `planner` (this process when `None`), and the answer.
+async fn time(
+    lake: &Lake,
+    planner: Option<&Planner>,
+    sql: &str,
+    repeats: usize,
+) -> anyhow::Result<(f64, String)> {
+    let mut ms = Vec::new();
+    let mut answer = String::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let (ctx, _) = tenant_session_on(lake, &TenantId::demo(), None, planner).await?;
+        let r = run_guarded(&ctx, sql, 10_000)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        answer = serde_json::to_string(&r.rows)?;
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok((ms[ms.len() / 2], answer))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+    let (rows, batches, repeats) = (arg(0, 10_000_000), arg(1, 1008), arg(2, 5));
+    let dir = repo_path(&format!("target/bench-analytics/v2-{rows}-{batches}"));
+    if !dir.join("complete").exists() {
+        anyhow::bail!("{} has no lake: run `cargo bench -p taskifai-benches --bench analytics -- {rows} {batches}` first", dir.display());
+    }
+    let lake = Lake::open(dir.join("lake").to_str().expect("a UTF-8 path"))?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let url = taskifai_cluster::standalone(cores, &vec![]).await?;
+    let cluster: Planner = Arc::new(ClusterPlanner::connect(&url).await?);
+    let mut out = format!(
+        "# Queries on a Ballista cluster on one machine\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant); `/api/query`'s path (guard, plan, run, answer as JSON) in this process and on a Ballista scheduler and executor ({cores} task slots) in the same process over loopback gRPC and Flight. Median of {repeats} runs each; answers compared. A query answered from the files' statistics alone (count) scans nothing and runs here either way.\n\n| query | this process ms | cluster ms | cluster / this process |\n|---|---:|---:|---:|\n"
+    );
+    for (name, sql) in QUERIES {
+        let (here, want) = time(&lake, None, sql, repeats).await?;
+        let (there, got) = time(&lake, Some(&cluster), sql, repeats).await?;
+        anyhow::ensure!(
+            got == want,
+            "{name}: the cluster answered {got}, this process {want}"
+        );
+        out.push_str(&format!(
+            "| {name} | {here:.0} | {there:.0} | {:.2}x |\n",
+            there / here
+        ));
+        eprintln!("{name}: {here:.0} ms here, {there:.0} ms on the cluster");
+    }
+    println!("{out}");
+    std::fs::write(repo_path("benches/CLUSTER_RESULTS.md"), out)?;
+    Ok(())
+}
