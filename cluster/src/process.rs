@@ -107,6 +107,9 @@ pub async fn serve_executor(opts: ExecutorOptions, stores: Stores) -> Result<(),
         external_host: opts.external_host,
         scheduler_host: scheduler.host_str().unwrap_or("localhost").to_owned(),
         scheduler_port: scheduler.port().unwrap_or(50050),
+        // Not 0, which tries once: an executor started with (or before) its scheduler would
+        // exit. Ballista then retries every half second until the scheduler answers.
+        scheduler_connect_timeout_seconds: 60,
         vcores: opts.cores.max(1),
         work_dir: opts.work_dir.map(|p| p.display().to_string()),
         override_physical_codec: Some(Arc::new(Codec::default())),

@@ -129,11 +129,15 @@ async fn a_ballista_cluster_answers_as_this_process_does() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_ports::<1>()[0]
+}
+
+/// Ports free at once, so no two are the same.
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<_> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
 struct Killed(Child);
@@ -151,7 +155,7 @@ async fn taskifai_cluster_processes_run_the_cli_queries() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     history_loaded(&lake, &dir.path().join("history"), "2025-03", "2").await;
-    let (scheduler, flight, grpc) = (free_port(), free_port(), free_port());
+    let [scheduler, flight, grpc] = free_ports::<3>();
     let spawn = |args: Vec<String>| {
         Killed(
             taskifai(&lake)
@@ -169,7 +173,15 @@ async fn taskifai_cluster_processes_run_the_cli_queries() {
         format!("127.0.0.1:{scheduler}"),
     ]);
     let engine = format!("ballista://127.0.0.1:{scheduler}");
-    let _e = spawn(vec![
+    let listening = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", scheduler)).is_err() {
+        assert!(
+            std::time::Instant::now() < listening,
+            "the scheduler did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut executor = spawn(vec![
         "cluster".into(),
         "executor".into(),
         "--scheduler".into(),
@@ -195,15 +207,22 @@ async fn taskifai_cluster_processes_run_the_cli_queries() {
     // The scheduler takes a moment to listen, and a job waits for an executor.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let (code, got, err) = loop {
-        let r = tokio::task::spawn_blocking({
+        // A query the cluster cannot finish fails the test instead of hanging it.
+        let attempt = tokio::task::spawn_blocking({
             let (engine, query) = (engine.clone(), query.clone());
             move || query(&engine, sql)
-        })
-        .await
-        .unwrap();
+        });
+        let r = tokio::time::timeout(Duration::from_secs(120), attempt)
+            .await
+            .expect("a query on the cluster took over 2 minutes")
+            .unwrap();
         if r.0 == 0 || std::time::Instant::now() > deadline {
             break r;
         }
+        assert!(
+            executor.0.try_wait().unwrap().is_none(),
+            "the executor exited"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert_eq!(code, 0, "{err}");
