@@ -400,15 +400,23 @@ async fn an_email_whose_sender_was_killed_mid_send_arrives_once() {
 
     let mut second = super::worker::worker_with(&s, false, &logs.path().join("second.log"), &env);
     let logs_ = settled(&s, "demo", &owner, 1).await;
+    // The worker marks its job done just after the outbox row says sent; wait for that too.
+    let started = Instant::now();
+    let job = loop {
+        let job: (i32, String) =
+            sqlx::query_as("SELECT attempts, status FROM job_queue WHERE kind = 'email'")
+                .fetch_one(&s.db.registry.pool)
+                .await
+                .unwrap();
+        if job.1 != "running" || started.elapsed() > Duration::from_secs(60) {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     second.kill().unwrap();
     second.wait().unwrap();
     assert_eq!(logs_[0]["status"], "sent", "{logs_:?}");
     assert_eq!(smtpd.messages().len(), 1, "delivered once");
-    let job: (i32, String) =
-        sqlx::query_as("SELECT attempts, status FROM job_queue WHERE kind = 'email'")
-            .fetch_one(&s.db.registry.pool)
-            .await
-            .unwrap();
     assert_eq!(job, (2, "done".to_owned()), "taken over after the kill");
     s.stop().await;
 }
