@@ -8,6 +8,7 @@
 //! (defaults 10000000 1008 32 10). The lake is generated once into
 //! `target/bench-analytics/<rows>-<batches>` and reused.
 
+mod bench_args;
 mod common;
 
 use common::{hammer, hammer_units, Make, Server};
@@ -312,9 +313,7 @@ fn cpu_seconds() -> (f64, f64) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = common::args();
-    let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-    let (rows, batches, clients) = (arg(0, 10_000_000), arg(1, 1008), arg(2, 32));
+    let [rows, batches, clients, seconds] = bench_args::numbers([10_000_000, 1008, 32, 10]);
     // Server errors go to stderr (RUST_LOG narrows or widens).
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -322,8 +321,8 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let seconds = arg(3, 10) as u64;
-    let dir = repo_path(&format!("target/bench-analytics/v2-{rows}-{batches}"));
+    let seconds = seconds as u64;
+    let dir = bench_args::analytics_lake(rows, batches);
     let lake = lake(&dir, rows, batches).await?;
     let server = Arc::new(Server::start(lake.clone(), clients, 2).await?);
     // The tenant database gets the lake's batches as a repair would copy them in (every upload

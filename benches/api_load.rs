@@ -3,6 +3,7 @@
 //!
 //! `cargo bench -p taskifai-benches --bench api_load -- [CLIENTS] [SECONDS]`
 
+mod bench_args;
 mod common;
 
 use common::{hammer, Make, Server, Stats};
@@ -20,9 +21,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = common::args();
-    let clients: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(32);
-    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let [clients, seconds] = bench_args::numbers([32, 10]);
+    let seconds = seconds as u64;
     let lake_dir = tempfile::tempdir()?;
     let server =
         Arc::new(Server::start(Lake::open(lake_dir.path().to_str().unwrap())?, clients, 2).await?);

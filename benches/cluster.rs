@@ -6,6 +6,8 @@
 //! `cargo bench -p taskifai-benches --bench cluster -- [ROWS BATCHES REPEATS]` after the
 //! analytics bench made its lake; writes `benches/CLUSTER_RESULTS.md`.
 
+mod bench_args;
+
 use std::sync::Arc;
 use std::time::Instant;
 use taskifai_api::query_runner::run_guarded;
@@ -58,17 +60,9 @@ async fn time(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-    let (rows, batches, repeats) = (arg(0, 10_000_000), arg(1, 1008), arg(2, 5));
-    let dir = repo_path(&format!("target/bench-analytics/v2-{rows}-{batches}"));
-    if !dir.join("complete").exists() {
-        anyhow::bail!("{} has no lake: run `cargo bench -p taskifai-benches --bench analytics -- {rows} {batches}` first", dir.display());
-    }
-    let lake = Lake::open(dir.join("lake").to_str().expect("a UTF-8 path"))?;
+    let [rows, batches, repeats] = bench_args::numbers([10_000_000, 1008, 5]);
+    let lake_dir = bench_args::existing_analytics_lake(rows, batches)?;
+    let lake = Lake::open(lake_dir.to_str().expect("a UTF-8 path"))?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let url = taskifai_cluster::standalone(cores, &vec![]).await?;
     let cluster: Planner = Arc::new(ClusterPlanner::connect(&url).await?);

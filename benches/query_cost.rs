@@ -6,6 +6,8 @@
 //! `cargo bench -p taskifai-benches --bench query_cost -- [ROWS] [BATCHES] [WINDOWS]`
 //! (defaults 10000000 1008 40). Writes `benches/QUERY_COST_RESULTS.md`.
 
+mod bench_args;
+
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
@@ -96,16 +98,8 @@ fn page(ctx: &SessionContext, w: Window, stores: bool) -> Vec<(&'static str, Que
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let arg = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-    let (rows, batches, windows) = (arg(0, 10_000_000), arg(1, 1008), arg(2, 40));
-    let dir = repo_path(&format!("target/bench-analytics/v2-{rows}-{batches}"));
-    if !dir.join("complete").exists() {
-        anyhow::bail!("{} has no lake: run `cargo bench -p taskifai-benches --bench analytics -- {rows} {batches}` first", dir.display());
-    }
+    let [rows, batches, windows] = bench_args::numbers([10_000_000, 1008, 40]);
+    let lake_dir = bench_args::existing_analytics_lake(rows, batches)?;
     // Session settings to try, e.g. QUERY_COST_SET='SET datafusion.execution.target_partitions = 1'.
     let settings: Vec<String> = std::env::var("QUERY_COST_SET")
         .unwrap_or_default()
@@ -113,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|s| !s.trim().is_empty())
         .map(str::to_owned)
         .collect();
-    let lake = Lake::open(dir.join("lake").to_str().expect("a UTF-8 path"))?;
+    let lake = Lake::open(lake_dir.to_str().expect("a UTF-8 path"))?;
     let (tenant, sessions) = (TenantId::demo(), SessionCache::default());
     let mut out = format!(
         "# Where a dashboard query's time goes\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant), {windows} windows of 29 to 729 days, one query at a time on one thread; mean ms per query. Session settings: {}.\n\nThe first four phases are the path of a query planned from its text; the last four columns run the same query from a plan made once per query shape (dates as placeholders, optimized once; what the server does since 2026-12-06): binding the dates, physical planning, running, and how many times faster than the full path; both answers are compared.\n\n| query | month layer | plan | optimize | physical plan | run | planning share | bind | physical plan | run | cached plan, speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|\n",

@@ -11,14 +11,6 @@ use taskifai_connectors::lake::Lake;
 use taskifai_connectors::postgres::pools::{PoolConfig, PoolManager};
 use taskifai_tests::{pg::TestDb, repo_path};
 
-/// The command line's arguments, without cargo bench's `--bench`.
-pub fn args() -> Vec<String> {
-    std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect()
-}
-
 /// Builds one request; the argument numbers the requests of a run.
 pub type Make = Arc<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>;
 
