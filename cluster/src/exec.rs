@@ -16,6 +16,10 @@ use datafusion_proto::protobuf::PhysicalPlanNode;
 use futures::{StreamExt, TryStreamExt};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a job runs before each warning that it is still waiting.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// `plan`, run by the cluster: one partition here, the answer as the scheduler streams it.
 /// A leaf for everything after planning (the optimizer, the guard's wrapping), so no part of
@@ -96,15 +100,29 @@ impl ExecutionPlan for ClusterExec {
         let config = context.session_config().clone().upgrade_for_ballista();
         let answer = async move {
             cluster.job_sent();
-            execute_physical_plan::<PhysicalPlanNode>(
+            let ballista = config.ballista_config();
+            let job = execute_physical_plan::<PhysicalPlanNode>(
                 cluster.scheduler.clone(),
-                &config.ballista_config(),
+                &ballista,
                 plan,
                 cluster.codec.as_ref(),
                 cluster.session_id.clone(),
                 config,
-            )
-            .await
+            );
+            futures::pin_mut!(job);
+            // A scheduler with no executors queues jobs without an error: say so while waiting.
+            let mut waited = PATIENCE;
+            loop {
+                match tokio::time::timeout(PATIENCE, &mut job).await {
+                    Ok(answer) => break answer,
+                    Err(_) => tracing::warn!(
+                        scheduler = %cluster.scheduler,
+                        waited_secs = waited.as_secs(),
+                        "A query is still waiting for the Ballista cluster; does the scheduler have executors?"
+                    ),
+                }
+                waited += PATIENCE;
+            }
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.plan.schema(),

@@ -409,7 +409,10 @@ pub async fn demo(
         cli,
         &TenantId::demo(),
         super::Format::Table,
-        1000,
+        super::query::Limits {
+            max_rows: 1000,
+            timeout: None,
+        },
         sql,
         None,
     )

@@ -160,6 +160,9 @@ pub enum Command {
         /// (`2025-06-30T12:00:00Z`) or the end of a day (`2025-06-30`, UTC).
         #[arg(long)]
         as_of: Option<taskifai_connectors::lake::AsOf>,
+        /// Stop the query after this many seconds, with an error (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        timeout_secs: u64,
         sql: String,
     },
     /// Write the sales report (PDF, XLSX or CSV) of a tenant's lake to a file.
@@ -465,8 +468,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             max_rows,
             as_of,
+            timeout_secs,
             sql,
-        } => query::run(&cli, tenant, *format, *max_rows, sql, *as_of).await,
+        } => {
+            let limits = query::Limits {
+                max_rows: *max_rows,
+                timeout: (*timeout_secs > 0).then(|| std::time::Duration::from_secs(*timeout_secs)),
+            };
+            query::run(&cli, tenant, *format, limits, sql, *as_of).await
+        }
         Command::Lake { command } => query::lake(&cli, command).await,
         #[cfg(feature = "ballista")]
         Command::Cluster { command } => cluster::run(&cli, command).await,

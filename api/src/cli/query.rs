@@ -9,11 +9,17 @@ use taskifai_connectors::query_session::tenant_session_on;
 use taskifai_connectors::TenantId;
 use taskifai_engine::sql_guard::plan_read_only;
 
+/// What a CLI query may take.
+pub struct Limits {
+    pub max_rows: usize,
+    pub timeout: Option<std::time::Duration>,
+}
+
 pub async fn run(
     cli: &Cli,
     tenant: &TenantId,
     format: Format,
-    max_rows: usize,
+    limits: Limits,
     sql: &str,
     as_of: Option<AsOf>,
 ) -> anyhow::Result<ExitCode> {
@@ -24,10 +30,15 @@ pub async fn run(
     if as_of.is_some() {
         eprintln!("lake version {version}");
     }
-    let plan = plan_read_only(&ctx, sql, max_rows).await?;
+    let plan = plan_read_only(&ctx, sql, limits.max_rows).await?;
     let df = ctx.execute_logical_plan(plan).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let mut batches = df.collect().await?;
+    let mut batches = match limits.timeout {
+        None => df.collect().await?,
+        Some(t) => tokio::time::timeout(t, df.collect())
+            .await
+            .map_err(|_| anyhow::anyhow!("the query did not finish within {} s", t.as_secs()))??,
+    };
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if batches.is_empty() {
         // An empty answer still shows its columns.

@@ -237,4 +237,30 @@ async fn taskifai_cluster_processes_run_the_cli_queries() {
     let (code, _, err) = query("spark://x", sql);
     assert_ne!(code, 0);
     assert!(err.contains("expected ballista://HOST:PORT"), "{err}");
+
+    // A scheduler without executors queues the job; --timeout-secs ends the wait.
+    let lonely = free_port();
+    let _l = spawn(vec![
+        "cluster".into(),
+        "scheduler".into(),
+        "--bind".into(),
+        format!("127.0.0.1:{lonely}"),
+    ]);
+    while std::net::TcpStream::connect(("127.0.0.1", lonely)).is_err() {
+        assert!(
+            std::time::Instant::now() < listening + Duration::from_secs(120),
+            "the second scheduler did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, _, err) = run(taskifai(&lake).args([
+        "--query-engine",
+        &format!("ballista://127.0.0.1:{lonely}"),
+        "query",
+        "--timeout-secs",
+        "3",
+        sql,
+    ]));
+    assert_ne!(code, 0);
+    assert!(err.contains("did not finish within 3 s"), "{err}");
 }
