@@ -16,7 +16,6 @@ use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::{helpers, ListingTableUrl, PartitionedFile};
 use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -102,7 +101,7 @@ impl LakeTable {
         })
     }
 
-    fn scan_group(
+    async fn scan_group(
         &self,
         g: &Group,
         state: &dyn Session,
@@ -168,7 +167,9 @@ impl LakeTable {
             .with_projection_indices(Some(indices))?
             .with_limit(limit)
             .build();
-        Ok(Some(DataSourceExec::from_data_source(config)))
+        // The format's plan reads footers through the runtime's metadata cache: without it every
+        // query re-read the footer of every file it scans.
+        Ok(Some(format.create_physical_plan(state, config).await?))
     }
 }
 
@@ -194,7 +195,7 @@ impl TableProvider for LakeTable {
             .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
         let mut plans = Vec::new();
         for g in &self.groups {
-            plans.extend(self.scan_group(g, state, &wanted, filters, limit)?);
+            plans.extend(self.scan_group(g, state, &wanted, filters, limit).await?);
         }
         if plans.is_empty() {
             return Ok(Arc::new(EmptyExec::new(project_schema(

@@ -456,6 +456,22 @@ async fn per_file_columns_are_recorded_once_in_the_log_and_come_back_in_queries(
         shown.contains("EmptyExec") && !shown.contains("DataSourceExec"),
         "{shown}"
     );
+    // Footers read once go to the runtime's metadata cache, so later queries need not re-read
+    // them (a GET per file on a bucket).
+    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    assert_eq!(cache.len(), 0);
+    for _ in 0..2 {
+        let plan = plan_read_only(&ctx, "SELECT sum(quantity) FROM sellout_entries", 10)
+            .await
+            .unwrap();
+        ctx.execute_logical_plan(plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(cache.len(), 1, "the one file's footer, kept");
+    }
     assert_eq!(
         strings(
             &lake,
