@@ -7,6 +7,7 @@
 //! analytics bench made its lake; writes `benches/CLUSTER_RESULTS.md`.
 
 mod bench_args;
+mod line_queries;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,22 +20,6 @@ use taskifai_tests::repo_path;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-const QUERIES: [(&str, &str); 4] = [
-    ("count", "SELECT count(*) AS n FROM sellout_entries"),
-    (
-        "revenue per reseller",
-        "SELECT reseller, sum(sales_eur) AS revenue, sum(quantity) AS units FROM sellout_entries GROUP BY reseller ORDER BY revenue DESC",
-    ),
-    (
-        "products per month",
-        "SELECT year, month, count(DISTINCT product_ean) AS products FROM sellout_entries GROUP BY year, month ORDER BY year, month",
-    ),
-    (
-        "top 10 products of 2025",
-        "SELECT product_ean, sum(sales_eur) AS revenue FROM sellout_entries WHERE year = 2025 GROUP BY product_ean ORDER BY revenue DESC, product_ean LIMIT 10",
-    ),
-];
 
 /// Median ms of `repeats` runs of `sql` on `planner` (this process when `None`), and the answer.
 async fn time(
@@ -69,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let mut out = format!(
         "# Queries on a Ballista cluster on one machine\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant); `/api/query`'s path (guard, plan, run, answer as JSON) in this process and on a Ballista scheduler and executor ({cores} task slots) in the same process over loopback gRPC and Flight. Median of {repeats} runs each; answers compared. A query answered from the files' statistics alone (count) scans nothing and runs here either way.\n\n| query | this process ms | cluster ms | cluster / this process |\n|---|---:|---:|---:|\n"
     );
-    for (name, sql) in QUERIES {
+    for (name, sql) in line_queries::QUERIES {
         let (here, want) = time(&lake, None, sql, repeats).await?;
         let (there, got) = time(&lake, Some(&cluster), sql, repeats).await?;
         anyhow::ensure!(
