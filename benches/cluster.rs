@@ -9,9 +9,8 @@
 mod bench_args;
 mod line_queries;
 
+use datafusion::prelude::SessionContext;
 use std::sync::Arc;
-use std::time::Instant;
-use taskifai_api::query_runner::run_guarded;
 use taskifai_cluster::ClusterPlanner;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::{tenant_session_on, Planner};
@@ -21,26 +20,11 @@ use taskifai_tests::repo_path;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Median ms of `repeats` runs of `sql` on `planner` (this process when `None`), and the answer.
-async fn time(
-    lake: &Lake,
-    planner: Option<&Planner>,
-    sql: &str,
-    repeats: usize,
-) -> anyhow::Result<(f64, String)> {
-    let mut ms = Vec::new();
-    let mut answer = String::new();
-    for _ in 0..repeats {
-        let t = Instant::now();
-        let (ctx, _) = tenant_session_on(lake, &TenantId::demo(), None, planner).await?;
-        let r = run_guarded(&ctx, sql, 10_000)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        answer = serde_json::to_string(&r.rows)?;
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok((ms[ms.len() / 2], answer))
+/// A tenant session whose plans run on `planner` (this process when `None`).
+async fn session(lake: &Lake, planner: Option<&Planner>) -> anyhow::Result<SessionContext> {
+    Ok(tenant_session_on(lake, &TenantId::demo(), None, planner)
+        .await?
+        .0)
 }
 
 #[tokio::main]
@@ -55,8 +39,9 @@ async fn main() -> anyhow::Result<()> {
         "# Queries on a Ballista cluster on one machine\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant); `/api/query`'s path (guard, plan, run, answer as JSON) in this process and on a Ballista scheduler and executor ({cores} task slots) in the same process over loopback gRPC and Flight. Median of {repeats} runs each; answers compared. A query answered from the files' statistics alone (count) scans nothing and runs here either way.\n\n| query | this process ms | cluster ms | cluster / this process |\n|---|---:|---:|---:|\n"
     );
     for (name, sql) in line_queries::QUERIES {
-        let (here, want) = time(&lake, None, sql, repeats).await?;
-        let (there, got) = time(&lake, Some(&cluster), sql, repeats).await?;
+        let (here, want) = line_queries::median(|| session(&lake, None), sql, repeats).await?;
+        let (there, got) =
+            line_queries::median(|| session(&lake, Some(&cluster)), sql, repeats).await?;
         anyhow::ensure!(
             got == want,
             "{name}: the cluster answered {got}, this process {want}"

@@ -20,7 +20,6 @@ use datafusion::prelude::SessionContext;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use taskifai_api::query_runner::run_guarded;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::tenant_session;
 use taskifai_connectors::TenantId;
@@ -28,23 +27,6 @@ use taskifai_tests::repo_path;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Median ms of `repeats` runs of `sql` in `ctx` (a server keeps a tenant's session per lake
-/// version), and the answer.
-async fn time(ctx: &SessionContext, sql: &str, repeats: usize) -> anyhow::Result<(f64, String)> {
-    let mut ms = Vec::new();
-    let mut answer = String::new();
-    for _ in 0..repeats {
-        let t = Instant::now();
-        let r = run_guarded(ctx, sql, 10_000)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        answer = serde_json::to_string(&r.rows)?;
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok((ms[ms.len() / 2], answer))
-}
 
 /// Data files (not Delta checkpoints) and their bytes under `dir`.
 fn files_in(dir: &Path) -> (usize, u64) {
@@ -135,8 +117,11 @@ async fn main() -> anyhow::Result<()> {
     let as_loaded = tenant_session(&lake, &TenantId::demo()).await?;
     let compacted = compacted_session(&lake, &out).await?;
     for (name, sql) in line_queries::QUERIES {
-        let (small, want) = time(&as_loaded, sql, repeats).await?;
-        let (big, got) = time(&compacted, sql, repeats).await?;
+        // The sessions are made once, as a server keeps a tenant's per lake version.
+        let (small, want) =
+            line_queries::median(|| async { Ok(as_loaded.clone()) }, sql, repeats).await?;
+        let (big, got) =
+            line_queries::median(|| async { Ok(compacted.clone()) }, sql, repeats).await?;
         anyhow::ensure!(
             got == want,
             "{name}: the compacted copy answered {got}, the lake {want}"

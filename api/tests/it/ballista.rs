@@ -140,6 +140,18 @@ fn free_ports<const N: usize>() -> [u16; N] {
     std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
+/// Waits until something accepts connections on `port` (a minute at most).
+async fn listening(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 struct Killed(Child);
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -173,14 +185,7 @@ async fn taskifai_cluster_processes_run_the_cli_queries() {
         format!("127.0.0.1:{scheduler}"),
     ]);
     let engine = format!("ballista://127.0.0.1:{scheduler}");
-    let listening = std::time::Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", scheduler)).is_err() {
-        assert!(
-            std::time::Instant::now() < listening,
-            "the scheduler did not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    listening(scheduler).await;
     let mut executor = spawn(vec![
         "cluster".into(),
         "executor".into(),
@@ -246,13 +251,7 @@ async fn taskifai_cluster_processes_run_the_cli_queries() {
         "--bind".into(),
         format!("127.0.0.1:{lonely}"),
     ]);
-    while std::net::TcpStream::connect(("127.0.0.1", lonely)).is_err() {
-        assert!(
-            std::time::Instant::now() < listening + Duration::from_secs(120),
-            "the second scheduler did not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    listening(lonely).await;
     let (code, _, err) = run(taskifai(&lake).args([
         "--query-engine",
         &format!("ballista://127.0.0.1:{lonely}"),
