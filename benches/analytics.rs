@@ -173,7 +173,7 @@ async fn lake(dir: &Path, rows: usize, batches: usize) -> anyhow::Result<Lake> {
             rows: 0,
             reference_version: String::new(),
         };
-        let mut staged = lake.begin(&tenant, meta, batch.schema());
+        let mut staged = lake.begin(&tenant, meta, batch.schema()).await?;
         // More batches than resellers x months append beside the earlier ones.
         staged.append();
         staged.write(&batch).await?;

@@ -69,6 +69,9 @@ pub struct ServerConfig {
     pub allow_private_webhooks: bool,
     /// How long files removed from the lake stay for time travel before workers vacuum them.
     pub lake_retention: Duration,
+    /// Workers merge a month of a tenant's table into one file once it is held in this many
+    /// files (`taskifai lake optimize`); 0: never on their own.
+    pub optimize_files: usize,
     /// Where queries over the lake run; this process when `None`.
     pub query_engine: Option<crate::query_engine::QueryEngine>,
 }
@@ -97,6 +100,7 @@ impl ServerConfig {
             email: Default::default(),
             allow_private_webhooks: false,
             lake_retention: Duration::from_secs(7 * 24 * 3600),
+            optimize_files: 16,
             query_engine: None,
         }
     }

@@ -100,7 +100,8 @@ pub async fn run(state: AppState, count: usize, shutdown: watch::Receiver<bool>)
 
 /// Turns due schedule slots into report jobs, every `schedule_tick`. Every worker process runs
 /// one; the queue's unique key makes a slot one job however many run. Hourly, it also vacuums
-/// the tenants' lakes (two workers vacuuming at once delete the same files, harmlessly).
+/// and compacts the tenants' lakes ([`maintain`]; two workers vacuuming at once delete the same
+/// files, harmlessly, and two compacting at once commit one merge and retry the other).
 async fn scheduler_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut indexed: Option<Instant> = None;
     while !*shutdown.borrow() {
@@ -109,7 +110,7 @@ async fn scheduler_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 Ok(()) => indexed = Some(Instant::now()),
                 Err(e) => tracing::warn!(error = %e, "Indexing report schedules failed."),
             }
-            vacuum(&state).await;
+            maintain(&state).await;
         }
         if let Err(e) = crate::schedule::run::tick(&state, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "Looking for due report schedules failed.");
@@ -118,8 +119,9 @@ async fn scheduler_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Deletes what every tenant's lake no longer lists, after the retention period.
-async fn vacuum(state: &AppState) {
+/// Lake upkeep for every tenant: deletes what its lake no longer lists, after the retention
+/// period, and merges small files ([`compact`]).
+async fn maintain(state: &AppState) {
     let mut tenants = match state.registry.list().await {
         Ok(t) => t.into_iter().map(|t| t.id).collect::<Vec<_>>(),
         Err(e) => return tracing::warn!(error = %e, "Listing tenants to vacuum failed."),
@@ -133,6 +135,33 @@ async fn vacuum(state: &AppState) {
             Ok(n) => tracing::info!(tenant = %t, files = n, "Lake vacuumed."),
             Err(e) => tracing::warn!(tenant = %t, error = %e, "Vacuuming the lake failed."),
         }
+        compact(state, &t).await;
+    }
+}
+
+/// [`taskifai_connectors::lake::Lake::optimize`] for a tenant with a month held in
+/// [`crate::config::ServerConfig::optimize_files`] files or more. A failure is logged: the
+/// files stay as they are, readable, until the next try.
+async fn compact(state: &AppState, tenant: &TenantId) {
+    let min = state.config.optimize_files;
+    if min == 0
+        || !state
+            .lake
+            .needs_optimize(tenant, min)
+            .await
+            .unwrap_or(false)
+    {
+        return;
+    }
+    match state.lake.optimize(tenant, min).await {
+        Ok(done) => tracing::info!(
+            %tenant,
+            months = done.months,
+            before = done.files_before,
+            after = done.files_after,
+            "Lake optimized."
+        ),
+        Err(e) => tracing::warn!(%tenant, error = %e, "Optimizing the lake failed."),
     }
 }
 
@@ -244,6 +273,9 @@ async fn run_job(state: &AppState, worker: &str, job: Job, mut shutdown: watch::
                 state.metrics.job(JobOutcome::Done, micros, rows);
             }
             tracing::info!(worker, job = job.id, rows, ms = micros / 1000, "Job done.");
+            if job.kind == "ingest" {
+                compact(state, &job.tenant_id).await;
+            }
         }
         Some(Err(f)) => {
             let again = jobs::fail(pool, &job, worker, &f.message, f.retry)

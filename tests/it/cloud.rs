@@ -198,7 +198,7 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
     });
     let read = crate::delta_interop::theirs_at(
         "s3://taskifai-lake/lakes/prod/tenant=demo/table=sellout_entries",
-        Some(options),
+        Some(options.clone()),
     );
     assert_eq!(
         crate::delta_interop::as_text(&read["delta_rs"]),
@@ -262,6 +262,49 @@ async fn a_lake_in_an_s3_bucket_works_like_a_local_one() {
     assert!(
         root.head(&checkpoint).await.is_ok(),
         "no checkpoint in the bucket"
+    );
+
+    // Optimize on the bucket: the same numbers for TaskifAI, a new process and delta-rs; then
+    // a batch of a merged file deleted and loaded again.
+    let live = |s: &taskifai_connectors::lake::Snapshot| {
+        s.batches.values().any(|(m, _)| m.vendor == "boxnox")
+    };
+    if !live(&other.snapshot(&TenantId::demo()).await.unwrap()) {
+        assert!(matches!(load(&other, BOXNOX).await, Status::Loaded { .. }));
+    }
+    let lines = "SELECT count(*) * 1000000 + sum(quantity) FROM sellout_entries";
+    let before = count(&other, lines).await;
+    let done = other.optimize(&TenantId::demo(), 2).await.unwrap();
+    assert_eq!(done.converted, 1, "{done:?}");
+    let fresh = Lake::open_cloud(url, moto.options()).unwrap();
+    assert_eq!(count(&fresh, lines).await, before);
+    let delta_rs = || {
+        crate::delta_interop::theirs_at(
+            "s3://taskifai-lake/lakes/prod/tenant=demo/table=sellout_entries",
+            Some(options.clone()),
+        )
+    };
+    assert_eq!(
+        crate::delta_interop::as_text(&delta_rs()["delta_rs"]),
+        crate::delta_interop::ours(&other, "sellout_entries").await
+    );
+    let snap = other.snapshot(&TenantId::demo()).await.unwrap();
+    let boxnox = snap
+        .batches
+        .iter()
+        .find(|(_, (m, _))| m.vendor == "boxnox")
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    assert!(other
+        .delete_batch(&TenantId::demo(), &boxnox)
+        .await
+        .unwrap());
+    assert!(count(&other, lines).await < before);
+    assert!(matches!(load(&other, BOXNOX).await, Status::Loaded { .. }));
+    assert_eq!(count(&fresh, lines).await, before);
+    assert_eq!(
+        crate::delta_interop::as_text(&delta_rs()["delta_rs"]),
+        crate::delta_interop::ours(&fresh, "sellout_entries").await
     );
 }
 

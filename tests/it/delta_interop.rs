@@ -27,7 +27,7 @@ fn python() -> PathBuf {
     exe
 }
 
-async fn load(lake: &Lake, path: PathBuf, name: &str, mode: LoadMode) -> Status {
+pub(crate) async fn load(lake: &Lake, path: PathBuf, name: &str, mode: LoadMode) -> Status {
     let req = IngestRequest {
         name: name.into(),
         mode,
@@ -51,7 +51,7 @@ pub(crate) async fn ours(lake: &Lake, table: &str) -> Vec<Vec<String>> {
     ours_as_of(lake, table, None).await
 }
 
-async fn ours_as_of(lake: &Lake, table: &str, as_of: Option<AsOf>) -> Vec<Vec<String>> {
+pub(crate) async fn ours_as_of(lake: &Lake, table: &str, as_of: Option<AsOf>) -> Vec<Vec<String>> {
     let (ctx, _) = tenant_session_as_of(lake, &TenantId::demo(), as_of)
         .await
         .unwrap();
@@ -80,12 +80,12 @@ async fn ours_as_of(lake: &Lake, table: &str, as_of: Option<AsOf>) -> Vec<Vec<St
         .collect()
 }
 
-fn theirs(table: &Path) -> Value {
+pub(crate) fn theirs(table: &Path) -> Value {
     theirs_at(table.to_str().unwrap(), None)
 }
 
 /// What delta-rs sees of the table at one of its Delta versions.
-fn theirs_of_version(table: &Path, version: u64) -> Value {
+pub(crate) fn theirs_of_version(table: &Path, version: u64) -> Value {
     read_with(
         table.to_str().unwrap(),
         &["--version".into(), version.to_string()],
@@ -200,7 +200,7 @@ async fn delta_rs_and_duckdb_read_the_same_numbers_as_taskifai() {
 }
 
 /// Every sample file: (path, name).
-fn samples() -> Vec<(PathBuf, String)> {
+pub(crate) fn samples() -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     for d in std::fs::read_dir(repo_path("sample-data/vendors"))
         .unwrap()
@@ -337,7 +337,7 @@ async fn a_vacuum_during_a_load_leaves_the_load_whole() {
         reference_version: String::new(),
     };
     let schema = taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout);
-    let mut staged = lake.begin(&TenantId::demo(), meta, schema);
+    let mut staged = lake.begin(&TenantId::demo(), meta, schema).await.unwrap();
     for b in &batches {
         staged.write(b).await.unwrap();
     }

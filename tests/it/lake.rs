@@ -232,11 +232,14 @@ async fn a_load_that_never_commits_stays_invisible_and_is_vacuumed() {
         rows: 0,
         reference_version: String::new(),
     };
-    let mut staged = lake.begin(
-        &TenantId::demo(),
-        meta,
-        taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
-    );
+    let mut staged = lake
+        .begin(
+            &TenantId::demo(),
+            meta,
+            taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
+        )
+        .await
+        .unwrap();
     for b in &batches {
         staged.write(b).await.unwrap();
     }
@@ -548,6 +551,7 @@ async fn a_lake_in_the_old_format_is_refused_until_migrated_and_then_reads_the_s
                     .collect(),
             )),
             remove: vec![],
+            ..Default::default()
         },
         Commit {
             version: 2,
@@ -560,9 +564,11 @@ async fn a_lake_in_the_old_format_is_refused_until_migrated_and_then_reads_the_s
                     bytes: None,
                     constants: Default::default(),
                     stats: None,
+                    shared: None,
                 }],
             )),
             remove: vec![],
+            ..Default::default()
         },
     ];
     let root = d.path().join("lake/tenant=demo");
@@ -660,11 +666,14 @@ async fn a_per_file_column_that_varies_within_a_file_is_refused() {
         rows: 0,
         reference_version: String::new(),
     };
-    let mut staged = lake.begin(
-        &TenantId::demo(),
-        meta,
-        taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
-    );
+    let mut staged = lake
+        .begin(
+            &TenantId::demo(),
+            meta,
+            taskifai_engine::schema::schema(taskifai_engine::spec::Target::Sellout),
+        )
+        .await
+        .unwrap();
     let err = staged.write(&varied).await.unwrap_err().to_string();
     assert!(
         err.contains("column spec_name differs between rows of one lake file"),

@@ -8,6 +8,7 @@ mod edge_cases;
 mod golden;
 mod lake;
 mod multi_month;
+mod optimize;
 mod period_sources;
 mod product_identity;
 mod robustness;

@@ -297,6 +297,15 @@ pub enum LakeCommand {
         tenant: TenantId,
         batch: String,
     },
+    /// Merge each month of the tenant's tables held in many small files (one per upload and
+    /// month) into one file; the first time, every month (see README, "The lake").
+    Optimize {
+        #[arg(long, default_value = "demo")]
+        tenant: TenantId,
+        /// Merge a month once it is held in at least this many files.
+        #[arg(long, default_value_t = 2)]
+        min_files: usize,
+    },
     /// Delete data files that no commit references (left by crashed loads).
     Vacuum {
         #[arg(long, default_value = "demo")]
@@ -381,6 +390,10 @@ pub struct ServiceArgs {
     /// travel and for queries that started before the removal; workers vacuum every hour.
     #[arg(long, env = "TASKIFAI_LAKE_RETENTION_HOURS", default_value_t = 168)]
     pub lake_retention_hours: u64,
+    /// Workers merge a month of a tenant's table into one file once a load leaves it in this
+    /// many files (and check every hour); 0: only `taskifai lake optimize` does.
+    #[arg(long, env = "TASKIFAI_OPTIMIZE_FILES", default_value_t = 16)]
+    pub optimize_files: usize,
     /// The built web app, served at /; the API alone when it has no index.html.
     #[arg(long, env = "TASKIFAI_WEB_DIR", default_value = "api/web/dist")]
     pub web_dir: std::path::PathBuf,

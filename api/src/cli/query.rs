@@ -96,6 +96,23 @@ pub async fn lake(cli: &Cli, command: &LakeCommand) -> anyhow::Result<ExitCode> 
             }
             println!("deleted batch {batch}");
         }
+        LakeCommand::Optimize { tenant, min_files } => {
+            let done = lake.optimize(tenant, *min_files).await?;
+            println!(
+                "merged {} months: {} files became {}{}",
+                done.months,
+                done.files_before,
+                done.files_after,
+                if done.converted > 0 {
+                    format!(
+                        "; {} tables now partitioned by year and month only",
+                        done.converted
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
         LakeCommand::Vacuum {
             tenant,
             min_age_secs,

@@ -53,6 +53,7 @@ fn config(args: &ServiceArgs) -> ServerConfig {
     };
     c.allow_private_webhooks = args.allow_private_webhooks;
     c.lake_retention = Duration::from_secs(args.lake_retention_hours * 3600);
+    c.optimize_files = args.optimize_files;
     c
 }
 

@@ -47,6 +47,7 @@ impl Launch {
                 "--lake-retention-hours",
                 args.lake_retention_hours.to_string(),
             ),
+            ("--optimize-files", args.optimize_files.to_string()),
         ] {
             a.extend([flag.to_owned(), value]);
         }

@@ -706,3 +706,78 @@ fn loads_from_separate_processes_at_once_all_commit_to_one_delta_log() {
         .collect();
     assert_eq!(versions, expected, "one entry per commit, no gaps");
 }
+
+/// Runs `lake optimize` frozen at `point` and kills it there.
+fn optimize_killed_at(lake: &Path, point: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut child = taskifai(lake)
+        .env("TASKIFAI_CRASHPOINT", point)
+        .args(["lake", "optimize", "--tenant", "demo"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("crashpoint"));
+    assert!(reached, "optimize ended without reaching {point}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// `lake optimize` killed before its commit changes nothing (vacuum clears its files), killed
+/// after it leaves the merged table; either way every query answers as before.
+#[test]
+fn an_optimize_killed_before_or_after_its_commit_changes_no_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    for f in [
+        "cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx",
+        "liberty/Continuity Supplier Size Report 27-04-2025.xlsx",
+        "selfridges/Selfridges Weekly Sales WE 27-04-2025.xlsx",
+    ] {
+        let (code, out, err) = run(taskifai(&lake)
+            .args(["ingest", "--tenant", "demo"])
+            .arg(repo(&format!("sample-data/vendors/{f}"))));
+        assert!(code == 0 || code == 3, "{out}{err}");
+    }
+    let answer = || {
+        let (code, out, err) = run(taskifai(&lake).args([
+            "query",
+            "--tenant",
+            "demo",
+            "--format",
+            "csv",
+            "SELECT batch_id, year, month, count(*) AS n, sum(quantity) AS q \
+             FROM sellout_entries GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        ]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let parquet = || {
+        files_under(&lake)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .filter(|p| !p.to_string_lossy().contains("_delta_log"))
+            .count()
+    };
+    let before = answer();
+    assert!(before.lines().count() > 3, "{before}");
+    let files = parquet();
+
+    optimize_killed_at(&lake, "before_optimize_commit");
+    assert_eq!(answer(), before);
+    assert!(parquet() > files, "the merged file was written");
+    let (code, out, _) =
+        run(taskifai(&lake).args(["lake", "vacuum", "--tenant", "demo", "--min-age-secs", "0"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("removed 1 unreferenced files"), "{out}");
+    assert_eq!(parquet(), files);
+
+    optimize_killed_at(&lake, "after_optimize_commit");
+    assert_eq!(answer(), before);
+    let (code, out, err) = run(taskifai(&lake).args(["lake", "optimize", "--tenant", "demo"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("merged 0 months"), "{out}");
+    assert_eq!(answer(), before);
+}

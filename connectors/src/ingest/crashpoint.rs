@@ -9,6 +9,10 @@ pub enum Crashpoint {
     BeforeCommit,
     /// After the lake commit, before the database commit.
     BetweenCommits,
+    /// `lake optimize`: after the merged files are written, before their commit.
+    BeforeOptimizeCommit,
+    /// `lake optimize`: after its first commit.
+    AfterOptimizeCommit,
 }
 
 impl Crashpoint {
@@ -17,6 +21,8 @@ impl Crashpoint {
             "after_first_write" => Some(Self::AfterFirstWrite),
             "before_commit" => Some(Self::BeforeCommit),
             "between_commits" => Some(Self::BetweenCommits),
+            "before_optimize_commit" => Some(Self::BeforeOptimizeCommit),
+            "after_optimize_commit" => Some(Self::AfterOptimizeCommit),
             _ => None,
         }
     }
@@ -30,7 +36,7 @@ impl Crashpoint {
 
     /// Never returns when the load is to stop here. The line on stderr is what a crash test
     /// waits for before it kills the process.
-    pub(super) async fn reached(point: Option<Self>, here: Self) {
+    pub(crate) async fn reached(point: Option<Self>, here: Self) {
         if point == Some(here) {
             eprintln!("crashpoint {here:?} reached");
             std::future::pending::<()>().await;

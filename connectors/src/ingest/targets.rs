@@ -44,7 +44,9 @@ impl<'a> Targets<'a> {
             Some(pool) => Some((pool, DbLoad::begin(pool, &meta, file_size, mode).await?)),
             None => None,
         };
-        let mut staged = lake.begin(tenant, meta.clone(), schema::schema(target));
+        let mut staged = lake
+            .begin(tenant, meta.clone(), schema::schema(target))
+            .await?;
         if mode == LoadMode::Append {
             staged.append();
         }

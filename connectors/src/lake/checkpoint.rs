@@ -105,8 +105,9 @@ pub async fn latest(
         .bytes()
         .await?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
-    // Only the files: adds (live) and removes (tombstones, for the vacuum's retention).
-    let roots: Vec<usize> = ["add", "remove"]
+    // The files (adds live, removes as tombstones for the vacuum's retention) and the metadata,
+    // whose partition columns say which columns the files store.
+    let roots: Vec<usize> = ["add", "remove", "metaData"]
         .iter()
         .filter_map(|c| builder.schema().index_of(c).ok())
         .collect();

@@ -100,7 +100,10 @@ pub async fn migrate(lake: &Lake, tenant: &TenantId) -> Result<Migrated, LakeErr
         };
         let table = meta.table.clone();
         lake.commit_with(tenant, &table, true, |_| {
-            Ok((Some((meta.clone(), files.clone())), vec![]))
+            Ok(Commit {
+                add: Some((meta.clone(), files.clone())),
+                ..Default::default()
+            })
         })
         .await?;
         done.batches += 1;
@@ -124,7 +127,11 @@ async fn rewrite(
     let target = super::delta::target(&meta.table)
         .ok_or_else(|| LakeError::Delta(format!("no table {}", meta.table)))?;
     let schema = schema::schema(target);
-    let mut staged = lake.begin(tenant, meta.clone(), schema.clone());
+    let partitions = super::delta::per_file_columns(&meta.table)
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    let mut staged = lake.begin_with(tenant, meta.clone(), schema.clone(), partitions);
     staged.name = "migrated";
     for f in files {
         for batch in lake.read_file(f, &schema).await? {

@@ -9,7 +9,8 @@
 //! never from folders, so a crash before the commit leaves only unreferenced files, which
 //! [`Lake::vacuum`] removes, and a crash after it leaves a complete batch. Replacing a vendor's
 //! period is one commit that adds the new batch's files and removes the old, so the rows are
-//! never doubled nor missing.
+//! never doubled nor missing. [`Lake::optimize`] merges a month's files into one
+//! ([`optimize`]).
 
 use crate::tenant_id::TenantId;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Scalar, UInt32Array};
@@ -31,13 +32,14 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use taskifai_engine::schema;
 
 mod checkpoint;
 pub mod delta;
 mod history;
 pub mod legacy;
+mod optimize;
 pub use history::AsOf;
+pub use optimize::{Optimized, MERGED_PARTITIONS};
 mod stats;
 
 /// Rows per Parquet row group: bounds the writer's memory per open partition.
@@ -67,6 +69,13 @@ pub enum LakeError {
     NoSuchVersion { asked: u64, latest: u64 },
     #[error("gave up committing after {0} concurrent commits")]
     Contention(usize),
+    /// [`Lake::optimize`] changed the table's partition columns while a load wrote its files;
+    /// the load lays them out again and retries.
+    #[error("the table's partition columns changed while the files were written")]
+    LayoutChanged,
+    /// The files a commit rewrites changed while they were written; the commit is planned again.
+    #[error("the table changed while its files were rewritten")]
+    Stale,
     #[error("a Parquet writer task stopped: {0}")]
     Writer(String),
     #[error("column {column} differs between rows of one lake file ({path}); it must be the same for the whole file")]
@@ -142,17 +151,46 @@ pub struct DataFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
     /// The columns the file does not store because every row has the same value
-    /// ([`schema::PER_FILE`]), as text in Arrow's display form; empty for a file that stores
+    /// ([`taskifai_engine::schema::PER_FILE`]), as text in Arrow's display form; empty for a file that stores
     /// every column (older logs).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub constants: BTreeMap<String, Option<String>>,
     /// Delta statistics (`numRecords`, `minValues`, `maxValues`, `nullCount`) as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<String>,
+    /// For a file holding the rows of several batches (written by [`Lake::optimize`]): the
+    /// batch this entry stands for and its rows in the file. Readers of one batch keep only its
+    /// rows; readers of the table read the file once ([`Snapshot::files`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<(String, u64)>,
+}
+
+/// A file written in place of others (by [`Lake::optimize`], or without a removed batch's rows),
+/// with the batches whose rows it holds and how many of each.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Merged {
+    pub file: DataFile,
+    pub batches: Vec<(BatchMeta, u64)>,
+}
+
+/// Files a commit writes again without changing which rows are visible.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Rewrite {
+    /// The table's new Delta partition columns, when the commit changes them.
+    pub partitions: Option<Vec<String>>,
+    /// Files removed besides those of the removed batches.
+    pub removed: Vec<DataFile>,
+    pub added: Vec<Merged>,
+}
+
+impl Rewrite {
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_none() && self.removed.is_empty() && self.added.is_empty()
+    }
 }
 
 /// One entry of the commit log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Commit {
     pub version: u64,
     pub committed_at: String,
@@ -160,6 +198,10 @@ pub struct Commit {
     pub add: Option<(BatchMeta, Vec<DataFile>)>,
     /// Batch ids no longer visible.
     pub remove: Vec<String>,
+    /// Files written again: the remainder of a shared file without a removed batch's rows, or
+    /// [`Lake::optimize`]'s merged files.
+    #[serde(default, skip_serializing_if = "Rewrite::is_empty")]
+    pub rewrite: Rewrite,
 }
 
 impl DataFile {
@@ -194,8 +236,10 @@ pub struct Snapshot {
     pub batches: BTreeMap<String, (BatchMeta, Vec<DataFile>)>,
     /// Per table, the number of log entries read (the next Delta version).
     pub tables: BTreeMap<String, u64>,
-    /// The batch each live file belongs to.
-    owners: HashMap<String, String>,
+    /// The batches each live file holds rows of (several for a merged file).
+    owners: HashMap<String, Vec<String>>,
+    /// Per table, its Delta partition columns and table id, as its log last set them.
+    layouts: BTreeMap<String, (Vec<String>, String)>,
     /// Files removed from the table, with when (ms since the epoch): kept on storage for
     /// readers of earlier versions until [`Lake::vacuum`]'s retention has passed.
     pub removed: HashMap<String, i64>,
@@ -236,12 +280,47 @@ impl Snapshot {
         }
     }
 
-    /// Files of live batches of a table.
+    /// Files of live batches of a table, each once (a merged file is listed by every batch
+    /// whose rows it holds).
     pub fn files(&self, table: &str) -> Vec<&DataFile> {
+        let mut seen = std::collections::HashSet::new();
         self.batches
             .values()
             .filter(|(m, _)| m.table == table)
             .flat_map(|(_, f)| f)
+            .filter(|f| f.shared.is_none() || seen.insert(f.path.as_str()))
+            .collect()
+    }
+
+    /// The Delta partition columns of `table`: the per-file columns of the table's columns
+    /// ([`taskifai_engine::schema::PER_FILE`]) until [`Lake::optimize`] makes them [`MERGED_PARTITIONS`].
+    pub fn partitions(&self, table: &str) -> Vec<String> {
+        match self.layouts.get(table) {
+            Some((columns, _)) => columns.clone(),
+            None => delta::per_file_columns(table)
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+        }
+    }
+
+    /// The paths of the files of the batches `ids`.
+    fn paths_of(&self, ids: &[String]) -> BTreeSet<&str> {
+        ids.iter()
+            .filter_map(|id| self.batches.get(id))
+            .flat_map(|(_, files)| files.iter().map(|f| f.path.as_str()))
+            .collect()
+    }
+
+    /// The batches whose rows the live file at `path` holds, with their rows in it.
+    pub fn sharers(&self, path: &str) -> Vec<(BatchMeta, u64)> {
+        let ids = self.owners.get(path).map(Vec::as_slice).unwrap_or_default();
+        ids.iter()
+            .filter_map(|id| {
+                let (meta, files) = self.batches.get(id)?;
+                let f = files.iter().find(|f| f.path == path)?;
+                Some((meta.clone(), f.shared.as_ref().map_or(f.rows, |s| s.1)))
+            })
             .collect()
     }
 
@@ -529,10 +608,28 @@ impl Lake {
         Ok(false)
     }
 
-    /// Starts a load; nothing is visible until [`Staged::commit`].
-    pub fn begin(&self, tenant: &TenantId, meta: BatchMeta, schema: SchemaRef) -> Staged {
-        let (constant, stored): (Vec<usize>, Vec<usize>) = (0..schema.fields().len())
-            .partition(|&i| schema::PER_FILE.contains(&schema.field(i).name().as_str()));
+    /// Starts a load; nothing is visible until [`Staged::commit`]. Its files are laid out for
+    /// the table's current partition columns (checked again at the commit).
+    pub async fn begin(
+        &self,
+        tenant: &TenantId,
+        meta: BatchMeta,
+        schema: SchemaRef,
+    ) -> Result<Staged> {
+        let partitions = self.snapshot(tenant).await?.partitions(&meta.table);
+        Ok(self.begin_with(tenant, meta, schema, partitions))
+    }
+
+    /// [`Lake::begin`] for files whose partition columns are `partitions`.
+    fn begin_with(
+        &self,
+        tenant: &TenantId,
+        meta: BatchMeta,
+        schema: SchemaRef,
+        partitions: Vec<String>,
+    ) -> Staged {
+        let (constant, stored): (Vec<usize>, Vec<usize>) =
+            (0..schema.fields().len()).partition(|&i| partitions.contains(schema.field(i).name()));
         let file_schema = Arc::new(schema.project(&stored).expect("indices from the schema"));
         Staged {
             lake: self.clone(),
@@ -542,6 +639,7 @@ impl Lake {
             file_schema,
             stored,
             constant,
+            partitions,
             writers: HashMap::new(),
             files: Vec::new(),
             replace: true,
@@ -550,23 +648,22 @@ impl Lake {
     }
 
     /// Appends a commit to `table`'s log, retrying on a concurrent writer's commit. `plan` sees
-    /// the latest snapshot and returns what to add and remove.
+    /// the latest snapshot and returns what to add and remove (its version and time are set
+    /// here).
     async fn commit_with(
         &self,
         tenant: &TenantId,
         table: &str,
         migrating: bool,
-        mut plan: impl FnMut(&Snapshot) -> Result<(Option<(BatchMeta, Vec<DataFile>)>, Vec<String>)>,
+        mut plan: impl FnMut(&Snapshot) -> Result<Commit>,
     ) -> Result<Commit> {
         let root = delta::table_root(tenant, table);
         for _ in 0..64 {
             let snap = self.read(tenant, migrating).await?;
-            let (add, remove) = plan(&snap)?;
             let commit = Commit {
                 version: snap.version + 1,
                 committed_at: chrono::Utc::now().to_rfc3339(),
-                add,
-                remove,
+                ..plan(&snap)?
             };
             let next = snap.tables.get(table).copied().unwrap_or(0);
             let body = delta::encode(&commit, tenant, table, next == 0, &snap)?;
@@ -595,26 +692,73 @@ impl Lake {
         Err(LakeError::Contention(64))
     }
 
+    /// Commits `add` (a batch and its files, laid out for partition columns `layout`) and the
+    /// removal of the batches `removing` picks from the latest snapshot. The rows other batches
+    /// keep in a merged file with a removed batch are written to a new file first, which the
+    /// same commit adds (copy-on-write); if the table changes meanwhile, that is done again.
+    async fn commit_batch(
+        &self,
+        tenant: &TenantId,
+        table: &str,
+        add: Option<(BatchMeta, Vec<DataFile>, &[String])>,
+        removing: impl Fn(&Snapshot) -> Result<Vec<String>>,
+    ) -> Result<Commit> {
+        for _ in 0..16 {
+            let snap = self.snapshot(tenant).await?;
+            let ids = removing(&snap)?;
+            let remainders = optimize::remainders(self, tenant, &snap, table, &ids).await?;
+            let result = self
+                .commit_with(tenant, table, false, |s| {
+                    if let Some((_, _, layout)) = &add {
+                        if s.partitions(table) != *layout {
+                            return Err(LakeError::LayoutChanged);
+                        }
+                    }
+                    // The remainders were written from `snap`'s files of the removed batches.
+                    let same = removing(s)? == ids
+                        && s.partitions(table) == snap.partitions(table)
+                        && s.paths_of(&ids) == snap.paths_of(&ids);
+                    if !same {
+                        return Err(LakeError::Stale);
+                    }
+                    Ok(Commit {
+                        add: add.as_ref().map(|(m, f, _)| (m.clone(), f.clone())),
+                        remove: ids.clone(),
+                        rewrite: Rewrite {
+                            added: remainders.clone(),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    })
+                })
+                .await;
+            if result.is_err() {
+                optimize::delete_files(self, optimize::paths(&remainders)).await;
+            }
+            match result {
+                Err(LakeError::Stale) => continue,
+                other => return other,
+            }
+        }
+        Err(LakeError::Contention(16))
+    }
+
     /// Removes a batch; returns whether it was live.
     pub async fn delete_batch(&self, tenant: &TenantId, batch_id: &str) -> Result<bool> {
         let snap = self.snapshot(tenant).await?;
         let Some((meta, _)) = snap.batches.get(batch_id) else {
             return Ok(false);
         };
-        let mut found = false;
-        self.commit_with(tenant, &meta.table, false, |s| {
-            found = s.batches.contains_key(batch_id);
-            Ok((
-                None,
-                if found {
+        let commit = self
+            .commit_batch(tenant, &meta.table, None, |s| {
+                Ok(if s.batches.contains_key(batch_id) {
                     vec![batch_id.to_owned()]
                 } else {
                     vec![]
-                },
-            ))
-        })
-        .await?;
-        Ok(found)
+                })
+            })
+            .await?;
+        Ok(!commit.remove.is_empty())
     }
 
     /// Converts the tenant's lake from the log before Delta Lake; see [`legacy::migrate`].
@@ -623,7 +767,7 @@ impl Lake {
     }
 
     /// Reads one data file of the lake back as rows of `table_schema`, its per-file constants
-    /// restored as columns.
+    /// restored as columns; of a merged file, only the rows of the batch the entry stands for.
     pub async fn read_file(
         &self,
         file: &DataFile,
@@ -640,9 +784,22 @@ impl Lake {
                 bytes,
             )?
             .build()?;
+        let only = file.shared.as_ref().map(|(id, _)| {
+            Scalar::new(datafusion::arrow::array::StringArray::from(vec![
+                id.as_str()
+            ]))
+        });
         let mut out = Vec::new();
         for batch in reader {
-            let batch = batch?;
+            let mut batch = batch?;
+            if let (Some(id), Some(ids)) = (&only, batch.column_by_name("batch_id")) {
+                let ids = datafusion::arrow::compute::cast(
+                    ids,
+                    &datafusion::arrow::datatypes::DataType::Utf8,
+                )?;
+                let keep = datafusion::arrow::compute::kernels::cmp::eq(&ids, id)?;
+                batch = datafusion::arrow::compute::filter_record_batch(&batch, &keep)?;
+            }
             let columns = table_schema
                 .fields()
                 .iter()
@@ -783,6 +940,8 @@ pub struct Staged {
     file_schema: SchemaRef,
     stored: Vec<usize>,
     constant: Vec<usize>,
+    /// The table's partition columns the files are laid out for.
+    partitions: Vec<String>,
     writers: HashMap<(i32, i32), PartWriter>,
     files: Vec<DataFile>,
     replace: bool,
@@ -961,6 +1120,7 @@ impl Staged {
                 bytes: Some(bytes),
                 constants,
                 stats,
+                shared: None,
             });
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -971,25 +1131,77 @@ impl Staged {
     /// unless [`Staged::append`] was called.
     /// Returns the commit and the ids it replaced.
     pub async fn commit(mut self) -> Result<Commit> {
-        self.close().await?;
-        self.meta.rows = self.files.iter().map(|f| f.rows).sum();
-        let (meta, files) = (self.meta.clone(), self.files.clone());
-        let months = self.months();
-        let replace = self.replace;
-        let table = meta.table.clone();
-        let result = self
-            .lake
-            .commit_with(&self.tenant, &table, false, |snap| {
-                Ok((
-                    Some((meta.clone(), files.clone())),
-                    snap.superseded(&meta, &months, replace)?,
-                ))
-            })
-            .await;
+        let result = self.try_commit().await;
         if result.is_err() {
             self.abort().await;
         }
         result
+    }
+
+    async fn try_commit(&mut self) -> Result<Commit> {
+        self.close().await?;
+        self.meta.rows = self.files.iter().map(|f| f.rows).sum();
+        let months = self.months();
+        let table = self.meta.table.clone();
+        for _ in 0..4 {
+            let meta = self.meta.clone();
+            let add = Some((meta.clone(), self.files.clone(), self.partitions.as_slice()));
+            let result = self
+                .lake
+                .commit_batch(&self.tenant, &table, add, |snap| {
+                    snap.superseded(&meta, &months, self.replace)
+                })
+                .await;
+            match result {
+                Err(LakeError::LayoutChanged) => self.lay_out_again().await?,
+                other => return other,
+            }
+        }
+        Err(LakeError::LayoutChanged)
+    }
+
+    /// Writes the files again for the table's current partition columns (a
+    /// [`Lake::optimize`] changed them while the load wrote its files).
+    async fn lay_out_again(&mut self) -> Result<()> {
+        let partitions = self
+            .lake
+            .snapshot(&self.tenant)
+            .await?
+            .partitions(&self.meta.table);
+        let mut again = self.lake.begin_with(
+            &self.tenant,
+            self.meta.clone(),
+            self.schema.clone(),
+            partitions,
+        );
+        again.name = if self.name == "relaid" {
+            "part"
+        } else {
+            "relaid"
+        };
+        for f in &self.files {
+            for batch in self.lake.read_file(f, &self.schema).await? {
+                if let Err(e) = again.write(&batch).await {
+                    again.abort().await;
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = again.close().await {
+            again.abort().await;
+            return Err(e);
+        }
+        optimize::delete_files(
+            &self.lake,
+            self.files.iter().map(|f| f.path.clone()).collect(),
+        )
+        .await;
+        self.files = std::mem::take(&mut again.files);
+        self.partitions = again.partitions.clone();
+        self.file_schema = again.file_schema.clone();
+        self.stored = again.stored.clone();
+        self.constant = again.constant.clone();
+        Ok(())
     }
 
     /// Leaves no trace: deletes every file written.

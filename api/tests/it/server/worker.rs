@@ -365,3 +365,58 @@ async fn claims_take_turns_between_tenants() {
     assert_eq!(order, ["a1", "g1", "a2"]);
     db.cleanup().await;
 }
+
+/// A worker whose load leaves a month in `TASKIFAI_OPTIMIZE_FILES` files merges them: the
+/// tenant's April is one file afterwards, and lake and database still hold every row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_merges_a_month_once_loads_leave_it_in_enough_files() {
+    let s = TestServer::start(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let token = s.admin_token("demo", "ops@bibbi.example").await;
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("worker.log");
+    let mut w = worker_with(&s, false, &log, &[("TASKIFAI_OPTIMIZE_FILES", "2")]);
+    for f in [
+        "cdlc/CDLC BIBBI_Sell_Out_2025 04.xlsx",
+        "liberty/Continuity Supplier Size Report 27-04-2025.xlsx",
+    ] {
+        let id = s.upload_one("demo", &token, sample(f)).await;
+        let done = s.wait("demo", &token, &id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+    }
+    // The merge follows the second load's job.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let snap = loop {
+        // A fresh reader: the server's lake caches its snapshot.
+        let lake =
+            taskifai_connectors::lake::Lake::open(s.lake_dir.path().to_str().unwrap()).unwrap();
+        let snap = lake.snapshot(&TenantId::demo()).await.unwrap();
+        if snap.partitions("sellout_entries") == ["year", "month"] {
+            break snap;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no merge: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    w.kill().unwrap();
+    w.wait().unwrap();
+    let files = snap.files("sellout_entries");
+    assert_eq!(files.len(), 1, "April is one file");
+    assert_eq!(files[0].rows, 11);
+    assert_eq!(snap.batches.len(), 2);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sellout_entries")
+        .fetch_one(&s.db.registry.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 11, "the database keeps every row once");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("Lake optimized."));
+    s.stop().await;
+}
