@@ -1,7 +1,7 @@
-//! What compacting the lake's small files would buy: the guarded SQL path (`/api/query`, the
-//! chat) over the analytics bench's tenant as the lake holds it (one file per batch and month)
-//! against the same rows rewritten as one file per month, which is what a `lake optimize` would
-//! leave. Both are read by the tenant's own session settings; answers are compared.
+//! What `lake optimize` buys: the guarded SQL path (`/api/query`, the chat) over the analytics
+//! bench's tenant as the lake holds it (one file per batch and month) against a copy of it after
+//! [`Lake::optimize`] (one file per month), and the dashboard rollup's first build over each.
+//! Both are read by the tenant's own session settings; answers are compared.
 //!
 //! `cargo bench -p taskifai-benches --bench small_files -- [ROWS BATCHES REPEATS]` after the
 //! analytics bench made its lake; writes `benches/SMALL_FILES_RESULTS.md`.
@@ -9,93 +9,39 @@
 mod bench_args;
 mod line_queries;
 
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::Int32Type;
-use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
-use datafusion::prelude::SessionContext;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 use taskifai_connectors::lake::Lake;
-use taskifai_connectors::query_session::tenant_session;
+use taskifai_connectors::query_session::{tenant_session, SessionCache};
 use taskifai_connectors::TenantId;
+use taskifai_engine::analytics::Grain;
 use taskifai_tests::repo_path;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Data files (not Delta checkpoints) and their bytes under `dir`.
-fn files_in(dir: &Path) -> (usize, u64) {
-    let mut out = (0, 0);
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            let (n, b) = files_in(&p);
-            out = (out.0 + n, out.1 + b);
-        } else if p.extension().is_some_and(|x| x == "parquet")
-            && !p.to_string_lossy().contains("/_delta_log/")
-        {
-            out = (out.0 + 1, out.1 + e.metadata().map_or(0, |m| m.len()));
+/// Copies a folder tree.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
         }
     }
-    out
+    Ok(())
 }
 
-/// The tenant's live rows rewritten as one file per month (every column stored); seconds taken.
-async fn compact(lake: &Lake, out: &Path) -> anyhow::Result<f64> {
-    let _ = std::fs::remove_dir_all(out);
+/// The first dashboard request's rollup build over every file of the lake, ms.
+async fn rollup_build(lake: &Lake) -> anyhow::Result<f64> {
+    let cache = SessionCache::default();
     let t = Instant::now();
-    let ctx = tenant_session(lake, &TenantId::demo()).await?;
-    // SMALL_FILES_ORDER=none keeps the lake's order (batch after batch) instead of sorting.
-    let order = match std::env::var("SMALL_FILES_ORDER").as_deref() {
-        Ok("none") => "",
-        _ => " ORDER BY reseller, sale_date",
-    };
-    let months = ctx
-        .sql("SELECT DISTINCT CAST(year AS INT), CAST(month AS INT) FROM sellout_entries")
-        .await?
-        .collect()
+    cache
+        .rollup_session(lake, &TenantId::demo(), Grain::Products)
         .await?;
-    for b in &months {
-        let (y, m) = (
-            b.column(0).as_primitive::<Int32Type>(),
-            b.column(1).as_primitive::<Int32Type>(),
-        );
-        for i in 0..b.num_rows() {
-            let (y, m) = (y.value(i), m.value(i));
-            let file = out.join(format!("year={y}/month={m}/part-0.parquet"));
-            ctx.sql(&format!(
-                "SELECT * FROM sellout_entries WHERE year = {y} AND month = {m}{order}"
-            ))
-            .await?
-            .write_parquet(
-                file.to_str().expect("a UTF-8 path"),
-                DataFrameWriteOptions::new().with_single_file_output(true),
-                None,
-            )
-            .await?;
-        }
-    }
-    Ok(t.elapsed().as_secs_f64())
-}
-
-/// A tenant session whose `sellout_entries` is the compacted copy.
-async fn compacted_session(lake: &Lake, dir: &Path) -> anyhow::Result<SessionContext> {
-    let ctx = tenant_session(lake, &TenantId::demo()).await?;
-    let schema = ctx.table_provider("sellout_entries").await?.schema();
-    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(schema);
-    ctx.deregister_table("sellout_entries")?;
-    ctx.register_table("sellout_entries", Arc::new(ListingTable::try_new(config)?))?;
-    Ok(ctx)
+    Ok(t.elapsed().as_secs_f64() * 1000.0)
 }
 
 #[tokio::main]
@@ -103,19 +49,33 @@ async fn main() -> anyhow::Result<()> {
     let [rows, batches, repeats] = bench_args::numbers([10_000_000, 1008, 5]);
     let lake_dir = bench_args::existing_analytics_lake(rows, batches)?;
     let lake = Lake::open(lake_dir.to_str().expect("a UTF-8 path"))?;
+    // `lake optimize` on a copy, so the analytics bench's lake stays as loaded.
     let out = repo_path(&format!(
-        "target/bench-analytics/compacted-{rows}-{batches}"
+        "target/bench-analytics/optimized-{rows}-{batches}"
     ));
-    let seconds = compact(&lake, &out).await?;
-    let (small_n, small_bytes) = files_in(&lake_dir.join(TenantId::demo().lake_prefix()));
-    let (big_n, big_bytes) = files_in(&out);
+    let _ = std::fs::remove_dir_all(&out);
+    copy_dir(&lake_dir, &out)?;
+    let optimized = Lake::open(out.to_str().expect("a UTF-8 path"))?;
+    let t = Instant::now();
+    let done = optimized.optimize(&TenantId::demo(), 2).await?;
+    let seconds = t.elapsed().as_secs_f64();
+    // Only live data files count: the optimized copy still holds the files it replaced, for
+    // time travel, until a vacuum.
+    let live = |snap: &taskifai_connectors::lake::Snapshot| -> (usize, u64) {
+        let files = snap.files("sellout_entries");
+        (files.len(), files.iter().filter_map(|f| f.bytes).sum())
+    };
+    let (small_n, small_bytes) = live(&*lake.snapshot(&TenantId::demo()).await?);
+    let (big_n, big_bytes) = live(&*optimized.snapshot(&TenantId::demo()).await?);
+    anyhow::ensure!(done.files_after == big_n, "optimize reported {done:?}");
+    let (small_rollup, big_rollup) = (rollup_build(&lake).await?, rollup_build(&optimized).await?);
     let mut text = format!(
-        "# What compacting small files would buy\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant): the lake as loaded, {small_n} files ({:.0} MB), against the same rows rewritten as one file per month, {big_n} files ({:.0} MB, every column stored), written in {seconds:.1} s. `/api/query`'s path (guard, plan, run, answer as JSON) in a tenant session made once, as a server keeps it per lake version; median of {repeats} runs; answers compared.\n\n| query | {small_n} files ms | {big_n} files ms | small / compacted |\n|---|---:|---:|---:|\n",
+        "# What `lake optimize` buys\n\n{rows} sell-out lines in {batches} batches (the analytics bench's tenant): the lake as loaded, {small_n} files ({:.0} MB), against a copy after `taskifai lake optimize` (`Lake::optimize`, {seconds:.1} s), {big_n} files ({:.0} MB, lineage columns stored). `/api/query`'s path (guard, plan, run, answer as JSON) in a tenant session made once, as a server keeps it per lake version; median of {repeats} runs; answers compared. The dashboard reads rollups, not files, once they are built: the first request's build over every file took {small_rollup:.0} ms as loaded and {big_rollup:.0} ms optimized.\n\n| query | {small_n} files ms | {big_n} files ms | as loaded / optimized |\n|---|---:|---:|---:|\n",
         small_bytes as f64 / 1e6,
         big_bytes as f64 / 1e6,
     );
     let as_loaded = tenant_session(&lake, &TenantId::demo()).await?;
-    let compacted = compacted_session(&lake, &out).await?;
+    let compacted = tenant_session(&optimized, &TenantId::demo()).await?;
     for (name, sql) in line_queries::QUERIES {
         // The sessions are made once, as a server keeps a tenant's per lake version.
         let (small, want) =
