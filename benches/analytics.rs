@@ -323,7 +323,24 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let seconds = seconds as u64;
     let dir = bench_args::analytics_lake(rows, batches);
-    let lake = lake(&dir, rows, batches).await?;
+    let mut lake = lake(&dir, rows, batches).await?;
+    // ANALYTICS_OPTIMIZE=1: the same tenant after `lake optimize` (on a copy; results printed,
+    // not written to ANALYTICS_RESULTS.md).
+    let optimized = std::env::var("ANALYTICS_OPTIMIZE").is_ok_and(|v| v == "1");
+    if optimized {
+        let copy = dir.with_extension("optimized");
+        let _ = std::fs::remove_dir_all(&copy);
+        bench_args::copy_dir(&dir.join("lake"), &copy)?;
+        lake = Lake::open(copy.to_str().expect("a UTF-8 path"))?;
+        let t = Instant::now();
+        let done = lake.optimize(&TenantId::demo(), 2).await?;
+        eprintln!(
+            "optimized: {} files became {} in {:.1} s",
+            done.files_before,
+            done.files_after,
+            t.elapsed().as_secs_f64()
+        );
+    }
     let server = Arc::new(Server::start(lake.clone(), clients, 2).await?);
     // The tenant database gets the lake's batches as a repair would copy them in (every upload
     // repairs the database first): otherwise the first upload of the run would.
@@ -457,7 +474,7 @@ async fn main() -> anyhow::Result<()> {
     server.wait_idle().await;
     out.push_str(&peers);
     println!("{out}");
-    if !only_busy {
+    if !only_busy && !optimized {
         std::fs::write(repo_path("benches/ANALYTICS_RESULTS.md"), &out)?;
     }
     if let Ok(server) = Arc::try_unwrap(server) {

@@ -9,7 +9,6 @@
 mod bench_args;
 mod line_queries;
 
-use std::path::Path;
 use std::time::Instant;
 use taskifai_connectors::lake::Lake;
 use taskifai_connectors::query_session::{tenant_session, SessionCache};
@@ -19,20 +18,6 @@ use taskifai_tests::repo_path;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Copies a folder tree.
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()))?;
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name()))?;
-        }
-    }
-    Ok(())
-}
 
 /// The first dashboard request's rollup build over every file of the lake, ms.
 async fn rollup_build(lake: &Lake) -> anyhow::Result<f64> {
@@ -54,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
         "target/bench-analytics/optimized-{rows}-{batches}"
     ));
     let _ = std::fs::remove_dir_all(&out);
-    copy_dir(&lake_dir, &out)?;
+    bench_args::copy_dir(&lake_dir, &out)?;
     let optimized = Lake::open(out.to_str().expect("a UTF-8 path"))?;
     let t = Instant::now();
     let done = optimized.optimize(&TenantId::demo(), 2).await?;

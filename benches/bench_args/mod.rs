@@ -36,3 +36,17 @@ pub fn existing_analytics_lake(rows: usize, batches: usize) -> anyhow::Result<Pa
     }
     Ok(dir.join("lake"))
 }
+
+/// Copies a folder tree (the analytics lake, to optimize a copy of it).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
