@@ -135,6 +135,9 @@ impl Server {
         // Workers leave the lake's files as the bench made them (the analytics bench reuses its
         // lake from run to run; `ANALYTICS_OPTIMIZE=1` measures an optimized copy).
         config.optimize_files = 0;
+        // A run outlasts the default 5 minutes when the database repair of a big lake is slow:
+        // the client signs in once.
+        config.access_ttl = Duration::from_secs(3600);
         config.rate = RateLimits {
             per_tenant: 1_000_000,
             per_user: 1_000_000,
