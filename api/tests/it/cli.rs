@@ -161,7 +161,6 @@ pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// lake or (given `db_url`) the database, that vacuum clears what it wrote, and that the same
 /// file then loads completely.
 fn kill_at(point: &str, db_url: Option<&str>) {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let file = dir
@@ -181,14 +180,10 @@ fn kill_at(point: &str, db_url: Option<&str>) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let reached = stderr
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("crashpoint"));
-    assert!(reached, "the load ended without reaching {point}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_frozen(
+        &mut child,
+        &format!("the load ended without reaching {point}"),
+    );
     let (code, out, err) = run(taskifai(&lake).args([
         "query",
         "--tenant",
@@ -268,7 +263,6 @@ async fn a_load_with_a_database_killed_before_its_commit_leaves_no_trace_in_eith
 
 #[tokio::test]
 async fn a_load_killed_between_the_lake_and_database_commits_is_repaired_by_the_next_load() {
-    use std::io::{BufRead, BufReader};
     let db = taskifai_tests::pg::TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
@@ -284,13 +278,7 @@ async fn a_load_killed_between_the_lake_and_database_commits_is_repaired_by_the_
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("crashpoint"));
-    assert!(reached, "the load ended without reaching the crashpoint");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_frozen(&mut child, "the load ended without reaching the crashpoint");
     let count = |sql: &'static str| {
         let pool = db.registry.pool.clone();
         async move {
@@ -709,20 +697,16 @@ fn loads_from_separate_processes_at_once_all_commit_to_one_delta_log() {
 
 /// Runs `lake optimize` frozen at `point` and kills it there.
 fn optimize_killed_at(lake: &Path, point: &str) {
-    use std::io::{BufRead, BufReader};
     let mut child = taskifai(lake)
         .env("TASKIFAI_CRASHPOINT", point)
         .args(["lake", "optimize", "--tenant", "demo"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("crashpoint"));
-    assert!(reached, "optimize ended without reaching {point}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_frozen(
+        &mut child,
+        &format!("optimize ended without reaching {point}"),
+    );
 }
 
 /// `lake optimize` killed before its commit changes nothing (vacuum clears its files), killed
@@ -780,4 +764,17 @@ fn an_optimize_killed_before_or_after_its_commit_changes_no_number() {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("merged 0 months"), "{out}");
     assert_eq!(answer(), before);
+}
+
+/// Waits for `child` (started with `TASKIFAI_CRASHPOINT` and a piped stderr) to say it froze at
+/// its crashpoint, then kills it; `unreached` is the failure message otherwise.
+fn kill_when_frozen(child: &mut std::process::Child, unreached: &str) {
+    use std::io::{BufRead, BufReader};
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("crashpoint"));
+    assert!(reached, "{unreached}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
